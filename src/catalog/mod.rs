@@ -1,0 +1,264 @@
+//! The durable catalog: one embedded ACID store (redb) in the data directory.
+//!
+//! It owns every piece of metadata that must survive a restart: the server's persistent id,
+//! databases, and — as the store, repository and job layers arrive — tables, partitions,
+//! tablets, rowsets, versions, repositories and jobs. One logical change is one write
+//! transaction, committed durably before the statement returns.
+//!
+//! Values are JSON documents (serde), so a field added later reads old records with its
+//! default. redb calls block: async callers go through [`Catalog::read`] / [`Catalog::write`],
+//! which run them on tokio's blocking pool.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::{Deserialize, Serialize};
+
+/// Key → value of small settings: `server_id`, `next_id`.
+const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+/// Database name → [`DatabaseMeta`] JSON.
+const DATABASES: TableDefinition<&str, &[u8]> = TableDefinition::new("databases");
+
+/// The cache redb may use: the catalog is small; its default (1 GiB) is not.
+const CACHE_BYTES: usize = 32 << 20;
+
+/// Names that exist without being stored.
+pub const INFORMATION_SCHEMA: &str = "information_schema";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("Can't create database '{0}'; database exists")]
+    DatabaseExists(String),
+    #[error("Unknown database '{0}'")]
+    UnknownDatabase(String),
+    #[error("Incorrect database name '{0}': {1}")]
+    BadDatabaseName(String, &'static str),
+    #[error("the catalog store failed: {0}")]
+    Storage(String),
+    #[error("the catalog holds a record it cannot read ({0}); the data directory may be damaged")]
+    Corrupt(String),
+}
+
+fn storage(e: impl std::fmt::Display) -> CatalogError {
+    CatalogError::Storage(e.to_string())
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseMeta {
+    pub id: u64,
+    pub name: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_ms: i64,
+}
+
+/// A handle to the catalog; cheap to clone.
+#[derive(Clone)]
+pub struct Catalog {
+    db: Arc<Database>,
+    server_id: Arc<str>,
+}
+
+impl Catalog {
+    /// Opens (or creates) `catalog.redb` in `dir`. Blocking: call at start-up.
+    pub fn open(dir: &Path) -> Result<Self, CatalogError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            CatalogError::Storage(format!("cannot create data directory {}: {e}", dir.display()))
+        })?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(dir.join("catalog.redb"))
+            .map_err(|e| {
+                CatalogError::Storage(format!("cannot open {}: {e}", dir.join("catalog.redb").display()))
+            })?;
+        let txn = db.begin_write().map_err(storage)?;
+        let server_id = {
+            txn.open_table(DATABASES).map_err(storage)?;
+            let mut meta = txn.open_table(META).map_err(storage)?;
+            let existing = meta.get("server_id").map_err(storage)?.map(|v| v.value().to_string());
+            match existing {
+                Some(id) => id,
+                None => {
+                    let id = new_server_id();
+                    meta.insert("server_id", id.as_str()).map_err(storage)?;
+                    id
+                }
+            }
+        };
+        txn.commit().map_err(storage)?;
+        Ok(Self {
+            db: Arc::new(db),
+            server_id: server_id.into(),
+        })
+    }
+
+    /// This data directory's persistent id (recorded in every snapshot it creates).
+    pub fn server_id(&self) -> &str {
+        &self.server_id
+    }
+
+    /// Runs a read on the blocking pool.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&redb::ReadTransaction) -> Result<T, CatalogError> + Send + 'static,
+    ) -> Result<T, CatalogError> {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_read().map_err(storage)?;
+            f(&txn)
+        })
+        .await
+        .map_err(|e| CatalogError::Storage(format!("catalog task failed: {e}")))?
+    }
+
+    /// Runs one write transaction on the blocking pool; it commits only if `f` succeeds.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&redb::WriteTransaction) -> Result<T, CatalogError> + Send + 'static,
+    ) -> Result<T, CatalogError> {
+        let db = Arc::clone(&self.db);
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_write().map_err(storage)?;
+            let out = f(&txn)?;
+            txn.commit().map_err(storage)?;
+            Ok(out)
+        })
+        .await
+        .map_err(|e| CatalogError::Storage(format!("catalog task failed: {e}")))?
+    }
+
+    pub async fn create_database(&self, name: &str, if_not_exists: bool) -> Result<bool, CatalogError> {
+        validate_database_name(name)?;
+        let name = name.to_string();
+        self.write(move |txn| {
+            let mut dbs = txn.open_table(DATABASES).map_err(storage)?;
+            if name == INFORMATION_SCHEMA || dbs.get(name.as_str()).map_err(storage)?.is_some() {
+                return if if_not_exists { Ok(false) } else { Err(CatalogError::DatabaseExists(name)) };
+            }
+            let id = next_id(txn)?;
+            let meta = DatabaseMeta {
+                id,
+                name: name.clone(),
+                created_ms: chrono::Utc::now().timestamp_millis(),
+            };
+            let bytes = serde_json::to_vec(&meta).map_err(storage)?;
+            dbs.insert(name.as_str(), bytes.as_slice()).map_err(storage)?;
+            Ok(true)
+        })
+        .await
+    }
+
+    /// Drops a database. Returns whether it existed.
+    pub async fn drop_database(&self, name: &str, if_exists: bool) -> Result<bool, CatalogError> {
+        let name = name.to_string();
+        self.write(move |txn| {
+            let mut dbs = txn.open_table(DATABASES).map_err(storage)?;
+            let existed = dbs.remove(name.as_str()).map_err(storage)?.is_some();
+            if !existed && !if_exists {
+                return Err(CatalogError::UnknownDatabase(name));
+            }
+            Ok(existed)
+        })
+        .await
+    }
+
+    pub async fn database(&self, name: &str) -> Result<Option<DatabaseMeta>, CatalogError> {
+        let name = name.to_string();
+        self.read(move |txn| {
+            let dbs = txn.open_table(DATABASES).map_err(storage)?;
+            let value = dbs.get(name.as_str()).map_err(storage)?;
+            value.map(|v| decode(v.value())).transpose()
+        })
+        .await
+    }
+
+    /// Every stored database, by name.
+    pub async fn databases(&self) -> Result<Vec<DatabaseMeta>, CatalogError> {
+        self.read(|txn| {
+            let dbs = txn.open_table(DATABASES).map_err(storage)?;
+            let mut out = Vec::new();
+            for entry in dbs.iter().map_err(storage)? {
+                let (_, v) = entry.map_err(storage)?;
+                out.push(decode(v.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CatalogError> {
+    serde_json::from_slice(bytes).map_err(|e| CatalogError::Corrupt(e.to_string()))
+}
+
+/// Draws the next id (databases, tables, partitions, tablets, rowsets and jobs share one
+/// sequence, so an id names one object forever).
+pub fn next_id(txn: &redb::WriteTransaction) -> Result<u64, CatalogError> {
+    let mut meta = txn.open_table(META).map_err(storage)?;
+    let current = match meta.get("next_id").map_err(storage)? {
+        Some(v) => v.value().parse::<u64>().map_err(|e| CatalogError::Corrupt(format!("next_id: {e}")))?,
+        None => 10_000,
+    };
+    let next = (current + 1).to_string();
+    meta.insert("next_id", next.as_str()).map_err(storage)?;
+    Ok(current)
+}
+
+fn new_server_id() -> String {
+    let bytes: [u8; 16] = rand::random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// StarRocks' rule for names (FeNameFormat.checkCommonName): a letter, then letters, digits
+/// and `_`, 64 characters at most (also `_` followed by a letter or digit).
+pub fn validate_database_name(name: &str) -> Result<(), CatalogError> {
+    let bad = |why| Err(CatalogError::BadDatabaseName(name.to_string(), why));
+    let mut chars = name.chars();
+    match chars.next() {
+        None => return bad("the name is empty"),
+        Some(c) if c.is_ascii_alphabetic() => {}
+        Some('_') if chars.clone().next().is_some_and(|c| c.is_ascii_alphanumeric()) => {}
+        Some(_) => return bad("it must start with a letter"),
+    }
+    if name.chars().count() > 64 {
+        return bad("it is longer than 64 characters");
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+        return bad("use only letters, digits, '_' and '-'");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn databases_survive_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = {
+            let c = Catalog::open(dir.path()).unwrap();
+            assert!(c.create_database("sales", false).await.unwrap());
+            assert!(!c.create_database("sales", true).await.unwrap());
+            assert!(matches!(c.create_database("sales", false).await, Err(CatalogError::DatabaseExists(_))));
+            c.server_id().to_string()
+        };
+        let c = Catalog::open(dir.path()).unwrap();
+        assert_eq!(c.server_id(), id);
+        let names: Vec<_> = c.databases().await.unwrap().into_iter().map(|d| d.name).collect();
+        assert_eq!(names, vec!["sales"]);
+        assert!(c.drop_database("sales", false).await.unwrap());
+        assert!(matches!(c.drop_database("sales", false).await, Err(CatalogError::UnknownDatabase(_))));
+        assert!(!c.drop_database("sales", true).await.unwrap());
+    }
+
+    #[test]
+    fn names_follow_starrocks_rules() {
+        assert!(validate_database_name("sr_hub").is_ok());
+        assert!(validate_database_name("_a1").is_ok());
+        assert!(validate_database_name("").is_err());
+        assert!(validate_database_name("1abc").is_err());
+        assert!(validate_database_name("a b").is_err());
+        assert!(validate_database_name("../x").is_err());
+    }
+}

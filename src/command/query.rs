@@ -1,0 +1,49 @@
+//! SELECT (and EXPLAIN) through DataFusion: plan the sqlparser AST, stream the batches.
+
+use std::sync::Arc;
+
+use datafusion::sql::parser::Statement as DfStatement;
+
+use datafusion::arrow::datatypes::SchemaRef;
+
+use super::{Outcome, Session};
+use crate::engine::Engine;
+use crate::error::Error;
+use crate::error::Result;
+use crate::sql::Statement;
+
+/// Plans and starts a query; rows are produced as the client reads them.
+pub async fn run(
+    engine: &Arc<Engine>,
+    session: &mut Session,
+    stmt: sqlparser::ast::Statement,
+) -> Result<Outcome> {
+    let ctx = engine.query_context(session.database.as_deref());
+    let state = ctx.state();
+    let plan = state
+        .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
+        .await?;
+    let df = ctx.execute_logical_plan(plan).await?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let stream = df.execute_stream().await?;
+    Ok(Outcome::Rows { schema, stream })
+}
+
+/// The result schema of a query, planned but not run (for COM_STMT_PREPARE).
+pub async fn describe(
+    engine: &Arc<Engine>,
+    session: &Session,
+    stmt: Statement,
+) -> Result<SchemaRef> {
+    let Statement::Std(std) = stmt else {
+        return Err(Error::Internal(
+            "describe called on a backstop statement".into(),
+        ));
+    };
+    let ctx = engine.query_context(session.database.as_deref());
+    let plan = ctx
+        .state()
+        .statement_to_plan(DfStatement::Statement(std))
+        .await?;
+    Ok(Arc::new(plan.schema().as_arrow().clone()))
+}

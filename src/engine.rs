@@ -1,0 +1,71 @@
+//! The shared handle every session and job uses: configuration, the query engine's runtime and,
+//! as the store and job layers arrive, the catalog, tablet store and scheduler.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use crate::catalog::Catalog;
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// The version string clients see. Drivers parse the leading MySQL version to pick features,
+/// so it starts with the MySQL release whose protocol and variables we follow.
+pub const SERVER_VERSION: &str = concat!("8.0.33-backstop-", env!("CARGO_PKG_VERSION"));
+
+pub struct Engine {
+    pub config: Config,
+    pub catalog: Catalog,
+    pub started: Instant,
+    /// One memory pool shared by every query, bounded by `--query-memory-limit`.
+    runtime: Arc<RuntimeEnv>,
+    /// SHA1(SHA1(root password)); `None` when root has no password.
+    root_hash: Option<[u8; 20]>,
+}
+
+impl Engine {
+    /// Opens the data directory (blocking: call at start-up).
+    pub fn new(config: Config) -> Result<Arc<Self>> {
+        let catalog = Catalog::open(&config.data_dir)?;
+        let limit = usize::try_from(config.query_memory_limit).unwrap_or(usize::MAX);
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_limit(limit, 1.0)
+            .build_arc()
+            .map_err(Error::Query)?;
+        let root_hash = config
+            .root_password
+            .as_ref()
+            .filter(|p| !p.is_empty())
+            .map(|p| crate::server::native_hash(p.expose()));
+        Ok(Arc::new(Self {
+            catalog,
+            root_hash,
+            config,
+            started: Instant::now(),
+            runtime,
+        }))
+    }
+
+    /// The stored password hash of a user: `None` for an unknown user, `Some(None)` for a user
+    /// without a password.
+    pub fn password_hash(&self, user: &str) -> Option<Option<[u8; 20]>> {
+        (user == "root").then_some(self.root_hash)
+    }
+
+    /// A query context for one statement, seeing the session's current database.
+    pub fn query_context(&self, _database: Option<&str>) -> SessionContext {
+        let config = SessionConfig::new()
+            .with_information_schema(false)
+            .with_target_partitions(2)
+            .with_batch_size(4096);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(Arc::clone(&self.runtime))
+            .with_default_features()
+            .build();
+        SessionContext::new_with_state(state)
+    }
+}

@@ -1,0 +1,157 @@
+//! The top-level error, and the one table that maps every error to a MySQL error packet.
+//!
+//! Each layer has its own error enum; `Error` wraps them. [`Error::to_mysql`] is the only code
+//! that knows MySQL error codes and SQLSTATEs (DESIGN.md "Errors"). Messages name the object and
+//! say what to fix; they never contain secrets.
+
+use datafusion::error::DataFusionError;
+
+use crate::catalog::CatalogError;
+use crate::sql::ParseError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+
+    #[error(transparent)]
+    Catalog(#[from] CatalogError),
+
+    /// A statement that parses but that this version does not execute.
+    #[error("{0}")]
+    NotSupported(String),
+
+    #[error("Unknown database '{0}'")]
+    UnknownDatabase(String),
+
+    #[error("No database selected")]
+    NoDatabaseSelected,
+
+    #[error("Unknown system variable '{0}'")]
+    UnknownVariable(String),
+
+    #[error("Variable '{name}' can't be set to the value of '{value}'")]
+    BadVariableValue { name: String, value: String },
+
+    #[error("Access denied for user '{user}'@'{host}' (using password: {})", if *.using_password { "YES" } else { "NO" })]
+    AccessDenied {
+        user: String,
+        host: String,
+        using_password: bool,
+    },
+
+    #[error("Unknown prepared statement handler ({0}) given to mysqld_stmt_execute")]
+    UnknownStatement(u32),
+
+    #[error("Incorrect arguments to mysqld_stmt_execute: {0}")]
+    BadStatementArguments(String),
+
+    /// StarRocks' common error (5064) for backup/restore/repository statements.
+    #[error("{0}")]
+    Common(String),
+
+    #[error("{}", query_message(.0))]
+    Query(#[from] DataFusionError),
+
+    /// A bug: an invariant did not hold. Logged at error level where it is handled.
+    #[error("internal error: {0} (this is a bug in backstop; please report it)")]
+    Internal(String),
+}
+
+/// What goes into an ERR packet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MysqlError {
+    pub code: u16,
+    pub sqlstate: &'static str,
+    pub message: String,
+}
+
+impl Error {
+    /// The error code, SQLSTATE and message the client sees.
+    pub fn to_mysql(&self) -> MysqlError {
+        let (code, sqlstate) = match self {
+            Error::Parse(_) => (1064, "42000"),
+            Error::Catalog(e) => match e {
+                CatalogError::DatabaseExists(_) => (1007, "HY000"),
+                CatalogError::UnknownDatabase(_) => (1049, "42000"),
+                CatalogError::BadDatabaseName(..) => (1102, "42000"),
+                CatalogError::Storage(_) | CatalogError::Corrupt(_) => (1105, "HY000"),
+            },
+            Error::NotSupported(_) => (1235, "42000"),
+            Error::UnknownDatabase(_) => (1049, "42000"),
+            Error::NoDatabaseSelected => (1046, "3D000"),
+            Error::UnknownVariable(_) => (1193, "HY000"),
+            Error::BadVariableValue { .. } => (1231, "42000"),
+            Error::AccessDenied { .. } => (1045, "28000"),
+            Error::UnknownStatement(_) => (1243, "HY000"),
+            Error::BadStatementArguments(_) => (1210, "HY000"),
+            Error::Common(_) => (5064, "42000"),
+            Error::Query(e) => query_code(e),
+            Error::Internal(_) => (1105, "HY000"),
+        };
+        MysqlError {
+            code,
+            sqlstate,
+            message: self.to_string(),
+        }
+    }
+
+    /// Whether the error is a bug worth an error-level log line (user mistakes are not).
+    pub fn is_internal(&self) -> bool {
+        matches!(
+            self,
+            Error::Internal(_) | Error::Catalog(CatalogError::Storage(_) | CatalogError::Corrupt(_))
+        )
+            || matches!(self, Error::Query(e) if matches!(e.find_root(), DataFusionError::Internal(_)))
+    }
+}
+
+fn query_code(e: &DataFusionError) -> (u16, &'static str) {
+    match e.find_root() {
+        DataFusionError::SQL(..) => (1064, "42000"),
+        DataFusionError::NotImplemented(_) => (1235, "42000"),
+        DataFusionError::SchemaError(..) => (1054, "42S22"),
+        DataFusionError::ResourcesExhausted(_) => (1038, "HY001"),
+        _ => (1105, "HY000"),
+    }
+}
+
+/// DataFusion's messages carry a prefix per kind ("Error during planning: ") that means nothing
+/// to a MySQL user; keep the root cause's own words.
+fn query_message(e: &DataFusionError) -> String {
+    let root = e.find_root();
+    match root {
+        DataFusionError::Plan(m)
+        | DataFusionError::Execution(m)
+        | DataFusionError::NotImplemented(m)
+        | DataFusionError::Configuration(m) => m.clone(),
+        DataFusionError::ResourcesExhausted(m) => {
+            format!(
+                "query exceeded its memory limit: {m}; add a filter or LIMIT, or raise --query-memory-limit"
+            )
+        }
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_denied_reads_like_mysql() {
+        let e = Error::AccessDenied {
+            user: "root".into(),
+            host: "127.0.0.1".into(),
+            using_password: true,
+        };
+        let m = e.to_mysql();
+        assert_eq!((m.code, m.sqlstate), (1045, "28000"));
+        assert_eq!(
+            m.message,
+            "Access denied for user 'root'@'127.0.0.1' (using password: YES)"
+        );
+    }
+}

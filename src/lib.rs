@@ -1,0 +1,22 @@
+//! backstop: a daemon that speaks the MySQL protocol and protects table data with StarRocks'
+//! BACKUP / RESTORE statements.
+//!
+//! A statement takes one path (DESIGN.md):
+//! - [`server`]: the MySQL protocol edge — handshake and authentication, the command loop,
+//!   prepared statements, session chatter ([`server::federated`]), result encoding.
+//! - [`sql`]: SQL text → typed [`sql::Statement`]s (sqlparser, extended for our statements).
+//! - [`command`]: dispatch of one statement to the engine; SELECT runs in DataFusion.
+//! - [`catalog`]: durable metadata in one embedded ACID store (redb).
+//! - [`engine`]: the shared handle (configuration, query runtime; later catalog, store, jobs).
+//! - [`error`]: one error type and its mapping to MySQL error codes.
+//! - [`config`]: flags and defaults.
+
+pub mod catalog;
+pub mod command;
+pub mod config;
+pub mod engine;
+pub mod error;
+pub mod server;
+pub mod sql;
+
+pub use error::{Error, Result};

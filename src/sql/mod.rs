@@ -1,0 +1,891 @@
+//! SQL front end: statement text in, typed [`Statement`] out.
+//!
+//! This module owns the grammar backstop accepts and nothing else: it knows no catalog, no
+//! session and no MySQL error codes. It follows sqlparser's advice for custom statements (and
+//! DataFusion's `DFParser`): [`BackstopParser`] wraps a [`sqlparser::parser::Parser`] over the
+//! MySQL dialect, peeks at the leading keywords, parses backstop's own statements itself and
+//! hands everything else to sqlparser, wrapped as [`Statement::Std`].
+//!
+//! Ours are the StarRocks statements that sqlparser does not know (or cannot parse to the end):
+//!
+//! | family | file | statements |
+//! |---|---|---|
+//! | repositories, snapshots | `repository.rs` | `CREATE/DROP REPOSITORY`, `DROP SNAPSHOT`, `VERIFY SNAPSHOT` |
+//! | jobs | `backup.rs` | `BACKUP`, `RESTORE` (they share the `ON (...)` object list) |
+//! | inspection | `show.rs` | `SHOW SNAPSHOT/BACKUP/RESTORE/REPOSITORIES/PARTITIONS/TABLET`, `CANCEL BACKUP/RESTORE` |
+//! | DDL | `ddl.rs` | StarRocks `CREATE TABLE`, `CREATE/DROP DATABASE`, `ALTER TABLE .. ADD/DROP PARTITION`, `TRUNCATE TABLE`, `CHECKSUM TABLE` |
+//!
+//! Invariants:
+//! - Parsing never panics, whatever the input (a proptest feeds it garbage).
+//! - Every AST type's `Display` prints SQL that parses back to an equal value (a proptest checks
+//!   that too), so `Display` can serve `SHOW CREATE TABLE` and log lines.
+//! - Errors name what was expected, what was found and where ([`ParseError`]).
+//! - Only what the statement text alone decides is checked here (including the checks StarRocks'
+//!   parser makes, e.g. no alias in `BACKUP`); everything that needs the catalog, a repository
+//!   or property values is the executor's job.
+//!
+//! # Example
+//! ```
+//! use backstop::sql::{parse_one, Statement};
+//!
+//! let stmt = parse_one("BACKUP SNAPSHOT db1.snap TO repo ON (t1 PARTITION (p1))").unwrap();
+//! let Statement::BackupSnapshot(backup) = &stmt else { panic!("not a backup") };
+//! assert_eq!(backup.label.value, "snap");
+//! assert_eq!(stmt.to_string(), "BACKUP SNAPSHOT db1.snap TO repo ON (t1 PARTITION (p1))");
+//! ```
+
+mod backup;
+mod ddl;
+mod repository;
+mod show;
+#[cfg(test)]
+mod tests;
+
+use std::fmt;
+
+use sqlparser::dialect::MySqlDialect;
+use sqlparser::parser::{Parser, ParserError};
+use sqlparser::tokenizer::{Location, Token, TokenWithSpan, Tokenizer};
+
+pub use backup::{
+    BackupObject, BackupSnapshot, ExternalCatalogs, ObjectKind, RestoreDatabase, RestoreSnapshot,
+    TableRef,
+};
+pub use ddl::{
+    AddPartition, AggregateType, ColumnDef, ColumnDefault, CreateTable, DataType, DecimalKind,
+    Distribution, DropPartition, KeyDesc, KeyModel, Literal, PartitionBy, PartitionDef,
+    PartitionKind, PartitionValue, PartitionValues, TruncateTable,
+};
+pub use repository::{
+    Broker, CreateRepository, DropRepository, DropSnapshot, TimestampFilter, VerifySnapshot,
+};
+pub use show::{CancelJob, JobTarget, ShowJobs, ShowSnapshot, SnapshotFilter};
+/// Names are sqlparser's, so statements we parse and statements sqlparser parses share them.
+/// An [`Ident`] keeps its quote style (`None` or a backtick); equality ignores its span.
+pub use sqlparser::ast::{Ident, ObjectName};
+
+/// `PROPERTIES ("key" = "value", ...)`: in the order written, keys with their case.
+///
+/// The parser rejects a key given twice; [`property`] looks one up.
+pub type Properties = Vec<(String, String)>;
+
+/// The value of `key` (exact, case-sensitive match, as StarRocks compares property keys).
+pub fn property<'a>(properties: &'a Properties, key: &str) -> Option<&'a str> {
+    properties
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// One parsed statement.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Statement {
+    /// Anything sqlparser parses (SELECT, INSERT, SET, SHOW TABLES, DROP TABLE, ...).
+    Std(Box<sqlparser::ast::Statement>),
+    CreateRepository(CreateRepository),
+    DropRepository(DropRepository),
+    /// `SHOW REPOSITORIES`
+    ShowRepositories,
+    BackupSnapshot(BackupSnapshot),
+    RestoreSnapshot(RestoreSnapshot),
+    ShowSnapshot(ShowSnapshot),
+    /// `SHOW BACKUP [{FROM | IN} db] [WHERE expr]`
+    ShowBackup(ShowJobs),
+    /// `SHOW RESTORE [{FROM | IN} db] [WHERE expr]`
+    ShowRestore(ShowJobs),
+    /// `CANCEL BACKUP {{FROM | IN} db | FOR EXTERNAL CATALOG}`
+    CancelBackup(CancelJob),
+    /// `CANCEL RESTORE {{FROM | IN} db | FOR EXTERNAL CATALOG}`
+    CancelRestore(CancelJob),
+    DropSnapshot(DropSnapshot),
+    VerifySnapshot(VerifySnapshot),
+    CreateTable(CreateTable),
+    /// ```text
+    /// CREATE {DATABASE | SCHEMA} [IF NOT EXISTS] db [PROPERTIES ("k" = "v", ...)]
+    /// ```
+    CreateDatabase {
+        name: Ident,
+        if_not_exists: bool,
+        properties: Properties,
+    },
+    /// ```text
+    /// DROP {DATABASE | SCHEMA} [IF EXISTS] db [FORCE]
+    /// ```
+    DropDatabase {
+        name: Ident,
+        if_exists: bool,
+        force: bool,
+    },
+    AddPartition(AddPartition),
+    DropPartition(DropPartition),
+    TruncateTable(TruncateTable),
+    /// ```text
+    /// CHECKSUM TABLE t [, t2 ...] [QUICK | EXTENDED]
+    /// ```
+    /// `QUICK`/`EXTENDED` are accepted and dropped: backstop's checksum needs no scan either way.
+    ChecksumTable(Vec<ObjectName>),
+    /// ```text
+    /// SHOW PARTITIONS FROM [db.]t
+    /// ```
+    /// `SHOW TEMPORARY PARTITIONS` is refused by the parser: backstop has no temporary partitions.
+    ShowPartitions(ObjectName),
+    /// ```text
+    /// SHOW {TABLET | TABLETS} FROM [db.]t
+    /// ```
+    ShowTablet(ObjectName),
+}
+
+impl fmt::Display for Statement {
+    /// SQL that parses back to an equal statement. `{:#}` pretty-prints `CREATE TABLE` over
+    /// several lines (for `SHOW CREATE TABLE`); every other statement prints on one line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Statement::Std(s) => write!(f, "{s}"),
+            Statement::CreateRepository(s) => write!(f, "{s}"),
+            Statement::DropRepository(s) => write!(f, "{s}"),
+            Statement::ShowRepositories => f.write_str("SHOW REPOSITORIES"),
+            Statement::BackupSnapshot(s) => write!(f, "{s}"),
+            Statement::RestoreSnapshot(s) => write!(f, "{s}"),
+            Statement::ShowSnapshot(s) => write!(f, "{s}"),
+            Statement::ShowBackup(s) => write!(f, "SHOW BACKUP{s}"),
+            Statement::ShowRestore(s) => write!(f, "SHOW RESTORE{s}"),
+            Statement::CancelBackup(s) => write!(f, "CANCEL BACKUP {s}"),
+            Statement::CancelRestore(s) => write!(f, "CANCEL RESTORE {s}"),
+            Statement::DropSnapshot(s) => write!(f, "{s}"),
+            Statement::VerifySnapshot(s) => write!(f, "{s}"),
+            Statement::CreateTable(s) => fmt::Display::fmt(s, f),
+            Statement::CreateDatabase {
+                name,
+                if_not_exists,
+                properties,
+            } => {
+                f.write_str("CREATE DATABASE ")?;
+                if *if_not_exists {
+                    f.write_str("IF NOT EXISTS ")?;
+                }
+                write!(f, "{}{}", Id(name), DisplayProperties(properties))
+            }
+            Statement::DropDatabase {
+                name,
+                if_exists,
+                force,
+            } => {
+                f.write_str("DROP DATABASE ")?;
+                if *if_exists {
+                    f.write_str("IF EXISTS ")?;
+                }
+                write!(f, "{}", Id(name))?;
+                if *force {
+                    f.write_str(" FORCE")?;
+                }
+                Ok(())
+            }
+            Statement::AddPartition(s) => write!(f, "{s}"),
+            Statement::DropPartition(s) => write!(f, "{s}"),
+            Statement::TruncateTable(s) => write!(f, "{s}"),
+            Statement::ChecksumTable(tables) => {
+                write!(f, "CHECKSUM TABLE {}", Names(tables))
+            }
+            Statement::ShowPartitions(t) => write!(f, "SHOW PARTITIONS FROM {}", Name(t)),
+            Statement::ShowTablet(t) => write!(f, "SHOW TABLET FROM {}", Name(t)),
+        }
+    }
+}
+
+/// Parse `sql` into statements. Statements are separated by `;`; empty ones are skipped.
+pub fn parse(sql: &str) -> Result<Vec<Statement>, ParseError> {
+    BackstopParser::new(sql)?.parse_statements()
+}
+
+/// Parse exactly one statement (a trailing `;` is fine).
+pub fn parse_one(sql: &str) -> Result<Statement, ParseError> {
+    BackstopParser::new(sql)?.parse_one()
+}
+
+/// A syntax error: what was expected, what was found, and where (1-based; 0 when unknown).
+///
+/// `Display` is MySQL's wording for error 1064; `message` alone suits a log line or a test.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("You have an error in your SQL syntax; {message}{}", location_suffix(.line, .column))]
+pub struct ParseError {
+    pub message: String,
+    pub line: u64,
+    pub column: u64,
+}
+
+fn location_suffix(line: &u64, column: &u64) -> String {
+    if *line == 0 {
+        String::new()
+    } else {
+        format!(" at line {line}, column {column}")
+    }
+}
+
+impl ParseError {
+    fn at(message: impl Into<String>, location: Location) -> Self {
+        ParseError {
+            message: message.into(),
+            line: location.line,
+            column: location.column,
+        }
+    }
+
+    /// Convert sqlparser's error, whose text ends in " at Line: L, Column: C" when it knows the
+    /// place; `fallback` is used when it does not (errors at the end of input have no location).
+    fn from_sqlparser(err: ParserError, fallback: Location) -> Self {
+        let text = match err {
+            ParserError::TokenizerError(s) | ParserError::ParserError(s) => s,
+            ParserError::RecursionLimitExceeded => {
+                "the statement is nested too deeply (recursion limit exceeded)".to_string()
+            }
+        };
+        if let Some((message, place)) = text.rsplit_once(" at Line: ")
+            && let Some((line, column)) = place.split_once(", Column: ")
+            && let (Ok(line), Ok(column)) =
+                (line.trim().parse::<u64>(), column.trim().parse::<u64>())
+        {
+            return ParseError {
+                message: message.to_string(),
+                line,
+                column,
+            };
+        }
+        ParseError::at(text, fallback)
+    }
+}
+
+/// The MySQL dialect: backtick identifiers, '..' and ".." strings, backslash escapes.
+static DIALECT: MySqlDialect = MySqlDialect {};
+
+/// Words that cannot be a bare (unquoted) name: StarRocks' reserved words, as far as they matter
+/// to the statements we parse. Quoted with backticks, any of them is a fine name.
+const RESERVED: &[&str] = &[
+    "ADD",
+    "ALL",
+    "ALTER",
+    "AND",
+    "AS",
+    "ASC",
+    "BETWEEN",
+    "BIGINT",
+    "BY",
+    "CASE",
+    "CHAR",
+    "CHARACTER",
+    "CHECK",
+    "COLUMN",
+    "CREATE",
+    "CROSS",
+    "CURRENT_TIMESTAMP",
+    "DATABASE",
+    "DATABASES",
+    "DECIMAL",
+    "DEFAULT",
+    "DELETE",
+    "DESC",
+    "DESCRIBE",
+    "DISTINCT",
+    "DOUBLE",
+    "DROP",
+    "ELSE",
+    "EXISTS",
+    "EXPLAIN",
+    "FALSE",
+    "FLOAT",
+    "FOR",
+    "FORCE",
+    "FROM",
+    "FULL",
+    "FUNCTION",
+    "GRANT",
+    "GROUP",
+    "HAVING",
+    "IF",
+    "IN",
+    "INDEX",
+    "INNER",
+    "INSERT",
+    "INT",
+    "INTEGER",
+    "INTO",
+    "IS",
+    "JOIN",
+    "KEY",
+    "KEYS",
+    "LARGEINT",
+    "LEFT",
+    "LIKE",
+    "LIMIT",
+    "MAXVALUE",
+    "NOT",
+    "NULL",
+    "ON",
+    "OR",
+    "ORDER",
+    "OUTER",
+    "PARTITION",
+    "PRIMARY",
+    "RANGE",
+    "RENAME",
+    "REPLACE",
+    "REVOKE",
+    "RIGHT",
+    "SCHEMA",
+    "SELECT",
+    "SET",
+    "SHOW",
+    "SMALLINT",
+    "TABLE",
+    "THEN",
+    "TINYINT",
+    "TO",
+    "TRUE",
+    "UNION",
+    "UNIQUE",
+    "UPDATE",
+    "USE",
+    "USING",
+    "VALUES",
+    "VARCHAR",
+    "WHEN",
+    "WHERE",
+    "WITH",
+];
+
+fn is_reserved(word: &str) -> bool {
+    RESERVED.iter().any(|r| r.eq_ignore_ascii_case(word))
+}
+
+/// The statement parser: sqlparser's parser plus backstop's statements.
+///
+/// Grammar helpers compare unquoted words case-insensitively instead of using sqlparser's
+/// `Keyword` enum, which lacks most StarRocks words (`REPOSITORY`, `BUCKETS`, ...).
+pub struct BackstopParser<'a> {
+    parser: Parser<'a>,
+    /// Where the input ends: errors found at the end of input are reported here, since
+    /// sqlparser's end-of-file token carries no location.
+    end: Location,
+}
+
+impl BackstopParser<'static> {
+    /// Tokenize `sql` (MySQL dialect) and get ready to parse it.
+    pub fn new(sql: &str) -> Result<Self, ParseError> {
+        let tokens = Tokenizer::new(&DIALECT, sql)
+            .with_unescape(true)
+            .tokenize_with_location()
+            .map_err(|e| ParseError::at(e.message, e.location))?;
+        let end = tokens
+            .iter()
+            .rev()
+            .find(|t| !matches!(t.token, Token::Whitespace(_)))
+            .map(|t| t.span.end)
+            .unwrap_or(Location { line: 1, column: 1 });
+        let parser = Parser::new(&DIALECT).with_tokens_with_locations(tokens);
+        Ok(BackstopParser { parser, end })
+    }
+}
+
+impl BackstopParser<'_> {
+    /// All statements, separated by `;`; empty statements are skipped.
+    pub fn parse_statements(&mut self) -> Result<Vec<Statement>, ParseError> {
+        let mut statements = Vec::new();
+        loop {
+            while self.consume(&Token::SemiColon) {}
+            if self.peek_is(&Token::EOF) {
+                return Ok(statements);
+            }
+            statements.push(self.parse_statement()?);
+            if !self.peek_is(&Token::SemiColon) && !self.peek_is(&Token::EOF) {
+                return self.expected("end of statement");
+            }
+        }
+    }
+
+    /// Exactly one statement, optionally followed by `;`.
+    pub fn parse_one(&mut self) -> Result<Statement, ParseError> {
+        while self.consume(&Token::SemiColon) {}
+        if self.peek_is(&Token::EOF) {
+            return Err(ParseError::at("Query was empty", self.end));
+        }
+        let statement = self.parse_statement()?;
+        while self.consume(&Token::SemiColon) {}
+        if !self.peek_is(&Token::EOF) {
+            return self.expected("end of input (only one statement is allowed here)");
+        }
+        Ok(statement)
+    }
+
+    /// One statement, stopping before the `;` or end of input that ends it.
+    pub fn parse_statement(&mut self) -> Result<Statement, ParseError> {
+        let Some(first) = self.peek_word_upper(0) else {
+            return self.parse_std();
+        };
+        match first.as_str() {
+            "CREATE" => {
+                if self.peek_words(1, &["REPOSITORY"])
+                    || self.peek_words(1, &["READ", "ONLY", "REPOSITORY"])
+                {
+                    self.parse_create_repository()
+                } else if self.peek_words(1, &["DATABASE"]) || self.peek_words(1, &["SCHEMA"]) {
+                    self.parse_create_database()
+                } else if self.is_starrocks_create_table() {
+                    self.parse_create_table()
+                } else {
+                    self.parse_std()
+                }
+            }
+            "DROP" => {
+                if self.peek_words(1, &["REPOSITORY"]) {
+                    self.parse_drop_repository()
+                } else if self.peek_words(1, &["SNAPSHOT"]) {
+                    self.parse_drop_snapshot()
+                } else if self.peek_words(1, &["DATABASE"]) || self.peek_words(1, &["SCHEMA"]) {
+                    self.parse_drop_database()
+                } else {
+                    self.parse_std()
+                }
+            }
+            "BACKUP" => self.parse_backup(),
+            "RESTORE" => self.parse_restore(),
+            "VERIFY" => self.parse_verify_snapshot(),
+            "CANCEL" if self.peek_words(1, &["BACKUP"]) || self.peek_words(1, &["RESTORE"]) => {
+                self.parse_cancel()
+            }
+            "SHOW" => match self.peek_word_upper(1).as_deref() {
+                Some(
+                    "REPOSITORIES" | "SNAPSHOT" | "BACKUP" | "RESTORE" | "PARTITIONS" | "TABLET"
+                    | "TABLETS",
+                ) => self.parse_show(),
+                Some("TEMPORARY") if self.peek_words(2, &["PARTITIONS"]) => self.parse_show(),
+                _ => self.parse_std(),
+            },
+            "ALTER" if self.is_partition_alter() => self.parse_alter_partition(),
+            "TRUNCATE" => self.parse_truncate(),
+            "CHECKSUM" => self.parse_checksum(),
+            _ => self.parse_std(),
+        }
+    }
+
+    /// Hand the statement to sqlparser.
+    fn parse_std(&mut self) -> Result<Statement, ParseError> {
+        match self.parser.parse_statement() {
+            Ok(s) => Ok(Statement::Std(Box::new(s))),
+            Err(e) => Err(self.convert(e)),
+        }
+    }
+
+    /// Convert an error from a sqlparser call made at the current position.
+    fn convert(&self, e: ParserError) -> ParseError {
+        ParseError::from_sqlparser(e, self.location_of(self.parser.peek_token_ref()))
+    }
+
+    // ---- token helpers -------------------------------------------------------------------
+
+    fn location_of(&self, token: &TokenWithSpan) -> Location {
+        if token.token == Token::EOF || token.span.start.line == 0 {
+            self.end
+        } else {
+            token.span.start
+        }
+    }
+
+    /// Where the next token starts (or the end of input).
+    fn here(&self) -> Location {
+        self.location_of(self.parser.peek_token_ref())
+    }
+
+    /// `Expected: <what>, found: <next token>` at the next token.
+    fn expected<T>(&self, what: &str) -> Result<T, ParseError> {
+        let next = self.parser.peek_token_ref();
+        Err(ParseError::at(
+            format!("Expected: {what}, found: {}", next.token),
+            self.location_of(next),
+        ))
+    }
+
+    /// An error with a message of its own, at the next token.
+    fn error_here<T>(&self, message: impl Into<String>) -> Result<T, ParseError> {
+        Err(ParseError::at(message, self.here()))
+    }
+
+    fn peek_is(&self, token: &Token) -> bool {
+        &self.parser.peek_token_ref().token == token
+    }
+
+    fn consume(&mut self, token: &Token) -> bool {
+        self.parser.consume_token(token)
+    }
+
+    fn expect_token(&mut self, token: &Token) -> Result<(), ParseError> {
+        if self.consume(token) {
+            Ok(())
+        } else {
+            self.expected(&token.to_string())
+        }
+    }
+
+    /// The unquoted word `n` tokens ahead, upper-cased.
+    fn peek_word_upper(&self, n: usize) -> Option<String> {
+        match &self.parser.peek_nth_token_ref(n).token {
+            Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+            _ => None,
+        }
+    }
+
+    /// Whether the tokens from `n` ahead are exactly these unquoted words (any case).
+    fn peek_words(&self, n: usize, words: &[&str]) -> bool {
+        words.iter().enumerate().all(|(i, word)| {
+            matches!(&self.parser.peek_nth_token_ref(n + i).token,
+                Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word))
+        })
+    }
+
+    /// Whether the next token is this unquoted word.
+    fn peek_word(&self, word: &str) -> bool {
+        self.peek_words(0, &[word])
+    }
+
+    /// Consume the next token if it is this unquoted word.
+    fn parse_word(&mut self, word: &str) -> bool {
+        if self.peek_word(word) {
+            self.parser.advance_token();
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Consume these words if they all come next; otherwise consume nothing.
+    fn parse_words(&mut self, words: &[&str]) -> bool {
+        if self.peek_words(0, words) {
+            for _ in words {
+                self.parser.advance_token();
+            }
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Consume the first of `words` that comes next, returning it as written in `words`.
+    fn parse_one_of<'w>(&mut self, words: &[&'w str]) -> Option<&'w str> {
+        let found = words.iter().find(|w| self.peek_word(w)).copied();
+        if found.is_some() {
+            self.parser.advance_token();
+        }
+        found
+    }
+
+    fn expect_word(&mut self, word: &str) -> Result<(), ParseError> {
+        if self.parse_word(word) {
+            Ok(())
+        } else {
+            self.expected(word)
+        }
+    }
+
+    fn expect_words(&mut self, words: &[&str]) -> Result<(), ParseError> {
+        for word in words {
+            self.expect_word(word)?;
+        }
+        Ok(())
+    }
+
+    /// A name: a backtick-quoted word, or an unquoted word that is not reserved.
+    /// `what` names it in the error ("repository name", "column name", ...).
+    fn parse_ident(&mut self, what: &str) -> Result<Ident, ParseError> {
+        let next = self.parser.peek_token_ref();
+        match &next.token {
+            Token::Word(w) if w.quote_style.is_none() && is_reserved(&w.value) => {
+                Err(ParseError::at(
+                    format!(
+                        "Expected: {what}, found: {} (a reserved word; quote it with backticks to use it as a name)",
+                        w.value
+                    ),
+                    self.location_of(next),
+                ))
+            }
+            Token::Word(w) => {
+                let ident = Ident {
+                    value: w.value.clone(),
+                    quote_style: w.quote_style,
+                    span: next.span,
+                };
+                self.parser.advance_token();
+                Ok(ident)
+            }
+            _ => self.expected(what),
+        }
+    }
+
+    /// `a`, `a.b`, ...: a possibly qualified name.
+    fn parse_object_name(&mut self, what: &str) -> Result<ObjectName, ParseError> {
+        let mut parts = vec![self.parse_ident(what)?];
+        while self.consume(&Token::Period) {
+            parts.push(self.parse_ident(what)?);
+        }
+        Ok(ObjectName::from(parts))
+    }
+
+    /// `name` or `db.name` (never more parts).
+    fn parse_qualified_pair(&mut self, what: &str) -> Result<(Option<Ident>, Ident), ParseError> {
+        let first = self.parse_ident(what)?;
+        if !self.consume(&Token::Period) {
+            return Ok((None, first));
+        }
+        let second = self.parse_ident(what)?;
+        if self.peek_is(&Token::Period) {
+            return self.error_here(format!(
+                "Expected: {what} as `name` or `db.name`, found a third name part"
+            ));
+        }
+        Ok((Some(first), second))
+    }
+
+    /// A string literal, '..' or "..".
+    fn parse_string(&mut self, what: &str) -> Result<String, ParseError> {
+        match &self.parser.peek_token_ref().token {
+            Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => {
+                let s = s.clone();
+                self.parser.advance_token();
+                Ok(s)
+            }
+            _ => self.expected(what),
+        }
+    }
+
+    /// An unsigned integer literal.
+    fn parse_u64(&mut self, what: &str) -> Result<u64, ParseError> {
+        match &self.parser.peek_token_ref().token {
+            Token::Number(n, false) => match n.parse::<u64>() {
+                Ok(v) => {
+                    self.parser.advance_token();
+                    Ok(v)
+                }
+                Err(_) => self.error_here(format!(
+                    "Expected: {what} (a non-negative integer), found: {n}"
+                )),
+            },
+            _ => self.expected(what),
+        }
+    }
+
+    /// `( item, item, ... )` with at least one item.
+    fn parse_parenthesized_list<T>(
+        &mut self,
+        mut item: impl FnMut(&mut Self) -> Result<T, ParseError>,
+    ) -> Result<Vec<T>, ParseError> {
+        self.expect_token(&Token::LParen)?;
+        let mut items = vec![item(self)?];
+        while self.consume(&Token::Comma) {
+            items.push(item(self)?);
+        }
+        if !self.consume(&Token::RParen) {
+            return self.expected(", or )");
+        }
+        Ok(items)
+    }
+
+    /// `( ident, ... )`
+    fn parse_ident_list(&mut self, what: &str) -> Result<Vec<Ident>, ParseError> {
+        self.parse_parenthesized_list(|p| p.parse_ident(what))
+    }
+
+    /// `[PROPERTIES ("k" = "v", ...)]`; absent means empty.
+    fn parse_optional_properties(&mut self) -> Result<Properties, ParseError> {
+        if self.parse_word("PROPERTIES") {
+            self.parse_property_list()
+        } else {
+            Ok(Properties::new())
+        }
+    }
+
+    /// `("k" = "v", ...)`: both sides string literals, no key twice.
+    fn parse_property_list(&mut self) -> Result<Properties, ParseError> {
+        self.expect_token(&Token::LParen)?;
+        let mut properties = Properties::new();
+        loop {
+            let at = self.here();
+            let key = self.parse_string("property key (a string literal)")?;
+            if properties.iter().any(|(k, _)| *k == key) {
+                return Err(ParseError::at(
+                    format!(
+                        "Duplicate property key '{key}' in PROPERTIES; give each property once"
+                    ),
+                    at,
+                ));
+            }
+            self.expect_token(&Token::Eq)?;
+            let value = self.parse_string("property value (a string literal)")?;
+            properties.push((key, value));
+            if self.consume(&Token::RParen) {
+                return Ok(properties);
+            }
+            if !self.consume(&Token::Comma) {
+                return self.expected(", or )");
+            }
+        }
+    }
+
+    /// Refuse a repeated clause (`COMMENT ... COMMENT ...`).
+    fn ensure_not_set<T>(&self, slot: &Option<T>, clause: &str) -> Result<(), ParseError> {
+        if slot.is_some() {
+            self.error_here(format!("{clause} is given more than once"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// How many tokens the name starting `n` tokens ahead takes (`a` = 1, `a.b` = 3).
+    fn peek_name_len(&self, n: usize) -> Option<usize> {
+        let mut i = n;
+        loop {
+            if !matches!(self.parser.peek_nth_token_ref(i).token, Token::Word(_)) {
+                return None;
+            }
+            i += 1;
+            if self.parser.peek_nth_token_ref(i).token != Token::Period {
+                return Some(i - n);
+            }
+            i += 1;
+        }
+    }
+}
+
+// ---- display helpers ----------------------------------------------------------------------
+
+/// A string literal in double quotes, escaped so the MySQL tokenizer reads back `self.0`.
+pub(crate) struct QuotedString<'a>(pub &'a str);
+
+impl fmt::Display for QuotedString<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("\"")?;
+        for c in self.0.chars() {
+            match c {
+                '\\' => f.write_str("\\\\")?,
+                '"' => f.write_str("\\\"")?,
+                c => write!(f, "{c}")?,
+            }
+        }
+        f.write_str("\"")
+    }
+}
+
+/// ` PROPERTIES ("k" = "v", ...)`, or nothing when empty.
+pub(crate) struct DisplayProperties<'a>(pub &'a Properties);
+
+impl fmt::Display for DisplayProperties<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            return Ok(());
+        }
+        f.write_str(" PROPERTIES (")?;
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{} = {}", QuotedString(k), QuotedString(v))?;
+        }
+        f.write_str(")")
+    }
+}
+
+/// `a, b, c`
+pub(crate) struct CommaSeparated<'a, T>(pub &'a [T]);
+
+impl<T: fmt::Display> fmt::Display for CommaSeparated<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, item) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{item}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A name as SQL: bare when the tokenizer reads it back as the same bare name, otherwise in
+/// backticks with backticks doubled. (sqlparser's own `Ident` Display guesses at escapes and
+/// does not round-trip a name containing a backslash before a backtick.)
+pub(crate) struct Id<'a>(pub &'a Ident);
+
+impl fmt::Display for Id<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = &self.0.value;
+        if self.0.quote_style.is_none() && is_bare_name(value) {
+            return f.write_str(value);
+        }
+        f.write_str("`")?;
+        for c in value.chars() {
+            if c == '`' {
+                f.write_str("``")?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        f.write_str("`")
+    }
+}
+
+/// Whether `value` can be written without backticks: the MySQL tokenizer reads it back as
+/// exactly this one unquoted word, and it is not reserved. Names built by code (not parsed)
+/// that fail this, say `my col`, are printed quoted so the SQL stays valid.
+fn is_bare_name(value: &str) -> bool {
+    if value.is_empty() || is_reserved(value) {
+        return false;
+    }
+    match Tokenizer::new(&DIALECT, value).tokenize() {
+        Ok(tokens) => matches!(tokens.as_slice(),
+            [Token::Word(w)] if w.quote_style.is_none() && w.value == value),
+        Err(_) => false,
+    }
+}
+
+/// `a.b.c`, each part as [`Id`].
+pub(crate) struct Name<'a>(pub &'a ObjectName);
+
+impl fmt::Display for Name<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, part) in self.0.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(".")?;
+            }
+            match part.as_ident() {
+                Some(ident) => write!(f, "{}", Id(ident))?,
+                None => write!(f, "{part}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `a, b, c` of names.
+pub(crate) struct Ids<'a>(pub &'a [Ident]);
+
+impl fmt::Display for Ids<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, ident) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}", Id(ident))?;
+        }
+        Ok(())
+    }
+}
+
+/// `a.b, c` of qualified names.
+pub(crate) struct Names<'a>(pub &'a [ObjectName]);
+
+impl fmt::Display for Names<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, name) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}", Name(name))?;
+        }
+        Ok(())
+    }
+}
