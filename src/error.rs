@@ -102,9 +102,9 @@ impl Error {
     pub fn is_internal(&self) -> bool {
         matches!(
             self,
-            Error::Internal(_) | Error::Catalog(CatalogError::Storage(_) | CatalogError::Corrupt(_))
-        )
-            || matches!(self, Error::Query(e) if matches!(e.find_root(), DataFusionError::Internal(_)))
+            Error::Internal(_)
+                | Error::Catalog(CatalogError::Storage(_) | CatalogError::Corrupt(_))
+        ) || matches!(self, Error::Query(e) if matches!(e.find_root(), DataFusionError::Internal(_)))
     }
 }
 

@@ -63,19 +63,28 @@ impl Catalog {
     /// Opens (or creates) `catalog.redb` in `dir`. Blocking: call at start-up.
     pub fn open(dir: &Path) -> Result<Self, CatalogError> {
         std::fs::create_dir_all(dir).map_err(|e| {
-            CatalogError::Storage(format!("cannot create data directory {}: {e}", dir.display()))
+            CatalogError::Storage(format!(
+                "cannot create data directory {}: {e}",
+                dir.display()
+            ))
         })?;
         let db = Database::builder()
             .set_cache_size(CACHE_BYTES)
             .create(dir.join("catalog.redb"))
             .map_err(|e| {
-                CatalogError::Storage(format!("cannot open {}: {e}", dir.join("catalog.redb").display()))
+                CatalogError::Storage(format!(
+                    "cannot open {}: {e}",
+                    dir.join("catalog.redb").display()
+                ))
             })?;
         let txn = db.begin_write().map_err(storage)?;
         let server_id = {
             txn.open_table(DATABASES).map_err(storage)?;
             let mut meta = txn.open_table(META).map_err(storage)?;
-            let existing = meta.get("server_id").map_err(storage)?.map(|v| v.value().to_string());
+            let existing = meta
+                .get("server_id")
+                .map_err(storage)?
+                .map(|v| v.value().to_string());
             match existing {
                 Some(id) => id,
                 None => {
@@ -127,13 +136,21 @@ impl Catalog {
         .map_err(|e| CatalogError::Storage(format!("catalog task failed: {e}")))?
     }
 
-    pub async fn create_database(&self, name: &str, if_not_exists: bool) -> Result<bool, CatalogError> {
+    pub async fn create_database(
+        &self,
+        name: &str,
+        if_not_exists: bool,
+    ) -> Result<bool, CatalogError> {
         validate_database_name(name)?;
         let name = name.to_string();
         self.write(move |txn| {
             let mut dbs = txn.open_table(DATABASES).map_err(storage)?;
             if name == INFORMATION_SCHEMA || dbs.get(name.as_str()).map_err(storage)?.is_some() {
-                return if if_not_exists { Ok(false) } else { Err(CatalogError::DatabaseExists(name)) };
+                return if if_not_exists {
+                    Ok(false)
+                } else {
+                    Err(CatalogError::DatabaseExists(name))
+                };
             }
             let id = next_id(txn)?;
             let meta = DatabaseMeta {
@@ -142,7 +159,8 @@ impl Catalog {
                 created_ms: chrono::Utc::now().timestamp_millis(),
             };
             let bytes = serde_json::to_vec(&meta).map_err(storage)?;
-            dbs.insert(name.as_str(), bytes.as_slice()).map_err(storage)?;
+            dbs.insert(name.as_str(), bytes.as_slice())
+                .map_err(storage)?;
             Ok(true)
         })
         .await
@@ -196,7 +214,10 @@ fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CatalogErro
 pub fn next_id(txn: &redb::WriteTransaction) -> Result<u64, CatalogError> {
     let mut meta = txn.open_table(META).map_err(storage)?;
     let current = match meta.get("next_id").map_err(storage)? {
-        Some(v) => v.value().parse::<u64>().map_err(|e| CatalogError::Corrupt(format!("next_id: {e}")))?,
+        Some(v) => v
+            .value()
+            .parse::<u64>()
+            .map_err(|e| CatalogError::Corrupt(format!("next_id: {e}")))?,
         None => 10_000,
     };
     let next = (current + 1).to_string();
@@ -217,13 +238,20 @@ pub fn validate_database_name(name: &str) -> Result<(), CatalogError> {
     match chars.next() {
         None => return bad("the name is empty"),
         Some(c) if c.is_ascii_alphabetic() => {}
-        Some('_') if chars.clone().next().is_some_and(|c| c.is_ascii_alphanumeric()) => {}
+        Some('_')
+            if chars
+                .clone()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphanumeric()) => {}
         Some(_) => return bad("it must start with a letter"),
     }
     if name.chars().count() > 64 {
         return bad("it is longer than 64 characters");
     }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         return bad("use only letters, digits, '_' and '-'");
     }
     Ok(())
@@ -240,15 +268,27 @@ mod tests {
             let c = Catalog::open(dir.path()).unwrap();
             assert!(c.create_database("sales", false).await.unwrap());
             assert!(!c.create_database("sales", true).await.unwrap());
-            assert!(matches!(c.create_database("sales", false).await, Err(CatalogError::DatabaseExists(_))));
+            assert!(matches!(
+                c.create_database("sales", false).await,
+                Err(CatalogError::DatabaseExists(_))
+            ));
             c.server_id().to_string()
         };
         let c = Catalog::open(dir.path()).unwrap();
         assert_eq!(c.server_id(), id);
-        let names: Vec<_> = c.databases().await.unwrap().into_iter().map(|d| d.name).collect();
+        let names: Vec<_> = c
+            .databases()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| d.name)
+            .collect();
         assert_eq!(names, vec!["sales"]);
         assert!(c.drop_database("sales", false).await.unwrap());
-        assert!(matches!(c.drop_database("sales", false).await, Err(CatalogError::UnknownDatabase(_))));
+        assert!(matches!(
+            c.drop_database("sales", false).await,
+            Err(CatalogError::UnknownDatabase(_))
+        ));
         assert!(!c.drop_database("sales", true).await.unwrap());
     }
 

@@ -14,9 +14,16 @@ pub async fn create(engine: &Engine, name: &str, if_not_exists: bool) -> Result<
 
 /// `DROP DATABASE [IF EXISTS] db [FORCE]`. Until tables exist a database holds nothing, so
 /// FORCE changes nothing yet.
-pub async fn drop(engine: &Engine, session: &mut Session, name: &str, if_exists: bool) -> Result<Outcome> {
+pub async fn drop(
+    engine: &Engine,
+    session: &mut Session,
+    name: &str,
+    if_exists: bool,
+) -> Result<Outcome> {
     if name == INFORMATION_SCHEMA {
-        return Err(Error::NotSupported(format!("{INFORMATION_SCHEMA} cannot be dropped")));
+        return Err(Error::NotSupported(format!(
+            "{INFORMATION_SCHEMA} cannot be dropped"
+        )));
     }
     engine.catalog.drop_database(name, if_exists).await?;
     if session.database.as_deref() == Some(name) {
@@ -84,7 +91,8 @@ pub fn like_match(pattern: &str, text: &str) -> bool {
             None => return false,
         }
     }
-    p.get(pi..).is_some_and(|rest| rest.iter().all(|c| *c == '%'))
+    p.get(pi..)
+        .is_some_and(|rest| rest.iter().all(|c| *c == '%'))
 }
 
 #[cfg(test)]

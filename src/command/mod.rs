@@ -109,15 +109,21 @@ impl Session {
 }
 
 /// Runs one statement.
-pub async fn execute(engine: &Arc<Engine>, session: &mut Session, stmt: Statement) -> Result<Outcome> {
+pub async fn execute(
+    engine: &Arc<Engine>,
+    session: &mut Session,
+    stmt: Statement,
+) -> Result<Outcome> {
     use sqlparser::ast::Statement as S;
     match stmt {
         Statement::CreateDatabase {
-            name, if_not_exists, ..
+            name,
+            if_not_exists,
+            ..
         } => database::create(engine, &name.value, if_not_exists).await,
-        Statement::DropDatabase { name, if_exists, .. } => {
-            database::drop(engine, session, &name.value, if_exists).await
-        }
+        Statement::DropDatabase {
+            name, if_exists, ..
+        } => database::drop(engine, session, &name.value, if_exists).await,
         Statement::Std(std) => match *std {
             s @ (S::Query(_) | S::Explain { .. }) => query::run(engine, session, s).await,
             S::ShowDatabases { show_options, .. } => {
@@ -157,7 +163,8 @@ pub async fn use_database(engine: &Engine, session: &mut Session, name: &str) ->
         // mysql-connector-python sends COM_INIT_DB with an empty name on connect; MySQL accepts it.
         return Ok(());
     }
-    if name != crate::catalog::INFORMATION_SCHEMA && engine.catalog.database(name).await?.is_none() {
+    if name != crate::catalog::INFORMATION_SCHEMA && engine.catalog.database(name).await?.is_none()
+    {
         return Err(Error::UnknownDatabase(name.to_string()));
     }
     session.database = Some(name.to_string());

@@ -32,7 +32,7 @@ pub enum Intercept {
     /// Answered here.
     Answered(Outcome),
     /// Not chatter (possibly rewritten): hand it to the command layer.
-    Pass(Statement),
+    Pass(Box<Statement>),
 }
 
 /// Server-wide variable defaults, as `SHOW VARIABLES` lists them. Sessions override them with
@@ -191,7 +191,7 @@ pub async fn intercept(
 ) -> Result<Intercept> {
     let std = match stmt {
         Statement::Std(std) => std,
-        other => return Ok(Intercept::Pass(other)),
+        other => return Ok(Intercept::Pass(Box::new(other))),
     };
     let answered = match *std {
         Std::Set(set) => {
@@ -255,9 +255,11 @@ pub async fn intercept(
         Std::Query(mut query) => {
             name_columns(&mut query, sql);
             substitute_session_values(engine, session, &mut query)?;
-            return Ok(Intercept::Pass(Statement::Std(Box::new(Std::Query(query)))));
+            return Ok(Intercept::Pass(Box::new(Statement::Std(Box::new(
+                Std::Query(query),
+            )))));
         }
-        other => return Ok(Intercept::Pass(Statement::Std(Box::new(other)))),
+        other => return Ok(Intercept::Pass(Box::new(Statement::Std(Box::new(other))))),
     };
     Ok(Intercept::Answered(answered))
 }
@@ -601,13 +603,13 @@ fn name_columns(query: &mut Query, sql: &str) {
         match body {
             SetExpr::Select(select) => {
                 for item in select.projection.iter_mut() {
-                    if let SelectItem::UnnamedExpr(expr) = item {
-                        if let Some(alias) = column_name(expr, sql) {
-                            *item = SelectItem::ExprWithAlias {
-                                expr: expr.clone(),
-                                alias: Ident::with_quote('`', alias),
-                            };
-                        }
+                    if let SelectItem::UnnamedExpr(expr) = item
+                        && let Some(alias) = column_name(expr, sql)
+                    {
+                        *item = SelectItem::ExprWithAlias {
+                            expr: expr.clone(),
+                            alias: Ident::with_quote('`', alias),
+                        };
                     }
                 }
                 return;

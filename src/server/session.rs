@@ -220,12 +220,12 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
             self.stream.flush().await?;
             return Ok(false);
         }
-        if let Some(db) = login.database.filter(|d| !d.is_empty()) {
-            if let Err(e) = command::use_database(&self.engine, &mut self.session, &db).await {
-                self.write_error(&e.to_mysql()).await?;
-                self.stream.flush().await?;
-                return Ok(false);
-            }
+        if let Some(db) = login.database.filter(|d| !d.is_empty())
+            && let Err(e) = command::use_database(&self.engine, &mut self.session, &db).await
+        {
+            self.write_error(&e.to_mysql()).await?;
+            self.stream.flush().await?;
+            return Ok(false);
         }
         self.write_ok(0, false).await?;
         self.stream.flush().await?;
@@ -270,10 +270,10 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
                     }
                 }
                 cmd::PING | cmd::STMT_RESET => {
-                    if command == cmd::STMT_RESET {
-                        if let Some(p) = r.u32().and_then(|id| self.statements.get_mut(&id)) {
-                            p.reset();
-                        }
+                    if command == cmd::STMT_RESET
+                        && let Some(p) = r.u32().and_then(|id| self.statements.get_mut(&id))
+                    {
+                        p.reset();
                     }
                     self.write_ok(0, false).await?;
                 }
@@ -298,10 +298,10 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
                 cmd::STMT_EXECUTE => self.execute(&mut r).await?,
                 cmd::STMT_SEND_LONG_DATA => {
                     // No reply, by protocol.
-                    if let (Some(id), Some(param)) = (r.u32(), r.u16()) {
-                        if let Some(p) = self.statements.get_mut(&id) {
-                            p.append_long_data(param, r.rest());
-                        }
+                    if let (Some(id), Some(param)) = (r.u32(), r.u16())
+                        && let Some(p) = self.statements.get_mut(&id)
+                    {
+                        p.append_long_data(param, r.rest());
                     }
                     continue;
                 }
@@ -368,7 +368,7 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
         self.session.warnings.clear();
         match federated::intercept(&self.engine, &mut self.session, stmt, sql).await? {
             Intercept::Answered(outcome) => Ok(outcome),
-            Intercept::Pass(stmt) => command::execute(&self.engine, &mut self.session, stmt).await,
+            Intercept::Pass(stmt) => command::execute(&self.engine, &mut self.session, *stmt).await,
         }
     }
 

@@ -14,9 +14,8 @@ use std::fmt;
 use sqlparser::tokenizer::Token;
 
 use super::{
-    BackstopParser, CommaSeparated, DisplayProperties, Id, Ident, Ids, Name, ObjectName, ParseError,
-    Properties,
-    Statement,
+    BackstopParser, CommaSeparated, DisplayProperties, Id, Ident, Ids, Name, ObjectName,
+    ParseError, Properties, Statement,
 };
 
 const DB_TWICE: &str = "Specifying dbName before snapshot name is forbidden if the DbName is specified explicitly in BACKUP/RESTORE";

@@ -14,9 +14,8 @@ use std::fmt;
 use sqlparser::tokenizer::Token;
 
 use super::{
-    BackstopParser, CommaSeparated, DisplayProperties, Id, Ident, Ids, Name, ObjectName, ParseError,
-    Properties,
-    QuotedString, Statement,
+    BackstopParser, CommaSeparated, DisplayProperties, Id, Ident, Ids, Name, ObjectName,
+    ParseError, Properties, QuotedString, Statement,
 };
 
 /// ```text

@@ -138,7 +138,12 @@ impl fmt::Display for DropSnapshot {
 
 impl fmt::Display for VerifySnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "VERIFY SNAPSHOT {} ON {}", Id(&self.label), Id(&self.repo))?;
+        write!(
+            f,
+            "VERIFY SNAPSHOT {} ON {}",
+            Id(&self.label),
+            Id(&self.repo)
+        )?;
         if let Some(ts) = &self.timestamp {
             write!(f, " WHERE TIMESTAMP = {}", QuotedString(ts))?;
         }

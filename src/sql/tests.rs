@@ -1818,7 +1818,7 @@ mod props {
     proptest! {
         // No regression files: a failure prints its minimal input, which belongs in a unit test.
         #![proptest_config(ProptestConfig {
-            cases: 20000,
+            cases: 512,
             failure_persistence: None,
             ..ProptestConfig::default()
         })]
