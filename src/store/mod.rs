@@ -1,0 +1,36 @@
+//! The tablet store: immutable Parquet rowset files under `<data-dir>/data/`, their write path
+//! and the content checksum kept with each of them.
+//!
+//! - [`rowset`]: writes one rowset (temp file → fsync → rename → fsync dir), computing its
+//!   sha256, size, row count and content checksum while the bytes pass;
+//! - [`checksum`]: the order-independent row checksum behind `CHECKSUM TABLE`.
+//!
+//! Files become part of a table only through a catalog transaction (DESIGN.md "Data model").
+
+pub mod checksum;
+pub mod rowset;
+
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot write {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot encode Parquet: {0}")]
+    Parquet(#[from] datafusion::parquet::errors::ParquetError),
+    #[error("the rowset writer was already finished")]
+    Closed,
+}
+
+impl StoreError {
+    pub fn io(path: &Path, source: std::io::Error) -> Self {
+        StoreError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! Writing one rowset: an immutable Parquet file whose sha256, size, row count and content
+//! checksum are computed while the bytes are written, so nothing ever reads the file again just
+//! to describe it (a backup names the object by that sha256; CHECKSUM TABLE adds the checksums).
+//!
+//! The file is written under a temporary name, fsynced, renamed to its final name and the
+//! directory fsynced: a crash leaves either no file or a complete one. Only the catalog
+//! transaction that follows makes it part of a table; start-up removes files that no committed
+//! rowset references.
+
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::properties::WriterProperties;
+use sha2::{Digest, Sha256};
+
+use super::StoreError;
+use super::checksum::batch_checksum;
+
+/// What the catalog records about a finished rowset file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowsetFile {
+    pub path: PathBuf,
+    pub rows: u64,
+    pub bytes: u64,
+    /// Lower-case hex sha256 of the file's bytes.
+    pub sha256: String,
+    /// Sum of the rows' hashes (see `checksum`).
+    pub checksum: u64,
+}
+
+/// Counts and hashes every byte on its way to the file.
+struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if let Some(written) = buf.get(..n) {
+            self.hasher.update(written);
+        }
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// A rowset being written. Dropping it without [`finish`](Self::finish) removes the temporary
+/// file.
+pub struct RowsetWriter {
+    tmp: PathBuf,
+    target: PathBuf,
+    writer: Option<ArrowWriter<HashingWriter<BufWriter<File>>>>,
+    rows: u64,
+    checksum: u64,
+}
+
+impl RowsetWriter {
+    /// Starts `<dir>/<name>`; the directory is created if needed. Blocking.
+    pub fn create(dir: &Path, name: &str, schema: SchemaRef) -> Result<Self, StoreError> {
+        fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+        let target = dir.join(name);
+        let tmp = dir.join(format!("{name}.tmp"));
+        let file = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        let sink = HashingWriter {
+            inner: BufWriter::with_capacity(1 << 20, file),
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_max_row_group_size(128 * 1024)
+            .build();
+        let writer = ArrowWriter::try_new(sink, schema, Some(props))?;
+        Ok(Self {
+            tmp,
+            target,
+            writer: Some(writer),
+            rows: 0,
+            checksum: 0,
+        })
+    }
+
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
+        let writer = self.writer.as_mut().ok_or(StoreError::Closed)?;
+        writer.write(batch)?;
+        self.rows += batch.num_rows() as u64;
+        self.checksum = self.checksum.wrapping_add(batch_checksum(batch));
+        Ok(())
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Closes the Parquet file, makes it durable and gives it its final name.
+    pub fn finish(mut self) -> Result<RowsetFile, StoreError> {
+        let writer = self.writer.take().ok_or(StoreError::Closed)?;
+        let mut sink = writer.into_inner()?;
+        sink.flush().map_err(|e| StoreError::io(&self.tmp, e))?;
+        let HashingWriter {
+            inner,
+            hasher,
+            bytes,
+        } = sink;
+        let file = inner
+            .into_inner()
+            .map_err(|e| StoreError::io(&self.tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| StoreError::io(&self.tmp, e))?;
+        drop(file);
+        fs::rename(&self.tmp, &self.target).map_err(|e| StoreError::io(&self.target, e))?;
+        sync_dir(&self.target)?;
+        let sha256 = hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(RowsetFile {
+            path: self.target.clone(),
+            rows: self.rows,
+            bytes,
+            sha256,
+            checksum: self.checksum,
+        })
+    }
+}
+
+impl Drop for RowsetWriter {
+    fn drop(&mut self) {
+        if self.writer.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Makes a rename durable: fsync the directory that holds `path`.
+pub fn sync_dir(path: &Path) -> Result<(), StoreError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io(dir, e))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, Int64Array, StringArray};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    use super::*;
+
+    fn batch(n: i64) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        let ids: Vec<i64> = (0..n).collect();
+        let names: Vec<String> = ids.iter().map(|i| format!("row-{i}")).collect();
+        RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(ids)) as ArrayRef,
+                Arc::new(StringArray::from(names)) as ArrayRef,
+            ],
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn hash_and_size_match_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = batch(1000);
+        let mut w = RowsetWriter::create(dir.path(), "r1.parquet", b.schema()).unwrap();
+        w.write(&b).unwrap();
+        w.write(&b).unwrap();
+        let f = w.finish().unwrap();
+        let bytes = fs::read(&f.path).unwrap();
+        assert_eq!(f.bytes, bytes.len() as u64);
+        let sha: String = Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(f.sha256, sha);
+        assert_eq!(f.rows, 2000);
+        assert_eq!(f.checksum, batch_checksum(&b).wrapping_mul(2));
+        assert!(!dir.path().join("r1.parquet.tmp").exists());
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&f.path).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        let rows: usize = reader.map(|b| b.unwrap().num_rows()).sum();
+        assert_eq!(rows, 2000);
+    }
+
+    #[test]
+    fn dropping_an_unfinished_writer_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = batch(10);
+        let mut w = RowsetWriter::create(dir.path(), "r2.parquet", b.schema()).unwrap();
+        w.write(&b).unwrap();
+        drop(w);
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
