@@ -8,6 +8,7 @@
 //! - [`command`]: dispatch of one statement to the engine; SELECT runs in DataFusion.
 //! - [`catalog`]: durable metadata in one embedded ACID store (redb).
 //! - [`engine`]: the shared handle (configuration, query runtime; later catalog, store, jobs).
+//! - [`store`]: Parquet rowset files, their checksums and write path.
 //! - [`error`]: one error type and its mapping to MySQL error codes.
 //! - [`config`]: flags and defaults.
 
@@ -18,5 +19,6 @@ pub mod engine;
 pub mod error;
 pub mod server;
 pub mod sql;
+pub mod store;
 
 pub use error::{Error, Result};
