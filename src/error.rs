@@ -77,6 +77,19 @@ impl Error {
                 CatalogError::DatabaseExists(_) => (1007, "HY000"),
                 CatalogError::UnknownDatabase(_) => (1049, "42000"),
                 CatalogError::BadDatabaseName(..) => (1102, "42000"),
+                CatalogError::TableExists(_) => (1050, "42S01"),
+                CatalogError::UnknownTable(_) => (1146, "42S02"),
+                CatalogError::UnknownColumn { .. } => (1054, "42S22"),
+                CatalogError::DuplicateColumn(_) => (1060, "42S21"),
+                CatalogError::UnknownPartition { .. } => (1735, "HY000"),
+                CatalogError::PartitionExists { .. } => (1517, "HY000"),
+                CatalogError::BadName { kind: "table", .. } => (1103, "42000"),
+                CatalogError::BadName { kind: "column", .. } => (1166, "42000"),
+                // StarRocks reports analysis errors of a statement as 1064.
+                CatalogError::BadName { .. } | CatalogError::InvalidDefinition(_) => {
+                    (1064, "42000")
+                }
+                CatalogError::TableBusy { .. } => (5064, "42000"),
                 CatalogError::Storage(_) | CatalogError::Corrupt(_) => (1105, "HY000"),
             },
             Error::NotSupported(_) => (1235, "42000"),

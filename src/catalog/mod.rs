@@ -1,13 +1,43 @@
 //! The durable catalog: one embedded ACID store (redb) in the data directory.
 //!
 //! It owns every piece of metadata that must survive a restart: the server's persistent id,
-//! databases, and — as the store, repository and job layers arrive — tables, partitions,
-//! tablets, rowsets, versions, repositories and jobs. One logical change is one write
-//! transaction, committed durably before the statement returns.
+//! databases, tables, partitions, tablets and rowsets, and — as the repository and job layers
+//! arrive — repositories and jobs. One logical change is one write transaction, committed
+//! durably before the statement returns.
 //!
 //! Values are JSON documents (serde), so a field added later reads old records with its
 //! default. redb calls block: async callers go through [`Catalog::read`] / [`Catalog::write`],
 //! which run them on tokio's blocking pool.
+//!
+//! # Key layout
+//!
+//! | redb table   | key                          | value            |
+//! |--------------|------------------------------|------------------|
+//! | `meta`       | `"server_id"`, `"next_id"`   | text             |
+//! | `databases`  | database name                | [`DatabaseMeta`] |
+//! | `tables`     | `(db id, table name)`        | [`TableMeta`]    |
+//! | `partitions` | `(table id, partition id)`   | [`PartitionMeta`] |
+//! | `tablets`    | `(partition id, tablet id)`  | [`TabletMeta`]   |
+//! | `rowsets`    | `(tablet id, rowset id)`     | [`RowsetMeta`]   |
+//!
+//! Each child table is keyed by its parent's id first, so "the tables of a database", "the
+//! partitions of a table", "the tablets of a partition" and "the rowsets of a tablet" are
+//! range scans ([`tables::children`]).
+//!
+//! # Invariants
+//! - Ids come from one sequence ([`next_id`]) and are never reused: an id names one object
+//!   forever, so a stale id can only miss, never hit the wrong object.
+//! - Every partition, tablet and rowset row has its parent row: creating a table creates all
+//!   its partitions and tablets, and dropping a database, table or partition removes the whole
+//!   tree below it, each in one transaction ([`tables::MetaTables`]).
+//! - A table's range partitions never overlap and its list partitions share no value;
+//!   partition names are unique per table, case-insensitively ([`schema::place_partitions`]).
+//! - A partition has exactly `buckets` tablets, buckets `0..buckets`.
+//! - A rowset row exists only for a committed rowset; every rowset of a partition has a
+//!   version at or below the partition's `visible_version`. Removing a rowset row (TRUNCATE,
+//!   DROP) is how data is freed: the store deletes a file once no row references it and no pin
+//!   holds it.
+//! - A table in [`TableState::Restoring`] refuses DDL; only its RESTORE job's commit changes it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,10 +45,28 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+pub mod schema;
+pub mod tables;
+
+pub use schema::{
+    ColumnDefault, ColumnMeta, ColumnType, DecimalKind, Distribution, KeyDesc, KeyModel,
+    PartitionBounds, PartitionMeta, PartitionSpec, PartitionValuesSpec, Partitioning, RangeBound,
+    RowsetMeta, TableMeta, TableState, TabletMeta,
+};
+pub use tables::{MetaTables, PartitionTree, TableTree, TabletTree};
+
 /// Key → value of small settings: `server_id`, `next_id`.
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 /// Database name → [`DatabaseMeta`] JSON.
 const DATABASES: TableDefinition<&str, &[u8]> = TableDefinition::new("databases");
+/// (database id, table name) → [`TableMeta`] JSON.
+const TABLES: TableDefinition<(u64, &str), &[u8]> = TableDefinition::new("tables");
+/// (table id, partition id) → [`PartitionMeta`] JSON.
+const PARTITIONS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("partitions");
+/// (partition id, tablet id) → [`TabletMeta`] JSON.
+const TABLETS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("tablets");
+/// (tablet id, rowset id) → [`RowsetMeta`] JSON.
+const ROWSETS: TableDefinition<(u64, u64), &[u8]> = TableDefinition::new("rowsets");
 
 /// The cache redb may use: the catalog is small; its default (1 GiB) is not.
 const CACHE_BYTES: usize = 32 << 20;
@@ -34,6 +82,30 @@ pub enum CatalogError {
     UnknownDatabase(String),
     #[error("Incorrect database name '{0}': {1}")]
     BadDatabaseName(String, &'static str),
+    #[error("Table '{0}' already exists")]
+    TableExists(String),
+    /// `db.table`
+    #[error("Table '{0}' doesn't exist")]
+    UnknownTable(String),
+    #[error("Unknown column '{column}' in '{table}'")]
+    UnknownColumn { column: String, table: String },
+    #[error("Duplicate column name '{0}'")]
+    DuplicateColumn(String),
+    #[error("Unknown partition '{partition}' in table '{table}'")]
+    UnknownPartition { partition: String, table: String },
+    #[error("Duplicate partition name '{partition}' in table '{table}'")]
+    PartitionExists { partition: String, table: String },
+    #[error("Incorrect {kind} name '{name}': {why}")]
+    BadName {
+        kind: &'static str,
+        name: String,
+        why: &'static str,
+    },
+    /// A table definition or partition change that breaks a rule (types, keys, ranges, ...).
+    #[error("{0}")]
+    InvalidDefinition(String),
+    #[error("Table '{table}' cannot be changed now: {why}")]
+    TableBusy { table: String, why: String },
     #[error("the catalog store failed: {0}")]
     Storage(String),
     #[error("the catalog holds a record it cannot read ({0}); the data directory may be damaged")]
@@ -80,6 +152,10 @@ impl Catalog {
         let txn = db.begin_write().map_err(storage)?;
         let server_id = {
             txn.open_table(DATABASES).map_err(storage)?;
+            txn.open_table(TABLES).map_err(storage)?;
+            txn.open_table(PARTITIONS).map_err(storage)?;
+            txn.open_table(TABLETS).map_err(storage)?;
+            txn.open_table(ROWSETS).map_err(storage)?;
             let mut meta = txn.open_table(META).map_err(storage)?;
             let existing = meta
                 .get("server_id")
@@ -166,16 +242,20 @@ impl Catalog {
         .await
     }
 
-    /// Drops a database. Returns whether it existed.
+    /// Drops a database and, in the same transaction, its tables (as StarRocks does; there is
+    /// no recycle bin, so FORCE or not is the same). Returns whether it existed.
     pub async fn drop_database(&self, name: &str, if_exists: bool) -> Result<bool, CatalogError> {
         let name = name.to_string();
         self.write(move |txn| {
-            let mut dbs = txn.open_table(DATABASES).map_err(storage)?;
-            let existed = dbs.remove(name.as_str()).map_err(storage)?.is_some();
-            if !existed && !if_exists {
-                return Err(CatalogError::UnknownDatabase(name));
-            }
-            Ok(existed)
+            let mut t = MetaTables::open(txn)?;
+            let db = match t.databases.get(name.as_str()).map_err(storage)? {
+                Some(v) => decode::<DatabaseMeta>(v.value())?,
+                None if if_exists => return Ok(false),
+                None => return Err(CatalogError::UnknownDatabase(name)),
+            };
+            t.delete_tables_of(db.id)?;
+            t.databases.remove(name.as_str()).map_err(storage)?;
+            Ok(true)
         })
         .await
     }
@@ -233,26 +313,55 @@ fn new_server_id() -> String {
 /// StarRocks' rule for names (FeNameFormat.checkCommonName): a letter, then letters, digits
 /// and `_`, 64 characters at most (also `_` followed by a letter or digit).
 pub fn validate_database_name(name: &str) -> Result<(), CatalogError> {
-    let bad = |why| Err(CatalogError::BadDatabaseName(name.to_string(), why));
+    check_common_name(name, 64, true)
+        .map_err(|why| CatalogError::BadDatabaseName(name.to_string(), why))
+}
+
+/// Table names follow the common rule, up to 1024 characters (StarRocks' limit).
+pub fn validate_table_name(name: &str) -> Result<(), CatalogError> {
+    check_common_name(name, 1024, false).map_err(|why| CatalogError::BadName {
+        kind: "table",
+        name: name.to_string(),
+        why,
+    })
+}
+
+/// Partition names follow the common rule, up to 64 characters.
+pub fn validate_partition_name(name: &str) -> Result<(), CatalogError> {
+    check_common_name(name, 64, false).map_err(|why| CatalogError::BadName {
+        kind: "partition",
+        name: name.to_string(),
+        why,
+    })
+}
+
+/// `dash_ok`: database names have always accepted `-` here; table and partition names do not.
+fn check_common_name(name: &str, max_chars: usize, dash_ok: bool) -> Result<(), &'static str> {
     let mut chars = name.chars();
     match chars.next() {
-        None => return bad("the name is empty"),
+        None => return Err("the name is empty"),
         Some(c) if c.is_ascii_alphabetic() => {}
         Some('_')
             if chars
                 .clone()
                 .next()
                 .is_some_and(|c| c.is_ascii_alphanumeric()) => {}
-        Some(_) => return bad("it must start with a letter"),
+        Some(_) => return Err("it must start with a letter"),
     }
-    if name.chars().count() > 64 {
-        return bad("it is longer than 64 characters");
+    if name.chars().count() > max_chars {
+        return Err(if max_chars == 64 {
+            "it is longer than 64 characters"
+        } else {
+            "it is longer than 1024 characters"
+        });
     }
-    if !name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        return bad("use only letters, digits, '_' and '-'");
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || (dash_ok && c == '-');
+    if !name.chars().all(allowed) {
+        return Err(if dash_ok {
+            "use only letters, digits, '_' and '-'"
+        } else {
+            "use only letters, digits and '_'"
+        });
     }
     Ok(())
 }

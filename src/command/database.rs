@@ -12,8 +12,8 @@ pub async fn create(engine: &Engine, name: &str, if_not_exists: bool) -> Result<
     })
 }
 
-/// `DROP DATABASE [IF EXISTS] db [FORCE]`. Until tables exist a database holds nothing, so
-/// FORCE changes nothing yet.
+/// `DROP DATABASE [IF EXISTS] db [FORCE]`: the database and its tables go in one transaction,
+/// as in StarRocks. There is no recycle bin, so FORCE changes nothing.
 pub async fn drop(
     engine: &Engine,
     session: &mut Session,

@@ -7,6 +7,7 @@
 
 pub mod database;
 pub mod query;
+pub mod table;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -124,8 +125,34 @@ pub async fn execute(
         Statement::DropDatabase {
             name, if_exists, ..
         } => database::drop(engine, session, &name.value, if_exists).await,
+        Statement::CreateTable(stmt) => table::create(engine, session, stmt).await,
+        Statement::TruncateTable(stmt) => table::truncate(engine, session, stmt).await,
+        Statement::AddPartition(stmt) => table::add_partition(engine, session, stmt).await,
+        Statement::DropPartition(stmt) => table::drop_partition(engine, session, stmt).await,
+        Statement::ShowPartitions(name) => table::show_partitions(engine, session, &name).await,
+        Statement::ShowTablet(name) => table::show_tablets(engine, session, &name).await,
         Statement::Std(std) => match *std {
             s @ (S::Query(_) | S::Explain { .. }) => query::run(engine, session, s).await,
+            S::Drop {
+                object_type: sqlparser::ast::ObjectType::Table,
+                if_exists,
+                names,
+                temporary: false,
+                ..
+            } => table::drop(engine, session, &names, if_exists).await,
+            S::ShowTables {
+                full, show_options, ..
+            } => table::show_tables(engine, session, full, &show_options).await,
+            S::ShowColumns {
+                full, show_options, ..
+            } => table::show_columns(engine, session, full, &show_options).await,
+            S::ExplainTable { table_name, .. } => {
+                table::describe(engine, session, &table_name).await
+            }
+            S::ShowCreate {
+                obj_type: sqlparser::ast::ShowCreateObject::Table,
+                obj_name,
+            } => table::show_create(engine, session, &obj_name).await,
             S::ShowDatabases { show_options, .. } => {
                 let like = match show_options.filter_position {
                     Some(

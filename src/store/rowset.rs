@@ -79,7 +79,7 @@ impl RowsetWriter {
         };
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .set_max_row_group_size(128 * 1024)
+            .set_max_row_group_row_count(Some(128 * 1024))
             .build();
         let writer = ArrowWriter::try_new(sink, schema, Some(props))?;
         Ok(Self {

@@ -1,0 +1,951 @@
+//! Table DDL and inspection: CREATE TABLE [LIKE], DROP TABLE, TRUNCATE TABLE, ALTER TABLE
+//! ADD/DROP PARTITION, SHOW TABLES, DESC, SHOW [FULL] COLUMNS, SHOW CREATE TABLE,
+//! SHOW PARTITIONS, SHOW TABLET.
+//!
+//! This file translates between the parser's AST (`sql::CreateTable` ...) and the catalog's
+//! records (`catalog::TableMeta` ...): defaults are resolved here (column lengths, the key,
+//! the distribution), every rule is checked by the catalog (`catalog::schema`), and SHOW CREATE
+//! TABLE turns the records back into a `sql::CreateTable`, whose `Display` round-trips.
+//! docs/tables.md lists what is supported and where we differ from StarRocks.
+
+use std::collections::BTreeMap;
+
+use sqlparser::ast::{Ident, ShowStatementOptions};
+use sqlparser::ast::{ObjectName, ShowStatementFilter, ShowStatementFilterPosition};
+
+use super::database::like_match;
+use super::{Outcome, Session, Warning};
+use crate::catalog::schema::{
+    DEFAULT_BUCKETS, DEFAULT_DECIMAL_PRECISION, REPLICATION_NUM, default_key_columns,
+};
+use crate::catalog::{
+    CatalogError, ColumnDefault, ColumnMeta, ColumnType, DecimalKind, Distribution,
+    INFORMATION_SCHEMA, KeyDesc, KeyModel, PartitionBounds, PartitionSpec, PartitionValuesSpec,
+    Partitioning, RangeBound, TableMeta, TableState, TableTree,
+};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::sql;
+
+// ---- names --------------------------------------------------------------------------------
+
+/// `t`, `db.t` or `default_catalog.db.t` → (database, table); the session's database when the
+/// name has none.
+fn resolve(session: &Session, name: &ObjectName) -> Result<(String, String)> {
+    let parts: Vec<&str> = name
+        .0
+        .iter()
+        .map(|p| p.as_ident().map(|i| i.value.as_str()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| Error::NotSupported(format!("the table name {name} is not supported")))?;
+    match parts.as_slice() {
+        [table] => match &session.database {
+            Some(db) => Ok((db.clone(), (*table).to_string())),
+            None => Err(Error::NoDatabaseSelected),
+        },
+        [db, table] => Ok(((*db).to_string(), (*table).to_string())),
+        [catalog, db, table] if catalog.eq_ignore_ascii_case("default_catalog") => {
+            Ok(((*db).to_string(), (*table).to_string()))
+        }
+        _ => Err(Error::NotSupported(format!(
+            "the table name {name} is not supported: write `table` or `database.table`"
+        ))),
+    }
+}
+
+/// information_schema is not stored: no table of ours lives there.
+fn refuse_information_schema(db: &str, table: &str) -> Result<()> {
+    if db.eq_ignore_ascii_case(INFORMATION_SCHEMA) {
+        return Err(CatalogError::UnknownTable(format!("{db}.{table}")).into());
+    }
+    Ok(())
+}
+
+/// A table lookup that reports information_schema tables as unknown (not the database).
+async fn table_tree(engine: &Engine, session: &Session, name: &ObjectName) -> Result<TableTree> {
+    let (db, table) = resolve(session, name)?;
+    refuse_information_schema(&db, &table)?;
+    Ok(engine.catalog.table_tree(&db, &table).await?)
+}
+
+fn quoted(name: &str) -> Ident {
+    Ident::with_quote('`', name)
+}
+
+// ---- CREATE TABLE -------------------------------------------------------------------------
+
+/// `CREATE TABLE [IF NOT EXISTS] [db.]t (...) ...` and `CREATE TABLE t LIKE src`.
+pub async fn create(
+    engine: &Engine,
+    session: &mut Session,
+    stmt: sql::CreateTable,
+) -> Result<Outcome> {
+    let (db, name) = resolve(session, &stmt.name)?;
+    if db.eq_ignore_ascii_case(INFORMATION_SCHEMA) {
+        return Err(Error::NotSupported(format!(
+            "{INFORMATION_SCHEMA} is read-only: tables cannot be created in it"
+        )));
+    }
+    if let Some(like) = &stmt.like {
+        let (src_db, src) = resolve(session, like)?;
+        refuse_information_schema(&src_db, &src)?;
+        let created = engine
+            .catalog
+            .create_table_like(&db, &name, &src_db, &src, stmt.if_not_exists)
+            .await?;
+        return Ok(Outcome::Done {
+            affected_rows: u64::from(created),
+        });
+    }
+    let (table, partitions) = table_from_ast(&name, &stmt)?;
+    if let Some(n) = table.properties.get(REPLICATION_NUM)
+        && n.trim() != "1"
+    {
+        session.warnings.push(Warning {
+            level: "Warning",
+            code: 1105,
+            message: format!(
+                "replication_num = {n} is recorded, but a single backstop server keeps one replica"
+            ),
+        });
+    }
+    let created = engine
+        .catalog
+        .create_table(&db, table, partitions, stmt.if_not_exists)
+        .await?;
+    Ok(Outcome::Done {
+        affected_rows: u64::from(created),
+    })
+}
+
+/// The catalog records a CREATE TABLE asks for (ids are assigned by the catalog).
+fn table_from_ast(name: &str, stmt: &sql::CreateTable) -> Result<(TableMeta, Vec<PartitionSpec>)> {
+    if stmt.external {
+        return Err(Error::NotSupported(
+            "CREATE EXTERNAL TABLE is not supported: backstop stores OLAP tables only".into(),
+        ));
+    }
+    if let Some(engine) = &stmt.engine
+        && !engine.value.eq_ignore_ascii_case("olap")
+    {
+        return Err(Error::NotSupported(format!(
+            "ENGINE = {} is not supported: backstop stores OLAP tables only",
+            engine.value
+        )));
+    }
+    if let Some(key) = &stmt.key
+        && key.model != sql::KeyModel::Duplicate
+    {
+        return Err(Error::NotSupported(format!(
+            "{} KEY tables are not supported yet: only DUPLICATE KEY tables are (table '{name}')",
+            key.model
+        )));
+    }
+    let columns = stmt
+        .columns
+        .iter()
+        .map(column_from_ast)
+        .collect::<Result<Vec<_>>>()?;
+    let key_columns = match &stmt.key {
+        Some(key) => key.columns.iter().map(|c| c.value.clone()).collect(),
+        None => default_key_columns(&columns),
+    };
+    let (partitioning, partitions) = match &stmt.partition_by {
+        None => (Partitioning::None, Vec::new()),
+        Some(p) => {
+            let column = p.column.value.clone();
+            let partitioning = match p.kind {
+                sql::PartitionKind::Range => Partitioning::Range { column },
+                sql::PartitionKind::List => Partitioning::List { column },
+            };
+            let specs = p
+                .partitions
+                .iter()
+                .map(partition_from_ast)
+                .collect::<Result<Vec<_>>>()?;
+            (partitioning, specs)
+        }
+    };
+    let distribution = match &stmt.distribution {
+        None => Distribution::Random {
+            buckets: DEFAULT_BUCKETS,
+        },
+        Some(d) => distribution_from_ast(d),
+    };
+    let mut properties: BTreeMap<String, String> = stmt.properties.iter().cloned().collect();
+    properties
+        .entry(REPLICATION_NUM.to_string())
+        .or_insert_with(|| "1".to_string());
+    let table = TableMeta {
+        id: 0,
+        db_id: 0,
+        name: name.to_string(),
+        columns,
+        key: KeyDesc {
+            model: KeyModel::Duplicate,
+            columns: key_columns,
+        },
+        comment: stmt.comment.clone(),
+        partitioning,
+        distribution,
+        properties,
+        created_ms: 0,
+        state: TableState::Normal,
+    };
+    Ok((table, partitions))
+}
+
+fn column_from_ast(c: &sql::ColumnDef) -> Result<ColumnMeta> {
+    if let Some(aggregate) = &c.aggregate {
+        return Err(Error::NotSupported(format!(
+            "Column '{}' has aggregate type {aggregate}, which needs an AGGREGATE KEY table; \
+             only DUPLICATE KEY tables are supported yet",
+            c.name.value
+        )));
+    }
+    let nullable = c.nullable.unwrap_or(true);
+    let default = match &c.default {
+        None => None,
+        Some(sql::ColumnDefault::CurrentTimestamp) => Some(ColumnDefault::CurrentTimestamp),
+        Some(sql::ColumnDefault::Literal(sql::Literal::Null)) => {
+            if !nullable {
+                return Err(CatalogError::InvalidDefinition(format!(
+                    "Column '{}' is NOT NULL and cannot have DEFAULT NULL",
+                    c.name.value
+                ))
+                .into());
+            }
+            None
+        }
+        Some(sql::ColumnDefault::Literal(sql::Literal::String(v) | sql::Literal::Number(v))) => {
+            Some(ColumnDefault::Value(v.clone()))
+        }
+    };
+    Ok(ColumnMeta {
+        name: c.name.value.clone(),
+        data_type: type_from_ast(c.data_type),
+        nullable,
+        default,
+        comment: c.comment.clone(),
+    })
+}
+
+/// Resolves lengths and precisions StarRocks' way: CHAR and VARCHAR default to 1, DECIMAL to
+/// (10, 0) (or the spelling's maximum precision when smaller).
+fn type_from_ast(t: sql::DataType) -> ColumnType {
+    use sql::DataType as D;
+    match t {
+        D::Boolean => ColumnType::Boolean,
+        D::TinyInt => ColumnType::TinyInt,
+        D::SmallInt => ColumnType::SmallInt,
+        D::Int => ColumnType::Int,
+        D::BigInt => ColumnType::BigInt,
+        D::LargeInt => ColumnType::LargeInt,
+        D::Float => ColumnType::Float,
+        D::Double => ColumnType::Double,
+        D::Decimal {
+            kind,
+            precision,
+            scale,
+        } => {
+            let kind = match kind {
+                sql::DecimalKind::Decimal => DecimalKind::Decimal,
+                sql::DecimalKind::DecimalV2 => DecimalKind::DecimalV2,
+                sql::DecimalKind::Decimal32 => DecimalKind::Decimal32,
+                sql::DecimalKind::Decimal64 => DecimalKind::Decimal64,
+                sql::DecimalKind::Decimal128 => DecimalKind::Decimal128,
+            };
+            ColumnType::Decimal {
+                kind,
+                precision: precision.unwrap_or(DEFAULT_DECIMAL_PRECISION.min(kind.max_precision())),
+                scale: scale.unwrap_or(0),
+            }
+        }
+        D::Char(n) => ColumnType::Char(n.unwrap_or(1)),
+        D::Varchar(n) => ColumnType::Varchar(n.unwrap_or(1)),
+        D::String => ColumnType::String,
+        D::Date => ColumnType::Date,
+        D::DateTime => ColumnType::DateTime,
+    }
+}
+
+fn type_to_ast(t: ColumnType) -> sql::DataType {
+    use sql::DataType as D;
+    match t {
+        ColumnType::Boolean => D::Boolean,
+        ColumnType::TinyInt => D::TinyInt,
+        ColumnType::SmallInt => D::SmallInt,
+        ColumnType::Int => D::Int,
+        ColumnType::BigInt => D::BigInt,
+        ColumnType::LargeInt => D::LargeInt,
+        ColumnType::Float => D::Float,
+        ColumnType::Double => D::Double,
+        ColumnType::Decimal {
+            kind,
+            precision,
+            scale,
+        } => D::Decimal {
+            kind: match kind {
+                DecimalKind::Decimal => sql::DecimalKind::Decimal,
+                DecimalKind::DecimalV2 => sql::DecimalKind::DecimalV2,
+                DecimalKind::Decimal32 => sql::DecimalKind::Decimal32,
+                DecimalKind::Decimal64 => sql::DecimalKind::Decimal64,
+                DecimalKind::Decimal128 => sql::DecimalKind::Decimal128,
+            },
+            precision: Some(precision),
+            scale: Some(scale),
+        },
+        ColumnType::Char(n) => D::Char(Some(n)),
+        ColumnType::Varchar(n) => D::Varchar(Some(n)),
+        ColumnType::String => D::String,
+        ColumnType::Date => D::Date,
+        ColumnType::DateTime => D::DateTime,
+    }
+}
+
+/// A partition value as text; NULL is refused.
+fn literal_text(l: &sql::Literal, partition: &str) -> Result<String> {
+    match l {
+        sql::Literal::String(s) | sql::Literal::Number(s) => Ok(s.clone()),
+        sql::Literal::Null => Err(CatalogError::InvalidDefinition(format!(
+            "Partition '{partition}': NULL cannot be a partition value"
+        ))
+        .into()),
+    }
+}
+
+fn partition_from_ast(p: &sql::PartitionDef) -> Result<PartitionSpec> {
+    let name = p.name.value.clone();
+    let bound = |v: &sql::PartitionValue| -> Result<Option<String>> {
+        match v {
+            sql::PartitionValue::MaxValue => Ok(None),
+            sql::PartitionValue::Literal(l) => literal_text(l, &name).map(Some),
+        }
+    };
+    let values = match &p.values {
+        sql::PartitionValues::LessThan(v) => PartitionValuesSpec::LessThan(bound(v)?),
+        sql::PartitionValues::Range { lower, upper } => {
+            let Some(lower) = bound(lower)? else {
+                return Err(CatalogError::InvalidDefinition(format!(
+                    "Partition '{name}': the lower bound cannot be MAXVALUE"
+                ))
+                .into());
+            };
+            PartitionValuesSpec::Range {
+                lower,
+                upper: bound(upper)?,
+            }
+        }
+        sql::PartitionValues::In(values) => PartitionValuesSpec::In(
+            values
+                .iter()
+                .map(|l| literal_text(l, &name))
+                .collect::<Result<_>>()?,
+        ),
+    };
+    Ok(PartitionSpec { name, values })
+}
+
+fn buckets_from_ast(buckets: Option<u64>) -> u32 {
+    // Out of range becomes u32::MAX, which the catalog refuses with the allowed range.
+    buckets.map_or(DEFAULT_BUCKETS, |n| u32::try_from(n).unwrap_or(u32::MAX))
+}
+
+fn distribution_from_ast(d: &sql::Distribution) -> Distribution {
+    match d {
+        sql::Distribution::Hash { columns, buckets } => Distribution::Hash {
+            columns: columns.iter().map(|c| c.value.clone()).collect(),
+            buckets: buckets_from_ast(*buckets),
+        },
+        sql::Distribution::Random { buckets } => Distribution::Random {
+            buckets: buckets_from_ast(*buckets),
+        },
+    }
+}
+
+// ---- DROP, TRUNCATE, ALTER ----------------------------------------------------------------
+
+/// `DROP TABLE [IF EXISTS] t [, t2 ...]`: every named table in one transaction.
+pub async fn drop(
+    engine: &Engine,
+    session: &Session,
+    names: &[ObjectName],
+    if_exists: bool,
+) -> Result<Outcome> {
+    // Group by database, keeping one transaction per database (nearly always just one).
+    let mut by_db: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for name in names {
+        let (db, table) = resolve(session, name)?;
+        refuse_information_schema(&db, &table)?;
+        by_db.entry(db).or_default().push(table);
+    }
+    for (db, tables) in by_db {
+        engine.catalog.drop_tables(&db, tables, if_exists).await?;
+    }
+    Ok(Outcome::ok())
+}
+
+/// `TRUNCATE TABLE t [PARTITION (p, ...)]`: the partitions lose their rowsets and move to the
+/// next version in one commit; a backup taken afterwards records them empty.
+pub async fn truncate(
+    engine: &Engine,
+    session: &Session,
+    stmt: sql::TruncateTable,
+) -> Result<Outcome> {
+    let (db, table) = resolve(session, &stmt.table)?;
+    refuse_information_schema(&db, &table)?;
+    let partitions = stmt.partitions.into_iter().map(|p| p.value).collect();
+    engine.catalog.truncate(&db, &table, partitions).await?;
+    Ok(Outcome::ok())
+}
+
+/// `ALTER TABLE t ADD PARTITION [IF NOT EXISTS] p VALUES ... [DISTRIBUTED BY ... BUCKETS n]`
+pub async fn add_partition(
+    engine: &Engine,
+    session: &Session,
+    stmt: sql::AddPartition,
+) -> Result<Outcome> {
+    if stmt.temporary {
+        return Err(Error::NotSupported(
+            "Temporary partitions are not supported".into(),
+        ));
+    }
+    let (db, table) = resolve(session, &stmt.table)?;
+    refuse_information_schema(&db, &table)?;
+    let spec = partition_from_ast(&stmt.partition)?;
+    let buckets = match &stmt.distribution {
+        None => None,
+        Some(d) => {
+            // StarRocks lets a partition choose its bucket count, not its bucketing columns.
+            let current = engine.catalog.table(&db, &table).await?;
+            let wanted = distribution_from_ast(d);
+            let same_kind = match (&current.distribution, &wanted) {
+                (Distribution::Hash { columns: a, .. }, Distribution::Hash { columns: b, .. }) => {
+                    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
+                }
+                (Distribution::Random { .. }, Distribution::Random { .. }) => true,
+                _ => false,
+            };
+            if !same_kind {
+                return Err(CatalogError::InvalidDefinition(format!(
+                    "Partition '{}' must be distributed like table '{table}' ({}); only BUCKETS \
+                     may differ",
+                    spec.name,
+                    distribution_text(&current.distribution)
+                ))
+                .into());
+            }
+            Some(wanted.buckets())
+        }
+    };
+    engine
+        .catalog
+        .add_partitions(&db, &table, vec![spec], buckets, stmt.if_not_exists)
+        .await?;
+    Ok(Outcome::ok())
+}
+
+/// `ALTER TABLE t DROP PARTITION [IF EXISTS] p [FORCE]`
+pub async fn drop_partition(
+    engine: &Engine,
+    session: &Session,
+    stmt: sql::DropPartition,
+) -> Result<Outcome> {
+    if stmt.temporary {
+        return Err(Error::NotSupported(
+            "Temporary partitions are not supported".into(),
+        ));
+    }
+    let (db, table) = resolve(session, &stmt.table)?;
+    refuse_information_schema(&db, &table)?;
+    engine
+        .catalog
+        .drop_partition(&db, &table, &stmt.name.value, stmt.if_exists)
+        .await?;
+    Ok(Outcome::ok())
+}
+
+// ---- SHOW ---------------------------------------------------------------------------------
+
+/// The `LIKE` pattern of a SHOW statement; `WHERE` is refused.
+fn like_pattern(options: &ShowStatementOptions, what: &str) -> Result<Option<String>> {
+    match &options.filter_position {
+        None => Ok(None),
+        Some(ShowStatementFilterPosition::Infix(f) | ShowStatementFilterPosition::Suffix(f)) => {
+            match f {
+                ShowStatementFilter::Like(p)
+                | ShowStatementFilter::ILike(p)
+                | ShowStatementFilter::NoKeyword(p) => Ok(Some(p.clone())),
+                ShowStatementFilter::Where(_) => Err(Error::NotSupported(format!(
+                    "{what} WHERE is not supported; use LIKE"
+                ))),
+            }
+        }
+    }
+}
+
+/// `SHOW [FULL] TABLES [{FROM | IN} db] [LIKE 'pattern']`
+pub async fn show_tables(
+    engine: &Engine,
+    session: &Session,
+    full: bool,
+    options: &ShowStatementOptions,
+) -> Result<Outcome> {
+    let like = like_pattern(options, "SHOW TABLES")?;
+    let db = match options
+        .show_in
+        .as_ref()
+        .and_then(|s| s.parent_name.as_ref())
+    {
+        Some(name) => name
+            .0
+            .iter()
+            .filter_map(|p| p.as_ident().map(|i| i.value.clone()))
+            .collect::<Vec<_>>()
+            .join("."),
+        None => session.database.clone().ok_or(Error::NoDatabaseSelected)?,
+    };
+    let names: Vec<String> = if db.eq_ignore_ascii_case(INFORMATION_SCHEMA) {
+        Vec::new()
+    } else {
+        engine
+            .catalog
+            .tables(&db)
+            .await?
+            .into_iter()
+            .map(|t| t.name)
+            .filter(|n| like.as_deref().is_none_or(|p| like_match(p, n)))
+            .collect()
+    };
+    let column = format!("Tables_in_{db}");
+    if full {
+        let rows = names
+            .into_iter()
+            .map(|n| vec![Some(n), Some("BASE TABLE".to_string())])
+            .collect();
+        Outcome::text_table(&[column.as_str(), "Table_type"], rows)
+    } else {
+        let rows = names.into_iter().map(|n| vec![Some(n)]).collect();
+        Outcome::text_table(&[column.as_str()], rows)
+    }
+}
+
+fn default_text(c: &ColumnMeta) -> Option<String> {
+    match &c.default {
+        None => None,
+        Some(ColumnDefault::Value(v)) => Some(v.clone()),
+        Some(ColumnDefault::CurrentTimestamp) => Some("CURRENT_TIMESTAMP".into()),
+    }
+}
+
+/// `DESC t` / `DESCRIBE t`: StarRocks' columns Field, Type, Null (Yes/No), Key (true/false),
+/// Default, Extra.
+pub async fn describe(engine: &Engine, session: &Session, name: &ObjectName) -> Result<Outcome> {
+    let (db, table) = resolve(session, name)?;
+    refuse_information_schema(&db, &table)?;
+    let table = engine.catalog.table(&db, &table).await?;
+    let rows = table
+        .columns
+        .iter()
+        .map(|c| {
+            let is_key = table
+                .key
+                .columns
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(&c.name));
+            vec![
+                Some(c.name.clone()),
+                Some(type_to_ast(c.data_type).to_string()),
+                Some(if c.nullable { "Yes" } else { "No" }.to_string()),
+                Some(is_key.to_string()),
+                default_text(c),
+                Some(String::new()),
+            ]
+        })
+        .collect();
+    Outcome::text_table(&["Field", "Type", "Null", "Key", "Default", "Extra"], rows)
+}
+
+/// `SHOW [FULL] COLUMNS {FROM | IN} t [{FROM | IN} db] [LIKE 'pattern']`, MySQL's columns
+/// (Null and Key are YES/NO, as StarRocks shows them here).
+pub async fn show_columns(
+    engine: &Engine,
+    session: &Session,
+    full: bool,
+    options: &ShowStatementOptions,
+) -> Result<Outcome> {
+    let like = like_pattern(options, "SHOW COLUMNS")?;
+    let Some(name) = options
+        .show_in
+        .as_ref()
+        .and_then(|s| s.parent_name.as_ref())
+    else {
+        return Err(Error::NotSupported(
+            "SHOW COLUMNS needs a table: SHOW COLUMNS FROM t".into(),
+        ));
+    };
+    let (db, table) = resolve(session, name)?;
+    refuse_information_schema(&db, &table)?;
+    let table = engine.catalog.table(&db, &table).await?;
+    let yes_no = |b: bool| Some(if b { "YES" } else { "NO" }.to_string());
+    let rows = table
+        .columns
+        .iter()
+        .filter(|c| like.as_deref().is_none_or(|p| like_match(p, &c.name)))
+        .map(|c| {
+            let is_key = table
+                .key
+                .columns
+                .iter()
+                .any(|k| k.eq_ignore_ascii_case(&c.name));
+            let type_text = Some(type_to_ast(c.data_type).to_string());
+            if full {
+                let collation = matches!(
+                    c.data_type,
+                    ColumnType::Char(_) | ColumnType::Varchar(_) | ColumnType::String
+                )
+                .then(|| "utf8mb4_general_ci".to_string());
+                vec![
+                    Some(c.name.clone()),
+                    type_text,
+                    collation,
+                    yes_no(c.nullable),
+                    yes_no(is_key),
+                    default_text(c),
+                    Some(String::new()),
+                    Some("select,insert".to_string()),
+                    Some(c.comment.clone().unwrap_or_default()),
+                ]
+            } else {
+                vec![
+                    Some(c.name.clone()),
+                    type_text,
+                    yes_no(c.nullable),
+                    yes_no(is_key),
+                    default_text(c),
+                    Some(String::new()),
+                ]
+            }
+        })
+        .collect();
+    if full {
+        Outcome::text_table(
+            &[
+                "Field",
+                "Type",
+                "Collation",
+                "Null",
+                "Key",
+                "Default",
+                "Extra",
+                "Privileges",
+                "Comment",
+            ],
+            rows,
+        )
+    } else {
+        Outcome::text_table(&["Field", "Type", "Null", "Key", "Default", "Extra"], rows)
+    }
+}
+
+/// `SHOW CREATE TABLE t`: columns `Table`, `Create Table`; the text re-creates the table.
+pub async fn show_create(engine: &Engine, session: &Session, name: &ObjectName) -> Result<Outcome> {
+    let tree = table_tree(engine, session, name).await?;
+    let text = format!("{:#}", create_statement(&tree));
+    Outcome::text_table(
+        &["Table", "Create Table"],
+        vec![vec![Some(tree.table.name.clone()), Some(text)]],
+    )
+}
+
+/// The CREATE TABLE that makes this table (its partitions as they are now, no data).
+///
+/// The first range partition, the only one that can start at the bottom, is written `LESS
+/// THAN`; every other one `[lower, upper)`, so the ranges come back exactly, gaps included.
+pub fn create_statement(tree: &TableTree) -> sql::CreateTable {
+    let table = &tree.table;
+    let columns = table
+        .columns
+        .iter()
+        .map(|c| sql::ColumnDef {
+            name: quoted(&c.name),
+            data_type: type_to_ast(c.data_type),
+            aggregate: None,
+            nullable: Some(c.nullable),
+            default: c.default.as_ref().map(|d| match d {
+                ColumnDefault::Value(v) => {
+                    sql::ColumnDefault::Literal(sql::Literal::String(v.clone()))
+                }
+                ColumnDefault::CurrentTimestamp => sql::ColumnDefault::CurrentTimestamp,
+            }),
+            comment: c.comment.clone(),
+        })
+        .collect();
+    let value = |b: &RangeBound| match b {
+        RangeBound::Value(v) => sql::PartitionValue::Literal(sql::Literal::String(v.to_string())),
+        // Max as an upper bound; Min is never printed (LESS THAN implies it).
+        RangeBound::Max | RangeBound::Min => sql::PartitionValue::MaxValue,
+    };
+    let partition_by = table.partitioning.column().map(|column| {
+        let kind = match table.partitioning {
+            Partitioning::List { .. } => sql::PartitionKind::List,
+            _ => sql::PartitionKind::Range,
+        };
+        let partitions = tree
+            .partitions
+            .iter()
+            .filter_map(|p| {
+                let values = match &p.partition.bounds {
+                    PartitionBounds::All => return None,
+                    PartitionBounds::Range {
+                        lower: RangeBound::Min,
+                        upper,
+                    } => sql::PartitionValues::LessThan(value(upper)),
+                    PartitionBounds::Range { lower, upper } => sql::PartitionValues::Range {
+                        lower: value(lower),
+                        upper: value(upper),
+                    },
+                    PartitionBounds::List { values } => sql::PartitionValues::In(
+                        values
+                            .iter()
+                            .map(|v| sql::Literal::String(v.to_string()))
+                            .collect(),
+                    ),
+                };
+                Some(sql::PartitionDef {
+                    name: quoted(&p.partition.name),
+                    values,
+                })
+            })
+            .collect();
+        sql::PartitionBy {
+            kind,
+            column: quoted(column),
+            partitions,
+        }
+    });
+    let distribution = match &table.distribution {
+        Distribution::Hash { columns, buckets } => sql::Distribution::Hash {
+            columns: columns.iter().map(|c| quoted(c)).collect(),
+            buckets: Some(u64::from(*buckets)),
+        },
+        Distribution::Random { buckets } => sql::Distribution::Random {
+            buckets: Some(u64::from(*buckets)),
+        },
+    };
+    sql::CreateTable {
+        external: false,
+        if_not_exists: false,
+        name: ObjectName::from(vec![quoted(&table.name)]),
+        like: None,
+        columns,
+        engine: Some(Ident::new("OLAP")),
+        key: Some(sql::KeyDesc {
+            model: sql::KeyModel::Duplicate,
+            columns: table.key.columns.iter().map(|c| quoted(c)).collect(),
+        }),
+        comment: table.comment.clone(),
+        partition_by,
+        distribution: Some(distribution),
+        properties: table
+            .properties
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+    }
+}
+
+fn distribution_text(d: &Distribution) -> String {
+    match d {
+        Distribution::Hash { columns, .. } => format!("HASH({})", columns.join(", ")),
+        Distribution::Random { .. } => "RANDOM".to_string(),
+    }
+}
+
+/// StarRocks' byte counts in SHOW PARTITIONS: `0B`, `1.500KB`, `2.000MB`, ...
+fn size_text(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["KB", "MB", "GB", "TB", "PB"];
+    if bytes < 1024 {
+        return format!("{bytes}B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = "KB";
+    for next in UNITS.iter().skip(1) {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = next;
+    }
+    format!("{value:.3}{unit}")
+}
+
+fn time_text(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+/// `SHOW PARTITIONS FROM t`: StarRocks' 17 columns (shared-nothing layout).
+pub async fn show_partitions(
+    engine: &Engine,
+    session: &Session,
+    name: &ObjectName,
+) -> Result<Outcome> {
+    let tree = table_tree(engine, session, name).await?;
+    let table = &tree.table;
+    let column_type = table.partition_column().map(|c| c.data_type);
+    let distribution_key = match &table.distribution {
+        Distribution::Hash { columns, .. } => columns.join(", "),
+        Distribution::Random { .. } => "ALL KEY".to_string(),
+    };
+    let replication = table
+        .properties
+        .get(REPLICATION_NUM)
+        .cloned()
+        .unwrap_or_else(|| "1".into());
+    let rows = tree
+        .partitions
+        .iter()
+        .map(|p| {
+            let meta = &p.partition;
+            vec![
+                Some(meta.id.to_string()),
+                Some(meta.name.clone()),
+                Some(meta.visible_version.to_string()),
+                Some(time_text(meta.visible_version_ms)),
+                Some("0".into()),
+                Some("NORMAL".into()),
+                Some(table.partitioning.column().unwrap_or_default().to_string()),
+                Some(meta.bounds.describe(column_type)),
+                Some(distribution_key.clone()),
+                Some(meta.buckets.to_string()),
+                Some(replication.clone()),
+                Some("HDD".into()),
+                Some("9999-12-31 23:59:59".into()),
+                None,
+                Some(size_text(p.bytes())),
+                Some("false".into()),
+                Some(p.rows().to_string()),
+            ]
+        })
+        .collect();
+    Outcome::text_table(
+        &[
+            "PartitionId",
+            "PartitionName",
+            "VisibleVersion",
+            "VisibleVersionTime",
+            "VisibleVersionHash",
+            "State",
+            "PartitionKey",
+            "Range",
+            "DistributionKey",
+            "Buckets",
+            "ReplicationNum",
+            "StorageMedium",
+            "CooldownTime",
+            "LastConsistencyCheckTime",
+            "DataSize",
+            "IsInMemory",
+            "RowCount",
+        ],
+        rows,
+    )
+}
+
+/// `SHOW TABLET FROM t`: one row per tablet, by partition then bucket.
+pub async fn show_tablets(
+    engine: &Engine,
+    session: &Session,
+    name: &ObjectName,
+) -> Result<Outcome> {
+    let tree = table_tree(engine, session, name).await?;
+    let mut rows = Vec::new();
+    for p in &tree.partitions {
+        for t in &p.tablets {
+            rows.push(vec![
+                Some(t.tablet.id.to_string()),
+                Some(p.partition.id.to_string()),
+                Some(p.partition.name.clone()),
+                Some(t.tablet.bucket.to_string()),
+                Some(p.partition.visible_version.to_string()),
+                Some(t.rowsets.len().to_string()),
+                Some(t.rows().to_string()),
+                Some(t.bytes().to_string()),
+                Some("NORMAL".into()),
+            ]);
+        }
+    }
+    Outcome::text_table(
+        &[
+            "TabletId",
+            "PartitionId",
+            "PartitionName",
+            "Bucket",
+            "Version",
+            "VersionCount",
+            "RowCount",
+            "DataSize",
+            "State",
+        ],
+        rows,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_starrocks() {
+        assert_eq!(size_text(0), "0B");
+        assert_eq!(size_text(1023), "1023B");
+        assert_eq!(size_text(1536), "1.500KB");
+        assert_eq!(size_text(3 * 1024 * 1024), "3.000MB");
+    }
+
+    fn parse_create(sql: &str) -> sql::CreateTable {
+        match sql::parse_one(sql).unwrap() {
+            sql::Statement::CreateTable(c) => c,
+            other => panic!("not a CREATE TABLE: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_are_resolved() {
+        let stmt = parse_create("CREATE TABLE t (a VARCHAR, b DECIMAL, c CHAR, d DECIMAL32)");
+        let (t, parts) = table_from_ast("t", &stmt).unwrap();
+        assert!(parts.is_empty());
+        assert_eq!(t.columns[0].data_type, ColumnType::Varchar(1));
+        assert_eq!(
+            t.columns[1].data_type,
+            ColumnType::Decimal {
+                kind: DecimalKind::Decimal,
+                precision: 10,
+                scale: 0
+            }
+        );
+        assert_eq!(t.columns[2].data_type, ColumnType::Char(1));
+        assert!(matches!(
+            t.columns[3].data_type,
+            ColumnType::Decimal { precision: 9, .. }
+        ));
+        // VARCHAR ends StarRocks' default key.
+        assert_eq!(t.key.columns, vec!["a"]);
+        assert_eq!(t.distribution, Distribution::Random { buckets: 10 });
+        assert_eq!(t.properties.get("replication_num").unwrap(), "1");
+    }
+
+    #[test]
+    fn other_key_models_are_not_supported() {
+        for model in ["AGGREGATE", "UNIQUE", "PRIMARY"] {
+            let stmt = parse_create(&format!("CREATE TABLE t (a INT) {model} KEY(a)"));
+            let err = table_from_ast("t", &stmt).unwrap_err();
+            assert_eq!(err.to_mysql().code, 1235, "{model}: {err}");
+            assert!(err.to_string().contains("only DUPLICATE KEY"), "{err}");
+        }
+    }
+}

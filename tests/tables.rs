@@ -1,0 +1,489 @@
+//! Table DDL over the MySQL wire against the real daemon: CREATE/DROP/TRUNCATE TABLE, ALTER
+//! TABLE ADD/DROP PARTITION, SHOW TABLES/COLUMNS/CREATE TABLE/PARTITIONS/TABLET, DESC, the
+//! error codes clients rely on, SHOW CREATE TABLE round trips, and durability across a restart.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use common::{TestDaemon, rows, server_err};
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable;
+
+async fn exec(conn: &mut Conn, sql: &str) {
+    conn.query_drop(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql:?} failed: {e}"));
+}
+
+/// Column names of a result set (which must have at least one row).
+async fn headers(conn: &mut Conn, sql: &str) -> Vec<String> {
+    let result: Vec<mysql_async::Row> = conn.query(sql).await.unwrap();
+    let first = result
+        .first()
+        .unwrap_or_else(|| panic!("{sql:?} returned no rows"));
+    first
+        .columns_ref()
+        .iter()
+        .map(|c| c.name_str().into_owned())
+        .collect()
+}
+
+async fn show_create(conn: &mut Conn, table: &str) -> String {
+    let r = rows(conn, &format!("SHOW CREATE TABLE {table}")).await;
+    assert_eq!(r.len(), 1);
+    assert_eq!(
+        r[0][0].as_deref(),
+        Some(table.rsplit('.').next().unwrap().trim_matches('`'))
+    );
+    r[0][1].clone().unwrap()
+}
+
+fn column(rows: &[Vec<Option<String>>], i: usize) -> Vec<String> {
+    rows.iter()
+        .map(|r| r[i].clone().unwrap_or_default())
+        .collect()
+}
+
+/// Expects `sql` to fail with `code`; returns the message.
+async fn expect_code(conn: &mut Conn, sql: &str, code: u16) -> String {
+    let (got, state, message) = server_err(conn, sql).await;
+    assert_eq!(got, code, "{sql:?}: {state} {message}");
+    message
+}
+
+const SALES: &str = "CREATE TABLE sales (
+    day DATE NOT NULL COMMENT 'sale day',
+    id BIGINT,
+    city VARCHAR(32) DEFAULT 'Berlin',
+    amount DECIMAL(12, 2) DEFAULT '0.00',
+    ts DATETIME DEFAULT CURRENT_TIMESTAMP
+) DUPLICATE KEY(day, id)
+COMMENT 'sales table'
+PARTITION BY RANGE(day) (
+    PARTITION p2023 VALUES LESS THAN ('2024-01-01'),
+    PARTITION p202401 VALUES LESS THAN ('2024-02-01'),
+    PARTITION pfuture VALUES [('2025-01-01'), (MAXVALUE))
+) DISTRIBUTED BY HASH(id) BUCKETS 3
+PROPERTIES ('replication_num' = '1', 'storage_medium' = 'HDD')";
+
+#[tokio::test]
+async fn errors_carry_mysql_codes() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+
+    // No current database and none in the name.
+    expect_code(&mut conn, "CREATE TABLE t (a INT)", 1046).await;
+    expect_code(&mut conn, "SHOW TABLES", 1046).await;
+    expect_code(&mut conn, "DESC t", 1046).await;
+    // Unknown database.
+    expect_code(&mut conn, "CREATE TABLE nodb.t (a INT)", 1049).await;
+    expect_code(&mut conn, "SHOW TABLES FROM nodb", 1049).await;
+
+    exec(&mut conn, "CREATE DATABASE d1").await;
+    exec(&mut conn, "USE d1").await;
+    exec(&mut conn, SALES).await;
+    // Exists.
+    let m = expect_code(&mut conn, "CREATE TABLE sales (a INT)", 1050).await;
+    assert!(m.contains("'sales' already exists"), "{m}");
+    exec(&mut conn, "CREATE TABLE IF NOT EXISTS sales (a INT)").await;
+    // Unknown table, for every statement that names one.
+    for sql in [
+        "DESC nope",
+        "DESCRIBE d1.nope",
+        "SHOW COLUMNS FROM nope",
+        "SHOW CREATE TABLE nope",
+        "SHOW PARTITIONS FROM nope",
+        "SHOW TABLET FROM nope",
+        "DROP TABLE nope",
+        "TRUNCATE TABLE nope",
+        "ALTER TABLE nope ADD PARTITION p VALUES LESS THAN ('1')",
+        "CREATE TABLE t2 LIKE nope",
+        "DESC information_schema.nope",
+    ] {
+        let m = expect_code(&mut conn, sql, 1146).await;
+        assert!(m.contains("nope' doesn't exist"), "{sql}: {m}");
+    }
+    exec(&mut conn, "DROP TABLE IF EXISTS nope").await;
+    // Unknown column in the key, partitioning or distribution.
+    for sql in [
+        "CREATE TABLE t (a INT) DUPLICATE KEY(b)",
+        "CREATE TABLE t (a INT) DISTRIBUTED BY HASH(b) BUCKETS 1",
+        "CREATE TABLE t (a INT) PARTITION BY RANGE(b) ()",
+    ] {
+        let m = expect_code(&mut conn, sql, 1054).await;
+        assert!(m.contains("Unknown column 'b'"), "{sql}: {m}");
+    }
+    expect_code(&mut conn, "CREATE TABLE t (a INT, A INT)", 1060).await;
+    // Other key models: not supported (yet).
+    let m = expect_code(&mut conn, "CREATE TABLE t (a INT) UNIQUE KEY(a)", 1235).await;
+    assert!(m.contains("only DUPLICATE KEY"), "{m}");
+    // Definition errors (StarRocks reports analysis errors as 1064).
+    for (sql, expect) in [
+        ("CREATE TABLE t (a DECIMAL(39, 2))", "between 1 and 38"),
+        ("CREATE TABLE t (a VARCHAR(1048577))", "VARCHAR length"),
+        (
+            "CREATE TABLE t (a INT, b INT) DUPLICATE KEY(b)",
+            "ordered prefix",
+        ),
+        (
+            "CREATE TABLE t (a DOUBLE) DUPLICATE KEY(a)",
+            "cannot be key columns",
+        ),
+        (
+            "CREATE TABLE t (a INT) PARTITION BY RANGE(a) (PARTITION p VALUES LESS THAN ('x'))",
+            "not a valid INT",
+        ),
+        (
+            "CREATE TABLE t (a INT) PARTITION BY RANGE(a) (
+                 PARTITION p1 VALUES [('0'), ('10')), PARTITION p2 VALUES [('5'), ('20')))",
+            "overlaps partition 'p1'",
+        ),
+        (
+            "CREATE TABLE t (a VARCHAR(5)) PARTITION BY RANGE(a) ()",
+            "RANGE partitioning takes",
+        ),
+        (
+            "CREATE TABLE t (a INT) DISTRIBUTED BY HASH(a) BUCKETS 0",
+            "between 1 and 1024",
+        ),
+        (
+            "CREATE TABLE t (a INT NOT NULL DEFAULT NULL)",
+            "DEFAULT NULL",
+        ),
+        (
+            "CREATE TABLE t (a DATE DEFAULT 'soon')",
+            "Invalid default value",
+        ),
+    ] {
+        let m = expect_code(&mut conn, sql, 1064).await;
+        assert!(m.contains(expect), "{sql}: {m}");
+    }
+    // Partitions.
+    let m = expect_code(
+        &mut conn,
+        "ALTER TABLE sales ADD PARTITION p3 VALUES LESS THAN ('2023-06-01')",
+        1064,
+    )
+    .await;
+    assert!(m.contains("overlaps partition 'p2023'"), "{m}");
+    expect_code(
+        &mut conn,
+        "ALTER TABLE sales ADD PARTITION P2023 VALUES [('2030-01-01'), ('2031-01-01'))",
+        1517,
+    )
+    .await;
+    expect_code(&mut conn, "ALTER TABLE sales DROP PARTITION nope", 1735).await;
+    expect_code(&mut conn, "TRUNCATE TABLE sales PARTITION (nope)", 1735).await;
+    // Nothing above left a table behind.
+    assert_eq!(
+        rows(&mut conn, "SHOW TABLES").await,
+        vec![vec![Some("sales".to_string())]]
+    );
+}
+
+#[tokio::test]
+async fn show_create_table_recreates_the_same_table() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    exec(&mut conn, "CREATE DATABASE rt").await;
+    exec(&mut conn, "USE rt").await;
+    let definitions = [
+        SALES,
+        // LIST partitions of strings, every type, quoting that needs escapes.
+        "CREATE TABLE all_types (
+            `k 1` TINYINT NOT NULL, k2 SMALLINT, k3 INT(11), k4 BIGINT, k5 LARGEINT,
+            b BOOLEAN DEFAULT 'true', f FLOAT, d DOUBLE, m DECIMAL64(18, 4), n DECIMAL,
+            c CHAR(4), v VARCHAR(10) COMMENT 'it''s \"quoted\"', s STRING, dt DATE, t DATETIME
+         ) DUPLICATE KEY(`k 1`, k2)
+         PARTITION BY LIST(v) (PARTITION pa VALUES IN ('a', 'b'), PARTITION pc VALUES IN ('c'))
+         DISTRIBUTED BY HASH(`k 1`, k3)",
+        // No key, no partitioning, no distribution: StarRocks' defaults, printed explicitly.
+        "CREATE TABLE plain (id INT, name VARCHAR(20), score DOUBLE)",
+        // Integer ranges with a gap; LARGEINT extremes.
+        "CREATE TABLE ranges (k LARGEINT, v INT) PARTITION BY RANGE(k) (
+            PARTITION low VALUES LESS THAN ('-170141183460469231731687303715884105728'),
+            PARTITION mid VALUES [('0'), ('100')),
+            PARTITION top VALUES [('1000'), (MAXVALUE))
+         ) DISTRIBUTED BY RANDOM BUCKETS 2",
+        "CREATE TABLE dated (t DATETIME, v INT) PARTITION BY RANGE(t) (
+            PARTITION p1 VALUES LESS THAN ('2024-01-01'),
+            PARTITION p2 VALUES LESS THAN ('2024-01-02 12:30:00')
+         ) DISTRIBUTED BY HASH(v) BUCKETS 1",
+    ];
+    for sql in definitions {
+        exec(&mut conn, sql).await;
+        let table = rows(&mut conn, "SHOW TABLES").await.pop().unwrap()[0]
+            .clone()
+            .unwrap();
+        let quoted = format!("`{table}`");
+        let first = show_create(&mut conn, &quoted).await;
+        let desc = rows(&mut conn, &format!("DESC {quoted}")).await;
+        let partitions = rows(&mut conn, &format!("SHOW PARTITIONS FROM {quoted}")).await;
+        exec(&mut conn, &format!("DROP TABLE {quoted}")).await;
+        exec(&mut conn, &first).await;
+        let second = show_create(&mut conn, &quoted).await;
+        assert_eq!(
+            first, second,
+            "SHOW CREATE TABLE of {table} does not round-trip"
+        );
+        assert_eq!(desc, rows(&mut conn, &format!("DESC {quoted}")).await);
+        let again = rows(&mut conn, &format!("SHOW PARTITIONS FROM {quoted}")).await;
+        // Same names, ranges, buckets (ids and times differ).
+        for i in [1, 7, 9] {
+            assert_eq!(
+                column(&partitions, i),
+                column(&again, i),
+                "{table} column {i}"
+            );
+        }
+        exec(&mut conn, &format!("DROP TABLE {quoted}")).await;
+    }
+
+    // Defaults are resolved and shown.
+    exec(
+        &mut conn,
+        "CREATE TABLE plain (id INT, name VARCHAR(20), score DOUBLE)",
+    )
+    .await;
+    let text = show_create(&mut conn, "plain").await;
+    assert!(text.contains("DUPLICATE KEY(`id`, `name`)"), "{text}");
+    assert!(text.contains("DISTRIBUTED BY RANDOM BUCKETS 10"), "{text}");
+    assert!(text.contains("\"replication_num\" = \"1\""), "{text}");
+    let parts = rows(&mut conn, "SHOW PARTITIONS FROM plain").await;
+    assert_eq!(column(&parts, 1), ["plain"]);
+
+    // LIKE copies the definition and the partitions, empty.
+    exec(&mut conn, SALES).await;
+    exec(&mut conn, "CREATE DATABASE other").await;
+    exec(&mut conn, "CREATE TABLE other.copy LIKE sales").await;
+    let original = show_create(&mut conn, "sales").await;
+    let copy = show_create(&mut conn, "other.copy").await;
+    assert_eq!(copy, original.replace("`sales`", "`copy`"));
+}
+
+#[tokio::test]
+async fn partitions_tablets_and_truncate() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    exec(&mut conn, "CREATE DATABASE d1").await;
+    exec(&mut conn, "USE d1").await;
+    exec(&mut conn, SALES).await;
+
+    assert_eq!(
+        headers(&mut conn, "SHOW PARTITIONS FROM sales").await,
+        [
+            "PartitionId",
+            "PartitionName",
+            "VisibleVersion",
+            "VisibleVersionTime",
+            "VisibleVersionHash",
+            "State",
+            "PartitionKey",
+            "Range",
+            "DistributionKey",
+            "Buckets",
+            "ReplicationNum",
+            "StorageMedium",
+            "CooldownTime",
+            "LastConsistencyCheckTime",
+            "DataSize",
+            "IsInMemory",
+            "RowCount",
+        ]
+    );
+    let parts = rows(&mut conn, "SHOW PARTITIONS FROM d1.sales").await;
+    assert_eq!(column(&parts, 1), ["p2023", "p202401", "pfuture"]);
+    assert_eq!(column(&parts, 2), ["1", "1", "1"]);
+    assert_eq!(
+        parts[0][7].as_deref(),
+        Some("[types: [DATE]; keys: [0000-01-01]; ..types: [DATE]; keys: [2024-01-01]; )")
+    );
+    assert_eq!(column(&parts, 6), ["day", "day", "day"]);
+    assert_eq!(column(&parts, 8), ["id", "id", "id"]);
+    assert_eq!(column(&parts, 14), ["0B", "0B", "0B"]);
+    assert_eq!(column(&parts, 16), ["0", "0", "0"]);
+
+    // A partition in the gap, with its own bucket count; then one dropped.
+    exec(
+        &mut conn,
+        "ALTER TABLE sales ADD PARTITION p2024 VALUES LESS THAN ('2025-01-01') \
+         DISTRIBUTED BY HASH(id) BUCKETS 5",
+    )
+    .await;
+    exec(
+        &mut conn,
+        "ALTER TABLE sales ADD PARTITION IF NOT EXISTS p2024 VALUES LESS THAN ('2026-01-01')",
+    )
+    .await;
+    let parts = rows(&mut conn, "SHOW PARTITIONS FROM sales").await;
+    assert_eq!(column(&parts, 1), ["p2023", "p202401", "p2024", "pfuture"]);
+    assert_eq!(column(&parts, 9), ["3", "3", "5", "3"]);
+    assert_eq!(
+        parts[2][7].as_deref(),
+        Some("[types: [DATE]; keys: [2024-02-01]; ..types: [DATE]; keys: [2025-01-01]; )")
+    );
+    exec(&mut conn, "ALTER TABLE sales DROP PARTITION p202401").await;
+    exec(
+        &mut conn,
+        "ALTER TABLE sales DROP PARTITION IF EXISTS p202401",
+    )
+    .await;
+
+    let tablets = rows(&mut conn, "SHOW TABLET FROM sales").await;
+    assert_eq!(tablets.len(), 3 + 5 + 3);
+    assert_eq!(
+        headers(&mut conn, "SHOW TABLET FROM sales").await,
+        [
+            "TabletId",
+            "PartitionId",
+            "PartitionName",
+            "Bucket",
+            "Version",
+            "VersionCount",
+            "RowCount",
+            "DataSize",
+            "State",
+        ]
+    );
+    let p2024: Vec<_> = tablets
+        .iter()
+        .filter(|t| t[2].as_deref() == Some("p2024"))
+        .map(|t| t[3].clone().unwrap())
+        .collect();
+    assert_eq!(p2024, ["0", "1", "2", "3", "4"]);
+
+    // TRUNCATE moves the partitions it empties to their next version.
+    exec(&mut conn, "TRUNCATE TABLE sales PARTITION (p2023)").await;
+    let parts = rows(&mut conn, "SHOW PARTITIONS FROM sales").await;
+    assert_eq!(column(&parts, 2), ["2", "1", "1"]);
+    exec(&mut conn, "TRUNCATE TABLE sales").await;
+    let parts = rows(&mut conn, "SHOW PARTITIONS FROM sales").await;
+    assert_eq!(column(&parts, 2), ["3", "2", "2"]);
+
+    // LIST partitions.
+    exec(
+        &mut conn,
+        "CREATE TABLE cities (city VARCHAR(20), n INT) PARTITION BY LIST(city) (
+            PARTITION pe VALUES IN ('Berlin', 'Paris'), PARTITION pa VALUES IN ('Tokyo'))",
+    )
+    .await;
+    let m = expect_code(
+        &mut conn,
+        "ALTER TABLE cities ADD PARTITION px VALUES IN ('Oslo', 'Paris')",
+        1064,
+    )
+    .await;
+    assert!(m.contains("already in partition 'pe'"), "{m}");
+    exec(
+        &mut conn,
+        "ALTER TABLE cities ADD PARTITION px VALUES IN ('Oslo')",
+    )
+    .await;
+    let parts = rows(&mut conn, "SHOW PARTITIONS FROM cities").await;
+    assert_eq!(
+        column(&parts, 7),
+        ["(('Berlin'), ('Paris'))", "(('Tokyo'))", "(('Oslo'))"]
+    );
+    assert_eq!(column(&parts, 8), ["ALL KEY", "ALL KEY", "ALL KEY"]);
+}
+
+#[tokio::test]
+async fn show_tables_and_columns() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    exec(&mut conn, "CREATE DATABASE d1").await;
+    exec(
+        &mut conn,
+        "CREATE TABLE d1.orders (id INT, note STRING COMMENT 'free text')",
+    )
+    .await;
+    exec(&mut conn, "CREATE TABLE d1.order_lines (id INT)").await;
+    exec(&mut conn, "CREATE TABLE d1.users (id INT)").await;
+
+    assert_eq!(
+        headers(&mut conn, "SHOW TABLES FROM d1").await,
+        ["Tables_in_d1"]
+    );
+    let all = rows(&mut conn, "SHOW TABLES IN d1").await;
+    assert_eq!(column(&all, 0), ["order_lines", "orders", "users"]);
+    let like = rows(&mut conn, "SHOW FULL TABLES FROM d1 LIKE 'order%'").await;
+    assert_eq!(
+        like,
+        vec![
+            vec![Some("order_lines".into()), Some("BASE TABLE".into())],
+            vec![Some("orders".into()), Some("BASE TABLE".into())],
+        ]
+    );
+
+    assert_eq!(
+        headers(&mut conn, "DESC d1.orders").await,
+        ["Field", "Type", "Null", "Key", "Default", "Extra"]
+    );
+    let desc = rows(&mut conn, "DESC d1.orders").await;
+    assert_eq!(
+        desc,
+        vec![
+            vec![
+                Some("id".into()),
+                Some("INT".into()),
+                Some("Yes".into()),
+                Some("true".into()),
+                None,
+                Some(String::new())
+            ],
+            vec![
+                Some("note".into()),
+                Some("STRING".into()),
+                Some("Yes".into()),
+                // StarRocks' default key: leading columns up to the first string one.
+                Some("true".into()),
+                None,
+                Some(String::new())
+            ],
+        ]
+    );
+    let cols = rows(&mut conn, "SHOW FULL COLUMNS FROM orders FROM d1 LIKE 'n%'").await;
+    assert_eq!(cols.len(), 1);
+    assert_eq!(cols[0][0].as_deref(), Some("note"));
+    assert_eq!(cols[0][3].as_deref(), Some("YES"));
+    assert_eq!(cols[0][4].as_deref(), Some("YES"));
+    assert_eq!(cols[0][8].as_deref(), Some("free text"));
+
+    // DROP TABLE of several tables at once.
+    exec(&mut conn, "DROP TABLE d1.order_lines, d1.users").await;
+    assert_eq!(
+        column(&rows(&mut conn, "SHOW TABLES FROM d1").await, 0),
+        ["orders"]
+    );
+}
+
+#[tokio::test]
+async fn tables_survive_restart_and_drop_database_drops_them() {
+    let mut daemon = TestDaemon::start();
+    let (before, partitions) = {
+        let mut conn = daemon.conn().await;
+        exec(&mut conn, "CREATE DATABASE d1").await;
+        exec(&mut conn, "USE d1").await;
+        exec(&mut conn, SALES).await;
+        exec(&mut conn, "TRUNCATE TABLE sales PARTITION (p2023)").await;
+        let text = show_create(&mut conn, "sales").await;
+        let parts = rows(&mut conn, "SHOW PARTITIONS FROM sales").await;
+        conn.disconnect().await.unwrap();
+        (text, parts)
+    };
+    daemon.restart();
+    let mut conn = daemon.conn().await;
+    exec(&mut conn, "USE d1").await;
+    assert_eq!(show_create(&mut conn, "sales").await, before);
+    assert_eq!(
+        rows(&mut conn, "SHOW PARTITIONS FROM sales").await,
+        partitions
+    );
+
+    // DROP DATABASE takes its tables with it: a new database of that name is empty.
+    exec(&mut conn, "DROP DATABASE d1").await;
+    expect_code(&mut conn, "SHOW TABLES", 1046).await;
+    exec(&mut conn, "CREATE DATABASE d1").await;
+    assert!(rows(&mut conn, "SHOW TABLES FROM d1").await.is_empty());
+    expect_code(&mut conn, "DESC d1.sales", 1146).await;
+}
