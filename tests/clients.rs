@@ -234,7 +234,16 @@ fn require_mariadb_odbc() {
 #[test]
 fn pyodbc_smoke() {
     require_mariadb_odbc();
-    python_smoke_test("pyodbc", &["param ax"]);
+    // 43 types in MariaDB Connector/ODBC 3.1's SQLGetTypeInfo; VARCHAR is listed as SQL_WVARCHAR
+    // (-9) and SQL_VARCHAR (12), both NULLABLE (1).
+    python_smoke_test(
+        "pyodbc",
+        &[
+            "param ax",
+            "typeinfo_count 43",
+            "typeinfo_varchar -9,12 nullable=1",
+        ],
+    );
 }
 
 #[test]

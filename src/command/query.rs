@@ -24,8 +24,13 @@ pub async fn run(
         .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
         .await?;
     let df = ctx.execute_logical_plan(plan).await?;
-    let schema = Arc::new(df.schema().as_arrow().clone());
-    let stream = df.execute_stream().await?;
+    // The physical plan's schema, not the logical one: after type coercion (a UNION whose first
+    // branch has NULL where later ones have strings) only the physical schema matches the
+    // batches, and column definitions announced to the client must match the rows.
+    let task = Arc::new(df.task_ctx());
+    let physical = df.create_physical_plan().await?;
+    let schema = physical.schema();
+    let stream = datafusion::physical_plan::execute_stream(physical, task)?;
     Ok(Outcome::Rows { schema, stream })
 }
 

@@ -603,13 +603,21 @@ fn name_columns(query: &mut Query, sql: &str) {
         match body {
             SetExpr::Select(select) => {
                 for item in select.projection.iter_mut() {
-                    if let SelectItem::UnnamedExpr(expr) = item
-                        && let Some(alias) = column_name(expr, sql)
-                    {
-                        *item = SelectItem::ExprWithAlias {
-                            expr: expr.clone(),
-                            alias: Ident::with_quote('`', alias),
-                        };
+                    match item {
+                        SelectItem::UnnamedExpr(expr) => {
+                            if let Some(alias) = column_name(expr, sql) {
+                                *item = SelectItem::ExprWithAlias {
+                                    expr: expr.clone(),
+                                    alias: Ident::with_quote('`', alias),
+                                };
+                            }
+                        }
+                        // `AS TYPE_NAME` names the column `TYPE_NAME` in MySQL; DataFusion
+                        // would fold an unquoted alias to lower case.
+                        SelectItem::ExprWithAlias { alias, .. } if alias.quote_style.is_none() => {
+                            alias.quote_style = Some('`');
+                        }
+                        _ => {}
                     }
                 }
                 return;

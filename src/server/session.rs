@@ -322,6 +322,7 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
 
     /// COM_QUERY: one statement, or several when the client allowed multi-statements.
     async fn query(&mut self, sql: &str) -> io::Result<()> {
+        debug!(sql, "query");
         if let Some(answer) = federated::answer_unparsed(&self.session, sql) {
             return match answer {
                 Ok(outcome) => self.write_outcome(outcome, RowFormat::Text, false).await,
@@ -381,6 +382,7 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
     }
 
     async fn prepare(&mut self, sql: &str) -> io::Result<()> {
+        debug!(sql, "prepare");
         let mut prepared = match Prepared::new(sql) {
             Ok(p) => p,
             Err(e) => return self.write_error(&e.to_mysql()).await,
@@ -564,8 +566,15 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
                     return self.write_error(&e.to_mysql()).await;
                 }
             };
+            let columns = match conform(&batch, &schema) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.log_error(&e);
+                    return self.write_error(&e.to_mysql()).await;
+                }
+            };
             let mut rows = Vec::new();
-            let encoded = encode_batch(batch.columns(), format, |row| rows.push(row.to_vec()));
+            let encoded = encode_batch(&columns, format, |row| rows.push(row.to_vec()));
             if let Err(e) = encoded {
                 self.log_error(&e);
                 return self.write_error(&e.to_mysql()).await;
@@ -576,6 +585,33 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
         }
         self.write_eof(more).await
     }
+}
+
+/// The batch's columns in the announced types: the binary protocol encodes each value by the
+/// column definition already sent, so a batch whose types drifted is cast back to them.
+fn conform(
+    batch: &datafusion::arrow::array::RecordBatch,
+    schema: &datafusion::arrow::datatypes::Schema,
+) -> Result<Vec<datafusion::arrow::array::ArrayRef>> {
+    batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(column, field)| {
+            if column.data_type() == field.data_type() {
+                Ok(std::sync::Arc::clone(column))
+            } else {
+                datafusion::arrow::compute::cast(column, field.data_type()).map_err(|e| {
+                    Error::Internal(format!(
+                        "column {} came as {} instead of {}: {e}",
+                        field.name(),
+                        column.data_type(),
+                        field.data_type()
+                    ))
+                })
+            }
+        })
+        .collect()
 }
 
 struct Login {

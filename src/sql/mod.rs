@@ -441,6 +441,14 @@ impl BackstopParser<'_> {
                     self.parse_drop_snapshot()
                 } else if self.peek_words(1, &["DATABASE"]) || self.peek_words(1, &["SCHEMA"]) {
                     self.parse_drop_database()
+                } else if self.peek_words(1, &["TABLE"]) {
+                    // StarRocks' `DROP TABLE t FORCE` skips its recycle bin; backstop keeps no
+                    // recycle bin, so FORCE is accepted and changes nothing.
+                    let stmt = self.parse_std()?;
+                    let _force = self
+                        .parser
+                        .parse_keyword(sqlparser::keywords::Keyword::FORCE);
+                    Ok(stmt)
                 } else {
                     self.parse_std()
                 }

@@ -1872,3 +1872,13 @@ mod props {
         }
     }
 }
+
+#[test]
+fn drop_table_force_is_accepted() {
+    let stmts = parse("DROP TABLE IF EXISTS db.t FORCE; DROP TABLE t").unwrap();
+    assert_eq!(stmts.len(), 2);
+    assert!(
+        matches!(&stmts[0], Statement::Std(s) if matches!(**s, sqlparser::ast::Statement::Drop { .. }))
+    );
+    assert!(parse("DROP TABLE t FORCE FORCE").is_err());
+}

@@ -148,6 +148,15 @@ def smoke(driver, port):
     else:
         rows, _ = query(conn, "SELECT CONCAT(?, 'x')", ("a",))
         out("param", show(rows[0][0]))
+        # SQLGetTypeInfo: the driver sends a UNION of literal SELECTs (a prepared statement
+        # whose first branch has NULL where others have text); every row must decode.
+        types = conn.cursor().getTypeInfo().fetchall()
+        varchar = [t for t in types if t[0] == "VARCHAR"]
+        out("typeinfo_count", len(types))
+        # VARCHAR comes twice (SQL_VARCHAR 12 and SQL_WVARCHAR -9), in no fixed order.
+        kinds = ",".join(sorted({str(t[1]) for t in varchar}))
+        nullable = ",".join(sorted({str(t[6]) for t in varchar}))
+        out("typeinfo_varchar", f"{kinds} nullable={nullable}")
     rows, _ = query(conn, "SELECT 1")
     out("after_param", show(rows[0][0]))
     conn.close()
