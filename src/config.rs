@@ -69,7 +69,8 @@ pub struct Config {
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_connections: usize,
 
-    /// Memory one query may use for sorts, joins and aggregates (bytes; K, M, G suffixes).
+    /// Memory all running queries together may use for sorts, joins and aggregates (bytes; K,
+    /// M, G suffixes); a query that needs more fails instead of growing the daemon.
     #[arg(long, value_name = "BYTES", default_value = "512M", value_parser = parse_bytes)]
     pub query_memory_limit: u64,
 
