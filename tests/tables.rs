@@ -487,3 +487,29 @@ async fn tables_survive_restart_and_drop_database_drops_them() {
     assert!(rows(&mut conn, "SHOW TABLES FROM d1").await.is_empty());
     expect_code(&mut conn, "DESC d1.sales", 1146).await;
 }
+
+#[tokio::test]
+async fn checksum_table_reads_like_mysql() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    exec(&mut conn, "CREATE DATABASE cs").await;
+    exec(&mut conn, "USE cs").await;
+    exec(&mut conn, SALES).await;
+    assert_eq!(
+        headers(&mut conn, "CHECKSUM TABLE sales").await,
+        ["Table", "Checksum"]
+    );
+    // An empty table sums no rowsets; a missing one gives NULL and a warning, as in MySQL.
+    let r = rows(&mut conn, "CHECKSUM TABLE sales, cs.nosuch").await;
+    assert_eq!(
+        r,
+        vec![
+            vec![Some("cs.sales".to_string()), Some("0".to_string())],
+            vec![Some("cs.nosuch".to_string()), None],
+        ]
+    );
+    let w = rows(&mut conn, "SHOW WARNINGS").await;
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0][1].as_deref(), Some("1146"));
+    assert_eq!(w[0][2].as_deref(), Some("Table 'cs.nosuch' doesn't exist"));
+}

@@ -127,6 +127,7 @@ pub async fn execute(
         } => database::drop(engine, session, &name.value, if_exists).await,
         Statement::CreateTable(stmt) => table::create(engine, session, stmt).await,
         Statement::TruncateTable(stmt) => table::truncate(engine, session, stmt).await,
+        Statement::ChecksumTable(tables) => table::checksum(engine, session, tables).await,
         Statement::AddPartition(stmt) => table::add_partition(engine, session, stmt).await,
         Statement::DropPartition(stmt) => table::drop_partition(engine, session, stmt).await,
         Statement::ShowPartitions(name) => table::show_partitions(engine, session, &name).await,

@@ -893,6 +893,62 @@ pub async fn show_tablets(
     )
 }
 
+/// `CHECKSUM TABLE t [, t2 ...]`: MySQL's columns `Table`, `Checksum`. The checksum is the sum of
+/// the content checksums kept with each committed rowset (see `store::checksum`): no scan, the
+/// same value for the same rows whatever their order or rowset layout. As in MySQL, a table
+/// that does not exist gives a NULL checksum and a warning instead of failing the statement.
+pub async fn checksum(
+    engine: &Engine,
+    session: &mut Session,
+    tables: Vec<ObjectName>,
+) -> Result<Outcome> {
+    use std::sync::Arc;
+
+    use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray, UInt64Array};
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::physical_plan::memory::MemoryStream;
+
+    let mut names = Vec::with_capacity(tables.len());
+    let mut sums = Vec::with_capacity(tables.len());
+    for name in &tables {
+        let (db, table) = resolve(session, name)?;
+        names.push(format!("{db}.{table}"));
+        match engine.catalog.table_tree(&db, &table).await {
+            Ok(tree) => sums.push(Some(
+                tree.partitions
+                    .iter()
+                    .flat_map(|p| &p.tablets)
+                    .flat_map(|t| &t.rowsets)
+                    .fold(0u64, |acc, r| acc.wrapping_add(r.content_checksum)),
+            )),
+            Err(CatalogError::UnknownTable(_) | CatalogError::UnknownDatabase(_)) => {
+                session.warnings.push(crate::command::Warning {
+                    level: "Error",
+                    code: 1146,
+                    message: format!("Table '{db}.{table}' doesn't exist"),
+                });
+                sums.push(None);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("Table", DataType::Utf8, false),
+        Field::new("Checksum", DataType::UInt64, true),
+    ]));
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from(names)),
+        Arc::new(UInt64Array::from(sums)),
+    ];
+    let batch = RecordBatch::try_new(Arc::clone(&schema), columns)
+        .map_err(|e| Error::Internal(format!("building the CHECKSUM TABLE result: {e}")))?;
+    let stream = MemoryStream::try_new(vec![batch], Arc::clone(&schema), None)?;
+    Ok(Outcome::Rows {
+        schema,
+        stream: Box::pin(stream),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
