@@ -563,3 +563,27 @@ fn non_loopback_without_password_is_refused() {
         "it listened anyway\n{out}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Session chatter answered like MySQL
+
+#[tokio::test]
+async fn show_variables_like_keeps_mysql_escapes() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    let names = |rows: Vec<Vec<Option<String>>>| -> Vec<String> {
+        rows.into_iter().filter_map(|r| r[0].clone()).collect()
+    };
+    let r = common::rows(&mut conn, r"SHOW VARIABLES LIKE 'version\_comment'").await;
+    assert_eq!(names(r), ["version_comment"]);
+    let r = common::rows(&mut conn, r"SHOW VARIABLES LIKE 'tx\_%'").await;
+    assert_eq!(names(r), ["tx_isolation", "tx_read_only"]);
+    let r = common::rows(&mut conn, "SHOW VARIABLES LIKE 'VERSION'").await;
+    assert_eq!(names(r), ["version"]);
+    let r = common::rows(
+        &mut conn,
+        "SHOW VARIABLES WHERE Variable_name = 'autocommit'",
+    )
+    .await;
+    assert_eq!(r, vec![vec![Some("autocommit".into()), Some("1".into())]]);
+}

@@ -40,29 +40,36 @@ impl Outcome {
 
     /// A result set whose columns are all strings (every SHOW of StarRocks is VARCHAR).
     pub fn text_table(columns: &[&str], rows: Vec<Vec<Option<String>>>) -> Result<Self> {
-        let schema = Arc::new(Schema::new(
-            columns
-                .iter()
-                .map(|c| Field::new(*c, DataType::Utf8, true))
-                .collect::<Vec<_>>(),
-        ));
-        let arrays: Vec<ArrayRef> = (0..columns.len())
-            .map(|i| {
-                Arc::new(
-                    rows.iter()
-                        .map(|r| r.get(i).cloned().flatten())
-                        .collect::<StringArray>(),
-                ) as ArrayRef
-            })
-            .collect();
-        let batch = RecordBatch::try_new(Arc::clone(&schema), arrays)
-            .map_err(|e| Error::Internal(format!("building a text result: {e}")))?;
+        let batch = text_batch(columns, &rows)?;
+        let schema = batch.schema();
         let stream = MemoryStream::try_new(vec![batch], Arc::clone(&schema), None)?;
         Ok(Outcome::Rows {
             schema,
             stream: Box::pin(stream),
         })
     }
+}
+
+/// One batch of nullable string columns named `columns`; a row shorter than the header reads
+/// NULL in its missing cells.
+pub fn text_batch(columns: &[&str], rows: &[Vec<Option<String>>]) -> Result<RecordBatch> {
+    let schema = Arc::new(Schema::new(
+        columns
+            .iter()
+            .map(|c| Field::new(*c, DataType::Utf8, true))
+            .collect::<Vec<_>>(),
+    ));
+    let arrays: Vec<ArrayRef> = (0..columns.len())
+        .map(|i| {
+            Arc::new(
+                rows.iter()
+                    .map(|r| r.get(i).cloned().flatten())
+                    .collect::<StringArray>(),
+            ) as ArrayRef
+        })
+        .collect();
+    RecordBatch::try_new(schema, arrays)
+        .map_err(|e| Error::Internal(format!("building a text result: {e}")))
 }
 
 /// A warning kept for `SHOW WARNINGS`, as MySQL's `Level`, `Code`, `Message`.

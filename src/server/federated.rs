@@ -12,8 +12,7 @@
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
 use sqlparser::ast::{
@@ -550,31 +549,20 @@ async fn filtered_table(
                 .map(|c| c.to_ascii_lowercase())
                 .unwrap_or_default();
             format!(
+                // The pattern keeps MySQL's `\_` and `\%` escapes, which ILIKE shares; only
+                // quotes need doubling inside the literal.
                 "`{first}` ILIKE '{}'",
-                p.replace('\\', "\\\\").replace('\'', "''")
+                p.replace('\'', "''")
             )
         }
         Some(ShowStatementFilter::Where(e)) => e.to_string(),
     };
     // Column names are lower-cased in the scratch table so that `WHERE Variable_name = ...` finds
     // them (DataFusion folds unquoted identifiers); the result keeps MySQL's spelling.
-    let schema = Arc::new(Schema::new(
-        columns
-            .iter()
-            .map(|c| Field::new(c.to_ascii_lowercase(), DataType::Utf8, true))
-            .collect::<Vec<_>>(),
-    ));
-    let arrays: Vec<ArrayRef> = (0..columns.len())
-        .map(|i| {
-            Arc::new(
-                rows.iter()
-                    .map(|r| r.get(i).cloned().flatten())
-                    .collect::<StringArray>(),
-            ) as ArrayRef
-        })
-        .collect();
-    let batch = RecordBatch::try_new(Arc::clone(&schema), arrays)
-        .map_err(|e| Error::Internal(format!("building a SHOW result: {e}")))?;
+    let lower: Vec<String> = columns.iter().map(|c| c.to_ascii_lowercase()).collect();
+    let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+    let batch = command::text_batch(&lower, &rows)?;
+    let schema = batch.schema();
     let ctx = engine.query_context(None);
     let table = MemTable::try_new(schema, vec![vec![batch]])?;
     ctx.register_table("show_rows", Arc::new(table))?;
