@@ -56,11 +56,16 @@ impl Engine {
     }
 
     /// A query context for one statement, seeing the session's current database.
-    pub fn query_context(&self, _database: Option<&str>) -> SessionContext {
-        let config = SessionConfig::new()
+    pub fn query_context(&self, database: Option<&str>) -> SessionContext {
+        let mut config = SessionConfig::new()
             .with_information_schema(false)
             .with_target_partitions(2)
             .with_batch_size(4096);
+        if database == Some(crate::catalog::INFORMATION_SCHEMA) {
+            // `USE information_schema; SELECT * FROM tables` finds the tables
+            // `command::information_schema` registers.
+            config = config.with_default_catalog_and_schema("datafusion", "information_schema");
+        }
         let state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(Arc::clone(&self.runtime))

@@ -513,3 +513,58 @@ async fn checksum_table_reads_like_mysql() {
     assert_eq!(w[0][1].as_deref(), Some("1146"));
     assert_eq!(w[0][2].as_deref(), Some("Table 'cs.nosuch' doesn't exist"));
 }
+
+#[tokio::test]
+async fn information_schema_lists_databases_tables_and_columns() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    exec(&mut conn, "CREATE DATABASE sr_hub").await;
+    exec(
+        &mut conn,
+        "CREATE TABLE sr_hub.sr_member (id INT NOT NULL, name VARCHAR(20)) \
+         DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 4",
+    )
+    .await;
+    let r = rows(
+        &mut conn,
+        "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY 1",
+    )
+    .await;
+    assert_eq!(column(&r, 0), ["information_schema", "sr_hub"]);
+    let r = rows(
+        &mut conn,
+        "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES",
+    )
+    .await;
+    assert_eq!(
+        r,
+        vec![vec![
+            Some("sr_hub".to_string()),
+            Some("sr_member".to_string()),
+            Some("BASE TABLE".to_string())
+        ]]
+    );
+    let r = rows(
+        &mut conn,
+        "SELECT COLUMN_NAME, ORDINAL_POSITION, IS_NULLABLE, DATA_TYPE, COLUMN_TYPE, COLUMN_KEY \
+         FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = 'sr_hub' ORDER BY ORDINAL_POSITION",
+    )
+    .await;
+    let text: Vec<String> = r
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|c| c.clone().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect();
+    assert_eq!(
+        text,
+        ["id|1|NO|int|INT|DUP", "name|2|YES|varchar|VARCHAR(20)|"]
+    );
+    // `USE information_schema` resolves its tables unqualified.
+    exec(&mut conn, "USE information_schema").await;
+    let r = rows(&mut conn, "SELECT count(*) FROM columns").await;
+    assert_eq!(r, vec![vec![Some("2".to_string())]]);
+}

@@ -8,8 +8,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 
 use super::{Outcome, Session};
 use crate::engine::Engine;
-use crate::error::Error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::sql::Statement;
 
 /// Plans and starts a query; rows are produced as the client reads them.
@@ -18,7 +17,7 @@ pub async fn run(
     session: &mut Session,
     stmt: sqlparser::ast::Statement,
 ) -> Result<Outcome> {
-    let ctx = engine.query_context(session.database.as_deref());
+    let ctx = context_for(engine, session, &stmt).await?;
     let state = ctx.state();
     let plan = state
         .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
@@ -45,10 +44,25 @@ pub async fn describe(
             "describe called on a backstop statement".into(),
         ));
     };
-    let ctx = engine.query_context(session.database.as_deref());
+    let ctx = context_for(engine, session, &std).await?;
     let plan = ctx
         .state()
         .statement_to_plan(DfStatement::Statement(std))
         .await?;
-    Ok(Arc::new(plan.schema().as_arrow().clone()))
+    // As in `run`: the physical schema is what the rows will have.
+    let physical = ctx.state().create_physical_plan(&plan).await?;
+    Ok(physical.schema())
+}
+
+/// The query context for one statement, with information_schema's tables when it reads them.
+async fn context_for(
+    engine: &Arc<Engine>,
+    session: &Session,
+    stmt: &sqlparser::ast::Statement,
+) -> Result<datafusion::prelude::SessionContext> {
+    let ctx = engine.query_context(session.database.as_deref());
+    if super::information_schema::mentioned(&stmt.to_string(), session.database.as_deref()) {
+        super::information_schema::register(engine, &ctx).await?;
+    }
+    Ok(ctx)
 }

@@ -269,7 +269,7 @@ fn type_from_ast(t: sql::DataType) -> ColumnType {
     }
 }
 
-fn type_to_ast(t: ColumnType) -> sql::DataType {
+pub(crate) fn type_to_ast(t: ColumnType) -> sql::DataType {
     use sql::DataType as D;
     match t {
         ColumnType::Boolean => D::Boolean,
@@ -530,7 +530,7 @@ pub async fn show_tables(
     }
 }
 
-fn default_text(c: &ColumnMeta) -> Option<String> {
+pub(crate) fn default_text(c: &ColumnMeta) -> Option<String> {
     match &c.default {
         None => None,
         Some(ColumnDefault::Value(v)) => Some(v.clone()),

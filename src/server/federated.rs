@@ -659,18 +659,23 @@ fn span_text(sql: &str, span: sqlparser::tokenizer::Span, is_call: bool) -> Opti
             depth = 1;
         }
     }
+    // Scan on to the parenthesis that closes the call (quotes may hold parentheses).
     let base = end;
+    let mut quote: Option<char> = None;
     for (i, c) in sql.get(base..)?.char_indices() {
         if depth == 0 {
             break;
         }
-        match c {
-            ')' => {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"' | '`') => quote = Some(c),
+            (None, '(') => depth += 1,
+            (None, ')') => {
                 depth -= 1;
                 end = base + i + 1;
             }
-            c if c.is_whitespace() => {}
-            _ => break,
+            _ => {}
         }
     }
     let text = sql.get(start..end)?.trim();
@@ -804,5 +809,35 @@ mod tests {
         assert_eq!(span_text(sql, Span::empty(), false), None);
         let bad = Span::new(Location::new(9, 1), Location::new(9, 4));
         assert_eq!(span_text(sql, bad, false), None);
+    }
+
+    #[test]
+    fn computed_columns_are_named_by_their_text() {
+        for (sql, want) in [
+            ("SELECT count(*)", "count(*)"),
+            ("SELECT NOW()", "NOW()"),
+            ("SELECT DATABASE ()", "DATABASE ()"),
+            ("SELECT CONCAT('a', UPPER('b'))", "CONCAT('a', UPPER('b'))"),
+            ("SELECT COALESCE(NULL, ( 1 ) ) ", "COALESCE(NULL, ( 1 ) )"),
+            ("SELECT CONCAT(')', 'x')", "CONCAT(')', 'x')"),
+            ("SELECT 1+1", "1+1"),
+            ("SELECT 'text'", "text"),
+            ("SELECT 1 AS Mixed", "Mixed"),
+        ] {
+            let Statement::Std(std) = crate::sql::parse_one(sql).unwrap() else {
+                panic!("{sql} is not a standard statement");
+            };
+            let Std::Query(mut query) = *std else {
+                panic!("{sql} is not a query");
+            };
+            name_columns(&mut query, sql);
+            let SetExpr::Select(select) = query.body.as_ref() else {
+                panic!("{sql} is not a SELECT");
+            };
+            match &select.projection[0] {
+                SelectItem::ExprWithAlias { alias, .. } => assert_eq!(alias.value, want, "{sql}"),
+                other => panic!("{sql}: not aliased: {other}"),
+            }
+        }
     }
 }
