@@ -28,8 +28,12 @@ pub struct Engine {
 
 impl Engine {
     /// Opens the data directory (blocking: call at start-up).
-    pub fn new(config: Config) -> Result<Arc<Self>> {
+    pub fn new(mut config: Config) -> Result<Arc<Self>> {
         let catalog = Catalog::open(&config.data_dir)?;
+        // Rowset paths become file URLs for the query engine: make them absolute once.
+        config.data_dir = std::path::absolute(&config.data_dir).map_err(|e| {
+            Error::Internal(format!("cannot resolve {}: {e}", config.data_dir.display()))
+        })?;
         let limit = usize::try_from(config.query_memory_limit).unwrap_or(usize::MAX);
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(limit, 1.0)
@@ -61,10 +65,10 @@ impl Engine {
             .with_information_schema(false)
             .with_target_partitions(2)
             .with_batch_size(4096);
-        if database == Some(crate::catalog::INFORMATION_SCHEMA) {
-            // `USE information_schema; SELECT * FROM tables` finds the tables
-            // `command::information_schema` registers.
-            config = config.with_default_catalog_and_schema("datafusion", "information_schema");
+        if let Some(db) = database {
+            // Unqualified names resolve in the session's database (for information_schema, in
+            // the tables `command::information_schema` registers).
+            config = config.with_default_catalog_and_schema("datafusion", db);
         }
         let state = SessionStateBuilder::new()
             .with_config(config)

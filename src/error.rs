@@ -19,6 +19,12 @@ pub enum Error {
     #[error(transparent)]
     Catalog(#[from] CatalogError),
 
+    #[error(transparent)]
+    Load(#[from] crate::store::load::LoadError),
+
+    #[error("Column count doesn't match value count at row 1")]
+    ColumnCount,
+
     /// A statement that parses but that this version does not execute.
     #[error("{0}")]
     NotSupported(String),
@@ -73,6 +79,13 @@ impl Error {
     pub fn to_mysql(&self) -> MysqlError {
         let (code, sqlstate) = match self {
             Error::Parse(_) => (1064, "42000"),
+            Error::Load(e) => match e {
+                crate::store::load::LoadError::NoPartition { .. } => (1526, "HY000"),
+                crate::store::load::LoadError::NullInNotNull(_) => (1048, "23000"),
+                crate::store::load::LoadError::BadValue { .. } => (1366, "HY000"),
+                crate::store::load::LoadError::Store(_) => (1105, "HY000"),
+            },
+            Error::ColumnCount => (1136, "21S01"),
             Error::Catalog(e) => match e {
                 CatalogError::DatabaseExists(_) => (1007, "HY000"),
                 CatalogError::UnknownDatabase(_) => (1049, "42000"),

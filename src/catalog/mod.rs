@@ -45,6 +45,7 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+pub mod load;
 pub mod schema;
 pub mod tables;
 

@@ -126,6 +126,14 @@ impl ColumnType {
     }
 
     /// StarRocks' name of the type in `SHOW PARTITIONS` ranges (`types: [DATE]`).
+    /// The most bytes a CHAR/VARCHAR value may hold; `None` for other types.
+    pub fn max_length(self) -> Option<u32> {
+        match self {
+            ColumnType::Char(n) | ColumnType::Varchar(n) => Some(n),
+            _ => None,
+        }
+    }
+
     pub fn base_name(self) -> &'static str {
         match self {
             ColumnType::Boolean => "BOOLEAN",

@@ -134,7 +134,7 @@ fn unknown_table(db: &str, table: &str) -> CatalogError {
     CatalogError::UnknownTable(format!("{db}.{table}"))
 }
 
-fn ensure_writable(table: &TableMeta) -> Result<(), CatalogError> {
+pub(crate) fn ensure_writable(table: &TableMeta) -> Result<(), CatalogError> {
     match table.state {
         TableState::Normal => Ok(()),
         TableState::Restoring { job_id } => Err(CatalogError::TableBusy {
@@ -188,6 +188,26 @@ impl<'t> MetaTables<'t> {
         let bytes = encode(partition)?;
         self.partitions
             .insert((partition.table_id, partition.id), bytes.as_slice())
+            .map_err(storage)?;
+        Ok(())
+    }
+
+    pub fn partition(
+        &self,
+        table_id: u64,
+        partition_id: u64,
+    ) -> Result<Option<PartitionMeta>, CatalogError> {
+        self.partitions
+            .get((table_id, partition_id))
+            .map_err(storage)?
+            .map(|v| decode(v.value()))
+            .transpose()
+    }
+
+    pub fn put_rowset(&mut self, rowset: &RowsetMeta) -> Result<(), CatalogError> {
+        let bytes = encode(rowset)?;
+        self.rowsets
+            .insert((rowset.tablet_id, rowset.id), bytes.as_slice())
             .map_err(storage)?;
         Ok(())
     }

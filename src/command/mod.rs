@@ -7,6 +7,7 @@
 
 pub mod database;
 pub mod information_schema;
+pub mod insert;
 pub mod query;
 pub mod table;
 
@@ -142,6 +143,7 @@ pub async fn execute(
         Statement::ShowTablet(name) => table::show_tablets(engine, session, &name).await,
         Statement::Std(std) => match *std {
             s @ (S::Query(_) | S::Explain { .. }) => query::run(engine, session, s).await,
+            S::Insert(ins) => insert::insert(engine, session, ins).await,
             S::Drop {
                 object_type: sqlparser::ast::ObjectType::Table,
                 if_exists,

@@ -54,8 +54,9 @@ pub async fn describe(
     Ok(physical.schema())
 }
 
-/// The query context for one statement, with information_schema's tables when it reads them.
-async fn context_for(
+/// The query context for one statement: the catalog tables it names (each read once, so the
+/// statement sees one committed version of each) and information_schema when it reads it.
+pub(crate) async fn context_for(
     engine: &Arc<Engine>,
     session: &Session,
     stmt: &sqlparser::ast::Statement,
@@ -64,5 +65,101 @@ async fn context_for(
     if super::information_schema::mentioned(&stmt.to_string(), session.database.as_deref()) {
         super::information_schema::register(engine, &ctx).await?;
     }
+    register_tables(engine, session, stmt, &ctx).await?;
     Ok(ctx)
+}
+
+/// Registers a provider for every catalog table the statement names, under the name DataFusion
+/// will look up (unquoted identifiers fold to lower case there).
+async fn register_tables(
+    engine: &Arc<Engine>,
+    session: &Session,
+    stmt: &sqlparser::ast::Statement,
+    ctx: &datafusion::prelude::SessionContext,
+) -> Result<()> {
+    use std::ops::ControlFlow;
+
+    use sqlparser::ast::{Ident, ObjectName, visit_relations};
+
+    let mut names: Vec<ObjectName> = Vec::new();
+    let _ = visit_relations(stmt, |name: &ObjectName| {
+        if !names.contains(name) {
+            names.push(name.clone());
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    let ctes = cte_names(stmt);
+    let lookup_name = |i: &Ident| {
+        if i.quote_style.is_none() {
+            i.value.to_lowercase()
+        } else {
+            i.value.clone()
+        }
+    };
+    for name in names {
+        let parts: Vec<&Ident> = name.0.iter().filter_map(|p| p.as_ident()).collect();
+        // (database, the schema name DataFusion looks the table up in, table)
+        let (db, schema_name, table) = match parts.as_slice() {
+            [t] if ctes.contains(&t.value.to_lowercase()) => continue,
+            // Unqualified: the session's database, which is the context's default schema.
+            [t] => match &session.database {
+                Some(db) => (db.clone(), db.clone(), (*t).clone()),
+                None => return Err(Error::NoDatabaseSelected),
+            },
+            [d, t] => (d.value.clone(), lookup_name(d), (*t).clone()),
+            _ => continue,
+        };
+        if db.eq_ignore_ascii_case(crate::catalog::INFORMATION_SCHEMA) {
+            continue;
+        }
+        let tree = engine.catalog.table_tree(&db, &table.value).await?;
+        let provider = crate::store::table::provider(&engine.config.data_dir, &tree)?;
+        let catalog = ctx
+            .catalog("datafusion")
+            .ok_or_else(|| Error::Internal("the query context has no default catalog".into()))?;
+        let schema = match catalog.schema(&schema_name) {
+            Some(s) => s,
+            None => {
+                let s: Arc<dyn datafusion::catalog::SchemaProvider> =
+                    Arc::new(datafusion::catalog::MemorySchemaProvider::new());
+                catalog.register_schema(&schema_name, Arc::clone(&s))?;
+                s
+            }
+        };
+        schema.register_table(lookup_name(&table), provider)?;
+    }
+    Ok(())
+}
+
+/// Names the statement defines with WITH (they are not catalog tables).
+fn cte_names(stmt: &sqlparser::ast::Statement) -> Vec<String> {
+    use std::ops::ControlFlow;
+
+    let mut out = Vec::new();
+    let _ = sqlparser::ast::visit_statements(stmt, |s| {
+        if let sqlparser::ast::Statement::Query(q) = s
+            && let Some(with) = &q.with
+        {
+            out.extend(
+                with.cte_tables
+                    .iter()
+                    .map(|c| c.alias.name.value.to_lowercase()),
+            );
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    // Subqueries in expressions may define their own.
+    let _ = sqlparser::ast::visit_expressions(stmt, |e| {
+        if let sqlparser::ast::Expr::Subquery(q) = e
+            && let Some(with) = &q.with
+        {
+            out.extend(
+                with.cte_tables
+                    .iter()
+                    .map(|c| c.alias.name.value.to_lowercase()),
+            );
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    out
 }

@@ -31,7 +31,7 @@ use crate::sql;
 
 /// `t`, `db.t` or `default_catalog.db.t` → (database, table); the session's database when the
 /// name has none.
-fn resolve(session: &Session, name: &ObjectName) -> Result<(String, String)> {
+pub(crate) fn resolve(session: &Session, name: &ObjectName) -> Result<(String, String)> {
     let parts: Vec<&str> = name
         .0
         .iter()

@@ -55,7 +55,7 @@ pub fn row_hashes(batch: &RecordBatch) -> Vec<u64> {
     hashes
 }
 
-fn encode_value(
+pub(crate) fn encode_value(
     array: &dyn Array,
     row: usize,
     out: &mut Vec<u8>,

@@ -8,7 +8,9 @@
 //! Files become part of a table only through a catalog transaction (DESIGN.md "Data model").
 
 pub mod checksum;
+pub mod load;
 pub mod rowset;
+pub mod table;
 
 use std::path::{Path, PathBuf};
 

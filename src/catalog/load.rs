@@ -1,0 +1,70 @@
+//! The catalog side of a load: ids for the rowset files before they are written, and the one
+//! transaction that makes the written files part of a table.
+
+use std::collections::BTreeMap;
+
+use super::schema::{PartitionMeta, RowsetMeta};
+use super::tables::{MetaTables, ensure_writable};
+use super::{Catalog, CatalogError, next_id};
+
+/// One finished rowset file of a load, before it has a version.
+#[derive(Debug, Clone)]
+pub struct LoadedRowset {
+    pub partition_id: u64,
+    pub rowset: RowsetMeta,
+}
+
+impl Catalog {
+    /// Draws `n` ids in one transaction (rowset file names are their ids).
+    pub async fn reserve_ids(&self, n: usize) -> Result<Vec<u64>, CatalogError> {
+        self.write(move |txn| (0..n).map(|_| next_id(txn)).collect())
+            .await
+    }
+
+    /// Commits a load: in one transaction, checks the table is still the one the load read
+    /// (same id, writable), gives every touched partition its next version, and adds the
+    /// rowsets at that version. Readers see all of the load or none of it.
+    pub async fn commit_load(
+        &self,
+        db: &str,
+        table: &str,
+        table_id: u64,
+        rowsets: Vec<LoadedRowset>,
+    ) -> Result<(), CatalogError> {
+        let (db, table) = (db.to_string(), table.to_string());
+        self.write(move |txn| {
+            let mut meta = MetaTables::open(txn)?;
+            let current = meta.table(&db, &table)?;
+            if current.id != table_id {
+                return Err(CatalogError::Storage(format!(
+                    "table {db}.{table} was dropped and re-created during the load; nothing was loaded"
+                )));
+            }
+            ensure_writable(&current)?;
+            let mut by_partition: BTreeMap<u64, Vec<RowsetMeta>> = BTreeMap::new();
+            for r in rowsets {
+                by_partition.entry(r.partition_id).or_default().push(r.rowset);
+            }
+            let now = chrono::Utc::now().timestamp_millis();
+            for (partition_id, rowsets) in by_partition {
+                let mut partition: PartitionMeta = meta
+                    .partition(table_id, partition_id)?
+                    .ok_or_else(|| {
+                        CatalogError::Storage(format!(
+                            "a partition of {db}.{table} was dropped during the load; nothing was loaded"
+                        ))
+                    })?;
+                partition.visible_version += 1;
+                partition.visible_version_ms = now;
+                for mut rowset in rowsets {
+                    rowset.start_version = partition.visible_version;
+                    rowset.end_version = partition.visible_version;
+                    meta.put_rowset(&rowset)?;
+                }
+                meta.put_partition(&partition)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,117 @@
+//! `INSERT INTO t [PARTITION (p, ...)] [(cols)] VALUES ... | SELECT ...`: one atomic, versioned
+//! load. The source runs in DataFusion; rows stream into rowset files (`store::load`); one
+//! catalog transaction commits them all. A failure before that commit leaves nothing behind.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use sqlparser::ast::{Insert, TableObject};
+
+use super::{Outcome, Session, query, table};
+use crate::catalog::load::LoadedRowset;
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::store::load::Loader;
+
+pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) -> Result<Outcome> {
+    if ins.overwrite
+        || ins.on.is_some()
+        || ins.returning.is_some()
+        || ins.replace_into
+        || !ins.assignments.is_empty()
+    {
+        return Err(Error::NotSupported(
+            "only INSERT INTO t [PARTITION (...)] [(columns)] VALUES ... | SELECT ... is supported"
+                .into(),
+        ));
+    }
+    let TableObject::TableName(name) = &ins.table else {
+        return Err(Error::NotSupported(
+            "INSERT INTO a table function is not supported".into(),
+        ));
+    };
+    let (db, table_name) = table::resolve(session, name)?;
+    let tree = engine.catalog.table_tree(&db, &table_name).await?;
+    let columns = &tree.table.columns;
+    let targets: Vec<usize> = if ins.columns.is_empty() {
+        (0..columns.len()).collect()
+    } else {
+        ins.columns
+            .iter()
+            .map(|c| {
+                let wanted =
+                    c.0.last()
+                        .and_then(|p| p.as_ident())
+                        .map(|i| i.value.clone())
+                        .unwrap_or_default();
+                columns
+                    .iter()
+                    .position(|col| col.name.eq_ignore_ascii_case(&wanted))
+                    .ok_or_else(|| {
+                        Error::Catalog(crate::catalog::CatalogError::UnknownColumn {
+                            column: wanted,
+                            table: table_name.clone(),
+                        })
+                    })
+            })
+            .collect::<Result<_>>()?
+    };
+    let allowed = match &ins.partitioned {
+        None => None,
+        Some(exprs) => Some(
+            exprs
+                .iter()
+                .map(|e| match e {
+                    sqlparser::ast::Expr::Identifier(i) => Ok(i.value.clone()),
+                    other => Err(Error::NotSupported(format!(
+                        "PARTITION ({other}) is not a partition name"
+                    ))),
+                })
+                .collect::<Result<Vec<_>>>()?,
+        ),
+    };
+    let source = ins
+        .source
+        .ok_or_else(|| Error::NotSupported("INSERT needs VALUES or a SELECT".into()))?;
+    let Outcome::Rows { schema, mut stream } =
+        query::run(engine, session, sqlparser::ast::Statement::Query(source)).await?
+    else {
+        return Err(Error::Internal("the INSERT source returned no rows".into()));
+    };
+    if schema.fields().len() != targets.len() {
+        return Err(Error::ColumnCount);
+    }
+    let tablets: usize = tree.partitions.iter().map(|p| p.tablets.len()).sum();
+    let ids = engine.catalog.reserve_ids(tablets).await?;
+    let mut loader = Loader::new(engine.config.data_dir.clone(), &tree, allowed, ids);
+    while let Some(batch) = stream.next().await {
+        let batch = batch?;
+        // Encoding Parquet and hashing are CPU work: keep them off the async workers' queues.
+        tokio::task::block_in_place(|| loader.push(&batch, &targets))?;
+    }
+    let rows = loader.rows();
+    let rowsets: Vec<LoadedRowset> = tokio::task::block_in_place(|| loader.finish())?;
+    let paths: Vec<_> = rowsets
+        .iter()
+        .map(|r| {
+            crate::store::table::rowset_path(
+                &engine.config.data_dir,
+                r.rowset.tablet_id,
+                r.rowset.id,
+            )
+        })
+        .collect();
+    if let Err(e) = engine
+        .catalog
+        .commit_load(&db, &table_name, tree.table.id, rowsets)
+        .await
+    {
+        for p in paths {
+            let _ = std::fs::remove_file(p);
+        }
+        return Err(e.into());
+    }
+    Ok(Outcome::Done {
+        affected_rows: rows,
+    })
+}

@@ -1,0 +1,377 @@
+//! The write path of a load: rows in, one rowset file per touched tablet out.
+//!
+//! Each row goes to the partition whose range or list holds its partition-column value and to
+//! the tablet (bucket) chosen by a stable hash of its distribution columns (the same canonical
+//! value encoding as the content checksum), or round-robin for RANDOM distribution. Files are
+//! finished (fsynced, renamed) before the caller commits them to the catalog in one
+//! transaction; until then, and if anything fails, they are not part of any table.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, RecordBatch, UInt32Array, new_null_array,
+};
+use datafusion::arrow::compute::{CastOptions, cast_with_options, take};
+use datafusion::arrow::datatypes::{
+    DataType, Date32Type, Decimal128Type, Int8Type, Int16Type, Int32Type, Int64Type, SchemaRef,
+    TimeUnit, TimestampMicrosecondType,
+};
+use datafusion::arrow::util::display::FormatOptions;
+use twox_hash::XxHash3_64;
+
+use super::checksum::encode_value;
+use super::rowset::RowsetWriter;
+use super::table::{arrow_schema, arrow_type, rowset_path};
+use crate::catalog::TableTree;
+use crate::catalog::load::LoadedRowset;
+use crate::catalog::schema::{
+    ColumnDefault, Datum, Distribution, PartitionBounds, Partitioning, RangeBound, RowsetMeta,
+    TableMeta,
+};
+
+/// Why rows could not be loaded. Nothing is committed when any of these happens.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(
+        "Table has no partition for value {value} of column {column}; add a partition that holds it (ALTER TABLE ... ADD PARTITION)"
+    )]
+    NoPartition { column: String, value: String },
+    #[error("Column '{0}' cannot be null")]
+    NullInNotNull(String),
+    #[error("Incorrect value for column '{column}': {reason}")]
+    BadValue { column: String, reason: String },
+    #[error(transparent)]
+    Store(#[from] super::StoreError),
+}
+
+struct Target {
+    partition_id: u64,
+    tablet_id: u64,
+}
+
+pub struct Loader {
+    data_dir: PathBuf,
+    table: TableMeta,
+    schema: SchemaRef,
+    /// Per partition (in `tree` order): id, bounds, tablet ids by bucket.
+    partitions: Vec<(u64, PartitionBounds, Vec<u64>)>,
+    /// Partitions a `PARTITION (...)` clause allows (all when `None`).
+    allowed: Option<Vec<bool>>,
+    bucket_columns: Vec<usize>,
+    partition_column: Option<usize>,
+    writers: HashMap<u64, (Target, u64, RowsetWriter)>,
+    /// Rowset ids drawn before the load; one per tablet at most.
+    ids: Vec<u64>,
+    next_random: usize,
+    rows: u64,
+}
+
+impl Loader {
+    /// `ids` must hold at least one id per tablet of the table.
+    pub fn new(
+        data_dir: PathBuf,
+        tree: &TableTree,
+        allowed: Option<Vec<String>>,
+        ids: Vec<u64>,
+    ) -> Self {
+        let table = tree.table.clone();
+        let position = |name: &str| {
+            table
+                .columns
+                .iter()
+                .position(|c| c.name.eq_ignore_ascii_case(name))
+        };
+        let bucket_columns = match &table.distribution {
+            Distribution::Hash { columns, .. } => {
+                columns.iter().filter_map(|c| position(c)).collect()
+            }
+            Distribution::Random { .. } => Vec::new(),
+        };
+        let partition_column = match &table.partitioning {
+            Partitioning::None => None,
+            Partitioning::Range { column } | Partitioning::List { column } => position(column),
+        };
+        let partitions: Vec<_> = tree
+            .partitions
+            .iter()
+            .map(|p| {
+                (
+                    p.partition.id,
+                    p.partition.bounds.clone(),
+                    p.tablets.iter().map(|t| t.tablet.id).collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        let allowed = allowed.map(|names| {
+            tree.partitions
+                .iter()
+                .map(|p| {
+                    names
+                        .iter()
+                        .any(|n| n.eq_ignore_ascii_case(&p.partition.name))
+                })
+                .collect()
+        });
+        Self {
+            data_dir,
+            schema: arrow_schema(&table),
+            table,
+            partitions,
+            allowed,
+            bucket_columns,
+            partition_column,
+            writers: HashMap::new(),
+            ids,
+            next_random: 0,
+            rows: 0,
+        }
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// Adds a batch whose columns are `targets` (table column positions), in order. Blocking.
+    pub fn push(&mut self, batch: &RecordBatch, targets: &[usize]) -> Result<(), LoadError> {
+        let n = batch.num_rows();
+        if n == 0 {
+            return Ok(());
+        }
+        let columns = self.conform(batch, targets)?;
+        // Route every row.
+        let mut groups: HashMap<(usize, usize), Vec<u32>> = HashMap::new();
+        for row in 0..n {
+            let p = self.partition_of(&columns, row)?;
+            let buckets = self.partitions.get(p).map_or(1, |(_, _, t)| t.len().max(1));
+            let bucket = if self.bucket_columns.is_empty() {
+                (self.next_random + row) % buckets
+            } else {
+                let mut h = 0u64;
+                let mut scratch = Vec::with_capacity(32);
+                for &c in &self.bucket_columns {
+                    scratch.clear();
+                    if let Some(array) = columns.get(c) {
+                        if array.is_null(row) {
+                            scratch.push(0);
+                        } else {
+                            scratch.push(1);
+                            encode_value(array.as_ref(), row, &mut scratch, None);
+                        }
+                    }
+                    h = XxHash3_64::oneshot_with_seed(h, &scratch);
+                }
+                (h % buckets as u64) as usize
+            };
+            groups.entry((p, bucket)).or_default().push(row as u32);
+        }
+        self.next_random = self.next_random.wrapping_add(n);
+        for ((p, bucket), rows) in groups {
+            let Some((partition_id, _, tablets)) = self.partitions.get(p) else {
+                continue;
+            };
+            let Some(&tablet_id) = tablets.get(bucket) else {
+                continue;
+            };
+            let indices = UInt32Array::from(rows);
+            let taken = columns
+                .iter()
+                .map(|c| take(c.as_ref(), &indices, None))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| LoadError::BadValue {
+                    column: String::new(),
+                    reason: e.to_string(),
+                })?;
+            let part = RecordBatch::try_new(Arc::clone(&self.schema), taken).map_err(|e| {
+                LoadError::BadValue {
+                    column: String::new(),
+                    reason: e.to_string(),
+                }
+            })?;
+            if !self.writers.contains_key(&tablet_id) {
+                let rowset_id = self.ids.pop().ok_or_else(|| LoadError::BadValue {
+                    column: String::new(),
+                    reason: "internal: ran out of reserved rowset ids".into(),
+                })?;
+                let path = rowset_path(&self.data_dir, tablet_id, rowset_id);
+                let dir = path.parent().map(PathBuf::from).unwrap_or_default();
+                let name = format!("{rowset_id}.parquet");
+                let writer = RowsetWriter::create(&dir, &name, Arc::clone(&self.schema))?;
+                self.writers.insert(
+                    tablet_id,
+                    (
+                        Target {
+                            partition_id: *partition_id,
+                            tablet_id,
+                        },
+                        rowset_id,
+                        writer,
+                    ),
+                );
+            }
+            if let Some((_, _, writer)) = self.writers.get_mut(&tablet_id) {
+                writer.write(&part)?;
+            }
+        }
+        self.rows += n as u64;
+        Ok(())
+    }
+
+    /// Finishes every file (durable, final names); the caller commits them.
+    pub fn finish(self) -> Result<Vec<LoadedRowset>, LoadError> {
+        let mut out = Vec::with_capacity(self.writers.len());
+        let mut done: Vec<PathBuf> = Vec::new();
+        for (_, (target, rowset_id, writer)) in self.writers {
+            match writer.finish() {
+                Ok(file) => {
+                    done.push(file.path.clone());
+                    out.push(LoadedRowset {
+                        partition_id: target.partition_id,
+                        rowset: RowsetMeta {
+                            id: rowset_id,
+                            tablet_id: target.tablet_id,
+                            start_version: 0,
+                            end_version: 0,
+                            rows: file.rows,
+                            bytes: file.bytes,
+                            sha256: file.sha256,
+                            content_checksum: file.checksum,
+                        },
+                    });
+                }
+                Err(e) => {
+                    for path in done {
+                        let _ = std::fs::remove_file(path);
+                    }
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The batch as the table's columns: cast to the column types, defaults for columns the
+    /// statement did not name, NOT NULL enforced.
+    fn conform(&self, batch: &RecordBatch, targets: &[usize]) -> Result<Vec<ArrayRef>, LoadError> {
+        let n = batch.num_rows();
+        let strict = CastOptions {
+            safe: false,
+            format_options: FormatOptions::default(),
+        };
+        let mut out = Vec::with_capacity(self.table.columns.len());
+        for (i, column) in self.table.columns.iter().enumerate() {
+            let ty = arrow_type(column.data_type);
+            let bad = |reason: String| LoadError::BadValue {
+                column: column.name.clone(),
+                reason,
+            };
+            let array = match targets
+                .iter()
+                .position(|&t| t == i)
+                .and_then(|j| batch.columns().get(j))
+            {
+                Some(source) => {
+                    cast_with_options(source, &ty, &strict).map_err(|e| bad(e.to_string()))?
+                }
+                None => match &column.default {
+                    Some(ColumnDefault::Value(text)) => {
+                        let texts =
+                            datafusion::arrow::array::StringArray::from(vec![text.as_str(); n]);
+                        cast_with_options(&texts, &ty, &strict).map_err(|e| bad(e.to_string()))?
+                    }
+                    Some(ColumnDefault::CurrentTimestamp) => {
+                        let now = chrono::Utc::now().timestamp_micros();
+                        let ts =
+                            datafusion::arrow::array::TimestampMicrosecondArray::from(vec![now; n]);
+                        cast_with_options(&ts, &ty, &strict).map_err(|e| bad(e.to_string()))?
+                    }
+                    None => new_null_array(&ty, n),
+                },
+            };
+            if !column.nullable && array.null_count() > 0 {
+                return Err(LoadError::NullInNotNull(column.name.clone()));
+            }
+            if let (DataType::Utf8, Some(limit)) = (&ty, column.data_type.max_length()) {
+                let strings = array.as_string::<i32>();
+                if let Some(long) = strings.iter().flatten().find(|s| s.len() > limit as usize) {
+                    return Err(bad(format!("'{long}' is longer than {limit} bytes")));
+                }
+            }
+            out.push(array);
+        }
+        Ok(out)
+    }
+
+    fn partition_of(&self, columns: &[ArrayRef], row: usize) -> Result<usize, LoadError> {
+        let index = match self.partition_column {
+            None => Some(0),
+            Some(c) => {
+                let array = columns.get(c);
+                let datum = array.and_then(|a| datum(a.as_ref(), row));
+                self.partitions
+                    .iter()
+                    .position(|(_, bounds, _)| match (bounds, &datum) {
+                        (PartitionBounds::All, _) => true,
+                        // NULL sorts below every value: it belongs to the partition that starts at
+                        // the bottom, as in StarRocks.
+                        (PartitionBounds::Range { lower, .. }, None) => *lower == RangeBound::Min,
+                        (PartitionBounds::Range { lower, upper }, Some(d)) => {
+                            let v = RangeBound::Value(d.clone());
+                            *lower <= v && v < *upper
+                        }
+                        (PartitionBounds::List { values }, Some(d)) => values.contains(d),
+                        (PartitionBounds::List { .. }, None) => false,
+                    })
+            }
+        };
+        let allowed = |i: usize| {
+            self.allowed
+                .as_ref()
+                .is_none_or(|a| a.get(i).copied().unwrap_or(false))
+        };
+        match index {
+            Some(i) if allowed(i) => Ok(i),
+            _ => {
+                let column = self
+                    .partition_column
+                    .and_then(|c| self.table.columns.get(c));
+                let value = self
+                    .partition_column
+                    .and_then(|c| columns.get(c))
+                    .and_then(|a| datum(a.as_ref(), row))
+                    .map_or("NULL".to_string(), |d| d.to_string());
+                Err(LoadError::NoPartition {
+                    column: column.map_or(String::new(), |c| c.name.clone()),
+                    value,
+                })
+            }
+        }
+    }
+}
+
+/// A partition column's value as the catalog's typed datum; `None` for NULL.
+fn datum(array: &dyn Array, row: usize) -> Option<Datum> {
+    if array.is_null(row) {
+        return None;
+    }
+    Some(match array.data_type() {
+        DataType::Int8 => Datum::Int(i128::from(array.as_primitive::<Int8Type>().value(row))),
+        DataType::Int16 => Datum::Int(i128::from(array.as_primitive::<Int16Type>().value(row))),
+        DataType::Int32 => Datum::Int(i128::from(array.as_primitive::<Int32Type>().value(row))),
+        DataType::Int64 => Datum::Int(i128::from(array.as_primitive::<Int64Type>().value(row))),
+        DataType::Decimal128(_, 0) => Datum::Int(array.as_primitive::<Decimal128Type>().value(row)),
+        DataType::Date32 => {
+            let days = array.as_primitive::<Date32Type>().value(row);
+            Datum::Date(NaiveDate::from_num_days_from_ce_opt(days + 719_163)?)
+        }
+        DataType::Timestamp(TimeUnit::Microsecond, _) => Datum::DateTime(
+            array
+                .as_primitive::<TimestampMicrosecondType>()
+                .value_as_datetime(row)?,
+        ),
+        DataType::Utf8 => Datum::String(array.as_string::<i32>().value(row).to_string()),
+        _ => return None,
+    })
+}

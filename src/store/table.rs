@@ -1,0 +1,86 @@
+//! A table as the query engine sees it: its Arrow schema, where its rowset files live, and a
+//! DataFusion table provider over the committed rowsets of one catalog read.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::error::Result as DfResult;
+
+use crate::catalog::TableTree;
+use crate::catalog::schema::{ColumnType, TableMeta};
+
+/// The Arrow type a column is stored and computed in.
+pub fn arrow_type(ty: ColumnType) -> DataType {
+    match ty {
+        ColumnType::Boolean => DataType::Boolean,
+        ColumnType::TinyInt => DataType::Int8,
+        ColumnType::SmallInt => DataType::Int16,
+        ColumnType::Int => DataType::Int32,
+        ColumnType::BigInt => DataType::Int64,
+        // 128-bit integers: a 38-digit decimal, which every Parquet reader understands.
+        ColumnType::LargeInt => DataType::Decimal128(38, 0),
+        ColumnType::Float => DataType::Float32,
+        ColumnType::Double => DataType::Float64,
+        ColumnType::Decimal {
+            precision, scale, ..
+        } => DataType::Decimal128(
+            u8::try_from(precision).unwrap_or(38),
+            i8::try_from(scale).unwrap_or(0),
+        ),
+        ColumnType::Char(_) | ColumnType::Varchar(_) | ColumnType::String => DataType::Utf8,
+        ColumnType::Date => DataType::Date32,
+        ColumnType::DateTime => DataType::Timestamp(TimeUnit::Microsecond, None),
+    }
+}
+
+pub fn arrow_schema(table: &TableMeta) -> SchemaRef {
+    Arc::new(Schema::new(
+        table
+            .columns
+            .iter()
+            .map(|c| Field::new(&c.name, arrow_type(c.data_type), c.nullable))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// `<data-dir>/data/<tablet id>/<rowset id>.parquet`: ids are never reused, so a path names one
+/// immutable file forever.
+pub fn rowset_path(data_dir: &Path, tablet_id: u64, rowset_id: u64) -> PathBuf {
+    data_dir
+        .join("data")
+        .join(tablet_id.to_string())
+        .join(format!("{rowset_id}.parquet"))
+}
+
+/// A provider over exactly the rowsets of `tree` (one consistent catalog read): a load that
+/// commits later is not seen by a query that already has its provider.
+pub fn provider(data_dir: &Path, tree: &TableTree) -> DfResult<Arc<dyn TableProvider>> {
+    let schema = arrow_schema(&tree.table);
+    let urls = tree
+        .partitions
+        .iter()
+        .flat_map(|p| &p.tablets)
+        .flat_map(|t| {
+            t.rowsets
+                .iter()
+                .map(move |r| rowset_path(data_dir, t.tablet.id, r.id))
+        })
+        .map(|path| ListingTableUrl::parse(path.to_string_lossy()))
+        .collect::<DfResult<Vec<_>>>()?;
+    if urls.is_empty() {
+        return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
+    }
+    let options =
+        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(urls)
+        .with_listing_options(options)
+        .with_schema(schema);
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}

@@ -1,0 +1,202 @@
+//! Loading and reading table data over the wire: INSERT ... VALUES / SELECT, partition and
+//! bucket routing, atomic statements, CHECKSUM TABLE, and data surviving a restart.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use common::{TestDaemon, rows, server_err};
+use mysql_async::Conn;
+use mysql_async::prelude::Queryable;
+
+async fn exec(conn: &mut Conn, sql: &str) {
+    conn.query_drop(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql:?} failed: {e}"));
+}
+
+async fn one(conn: &mut Conn, sql: &str) -> String {
+    let r = rows(conn, sql).await;
+    r[0][0].clone().unwrap_or_else(|| "NULL".into())
+}
+
+const MEMBER: &str = "CREATE TABLE sr_member (
+    sr_id INT NOT NULL, name STRING, city_code INT, reg_date DATE NOT NULL
+) DUPLICATE KEY(sr_id)
+PARTITION BY RANGE(reg_date) (
+    PARTITION p1 VALUES [('2022-03-13'), ('2022-03-14')),
+    PARTITION p2 VALUES [('2022-03-14'), ('2022-03-15')),
+    PARTITION p3 VALUES [('2022-03-15'), ('2022-03-16'))
+) DISTRIBUTED BY HASH(sr_id) BUCKETS 4";
+
+const ROWS: &str = "(1, 'tom', 100000, '2022-03-13'), (2, 'johndoe', 210000, '2022-03-14'), \
+     (3, 'maruko', 200000, '2022-03-14'), (4, 'simo', 200000, '2022-03-15'), \
+     (5, 'bb', 220000, '2022-03-15')";
+
+/// Count of `.parquet` files under the data directory.
+fn parquet_files(daemon: &TestDaemon) -> usize {
+    fn walk(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |entries| {
+            entries
+                .flatten()
+                .map(|e| {
+                    let p = e.path();
+                    if p.is_dir() {
+                        walk(&p)
+                    } else {
+                        usize::from(p.extension().is_some_and(|x| x == "parquet" || x == "tmp"))
+                    }
+                })
+                .sum()
+        })
+    }
+    walk(daemon.data_dir())
+}
+
+#[tokio::test]
+async fn insert_select_and_checksum() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    exec(&mut conn, "CREATE DATABASE sr_hub").await;
+    exec(&mut conn, "USE sr_hub").await;
+    exec(&mut conn, MEMBER).await;
+    exec(&mut conn, &format!("INSERT INTO sr_member VALUES {ROWS}")).await;
+    let r = rows(
+        &mut conn,
+        "SELECT sr_id, name, reg_date FROM sr_member ORDER BY sr_id",
+    )
+    .await;
+    assert_eq!(r.len(), 5);
+    assert_eq!(
+        r[1],
+        vec![
+            Some("2".into()),
+            Some("johndoe".into()),
+            Some("2022-03-14".into())
+        ]
+    );
+    assert_eq!(
+        one(&mut conn, "SELECT sum(city_code) FROM sr_hub.sr_member").await,
+        "930000"
+    );
+    // Rows land in their partitions, and each partition's version moved once.
+    let parts = rows(&mut conn, "SHOW PARTITIONS FROM sr_member").await;
+    let counts: Vec<_> = parts
+        .iter()
+        .map(|p| {
+            (
+                p[1].clone().unwrap(),
+                p[2].clone().unwrap(),
+                p[16].clone().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("p1".to_string(), "2".to_string(), "1".to_string()),
+            ("p2".to_string(), "2".to_string(), "2".to_string()),
+            ("p3".to_string(), "2".to_string(), "2".to_string()),
+        ]
+    );
+
+    // The same rows in another order, in two statements, into a second table: same checksum.
+    exec(&mut conn, &MEMBER.replace("sr_member", "copy")).await;
+    exec(
+        &mut conn,
+        "INSERT INTO copy SELECT * FROM sr_member WHERE sr_id > 3 ORDER BY sr_id DESC",
+    )
+    .await;
+    exec(&mut conn, "INSERT INTO copy (reg_date, sr_id, name, city_code) SELECT reg_date, sr_id, name, city_code FROM sr_member WHERE sr_id <= 3").await;
+    let a = one(&mut conn, "CHECKSUM TABLE sr_member").await;
+    let sums = rows(&mut conn, "CHECKSUM TABLE sr_member, copy").await;
+    assert_eq!(sums[0][1], sums[1][1], "{sums:?}");
+    assert_eq!(a, "sr_hub.sr_member");
+    assert_ne!(sums[0][1].as_deref(), Some("0"));
+    // One different value: a different checksum.
+    exec(
+        &mut conn,
+        "INSERT INTO copy VALUES (6, 'x', 1, '2022-03-13')",
+    )
+    .await;
+    let sums = rows(&mut conn, "CHECKSUM TABLE sr_member, copy").await;
+    assert_ne!(sums[0][1], sums[1][1]);
+}
+
+#[tokio::test]
+async fn a_failed_insert_changes_nothing() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    exec(&mut conn, "CREATE DATABASE d").await;
+    exec(&mut conn, "USE d").await;
+    exec(&mut conn, MEMBER).await;
+    exec(&mut conn, &format!("INSERT INTO sr_member VALUES {ROWS}")).await;
+    let files = parquet_files(&daemon);
+    let before = one(&mut conn, "CHECKSUM TABLE sr_member").await;
+    let sum_before = rows(&mut conn, "CHECKSUM TABLE sr_member").await;
+    // Good rows first, then one that fits no partition: the whole statement fails.
+    let (code, _, message) = server_err(
+        &mut conn,
+        "INSERT INTO sr_member VALUES (7, 'ok', 1, '2022-03-13'), (8, 'late', 1, '2030-01-01')",
+    )
+    .await;
+    assert_eq!(code, 1526, "{message}");
+    assert!(message.contains("2030-01-01"), "{message}");
+    let (code, _, _) = server_err(
+        &mut conn,
+        "INSERT INTO sr_member (name, reg_date) VALUES ('x', '2022-03-13')",
+    )
+    .await;
+    assert_eq!(code, 1048);
+    let (code, _, _) = server_err(&mut conn, "INSERT INTO sr_member VALUES (1, 'x')").await;
+    assert_eq!(code, 1136);
+    let (code, _, _) = server_err(&mut conn, "INSERT INTO sr_member (nosuch) VALUES (1)").await;
+    assert_eq!(code, 1054);
+    let (code, _, _) = server_err(&mut conn, "INSERT INTO nosuch VALUES (1)").await;
+    assert_eq!(code, 1146);
+    let (code, _, _) = server_err(&mut conn, "SELECT * FROM nosuch").await;
+    assert_eq!(code, 1146);
+    assert_eq!(one(&mut conn, "SELECT count(*) FROM sr_member").await, "5");
+    assert_eq!(
+        rows(&mut conn, "CHECKSUM TABLE sr_member").await,
+        sum_before
+    );
+    assert_eq!(before, "d.sr_member");
+    assert_eq!(
+        parquet_files(&daemon),
+        files,
+        "a failed load left files behind"
+    );
+}
+
+#[tokio::test]
+async fn data_survives_a_restart() {
+    let mut daemon = TestDaemon::start();
+    {
+        let mut conn = daemon.conn().await;
+        exec(&mut conn, "CREATE DATABASE d").await;
+        exec(&mut conn, "CREATE TABLE d.t (k INT, v VARCHAR(10)) DUPLICATE KEY(k) DISTRIBUTED BY RANDOM BUCKETS 3").await;
+        exec(
+            &mut conn,
+            "INSERT INTO d.t VALUES (1, 'a'), (2, NULL), (3, 'c')",
+        )
+        .await;
+        let (code, _, _) =
+            server_err(&mut conn, "INSERT INTO d.t VALUES (4, 'much too long')").await;
+        assert_eq!(code, 1366);
+    }
+    let sum = {
+        let mut conn = daemon.conn().await;
+        rows(&mut conn, "CHECKSUM TABLE d.t").await
+    };
+    daemon.restart();
+    let mut conn = daemon.conn().await;
+    assert_eq!(
+        rows(&mut conn, "SELECT k, v FROM d.t ORDER BY k").await,
+        vec![
+            vec![Some("1".into()), Some("a".into())],
+            vec![Some("2".into()), None],
+            vec![Some("3".into()), Some("c".into())],
+        ]
+    );
+    assert_eq!(rows(&mut conn, "CHECKSUM TABLE d.t").await, sum);
+}
