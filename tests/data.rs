@@ -200,3 +200,94 @@ async fn data_survives_a_restart() {
     );
     assert_eq!(rows(&mut conn, "CHECKSUM TABLE d.t").await, sum);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_loads_and_reads_lose_and_duplicate_nothing() {
+    const WRITERS: i64 = 6;
+    const STATEMENTS: i64 = 15;
+    const ROWS: i64 = 10;
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    exec(&mut conn, "CREATE DATABASE c").await;
+    for t in ["t", "expected"] {
+        exec(
+            &mut conn,
+            &format!(
+                "CREATE TABLE c.{t} (k BIGINT, w INT) DUPLICATE KEY(k) \
+                 PARTITION BY RANGE(k) (PARTITION a VALUES LESS THAN ('500'), \
+                 PARTITION b VALUES LESS THAN (MAXVALUE)) DISTRIBUTED BY HASH(k) BUCKETS 3"
+            ),
+        )
+        .await;
+    }
+    let values = |w: i64, s: i64| {
+        (0..ROWS)
+            .map(|r| format!("({}, {w})", (w * STATEMENTS + s) * ROWS + r))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..3 {
+        let mut conn = daemon.conn().await;
+        let done = done.clone();
+        readers.push(tokio::spawn(async move {
+            let mut last = 0i64;
+            let mut reads = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let n: i64 = one(&mut conn, "SELECT count(*) FROM c.t")
+                    .await
+                    .parse()
+                    .unwrap();
+                // Whole statements only, and never going back.
+                assert_eq!(n % ROWS, 0, "a reader saw part of a load: {n}");
+                assert!(n >= last, "count went back from {last} to {n}");
+                last = n;
+                reads += 1;
+            }
+            reads
+        }));
+    }
+    let mut writers = Vec::new();
+    for w in 0..WRITERS {
+        let mut conn = daemon.conn().await;
+        writers.push(tokio::spawn(async move {
+            for s in 0..STATEMENTS {
+                exec(
+                    &mut conn,
+                    &format!("INSERT INTO c.t VALUES {}", values(w, s)),
+                )
+                .await;
+            }
+        }));
+    }
+    for w in writers {
+        w.await.unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut reads = 0;
+    for r in readers {
+        reads += r.await.unwrap();
+    }
+    for w in 0..WRITERS {
+        for s in 0..STATEMENTS {
+            exec(
+                &mut conn,
+                &format!("INSERT INTO c.expected VALUES {}", values(w, s)),
+            )
+            .await;
+        }
+    }
+    let total = WRITERS * STATEMENTS * ROWS;
+    assert_eq!(
+        one(&mut conn, "SELECT count(*) FROM c.t").await,
+        total.to_string()
+    );
+    assert_eq!(
+        one(&mut conn, "SELECT count(DISTINCT k) FROM c.t").await,
+        total.to_string()
+    );
+    let sums = rows(&mut conn, "CHECKSUM TABLE c.t, c.expected").await;
+    assert_eq!(sums[0][1], sums[1][1]);
+    println!("concurrent: {WRITERS} writers x {STATEMENTS} INSERTs x {ROWS} rows, {reads} reads");
+}
