@@ -34,6 +34,15 @@ impl Engine {
         config.data_dir = std::path::absolute(&config.data_dir).map_err(|e| {
             Error::Internal(format!("cannot resolve {}: {e}", config.data_dir.display()))
         })?;
+        let committed = catalog.rowset_keys_blocking()?;
+        let removed = crate::store::table::remove_unreferenced(&config.data_dir, &committed)
+            .map_err(|e| Error::Internal(format!("cleaning {}: {e}", config.data_dir.display())))?;
+        if removed > 0 {
+            tracing::info!(
+                removed,
+                "removed rowset files no committed table references"
+            );
+        }
         let limit = usize::try_from(config.query_memory_limit).unwrap_or(usize::MAX);
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_limit(limit, 1.0)

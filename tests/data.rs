@@ -291,3 +291,48 @@ async fn concurrent_loads_and_reads_lose_and_duplicate_nothing() {
     assert_eq!(sums[0][1], sums[1][1]);
     println!("concurrent: {WRITERS} writers x {STATEMENTS} INSERTs x {ROWS} rows, {reads} reads");
 }
+
+#[tokio::test]
+async fn start_up_removes_files_no_table_references() {
+    let mut daemon = TestDaemon::start();
+    {
+        let mut conn = daemon.conn().await;
+        exec(&mut conn, "CREATE DATABASE d").await;
+        exec(&mut conn, "USE d").await;
+        exec(&mut conn, MEMBER).await;
+        exec(&mut conn, &MEMBER.replace("sr_member", "gone")).await;
+        exec(&mut conn, &format!("INSERT INTO sr_member VALUES {ROWS}")).await;
+        exec(&mut conn, &format!("INSERT INTO gone VALUES {ROWS}")).await;
+        exec(&mut conn, "TRUNCATE TABLE sr_member PARTITION (p1)").await;
+        exec(&mut conn, "DROP TABLE gone").await;
+    }
+    // What a crash between writing and committing leaves: a finished file and a temp file.
+    let stray = daemon.data_dir().join("data").join("424242");
+    std::fs::create_dir_all(&stray).unwrap();
+    std::fs::write(stray.join("7.parquet"), b"not committed").unwrap();
+    std::fs::write(stray.join("8.parquet.tmp"), b"half written").unwrap();
+    let before = parquet_files(&daemon);
+    daemon.restart();
+    let mut conn = daemon.conn().await;
+    let tablets = rows(&mut conn, "SHOW TABLET FROM d.sr_member").await;
+    let live_rowsets: usize = tablets
+        .iter()
+        .map(|t| {
+            t[5].clone()
+                .unwrap_or_default()
+                .parse::<usize>()
+                .unwrap_or(0)
+        })
+        .sum();
+    let after = parquet_files(&daemon);
+    assert_eq!(
+        after, live_rowsets,
+        "files left: {after}, committed rowsets: {live_rowsets}"
+    );
+    assert!(before > after + 2, "before {before}, after {after}");
+    assert!(!stray.exists());
+    assert_eq!(
+        one(&mut conn, "SELECT count(*) FROM d.sr_member").await,
+        "4"
+    );
+}

@@ -15,6 +15,21 @@ pub struct LoadedRowset {
 }
 
 impl Catalog {
+    /// Every committed rowset as (tablet id, rowset id). Blocking: for start-up.
+    pub fn rowset_keys_blocking(
+        &self,
+    ) -> Result<std::collections::HashSet<(u64, u64)>, CatalogError> {
+        use redb::{ReadableDatabase, ReadableTable};
+        let txn = self.db.begin_read().map_err(super::storage)?;
+        let table = txn.open_table(super::ROWSETS).map_err(super::storage)?;
+        let mut keys = std::collections::HashSet::new();
+        for entry in table.iter().map_err(super::storage)? {
+            let (k, _) = entry.map_err(super::storage)?;
+            keys.insert(k.value());
+        }
+        Ok(keys)
+    }
+
     /// Draws `n` ids in one transaction (rowset file names are their ids).
     pub async fn reserve_ids(&self, n: usize) -> Result<Vec<u64>, CatalogError> {
         self.write(move |txn| (0..n).map(|_| next_id(txn)).collect())

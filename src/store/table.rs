@@ -84,3 +84,40 @@ pub fn provider(data_dir: &Path, tree: &TableTree) -> DfResult<Arc<dyn TableProv
         .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
+
+/// Deletes rowset files that no committed rowset references: files a crash left between
+/// writing and committing, unfinished `.tmp` files, and files of truncated or dropped data.
+/// Runs at start-up, before any query can hold a file. Returns how many files it removed.
+pub fn remove_unreferenced(
+    data_dir: &Path,
+    committed: &std::collections::HashSet<(u64, u64)>,
+) -> std::io::Result<usize> {
+    let root = data_dir.join("data");
+    let Ok(tablets) = std::fs::read_dir(&root) else {
+        return Ok(0);
+    };
+    let mut removed = 0;
+    for tablet_dir in tablets.flatten() {
+        let path = tablet_dir.path();
+        let tablet: Option<u64> = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.parse().ok());
+        let Some(tablet) = tablet.filter(|_| path.is_dir()) else {
+            continue;
+        };
+        for file in std::fs::read_dir(&path)?.flatten() {
+            let name = file.file_name();
+            let name = name.to_string_lossy();
+            let rowset: Option<u64> = name.strip_suffix(".parquet").and_then(|n| n.parse().ok());
+            let keep = rowset.is_some_and(|r| committed.contains(&(tablet, r)));
+            if !keep {
+                std::fs::remove_file(file.path())?;
+                removed += 1;
+            }
+        }
+        // An empty tablet folder goes too (remove_dir fails, harmlessly, when it is not empty).
+        let _ = std::fs::remove_dir(&path);
+    }
+    Ok(removed)
+}
