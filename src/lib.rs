@@ -17,6 +17,7 @@ pub mod command;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod failpoint;
 pub mod server;
 pub mod sql;
 pub mod store;

@@ -101,6 +101,12 @@ pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) ->
             )
         })
         .collect();
+    if let Err(e) = crate::failpoint::hit("load.before_catalog_commit").await {
+        for p in &paths {
+            let _ = std::fs::remove_file(p);
+        }
+        return Err(e);
+    }
     if let Err(e) = engine
         .catalog
         .commit_load(&db, &table_name, tree.table.id, rowsets)

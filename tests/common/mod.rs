@@ -286,6 +286,25 @@ impl TestDaemon {
         self.spawn();
     }
 
+    /// Kills the daemon with SIGKILL (a crash: nothing gets to clean up) and reaps it.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(drain) = self.stdout_drain.take() {
+            let _ = drain.join();
+        }
+    }
+
+    /// Sets (or with `None` removes) an environment variable for the next start.
+    pub fn set_env(&mut self, key: &str, value: Option<&str>) {
+        self.envs.retain(|(k, _)| k != key);
+        if let Some(v) = value {
+            self.envs.push((key.to_string(), v.to_string()));
+        }
+    }
+
     /// Starts the daemon again (same arguments and data dir) after `stop()`. The port changes.
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "backstop is still running");

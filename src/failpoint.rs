@@ -1,0 +1,57 @@
+//! Named failpoints (DESIGN.md "Failpoints"): debug builds read
+//! `BACKSTOP_FAILPOINTS=name=action[,name=action...]` once, with actions
+//! - `crash`: abort the process on the spot (as a power cut or `kill -9` would);
+//! - `error`: the operation fails with an internal error;
+//! - `pause`: the operation waits for an hour (tests act meanwhile, then kill the daemon).
+//!
+//! Release builds compile every failpoint to nothing.
+
+use crate::error::{Error, Result};
+
+#[cfg(debug_assertions)]
+fn action(name: &str) -> Option<&'static str> {
+    use std::collections::HashMap;
+    use std::sync::OnceLock;
+    static POINTS: OnceLock<HashMap<String, &'static str>> = OnceLock::new();
+    let points = POINTS.get_or_init(|| {
+        std::env::var("BACKSTOP_FAILPOINTS")
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|item| item.split_once('='))
+            .filter_map(|(n, a)| {
+                let a = match a.trim() {
+                    "crash" => "crash",
+                    "error" => "error",
+                    "pause" => "pause",
+                    _ => return None,
+                };
+                Some((n.trim().to_string(), a))
+            })
+            .collect()
+    });
+    points.get(name).copied()
+}
+
+/// Passes through the failpoint `name`.
+#[cfg(debug_assertions)]
+pub async fn hit(name: &str) -> Result<()> {
+    match action(name) {
+        Some("crash") => {
+            tracing::warn!(failpoint = name, "crashing at failpoint");
+            std::process::abort()
+        }
+        Some("error") => Err(Error::Internal(format!("failpoint {name}"))),
+        Some("pause") => {
+            tracing::warn!(failpoint = name, "paused at failpoint");
+            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub async fn hit(_name: &str) -> Result<()> {
+    Ok(())
+}
