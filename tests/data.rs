@@ -336,3 +336,81 @@ async fn start_up_removes_files_no_table_references() {
         "4"
     );
 }
+
+#[tokio::test]
+async fn files_loads_csv_and_parquet() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    exec(&mut conn, "CREATE DATABASE f").await;
+    exec(&mut conn, "USE f").await;
+    exec(&mut conn, MEMBER).await;
+    exec(&mut conn, &MEMBER.replace("sr_member", "from_csv")).await;
+    exec(&mut conn, &MEMBER.replace("sr_member", "from_parquet")).await;
+    exec(&mut conn, &format!("INSERT INTO sr_member VALUES {ROWS}")).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    // Parquet: the rowset files of sr_member (the only table with data so far), copied into
+    // one folder, read below with a glob.
+    let pq = dir.path().join("parquet");
+    std::fs::create_dir_all(&pq).unwrap();
+    for tablet in std::fs::read_dir(daemon.data_dir().join("data"))
+        .unwrap()
+        .flatten()
+    {
+        for file in std::fs::read_dir(tablet.path()).unwrap().flatten() {
+            let name = format!(
+                "{}-{}",
+                tablet.file_name().to_string_lossy(),
+                file.file_name().to_string_lossy()
+            );
+            std::fs::copy(file.path(), pq.join(name)).unwrap();
+        }
+    }
+    // CSV with a header line and another separator.
+    let csv = dir.path().join("members.csv");
+    std::fs::write(
+        &csv,
+        "sr_id|name|city_code|reg_date\n1|tom|100000|2022-03-13\n2|johndoe|210000|2022-03-14\n\
+         3|maruko|200000|2022-03-14\n4|simo|200000|2022-03-15\n5|bb|220000|2022-03-15\n",
+    )
+    .unwrap();
+    exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO from_csv SELECT * FROM FILES(\"path\" = \"file://{}\", \"format\" = \"csv\", \
+             \"csv.column_separator\" = \"|\", \"csv.skip_header\" = \"1\")",
+            csv.display()
+        ),
+    )
+    .await;
+
+    exec(
+        &mut conn,
+        &format!(
+            "INSERT INTO from_parquet SELECT * FROM FILES('path' = 'file://{}/*.parquet', 'format' = 'parquet')",
+            pq.display()
+        ),
+    )
+    .await;
+    let sums = rows(
+        &mut conn,
+        "CHECKSUM TABLE sr_member, from_csv, from_parquet",
+    )
+    .await;
+    assert_eq!(sums[0][1], sums[1][1], "{sums:?}");
+    assert_eq!(sums[0][1], sums[2][1], "{sums:?}");
+
+    let (code, _, message) = server_err(
+        &mut conn,
+        "SELECT * FROM FILES('path' = 's3://bucket/x.parquet', 'format' = 'parquet')",
+    )
+    .await;
+    assert_eq!(code, 1235, "{message}");
+    let (code, _, message) = server_err(
+        &mut conn,
+        "SELECT * FROM FILES('path' = 'file:///tmp/x', 'format' = 'orc')",
+    )
+    .await;
+    assert_eq!(code, 1235, "{message}");
+    assert!(message.contains("parquet"), "{message}");
+}

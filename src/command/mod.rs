@@ -6,6 +6,7 @@
 //! yet" (1235), so clients learn which statement is missing rather than seeing a syntax error.
 
 pub mod database;
+pub mod files;
 pub mod information_schema;
 pub mod insert;
 pub mod query;

@@ -17,7 +17,8 @@ pub async fn run(
     session: &mut Session,
     stmt: sqlparser::ast::Statement,
 ) -> Result<Outcome> {
-    let ctx = context_for(engine, session, &stmt).await?;
+    let mut stmt = stmt;
+    let ctx = context_for(engine, session, &mut stmt).await?;
     let state = ctx.state();
     let plan = state
         .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
@@ -44,7 +45,8 @@ pub async fn describe(
             "describe called on a backstop statement".into(),
         ));
     };
-    let ctx = context_for(engine, session, &std).await?;
+    let mut std = std;
+    let ctx = context_for(engine, session, &mut std).await?;
     let plan = ctx
         .state()
         .statement_to_plan(DfStatement::Statement(std))
@@ -59,9 +61,10 @@ pub async fn describe(
 pub(crate) async fn context_for(
     engine: &Arc<Engine>,
     session: &Session,
-    stmt: &sqlparser::ast::Statement,
+    stmt: &mut sqlparser::ast::Statement,
 ) -> Result<datafusion::prelude::SessionContext> {
     let ctx = engine.query_context(session.database.as_deref());
+    super::files::register(&ctx, stmt).await?;
     if super::information_schema::mentioned(&stmt.to_string(), session.database.as_deref()) {
         super::information_schema::register(engine, &ctx).await?;
     }
@@ -101,6 +104,7 @@ async fn register_tables(
         // (database, the schema name DataFusion looks the table up in, table)
         let (db, schema_name, table) = match parts.as_slice() {
             [t] if ctes.contains(&t.value.to_lowercase()) => continue,
+            [t] if t.value.starts_with(super::files::GENERATED_PREFIX) => continue,
             // Unqualified: the session's database, which is the context's default schema.
             [t] => match &session.database {
                 Some(db) => (db.clone(), db.clone(), (*t).clone()),
