@@ -21,6 +21,9 @@ use sha2::{Digest, Sha256};
 use super::StoreError;
 use super::checksum::batch_checksum;
 
+/// Encoded bytes a writer may hold before it closes its row group.
+const ROW_GROUP_BUFFER_BYTES: usize = 2 << 20;
+
 /// What the catalog records about a finished rowset file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RowsetFile {
@@ -94,6 +97,12 @@ impl RowsetWriter {
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
         let writer = self.writer.as_mut().ok_or(StoreError::Closed)?;
         writer.write(batch)?;
+        // A load keeps one writer open per touched tablet; closing row groups at a modest size
+        // bounds the memory each holds (encoded pages wait in memory until their row group is
+        // flushed), so a load's memory does not grow with its size.
+        if writer.in_progress_size() > ROW_GROUP_BUFFER_BYTES {
+            writer.flush()?;
+        }
         self.rows += batch.num_rows() as u64;
         self.checksum = self.checksum.wrapping_add(batch_checksum(batch));
         Ok(())
