@@ -74,6 +74,11 @@ impl Engine {
             .with_information_schema(false)
             .with_target_partitions(2)
             .with_batch_size(4096);
+        // Number literals are exact decimals, as in MySQL (`2.5` is DECIMAL, and a 38-digit
+        // LARGEINT literal keeps every digit instead of becoming a DOUBLE).
+        config.options_mut().sql_parser.parse_float_as_decimal = true;
+        // NULL sorts first in ascending order, as in MySQL and StarRocks.
+        config.options_mut().sql_parser.default_null_ordering = "nulls_min".to_string();
         if let Some(db) = database {
             // Unqualified names resolve in the session's database (for information_schema, in
             // the tables `command::information_schema` registers).

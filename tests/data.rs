@@ -414,3 +414,80 @@ async fn files_loads_csv_and_parquet() {
     assert_eq!(code, 1235, "{message}");
     assert!(message.contains("parquet"), "{message}");
 }
+
+#[tokio::test]
+async fn every_column_type_round_trips_and_rejects_what_does_not_fit() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    exec(&mut conn, "CREATE DATABASE ty").await;
+    exec(
+        &mut conn,
+        "CREATE TABLE ty.t (b BOOLEAN, ti TINYINT, si SMALLINT, i INT, bi BIGINT, li LARGEINT, \
+         f FLOAT, db DOUBLE, de DECIMAL(10,2), c CHAR(4), v VARCHAR(8), s STRING, dt DATE, \
+         ts DATETIME) DUPLICATE KEY(b) DISTRIBUTED BY RANDOM BUCKETS 2",
+    )
+    .await;
+    exec(
+        &mut conn,
+        "INSERT INTO ty.t VALUES (true, -128, 32767, -2147483648, 9223372036854775807, \
+         99999999999999999999999999999999999999, 1.5, 2.25, 12345678.91, 'abcd', 'héllo', \
+         'long text', '2024-02-29', '2024-02-29 23:59:58'), \
+         (NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)",
+    )
+    .await;
+    let r = rows(&mut conn, "SELECT * FROM ty.t ORDER BY i").await;
+    // NULL first in ascending order, as in MySQL.
+    assert_eq!(r[0], vec![None; 14]);
+    let text: Vec<String> = r[1].iter().map(|c| c.clone().unwrap()).collect();
+    assert_eq!(
+        text,
+        [
+            "1",
+            "-128",
+            "32767",
+            "-2147483648",
+            "9223372036854775807",
+            "99999999999999999999999999999999999999",
+            "1.5",
+            "2.25",
+            "12345678.91",
+            "abcd",
+            "héllo",
+            "long text",
+            "2024-02-29",
+            "2024-02-29 23:59:58",
+        ]
+    );
+    // The binary protocol (prepared statement) gives the same values.
+    let stmt = conn
+        .prep("SELECT li, de, dt, ts FROM ty.t WHERE i = ?")
+        .await
+        .unwrap();
+    let row: mysql_async::Row = conn
+        .exec_first(&stmt, (-2147483648i64,))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (0..row.len())
+            .map(|i| common::value_text(&row[i]))
+            .collect::<Vec<_>>(),
+        vec![
+            Some("99999999999999999999999999999999999999".to_string()),
+            Some("12345678.91".to_string()),
+            Some("2024-02-29".to_string()),
+            Some("2024-02-29 23:59:58".to_string()),
+        ]
+    );
+    for (sql, what) in [
+        ("INSERT INTO ty.t (ti) VALUES (128)", "ti"),
+        ("INSERT INTO ty.t (de) VALUES (123456789.123)", "de"),
+        ("INSERT INTO ty.t (dt) VALUES ('2024-02-30')", "dt"),
+        ("INSERT INTO ty.t (v) VALUES ('nine char')", "v"),
+    ] {
+        let (code, _, message) = server_err(&mut conn, sql).await;
+        assert_eq!(code, 1366, "{sql}: {message}");
+        assert!(message.contains(&format!("'{what}'")), "{sql}: {message}");
+    }
+    assert_eq!(one(&mut conn, "SELECT count(*) FROM ty.t").await, "2");
+}

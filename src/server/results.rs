@@ -164,10 +164,12 @@ pub enum RowFormat {
     Binary,
 }
 
+/// Text forms of DATETIME values by fraction digits: whole seconds print without a fraction
+/// (`%.f` prints nothing for zero), as StarRocks prints DATETIME.
 const DATETIME_FORMATS: [&str; 3] = [
     "%Y-%m-%d %H:%M:%S",
-    "%Y-%m-%d %H:%M:%S%.3f",
-    "%Y-%m-%d %H:%M:%S%.6f",
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%d %H:%M:%S%.f",
 ];
 
 /// Encodes every row of one batch, handing each row's payload to `emit`.
@@ -400,7 +402,14 @@ mod tests {
             1_500_000,
         )]))];
         let r = rows(&cols, RowFormat::Text);
-        assert_eq!(&r[0][1..], b"1970-01-01 00:00:01.500000");
+        assert_eq!(&r[0][1..], b"1970-01-01 00:00:01.500");
+        let whole: Vec<ArrayRef> = vec![Arc::new(TimestampMicrosecondArray::from(vec![Some(
+            2_000_000,
+        )]))];
+        assert_eq!(
+            &rows(&whole, RowFormat::Text)[0][1..],
+            b"1970-01-01 00:00:02"
+        );
         let r = rows(&cols, RowFormat::Binary);
         assert_eq!(
             r[0],
