@@ -491,3 +491,22 @@ async fn every_column_type_round_trips_and_rejects_what_does_not_fit() {
     }
     assert_eq!(one(&mut conn, "SELECT count(*) FROM ty.t").await, "2");
 }
+
+#[tokio::test]
+async fn show_table_status_counts_committed_rows() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    exec(&mut conn, "CREATE DATABASE st").await;
+    exec(&mut conn, "USE st").await;
+    exec(&mut conn, MEMBER).await;
+    exec(&mut conn, &MEMBER.replace("sr_member", "other")).await;
+    exec(&mut conn, &format!("INSERT INTO sr_member VALUES {ROWS}")).await;
+    let r = rows(&mut conn, "SHOW TABLE STATUS LIKE 'sr%'").await;
+    assert_eq!(r.len(), 1);
+    assert_eq!(r[0][0].as_deref(), Some("sr_member"));
+    assert_eq!(r[0][4].as_deref(), Some("5"));
+    assert!(r[0][6].as_deref().unwrap().parse::<u64>().unwrap() > 0);
+    let r = rows(&mut conn, "SHOW TABLE STATUS FROM st").await;
+    assert_eq!(r.len(), 2);
+    assert_eq!(r[0].len(), 18);
+}

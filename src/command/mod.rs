@@ -138,6 +138,9 @@ pub async fn execute(
         Statement::CreateTable(stmt) => table::create(engine, session, stmt).await,
         Statement::TruncateTable(stmt) => table::truncate(engine, session, stmt).await,
         Statement::ChecksumTable(tables) => table::checksum(engine, session, tables).await,
+        Statement::ShowTableStatus { db, like } => {
+            table::show_table_status(engine, session, db.map(|d| d.value), like.as_deref()).await
+        }
         Statement::AddPartition(stmt) => table::add_partition(engine, session, stmt).await,
         Statement::DropPartition(stmt) => table::drop_partition(engine, session, stmt).await,
         Statement::ShowPartitions(name) => table::show_partitions(engine, session, &name).await,
@@ -235,6 +238,7 @@ pub fn statement_name(stmt: &Statement) -> &'static str {
         Statement::ChecksumTable(_) => "CHECKSUM TABLE",
         Statement::ShowPartitions(_) => "SHOW PARTITIONS",
         Statement::ShowTablet(_) => "SHOW TABLET",
+        Statement::ShowTableStatus { .. } => "SHOW TABLE STATUS",
     }
 }
 

@@ -133,6 +133,13 @@ pub enum Statement {
     /// SHOW {TABLET | TABLETS} FROM [db.]t
     /// ```
     ShowTablet(ObjectName),
+    /// ```text
+    /// SHOW TABLE STATUS [{FROM | IN} db] [LIKE 'pattern']
+    /// ```
+    ShowTableStatus {
+        db: Option<Ident>,
+        like: Option<String>,
+    },
 }
 
 impl fmt::Display for Statement {
@@ -188,6 +195,16 @@ impl fmt::Display for Statement {
             }
             Statement::ShowPartitions(t) => write!(f, "SHOW PARTITIONS FROM {}", Name(t)),
             Statement::ShowTablet(t) => write!(f, "SHOW TABLET FROM {}", Name(t)),
+            Statement::ShowTableStatus { db, like } => {
+                f.write_str("SHOW TABLE STATUS")?;
+                if let Some(db) = db {
+                    write!(f, " FROM {}", Id(db))?;
+                }
+                if let Some(like) = like {
+                    write!(f, " LIKE {}", QuotedString(like))?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -465,6 +482,7 @@ impl BackstopParser<'_> {
                     | "TABLETS",
                 ) => self.parse_show(),
                 Some("TEMPORARY") if self.peek_words(2, &["PARTITIONS"]) => self.parse_show(),
+                Some("TABLE") if self.peek_words(2, &["STATUS"]) => self.parse_show(),
                 _ => self.parse_std(),
             },
             "ALTER" if self.is_partition_alter() => self.parse_alter_partition(),

@@ -156,6 +156,19 @@ impl BackstopParser<'_> {
                 self.parse_object_name("table name")?,
             ));
         }
+        if self.parse_words(&["TABLE", "STATUS"]) {
+            let db = if self.parse_one_of(&["FROM", "IN"]).is_some() {
+                Some(self.parse_ident("database name")?)
+            } else {
+                None
+            };
+            let like = if self.parse_word("LIKE") {
+                Some(self.parse_string("pattern")?)
+            } else {
+                None
+            };
+            return Ok(Statement::ShowTableStatus { db, like });
+        }
         if self.parse_one_of(&["TABLET", "TABLETS"]).is_some() {
             self.expect_word("FROM")?;
             return Ok(Statement::ShowTablet(self.parse_object_name("table name")?));

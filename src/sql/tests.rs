@@ -1882,3 +1882,17 @@ fn drop_table_force_is_accepted() {
     );
     assert!(parse("DROP TABLE t FORCE FORCE").is_err());
 }
+
+#[test]
+fn show_table_status_round_trips() {
+    for sql in [
+        "SHOW TABLE STATUS",
+        "SHOW TABLE STATUS FROM sr_hub",
+        "SHOW TABLE STATUS FROM sr_hub LIKE 'sr%'",
+        "SHOW TABLE STATUS LIKE 'it''s'",
+    ] {
+        let stmt = parse_one(sql).unwrap();
+        assert!(matches!(stmt, Statement::ShowTableStatus { .. }), "{sql}");
+        assert_eq!(parse_one(&stmt.to_string()).unwrap(), stmt, "{sql}");
+    }
+}
