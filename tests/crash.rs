@@ -16,22 +16,7 @@ const TABLE: &str = "CREATE TABLE d.t (k BIGINT NOT NULL, v STRING) DUPLICATE KE
 
 /// `.parquet` and `.tmp` files under the data directory.
 fn data_files(daemon: &TestDaemon) -> usize {
-    fn walk(dir: &std::path::Path) -> usize {
-        std::fs::read_dir(dir).map_or(0, |entries| {
-            entries
-                .flatten()
-                .map(|e| {
-                    let p = e.path();
-                    if p.is_dir() {
-                        walk(&p)
-                    } else {
-                        usize::from(p.extension().is_some_and(|x| x == "parquet" || x == "tmp"))
-                    }
-                })
-                .sum()
-        })
-    }
-    walk(&daemon.data_dir().join("data"))
+    common::rowset_files_under(&daemon.data_dir().join("data"))
 }
 
 async fn committed_rowsets(conn: &mut mysql_async::Conn) -> usize {

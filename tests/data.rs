@@ -34,22 +34,7 @@ const ROWS: &str = "(1, 'tom', 100000, '2022-03-13'), (2, 'johndoe', 210000, '20
 
 /// Count of `.parquet` files under the data directory.
 fn parquet_files(daemon: &TestDaemon) -> usize {
-    fn walk(dir: &std::path::Path) -> usize {
-        std::fs::read_dir(dir).map_or(0, |entries| {
-            entries
-                .flatten()
-                .map(|e| {
-                    let p = e.path();
-                    if p.is_dir() {
-                        walk(&p)
-                    } else {
-                        usize::from(p.extension().is_some_and(|x| x == "parquet" || x == "tmp"))
-                    }
-                })
-                .sum()
-        })
-    }
-    walk(daemon.data_dir())
+    common::rowset_files_under(daemon.data_dir())
 }
 
 #[tokio::test]
@@ -509,4 +494,42 @@ async fn show_table_status_counts_committed_rows() {
     let r = rows(&mut conn, "SHOW TABLE STATUS FROM st").await;
     assert_eq!(r.len(), 2);
     assert_eq!(r[0].len(), 18);
+}
+
+#[tokio::test]
+async fn with_clauses_name_their_own_tables() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    exec(&mut conn, "CREATE DATABASE w").await;
+    exec(&mut conn, "USE w").await;
+    exec(
+        &mut conn,
+        "CREATE TABLE t (k INT) DUPLICATE KEY(k) DISTRIBUTED BY RANDOM",
+    )
+    .await;
+    exec(&mut conn, "INSERT INTO t VALUES (1), (2)").await;
+    assert_eq!(
+        one(
+            &mut conn,
+            "WITH x AS (SELECT k FROM t) SELECT sum(k) FROM x"
+        )
+        .await,
+        "3"
+    );
+    assert_eq!(
+        one(
+            &mut conn,
+            "SELECT a FROM (WITH y AS (SELECT 5 AS a) SELECT a FROM y) z"
+        )
+        .await,
+        "5"
+    );
+    assert_eq!(
+        one(
+            &mut conn,
+            "SELECT k FROM t WHERE k IN (WITH q AS (SELECT 2 AS v) SELECT v FROM q)"
+        )
+        .await,
+        "2"
+    );
 }

@@ -135,35 +135,27 @@ async fn register_tables(
     Ok(())
 }
 
-/// Names the statement defines with WITH (they are not catalog tables).
+/// Names the statement defines with WITH, in any of its queries (they are not catalog tables).
 fn cte_names(stmt: &sqlparser::ast::Statement) -> Vec<String> {
     use std::ops::ControlFlow;
 
-    let mut out = Vec::new();
-    let _ = sqlparser::ast::visit_statements(stmt, |s| {
-        if let sqlparser::ast::Statement::Query(q) = s
-            && let Some(with) = &q.with
-        {
-            out.extend(
-                with.cte_tables
-                    .iter()
-                    .map(|c| c.alias.name.value.to_lowercase()),
-            );
+    use sqlparser::ast::{Query, Visit, Visitor};
+
+    struct Ctes(Vec<String>);
+    impl Visitor for Ctes {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
+            if let Some(with) = &query.with {
+                self.0.extend(
+                    with.cte_tables
+                        .iter()
+                        .map(|c| c.alias.name.value.to_lowercase()),
+                );
+            }
+            ControlFlow::Continue(())
         }
-        ControlFlow::<()>::Continue(())
-    });
-    // Subqueries in expressions may define their own.
-    let _ = sqlparser::ast::visit_expressions(stmt, |e| {
-        if let sqlparser::ast::Expr::Subquery(q) = e
-            && let Some(with) = &q.with
-        {
-            out.extend(
-                with.cte_tables
-                    .iter()
-                    .map(|c| c.alias.name.value.to_lowercase()),
-            );
-        }
-        ControlFlow::<()>::Continue(())
-    });
-    out
+    }
+    let mut ctes = Ctes(Vec::new());
+    let _ = stmt.visit(&mut ctes);
+    ctes.0
 }

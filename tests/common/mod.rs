@@ -843,3 +843,20 @@ pub mod raw {
         sha1::Sha1::digest(data).into()
     }
 }
+
+/// Rowset files (`.parquet`) and unfinished ones (`.tmp`) anywhere under `dir`.
+pub fn rowset_files_under(dir: &Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| {
+                let p = e.path();
+                if p.is_dir() {
+                    rowset_files_under(&p)
+                } else {
+                    usize::from(p.extension().is_some_and(|x| x == "parquet" || x == "tmp"))
+                }
+            })
+            .sum()
+    })
+}
