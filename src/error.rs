@@ -81,6 +81,7 @@ impl Error {
             Error::Parse(_) => (1064, "42000"),
             Error::Load(e) => match e {
                 crate::store::load::LoadError::NoPartition { .. } => (1526, "HY000"),
+                crate::store::load::LoadError::OtherPartition { .. } => (1748, "HY000"),
                 crate::store::load::LoadError::NullInNotNull(_) => (1048, "23000"),
                 crate::store::load::LoadError::BadValue { .. } => (1366, "HY000"),
                 crate::store::load::LoadError::Store(_) => (1105, "HY000"),

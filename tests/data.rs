@@ -533,3 +533,26 @@ async fn with_clauses_name_their_own_tables() {
         "2"
     );
 }
+
+#[tokio::test]
+async fn insert_into_named_partitions_refuses_rows_of_others() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    exec(&mut conn, "CREATE DATABASE p").await;
+    exec(&mut conn, "USE p").await;
+    exec(&mut conn, MEMBER).await;
+    exec(
+        &mut conn,
+        "INSERT INTO sr_member PARTITION (p1) VALUES (1, 'a', 1, '2022-03-13')",
+    )
+    .await;
+    let (code, _, message) = server_err(
+        &mut conn,
+        "INSERT INTO sr_member PARTITION (p1) VALUES (2, 'b', 1, '2022-03-14')",
+    )
+    .await;
+    // MySQL's ER_ROW_DOES_NOT_MATCH_GIVEN_PARTITION_SET.
+    assert_eq!(code, 1748, "{message}");
+    assert!(message.contains("partition p2"), "{message}");
+    assert_eq!(one(&mut conn, "SELECT count(*) FROM sr_member").await, "1");
+}

@@ -39,6 +39,14 @@ pub enum LoadError {
         "Table has no partition for value {value} of column {column}; add a partition that holds it (ALTER TABLE ... ADD PARTITION)"
     )]
     NoPartition { column: String, value: String },
+    #[error(
+        "Row with {column} = {value} belongs to partition {partition}, which the PARTITION clause does not name"
+    )]
+    OtherPartition {
+        column: String,
+        value: String,
+        partition: String,
+    },
     #[error("Column '{0}' cannot be null")]
     NullInNotNull(String),
     #[error("Incorrect value for column '{column}': {reason}")]
@@ -60,6 +68,7 @@ pub struct Loader {
     partitions: Vec<(u64, PartitionBounds, Vec<u64>)>,
     /// Partitions a `PARTITION (...)` clause allows (all when `None`).
     allowed: Option<Vec<bool>>,
+    partition_names: Vec<String>,
     bucket_columns: Vec<usize>,
     partition_column: Option<usize>,
     writers: HashMap<u64, (Target, u64, RowsetWriter)>,
@@ -105,6 +114,11 @@ impl Loader {
                 )
             })
             .collect();
+        let partition_names = tree
+            .partitions
+            .iter()
+            .map(|p| p.partition.name.clone())
+            .collect();
         let allowed = allowed.map(|names| {
             tree.partitions
                 .iter()
@@ -121,6 +135,7 @@ impl Loader {
             table,
             partitions,
             allowed,
+            partition_names,
             bucket_columns,
             partition_column,
             writers: HashMap::new(),
@@ -331,22 +346,27 @@ impl Loader {
                 .as_ref()
                 .is_none_or(|a| a.get(i).copied().unwrap_or(false))
         };
+        let column = self
+            .partition_column
+            .and_then(|c| self.table.columns.get(c));
+        let column_name = column.map_or(String::new(), |c| c.name.clone());
+        let value = || {
+            self.partition_column
+                .and_then(|c| columns.get(c))
+                .and_then(|a| datum(a.as_ref(), row))
+                .map_or("NULL".to_string(), |d| d.to_string())
+        };
         match index {
             Some(i) if allowed(i) => Ok(i),
-            _ => {
-                let column = self
-                    .partition_column
-                    .and_then(|c| self.table.columns.get(c));
-                let value = self
-                    .partition_column
-                    .and_then(|c| columns.get(c))
-                    .and_then(|a| datum(a.as_ref(), row))
-                    .map_or("NULL".to_string(), |d| d.to_string());
-                Err(LoadError::NoPartition {
-                    column: column.map_or(String::new(), |c| c.name.clone()),
-                    value,
-                })
-            }
+            Some(i) => Err(LoadError::OtherPartition {
+                column: column_name,
+                value: value(),
+                partition: self.partition_names.get(i).cloned().unwrap_or_default(),
+            }),
+            None => Err(LoadError::NoPartition {
+                column: column_name,
+                value: value(),
+            }),
         }
     }
 }
