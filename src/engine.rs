@@ -20,6 +20,10 @@ pub struct Engine {
     pub config: Config,
     pub catalog: Catalog,
     pub started: Instant,
+    /// Client connections being served now (`Threads_connected`).
+    pub connections: std::sync::atomic::AtomicUsize,
+    /// Statements received since start (`Questions`).
+    pub questions: std::sync::atomic::AtomicU64,
     /// One memory pool shared by every query, bounded by `--query-memory-limit`.
     runtime: Arc<RuntimeEnv>,
     /// SHA1(SHA1(root password)); `None` when root has no password.
@@ -58,6 +62,8 @@ impl Engine {
             root_hash,
             config,
             started: Instant::now(),
+            connections: std::sync::atomic::AtomicUsize::new(0),
+            questions: std::sync::atomic::AtomicU64::new(0),
             runtime,
         }))
     }

@@ -587,3 +587,15 @@ async fn show_variables_like_keeps_mysql_escapes() {
     .await;
     assert_eq!(r, vec![vec![Some("autocommit".into()), Some("1".into())]]);
 }
+
+#[tokio::test]
+async fn show_status_counts_live_connections() {
+    let daemon = TestDaemon::start();
+    let mut first = daemon.conn().await;
+    let _second = daemon.conn().await;
+    let r = common::rows(&mut first, "SHOW STATUS LIKE 'Threads_connected'").await;
+    assert_eq!(
+        r,
+        vec![vec![Some("Threads_connected".into()), Some("2".into())]]
+    );
+}

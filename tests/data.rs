@@ -4,15 +4,9 @@
 
 mod common;
 
-use common::{TestDaemon, rows, server_err};
+use common::{TestDaemon, exec, rows, server_err};
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
-
-async fn exec(conn: &mut Conn, sql: &str) {
-    conn.query_drop(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql:?} failed: {e}"));
-}
 
 async fn one(conn: &mut Conn, sql: &str) -> String {
     let r = rows(conn, sql).await;

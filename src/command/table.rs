@@ -61,10 +61,25 @@ fn refuse_information_schema(db: &str, table: &str) -> Result<()> {
     Ok(())
 }
 
-/// A table lookup that reports information_schema tables as unknown (not the database).
-async fn table_tree(engine: &Engine, session: &Session, name: &ObjectName) -> Result<TableTree> {
+/// `(db, table)` of a stored table's name: [`resolve`], with information_schema refused.
+fn resolve_stored(session: &Session, name: &ObjectName) -> Result<(String, String)> {
     let (db, table) = resolve(session, name)?;
     refuse_information_schema(&db, &table)?;
+    Ok((db, table))
+}
+
+fn refuse_temporary(temporary: bool) -> Result<()> {
+    if temporary {
+        return Err(Error::NotSupported(
+            "Temporary partitions are not supported".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// A table lookup that reports information_schema tables as unknown (not the database).
+async fn table_tree(engine: &Engine, session: &Session, name: &ObjectName) -> Result<TableTree> {
+    let (db, table) = resolve_stored(session, name)?;
     Ok(engine.catalog.table_tree(&db, &table).await?)
 }
 
@@ -375,8 +390,7 @@ pub async fn drop(
     // Group by database, keeping one transaction per database (nearly always just one).
     let mut by_db: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for name in names {
-        let (db, table) = resolve(session, name)?;
-        refuse_information_schema(&db, &table)?;
+        let (db, table) = resolve_stored(session, name)?;
         by_db.entry(db).or_default().push(table);
     }
     for (db, tables) in by_db {
@@ -392,8 +406,7 @@ pub async fn truncate(
     session: &Session,
     stmt: sql::TruncateTable,
 ) -> Result<Outcome> {
-    let (db, table) = resolve(session, &stmt.table)?;
-    refuse_information_schema(&db, &table)?;
+    let (db, table) = resolve_stored(session, &stmt.table)?;
     let partitions = stmt.partitions.into_iter().map(|p| p.value).collect();
     engine.catalog.truncate(&db, &table, partitions).await?;
     Ok(Outcome::ok())
@@ -405,13 +418,8 @@ pub async fn add_partition(
     session: &Session,
     stmt: sql::AddPartition,
 ) -> Result<Outcome> {
-    if stmt.temporary {
-        return Err(Error::NotSupported(
-            "Temporary partitions are not supported".into(),
-        ));
-    }
-    let (db, table) = resolve(session, &stmt.table)?;
-    refuse_information_schema(&db, &table)?;
+    refuse_temporary(stmt.temporary)?;
+    let (db, table) = resolve_stored(session, &stmt.table)?;
     let spec = partition_from_ast(&stmt.partition)?;
     let buckets = match &stmt.distribution {
         None => None,
@@ -451,13 +459,8 @@ pub async fn drop_partition(
     session: &Session,
     stmt: sql::DropPartition,
 ) -> Result<Outcome> {
-    if stmt.temporary {
-        return Err(Error::NotSupported(
-            "Temporary partitions are not supported".into(),
-        ));
-    }
-    let (db, table) = resolve(session, &stmt.table)?;
-    refuse_information_schema(&db, &table)?;
+    refuse_temporary(stmt.temporary)?;
+    let (db, table) = resolve_stored(session, &stmt.table)?;
     engine
         .catalog
         .drop_partition(&db, &table, &stmt.name.value, stmt.if_exists)
@@ -541,8 +544,7 @@ pub(crate) fn default_text(c: &ColumnMeta) -> Option<String> {
 /// `DESC t` / `DESCRIBE t`: StarRocks' columns Field, Type, Null (Yes/No), Key (true/false),
 /// Default, Extra.
 pub async fn describe(engine: &Engine, session: &Session, name: &ObjectName) -> Result<Outcome> {
-    let (db, table) = resolve(session, name)?;
-    refuse_information_schema(&db, &table)?;
+    let (db, table) = resolve_stored(session, name)?;
     let table = engine.catalog.table(&db, &table).await?;
     let rows = table
         .columns
@@ -584,8 +586,7 @@ pub async fn show_columns(
             "SHOW COLUMNS needs a table: SHOW COLUMNS FROM t".into(),
         ));
     };
-    let (db, table) = resolve(session, name)?;
-    refuse_information_schema(&db, &table)?;
+    let (db, table) = resolve_stored(session, name)?;
     let table = engine.catalog.table(&db, &table).await?;
     let yes_no = |b: bool| Some(if b { "YES" } else { "NO" }.to_string());
     let rows = table

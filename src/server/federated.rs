@@ -497,7 +497,24 @@ async fn show_status(engine: &Arc<Engine>, filter: Option<ShowStatementFilter>) 
     let uptime = engine.started.elapsed().as_secs().to_string();
     let rows = vec![
         vec![Some("Uptime".into()), Some(uptime)],
-        vec![Some("Threads_connected".into()), Some("1".into())],
+        vec![
+            Some("Threads_connected".into()),
+            Some(
+                engine
+                    .connections
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    .to_string(),
+            ),
+        ],
+        vec![
+            Some("Questions".into()),
+            Some(
+                engine
+                    .questions
+                    .load(std::sync::atomic::Ordering::Relaxed)
+                    .to_string(),
+            ),
+        ],
     ];
     filtered_table(engine, &["Variable_name", "Value"], rows, filter).await
 }

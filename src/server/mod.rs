@@ -109,7 +109,9 @@ pub async fn run(
         let token = shutdown.child_token();
         tracker.spawn(async move {
             let (reader, writer) = socket.into_split();
-            session::serve(engine, reader, writer, peer, id, token).await;
+            engine.connections.fetch_add(1, Ordering::Relaxed);
+            session::serve(Arc::clone(&engine), reader, writer, peer, id, token).await;
+            engine.connections.fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
     }

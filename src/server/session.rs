@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -286,8 +287,10 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
                 cmd::SET_OPTION => self.write_eof(false).await?,
                 cmd::STATISTICS => {
                     let stats = format!(
-                        "Uptime: {}  Threads: 1  Questions: 0",
-                        self.engine.started.elapsed().as_secs()
+                        "Uptime: {}  Threads: {}  Questions: {}",
+                        self.engine.started.elapsed().as_secs(),
+                        self.engine.connections.load(Ordering::Relaxed),
+                        self.engine.questions.load(Ordering::Relaxed),
                     );
                     self.stream.write(stats.as_bytes()).await?;
                 }
@@ -323,6 +326,7 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
     /// COM_QUERY: one statement, or several when the client allowed multi-statements.
     async fn query(&mut self, sql: &str) -> io::Result<()> {
         debug!(sql, "query");
+        self.engine.questions.fetch_add(1, Ordering::Relaxed);
         if let Some(answer) = federated::answer_unparsed(&self.session, sql) {
             return match answer {
                 Ok(outcome) => self.write_outcome(outcome, RowFormat::Text, false).await,

@@ -158,6 +158,7 @@ impl Loader {
         let columns = self.conform(batch, targets)?;
         // Route every row.
         let mut groups: HashMap<(usize, usize), Vec<u32>> = HashMap::new();
+        let mut scratch = Vec::with_capacity(32);
         for row in 0..n {
             let p = self.partition_of(&columns, row)?;
             let buckets = self.partitions.get(p).map_or(1, |(_, _, t)| t.len().max(1));
@@ -165,7 +166,6 @@ impl Loader {
                 (self.next_random + row) % buckets
             } else {
                 let mut h = 0u64;
-                let mut scratch = Vec::with_capacity(32);
                 for &c in &self.bucket_columns {
                     scratch.clear();
                     if let Some(array) = columns.get(c) {

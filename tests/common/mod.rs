@@ -445,6 +445,14 @@ pub async fn rows(conn: &mut Conn, sql: &str) -> Vec<Vec<Option<String>>> {
         .collect()
 }
 
+/// Runs a statement that must succeed.
+pub async fn exec(conn: &mut Conn, sql: &str) {
+    use mysql_async::prelude::Queryable;
+    conn.query_drop(sql)
+        .await
+        .unwrap_or_else(|e| panic!("{sql:?} failed: {e}"));
+}
+
 /// Runs `sql` expecting a server error; returns (code, SQLSTATE, message).
 pub async fn server_err(conn: &mut Conn, sql: &str) -> (u16, String, String) {
     match conn.query::<mysql_async::Row, _>(sql).await {
