@@ -18,6 +18,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod failpoint;
+pub mod repo;
 pub mod server;
 pub mod sql;
 pub mod store;

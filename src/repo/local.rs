@@ -1,0 +1,262 @@
+//! A repository in a local folder (`file:///path`).
+//!
+//! Writes are atomic: a temporary file beside the target is written, fsynced and renamed over
+//! it, and the folder is fsynced, so a crash leaves either the old object or the new one, never
+//! a torn one. Temporary files start with `.tmp-` and are invisible to listings.
+
+use std::io::{ErrorKind, Write};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+
+use super::store::{ByteStream, ObjectMeta, StoreError};
+
+/// Prefix of temporary files; never a key.
+const TMP_PREFIX: &str = ".tmp-";
+/// Read size of streamed gets.
+const CHUNK: usize = 1 << 20;
+
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    /// A store rooted at `root` (created on first write).
+    pub fn new(root: PathBuf) -> LocalStore {
+        LocalStore { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn describe(&self) -> String {
+        format!("file://{}", self.root.display())
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
+        if key.is_empty()
+            || key.starts_with('/')
+            || key
+                .split('/')
+                .any(|s| s.is_empty() || s == "." || s == ".." || s.starts_with(TMP_PREFIX))
+        {
+            return Err(StoreError::Failed {
+                op: "use",
+                key: key.to_string(),
+                detail: "not a valid object key".to_string(),
+            });
+        }
+        Ok(self.root.join(key))
+    }
+
+    pub async fn put_bytes(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
+        let path = self.path(key)?;
+        let key = key.to_string();
+        blocking(move || {
+            write_atomic(&path, |f| f.write_all(&data)).map_err(|e| io_error("put", &key, &e))
+        })
+        .await
+    }
+
+    pub async fn put_file(&self, key: &str, source: &Path) -> Result<u64, StoreError> {
+        let path = self.path(key)?;
+        let key = key.to_string();
+        let source = source.to_path_buf();
+        blocking(move || {
+            let mut input = std::fs::File::open(&source).map_err(|e| io_error("put", &key, &e))?;
+            let mut written = 0;
+            write_atomic(&path, |f| {
+                written = std::io::copy(&mut input, f)?;
+                Ok(())
+            })
+            .map_err(|e| io_error("put", &key, &e))?;
+            Ok(written)
+        })
+        .await
+    }
+
+    pub async fn get_bytes(&self, key: &str) -> Result<Bytes, StoreError> {
+        let path = self.path(key)?;
+        match tokio::fs::read(&path).await {
+            Ok(data) => Ok(Bytes::from(data)),
+            Err(e) => Err(io_error("get", key, &e)),
+        }
+    }
+
+    pub async fn get_stream(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<ByteStream, StoreError> {
+        let path = self.path(key)?;
+        let mut file = tokio::fs::File::open(&path)
+            .await
+            .map_err(|e| io_error("get", key, &e))?;
+        let owned_key = key.to_string();
+        let stream: ByteStream = match range {
+            None => Box::pin(
+                ReaderStream::with_capacity(file, CHUNK)
+                    .map(move |r| r.map_err(|e| io_error("get", &owned_key, &e))),
+            ),
+            Some(range) => {
+                file.seek(std::io::SeekFrom::Start(range.start))
+                    .await
+                    .map_err(|e| io_error("get", key, &e))?;
+                let limited = file.take(range.end.saturating_sub(range.start));
+                Box::pin(
+                    ReaderStream::with_capacity(limited, CHUNK)
+                        .map(move |r| r.map_err(|e| io_error("get", &owned_key, &e))),
+                )
+            }
+        };
+        Ok(stream)
+    }
+
+    pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        let root = self.root.clone();
+        let prefix = prefix.to_string();
+        blocking(move || {
+            let mut out = Vec::new();
+            // Walk only the folder the prefix names, not the whole repository.
+            let dir_part = prefix.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+            let start = if dir_part.is_empty() {
+                root.clone()
+            } else {
+                root.join(dir_part)
+            };
+            walk(&root, &start, &prefix, &mut out).map_err(|e| io_error("list", &prefix, &e))?;
+            out.sort_by(|a, b| a.key.cmp(&b.key));
+            Ok(out)
+        })
+        .await
+    }
+
+    pub async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        let path = self.path(key)?;
+        match tokio::fs::metadata(&path).await {
+            Ok(m) if m.is_file() => Ok(Some(meta(key.to_string(), &m))),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_error("head", key, &e)),
+        }
+    }
+
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let path = self.path(key)?;
+        match tokio::fs::remove_file(&path).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(io_error("delete", key, &e)),
+        }
+    }
+}
+
+fn meta(key: String, m: &std::fs::Metadata) -> ObjectMeta {
+    let last_modified_ms = m
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|d| i64::try_from(d.as_millis()).ok());
+    ObjectMeta {
+        key,
+        size: m.len(),
+        last_modified_ms,
+    }
+}
+
+fn walk(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<ObjectMeta>) -> std::io::Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        if name.starts_with(TMP_PREFIX) {
+            continue;
+        }
+        let path = entry.path();
+        let Ok(rel) = path.strip_prefix(root) else {
+            continue;
+        };
+        let key = rel
+            .components()
+            .filter_map(|c| c.as_os_str().to_str())
+            .collect::<Vec<_>>()
+            .join("/");
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() {
+            // Descend only where keys below can still start with the prefix.
+            let dir_key = format!("{key}/");
+            if dir_key.starts_with(prefix) || prefix.starts_with(&dir_key) {
+                walk(root, &path, prefix, out)?;
+            }
+        } else if file_type.is_file() && key.starts_with(prefix) {
+            out.push(meta(key, &entry.metadata()?));
+        }
+    }
+    Ok(())
+}
+
+/// Writes `path` through a temporary file: write, fsync, rename, fsync the folder.
+fn write_atomic(
+    path: &Path,
+    fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| std::io::Error::other("object path has no folder"))?;
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("object");
+    let tmp = dir.join(format!("{TMP_PREFIX}{name}-{:016x}", rand::random::<u64>()));
+    let result = (|| {
+        let mut file = std::fs::File::create(&tmp)?;
+        fill(&mut file)?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn io_error(op: &'static str, key: &str, e: &std::io::Error) -> StoreError {
+    match e.kind() {
+        ErrorKind::NotFound => StoreError::NotFound(key.to_string()),
+        ErrorKind::PermissionDenied => StoreError::AccessDenied {
+            op,
+            key: key.to_string(),
+            detail: e.to_string(),
+        },
+        _ => StoreError::Failed {
+            op,
+            key: key.to_string(),
+            detail: e.to_string(),
+        },
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, StoreError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| StoreError::Failed {
+            op: "run",
+            key: String::new(),
+            detail: e.to_string(),
+        })?
+}

@@ -1,0 +1,154 @@
+//! The object-store interface every repository goes through.
+//!
+//! One enum rather than a trait object: there are exactly two backends, and an enum keeps the
+//! futures `Send` without boxing. Both backends stream: large files are uploaded and downloaded
+//! in bounded chunks, so memory does not grow with object size.
+
+use std::ops::Range;
+use std::path::Path;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use futures::Stream;
+
+use super::local::LocalStore;
+use super::s3::S3Store;
+
+/// A stream of an object's bytes, in order.
+pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, StoreError>> + Send>>;
+
+/// What a listing or HEAD tells about one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectMeta {
+    /// The key relative to the store's root.
+    pub key: String,
+    pub size: u64,
+    /// Last modification time in milliseconds since the epoch, when the backend says.
+    pub last_modified_ms: Option<i64>,
+}
+
+/// Why a storage operation failed. Messages name the object and the cause, never a secret.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StoreError {
+    #[error("object '{0}' does not exist")]
+    NotFound(String),
+    #[error("bucket '{0}' does not exist")]
+    NoBucket(String),
+    /// The credentials are valid but lack the permission for `op`.
+    #[error("access denied to {op} '{key}': {detail}")]
+    AccessDenied {
+        op: &'static str,
+        key: String,
+        detail: String,
+    },
+    /// The storage does not accept the credentials (unknown key, wrong secret, expired token),
+    /// or none could be obtained.
+    #[error("the storage refused the credentials: {0}")]
+    BadCredentials(String),
+    /// Connecting failed or timed out.
+    #[error("cannot reach the storage at {endpoint}: {detail}")]
+    Unreachable { endpoint: String, detail: String },
+    #[error("{op} '{key}' timed out after {secs} s")]
+    Timeout {
+        op: &'static str,
+        key: String,
+        secs: u64,
+    },
+    /// Any other failure of one operation, after retries.
+    #[error("{op} '{key}' failed: {detail}")]
+    Failed {
+        op: &'static str,
+        key: String,
+        detail: String,
+    },
+}
+
+impl StoreError {
+    /// Whether retrying the same request later may succeed (throttling, 5xx, connection
+    /// resets). The S3 client already retries these internally; callers that loop over many
+    /// objects use this to decide whether to go on.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Unreachable { .. } | StoreError::Timeout { .. } | StoreError::Failed { .. }
+        )
+    }
+}
+
+/// One repository root on some storage.
+#[derive(Debug, Clone)]
+pub enum ObjectStore {
+    Local(LocalStore),
+    S3(S3Store),
+}
+
+impl ObjectStore {
+    /// Stores a small object (JSON documents, COMMIT markers) whole. Replaces an existing one.
+    pub async fn put_bytes(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
+        match self {
+            ObjectStore::Local(s) => s.put_bytes(key, data).await,
+            ObjectStore::S3(s) => s.put_bytes(key, data).await,
+        }
+    }
+
+    /// Streams a local file into the object `key`; S3 uses multipart upload above its part
+    /// size, so memory stays bounded. Returns the bytes written.
+    pub async fn put_file(&self, key: &str, path: &Path) -> Result<u64, StoreError> {
+        match self {
+            ObjectStore::Local(s) => s.put_file(key, path).await,
+            ObjectStore::S3(s) => s.put_file(key, path).await,
+        }
+    }
+
+    /// Reads a small object whole.
+    pub async fn get_bytes(&self, key: &str) -> Result<Bytes, StoreError> {
+        match self {
+            ObjectStore::Local(s) => s.get_bytes(key).await,
+            ObjectStore::S3(s) => s.get_bytes(key).await,
+        }
+    }
+
+    /// Streams an object, or the byte range `range` of it.
+    pub async fn get_stream(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<ByteStream, StoreError> {
+        match self {
+            ObjectStore::Local(s) => s.get_stream(key, range).await,
+            ObjectStore::S3(s) => s.get_stream(key, range).await,
+        }
+    }
+
+    /// Every object whose key starts with `prefix`, in key order (all pages).
+    pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        match self {
+            ObjectStore::Local(s) => s.list(prefix).await,
+            ObjectStore::S3(s) => s.list(prefix).await,
+        }
+    }
+
+    /// The object's size and time, or `None` when it does not exist.
+    pub async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        match self {
+            ObjectStore::Local(s) => s.head(key).await,
+            ObjectStore::S3(s) => s.head(key).await,
+        }
+    }
+
+    /// Deletes an object; deleting one that does not exist succeeds.
+    pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self {
+            ObjectStore::Local(s) => s.delete(key).await,
+            ObjectStore::S3(s) => s.delete(key).await,
+        }
+    }
+
+    /// Where this store is, for messages (no credentials).
+    pub fn describe(&self) -> String {
+        match self {
+            ObjectStore::Local(s) => s.describe(),
+            ObjectStore::S3(s) => s.describe(),
+        }
+    }
+}
