@@ -24,6 +24,10 @@ pub struct Engine {
     pub connections: std::sync::atomic::AtomicUsize,
     /// Statements received since start (`Questions`).
     pub questions: std::sync::atomic::AtomicU64,
+    /// BACKUP and RESTORE jobs: the latest of each database.
+    pub jobs: crate::jobs::Jobs,
+    /// Repositories opened so far.
+    pub repos: crate::repo::Registry,
     /// One memory pool shared by every query, bounded by `--query-memory-limit`.
     runtime: Arc<RuntimeEnv>,
     /// SHA1(SHA1(root password)); `None` when root has no password.
@@ -38,6 +42,7 @@ impl Engine {
         config.data_dir = std::path::absolute(&config.data_dir).map_err(|e| {
             Error::Internal(format!("cannot resolve {}: {e}", config.data_dir.display()))
         })?;
+        let jobs = crate::jobs::Jobs::load(catalog.clone())?;
         let committed = catalog.rowset_keys_blocking()?;
         let removed = crate::store::table::remove_unreferenced(&config.data_dir, &committed)
             .map_err(|e| Error::Internal(format!("cleaning {}: {e}", config.data_dir.display())))?;
@@ -65,7 +70,14 @@ impl Engine {
             connections: std::sync::atomic::AtomicUsize::new(0),
             questions: std::sync::atomic::AtomicU64::new(0),
             runtime,
+            repos: crate::repo::Registry::default(),
+            jobs,
         }))
+    }
+
+    /// Whether a BACKUP or RESTORE job that is not done uses the repository `name`.
+    pub fn jobs_using_repository(&self, name: &str) -> bool {
+        self.jobs.using_repository(name)
     }
 
     /// The stored password hash of a user: `None` for an unknown user, `Some(None)` for a user

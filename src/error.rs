@@ -66,6 +66,15 @@ pub enum Error {
     Internal(String),
 }
 
+impl From<crate::catalog::repos::RepoCatalogError> for Error {
+    fn from(e: crate::catalog::repos::RepoCatalogError) -> Self {
+        match e {
+            crate::catalog::repos::RepoCatalogError::Catalog(e) => Error::Catalog(e),
+            other => Error::Common(other.to_string()),
+        }
+    }
+}
+
 /// What goes into an ERR packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MysqlError {

@@ -18,6 +18,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod failpoint;
+pub mod jobs;
 pub mod repo;
 pub mod server;
 pub mod sql;

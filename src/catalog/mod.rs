@@ -45,7 +45,9 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+pub mod jobs;
 pub mod load;
+pub mod repos;
 pub mod schema;
 pub mod tables;
 
@@ -152,6 +154,8 @@ impl Catalog {
             })?;
         let txn = db.begin_write().map_err(storage)?;
         let server_id = {
+            txn.open_table(repos::REPOSITORIES).map_err(storage)?;
+            txn.open_table(jobs::JOBS).map_err(storage)?;
             txn.open_table(DATABASES).map_err(storage)?;
             txn.open_table(TABLES).map_err(storage)?;
             txn.open_table(PARTITIONS).map_err(storage)?;

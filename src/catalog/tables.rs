@@ -130,6 +130,34 @@ pub fn children<T: DeserializeOwned>(
     Ok(out)
 }
 
+/// A table with its partitions (in partition order), tablets (by bucket) and rowsets.
+pub fn read_tree(
+    partitions_t: &impl ReadableTable<IdKey, Json>,
+    tablets_t: &impl ReadableTable<IdKey, Json>,
+    rowsets_t: &impl ReadableTable<IdKey, Json>,
+    table: TableMeta,
+) -> Result<TableTree, CatalogError> {
+    let mut partitions: Vec<PartitionMeta> = children(partitions_t, table.id)?;
+    sort_partitions(&mut partitions);
+    let mut out = Vec::with_capacity(partitions.len());
+    for partition in partitions {
+        let mut tablets: Vec<TabletMeta> = children(tablets_t, partition.id)?;
+        tablets.sort_by_key(|t| t.bucket);
+        let tablets = tablets
+            .into_iter()
+            .map(|tablet| {
+                let rowsets = children(rowsets_t, tablet.id)?;
+                Ok(TabletTree { tablet, rowsets })
+            })
+            .collect::<Result<Vec<_>, CatalogError>>()?;
+        out.push(PartitionTree { partition, tablets });
+    }
+    Ok(TableTree {
+        table,
+        partitions: out,
+    })
+}
+
 fn unknown_table(db: &str, table: &str) -> CatalogError {
     CatalogError::UnknownTable(format!("{db}.{table}"))
 }
@@ -462,25 +490,40 @@ impl Catalog {
             let db_meta = database_named(&dbs, &db)?;
             let table = table_named(&tables, db_meta.id, &name)?
                 .ok_or_else(|| unknown_table(&db, &name))?;
-            let mut partitions: Vec<PartitionMeta> = children(&partitions_t, table.id)?;
-            sort_partitions(&mut partitions);
-            let mut out = Vec::with_capacity(partitions.len());
-            for partition in partitions {
-                let mut tablets: Vec<TabletMeta> = children(&tablets_t, partition.id)?;
-                tablets.sort_by_key(|t| t.bucket);
-                let tablets = tablets
-                    .into_iter()
-                    .map(|tablet| {
-                        let rowsets = children(&rowsets_t, tablet.id)?;
-                        Ok(TabletTree { tablet, rowsets })
+            read_tree(&partitions_t, &tablets_t, &rowsets_t, table)
+        })
+        .await
+    }
+
+    /// The trees of several tables of `db` read in one transaction: one consistent version of
+    /// each (what a snapshot takes). `names: None` means every table of the database.
+    pub async fn database_trees(
+        &self,
+        db: &str,
+        names: Option<Vec<String>>,
+    ) -> Result<(DatabaseMeta, Vec<TableTree>), CatalogError> {
+        let db = db.to_string();
+        self.read(move |txn| {
+            let dbs = txn.open_table(DATABASES).map_err(storage)?;
+            let tables = txn.open_table(TABLES).map_err(storage)?;
+            let partitions_t = txn.open_table(PARTITIONS).map_err(storage)?;
+            let tablets_t = txn.open_table(TABLETS).map_err(storage)?;
+            let rowsets_t = txn.open_table(ROWSETS).map_err(storage)?;
+            let db_meta = database_named(&dbs, &db)?;
+            let metas = match names {
+                None => tables_of(&tables, db_meta.id)?,
+                Some(names) => names
+                    .iter()
+                    .map(|n| {
+                        table_named(&tables, db_meta.id, n)?.ok_or_else(|| unknown_table(&db, n))
                     })
-                    .collect::<Result<Vec<_>, CatalogError>>()?;
-                out.push(PartitionTree { partition, tablets });
-            }
-            Ok(TableTree {
-                table,
-                partitions: out,
-            })
+                    .collect::<Result<Vec<_>, _>>()?,
+            };
+            let trees = metas
+                .into_iter()
+                .map(|t| read_tree(&partitions_t, &tablets_t, &rowsets_t, t))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((db_meta, trees))
         })
         .await
     }

@@ -34,8 +34,7 @@ pub async fn register(engine: &Engine, ctx: &SessionContext) -> Result<()> {
     for db in engine.catalog.databases().await? {
         schemata.push(row(&["def", &db.name, "utf8mb4", "utf8mb4_general_ci"]));
         for t in engine.catalog.tables(&db.name).await? {
-            let created = chrono::DateTime::from_timestamp_millis(t.created_ms)
-                .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string());
+            let created = super::format_datetime_ms(t.created_ms);
             tables.push(vec![
                 Some("def".into()),
                 Some(db.name.clone()),

@@ -5,11 +5,13 @@
 //! file as it becomes executable; until then a statement that parses answers "not available
 //! yet" (1235), so clients learn which statement is missing rather than seeing a syntax error.
 
+pub mod backup;
 pub mod database;
 pub mod files;
 pub mod information_schema;
 pub mod insert;
 pub mod query;
+pub mod repository;
 pub mod table;
 
 use std::collections::HashMap;
@@ -73,6 +75,15 @@ pub fn text_batch(columns: &[&str], rows: &[Vec<Option<String>>]) -> Result<Reco
         .collect();
     RecordBatch::try_new(schema, arrays)
         .map_err(|e| Error::Internal(format!("building a text result: {e}")))
+}
+
+/// `yyyy-MM-dd HH:mm:ss` (UTC) of a time in milliseconds since the epoch, as every SHOW prints
+/// times; `None` for a time not reached yet (≤ 0) or out of range.
+pub fn format_datetime_ms(ms: i64) -> Option<String> {
+    if ms <= 0 {
+        return None;
+    }
+    chrono::DateTime::from_timestamp_millis(ms).map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
 }
 
 /// A warning kept for `SHOW WARNINGS`, as MySQL's `Level`, `Code`, `Message`.
@@ -145,6 +156,23 @@ pub async fn execute(
         Statement::DropPartition(stmt) => table::drop_partition(engine, session, stmt).await,
         Statement::ShowPartitions(name) => table::show_partitions(engine, session, &name).await,
         Statement::ShowTablet(name) => table::show_tablets(engine, session, &name).await,
+        Statement::CreateRepository(stmt) => repository::create(engine, stmt).await,
+        Statement::DropRepository(stmt) => repository::drop(engine, &stmt.name.value).await,
+        Statement::ShowRepositories => repository::show(engine).await,
+        Statement::BackupSnapshot(stmt) => backup::backup(engine, session, stmt).await,
+        Statement::ShowBackup(stmt) => {
+            backup::show_jobs(engine, stmt, crate::jobs::JobKind::Backup).await
+        }
+        Statement::ShowRestore(stmt) => {
+            backup::show_jobs(engine, stmt, crate::jobs::JobKind::Restore).await
+        }
+        Statement::CancelBackup(stmt) => {
+            backup::cancel(engine, stmt, crate::jobs::JobKind::Backup).await
+        }
+        Statement::CancelRestore(stmt) => {
+            backup::cancel(engine, stmt, crate::jobs::JobKind::Restore).await
+        }
+        Statement::ShowSnapshot(stmt) => backup::show_snapshot(engine, stmt).await,
         Statement::Std(std) => match *std {
             s @ (S::Query(_) | S::Explain { .. }) => query::run(engine, session, s).await,
             S::Insert(ins) => insert::insert(engine, session, ins).await,

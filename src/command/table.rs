@@ -782,9 +782,7 @@ fn size_text(bytes: u64) -> String {
 }
 
 fn time_text(ms: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
+    super::format_datetime_ms(ms).unwrap_or_default()
 }
 
 /// `SHOW PARTITIONS FROM t`: StarRocks' 17 columns (shared-nothing layout).
@@ -973,8 +971,7 @@ pub async fn show_table_status(
                 .partitions
                 .iter()
                 .fold((0, 0), |(r, b), p| (r + p.rows(), b + p.bytes()));
-            let created = chrono::DateTime::from_timestamp_millis(t.created_ms)
-                .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string());
+            let created = super::format_datetime_ms(t.created_ms);
             rows.push(vec![
                 Some(t.name.clone()),
                 Some("OLAP".into()),

@@ -11,9 +11,12 @@
 
 pub mod local;
 pub mod location;
+pub mod manifest;
+pub mod repository;
 pub mod s3;
 pub mod s3props;
 pub mod store;
 
 pub use location::Location;
+pub use repository::{Registry, RepoError, Repository};
 pub use store::{ByteStream, ObjectMeta, ObjectStore, StoreError};

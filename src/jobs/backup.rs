@@ -1,0 +1,427 @@
+//! The BACKUP job: PENDING → SNAPSHOTING → UPLOAD_SNAPSHOT → UPLOADING → SAVE_META →
+//! UPLOAD_INFO → FINISHED (DESIGN.md "Jobs").
+//!
+//! - SNAPSHOTING reads the chosen tables in one catalog transaction: the snapshot is exactly
+//!   the partitions' visible versions at that instant; later loads are not in it. Rowset files
+//!   are immutable and deleted only at start-up when unreferenced (a restart ends this job),
+//!   so the files read stay in place for the job's life.
+//! - The job's lease is written before it checks which objects the repository has.
+//! - UPLOADING uploads, with bounded parallelism, only the objects the repository lacks
+//!   (content-addressed by sha256): every backup is incremental by construction.
+//! - UPLOAD_INFO writes the manifest, re-checks the objects it skipped (another server's
+//!   garbage collection may have removed them), then writes COMMIT last.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+
+use super::{Job, JobError, JobState, JobStatus};
+use crate::catalog::TableTree;
+use crate::engine::Engine;
+use crate::repo::Repository;
+use crate::repo::manifest::{
+    self, CommitMarker, Manifest, ManifestPartition, ManifestRowset, ManifestTable, ManifestTablet,
+};
+use crate::repo::store::StoreError;
+
+/// Uploads in flight at once.
+const PARALLEL_UPLOADS: usize = 4;
+/// Attempts per object beyond the store client's own retries.
+const ATTEMPTS: u32 = 3;
+/// How often a running job rewrites its lease.
+const LEASE_HEARTBEAT: Duration = Duration::from_secs(30);
+/// A lease not rewritten for this long belongs to a dead job.
+pub const LEASE_LIFETIME_MS: i64 = 5 * 60 * 1000;
+
+/// What a BACKUP statement asked for, checked at submission.
+#[derive(Debug, Clone)]
+pub struct BackupRequest {
+    /// `None`: every table of the database. Otherwise each table with its partitions (empty:
+    /// all of them).
+    pub tables: Option<Vec<(String, Vec<String>)>>,
+    pub ttl: Option<String>,
+    pub expires_ms: Option<i64>,
+}
+
+/// `leases/<server id>-<job id>.json`
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Lease {
+    pub server_id: String,
+    pub job_id: u64,
+    pub label: String,
+    pub timestamp: String,
+    pub started_ms: i64,
+    pub heartbeat_ms: i64,
+    pub expires_ms: i64,
+}
+
+/// One object to upload.
+#[derive(Debug, Clone)]
+struct Upload {
+    key: String,
+    path: PathBuf,
+    size: u64,
+}
+
+/// Runs the job to its end; never returns an error (the job's record says how it ended).
+pub async fn run(engine: Arc<Engine>, job: Arc<Job>, repo: Arc<Repository>, req: BackupRequest) {
+    let result = steps(&engine, &job, &repo, &req).await;
+    // The lease goes whatever the outcome: a finished or cancelled job protects nothing.
+    let record = job.record();
+    let lease = manifest::lease_key(engine.catalog.server_id(), record.id);
+    if let Err(e) = repo.store.delete(&lease).await {
+        tracing::warn!(job = record.id, error = %e, "cannot delete the job's lease");
+    }
+    match result {
+        Ok(()) => job.mark_done(),
+        Err(e) => engine.jobs.finish_failed(&job, e).await,
+    }
+}
+
+async fn steps(
+    engine: &Arc<Engine>,
+    job: &Arc<Job>,
+    repo: &Arc<Repository>,
+    req: &BackupRequest,
+) -> Result<(), JobError> {
+    let catalog = &engine.catalog;
+    let record = job.record();
+    crate::failpoint::hit("backup.pending").await?;
+
+    // SNAPSHOTING: one consistent read of every chosen table.
+    job.set_state(catalog, JobState::Snapshoting).await?;
+    job.interruptible(async {
+        crate::failpoint::hit("backup.snapshoting").await?;
+        Ok(())
+    })
+    .await?;
+    let names = req
+        .tables
+        .as_ref()
+        .map(|t| t.iter().map(|(n, _)| n.clone()).collect());
+    let (_db, trees) = catalog.database_trees(&record.db, names).await?;
+    let trees = select_partitions(trees, req.tables.as_deref())?;
+    write_lease(engine, repo, job).await?;
+    job.update(catalog, |r| {
+        r.snapshot_finished_ms = chrono::Utc::now().timestamp_millis()
+    })
+    .await?;
+
+    // UPLOAD_SNAPSHOT: decide what to upload.
+    job.set_state(catalog, JobState::UploadSnapshot).await?;
+    let uploads = uploads_of(engine, &trees);
+    job.progress
+        .reset(uploads.len() as u64, uploads.iter().map(|u| u.size).sum());
+
+    // UPLOADING
+    job.set_state(catalog, JobState::Uploading).await?;
+    let heartbeat = spawn_heartbeat(Arc::clone(engine), Arc::clone(job), Arc::clone(repo));
+    let skipped = job
+        .interruptible(upload_all(job, repo, uploads.clone()))
+        .await;
+    let skipped = match skipped {
+        Ok(s) => s,
+        Err(e) => {
+            heartbeat.abort();
+            return Err(e);
+        }
+    };
+    job.update(catalog, |r| {
+        r.transfer_finished_ms = chrono::Utc::now().timestamp_millis()
+    })
+    .await?;
+
+    // SAVE_META
+    job.set_state(catalog, JobState::SaveMeta).await?;
+    let mut manifest = build_manifest(engine, &record, req, &trees);
+
+    // UPLOAD_INFO: manifest, re-check skipped objects, COMMIT last.
+    job.set_state(catalog, JobState::UploadInfo).await?;
+    let result = job
+        .interruptible(async {
+            let dir = manifest::snapshot_dir(&record.label, &record.timestamp);
+            manifest.finished_ms = chrono::Utc::now().timestamp_millis();
+            let json = serde_json::to_vec_pretty(&manifest)
+                .map_err(|e| JobError::Failed(JobStatus::common(e.to_string())))?;
+            let manifest_sha = manifest::sha256_hex(&json);
+            let manifest_key = format!("{dir}/{}", manifest::MANIFEST);
+            with_retries(job, "upload manifest", || {
+                repo.store.put_bytes(&manifest_key, Bytes::from(json.clone()))
+            })
+            .await?;
+            let by_key: BTreeMap<&str, &Upload> =
+                uploads.iter().map(|u| (u.key.as_str(), u)).collect();
+            for key in &skipped {
+                let present = with_retries(job, "check object", || repo.store.head(key)).await?;
+                if let (None, Some(u)) = (present, by_key.get(key.as_str())) {
+                    tracing::warn!(object = %key, "object vanished since it was checked; uploading it again");
+                    with_retries(job, "upload object", || repo.store.put_file(&u.key, &u.path))
+                        .await?;
+                }
+            }
+            crate::failpoint::hit("backup.before_commit").await?;
+            let commit = CommitMarker {
+                manifest_sha256: manifest_sha,
+                finished_ms: manifest.finished_ms,
+            };
+            let commit = serde_json::to_vec(&commit)
+                .map_err(|e| JobError::Failed(JobStatus::common(e.to_string())))?;
+            let commit_key = format!("{dir}/{}", manifest::COMMIT);
+            with_retries(job, "write COMMIT", || {
+                repo.store.put_bytes(&commit_key, Bytes::from(commit.clone()))
+            })
+            .await?;
+            Ok(())
+        })
+        .await;
+    heartbeat.abort();
+    result?;
+    job.update(catalog, |r| {
+        r.state = JobState::Finished;
+        r.status = JobStatus::ok();
+        r.finished_ms = chrono::Utc::now().timestamp_millis();
+    })
+    .await?;
+    tracing::info!(job = record.id, label = %record.label, timestamp = %record.timestamp, "backup finished");
+    Ok(())
+}
+
+/// Keeps only the chosen partitions of each table.
+fn select_partitions(
+    trees: Vec<TableTree>,
+    chosen: Option<&[(String, Vec<String>)]>,
+) -> Result<Vec<TableTree>, JobError> {
+    let Some(chosen) = chosen else {
+        return Ok(trees);
+    };
+    trees
+        .into_iter()
+        .map(|mut tree| {
+            let wanted = chosen
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(&tree.table.name))
+                .map(|(_, p)| p.as_slice())
+                .unwrap_or(&[]);
+            if !wanted.is_empty() {
+                for p in wanted {
+                    if !tree
+                        .partitions
+                        .iter()
+                        .any(|t| t.partition.name.eq_ignore_ascii_case(p))
+                    {
+                        return Err(JobError::Failed(JobStatus::error(
+                            "NOT_FOUND",
+                            format!("Unknown partition {p} in table{}", tree.table.name),
+                        )));
+                    }
+                }
+                tree.partitions.retain(|t| {
+                    wanted
+                        .iter()
+                        .any(|p| p.eq_ignore_ascii_case(&t.partition.name))
+                });
+            }
+            Ok(tree)
+        })
+        .collect()
+}
+
+/// Every distinct rowset file of the snapshot, as an object to upload.
+fn uploads_of(engine: &Engine, trees: &[TableTree]) -> Vec<Upload> {
+    let mut seen = BTreeMap::new();
+    for tablet in trees
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .flat_map(|p| &p.tablets)
+    {
+        for r in &tablet.rowsets {
+            let key = manifest::object_key(&r.sha256);
+            seen.entry(key.clone()).or_insert_with(|| Upload {
+                key,
+                path: crate::store::table::rowset_path(
+                    &engine.config.data_dir,
+                    tablet.tablet.id,
+                    r.id,
+                ),
+                size: r.bytes,
+            });
+        }
+    }
+    seen.into_values().collect()
+}
+
+/// Uploads every object the repository lacks; returns the keys it skipped (already there).
+async fn upload_all(
+    job: &Arc<Job>,
+    repo: &Arc<Repository>,
+    uploads: Vec<Upload>,
+) -> Result<Vec<String>, JobError> {
+    let results: Vec<Option<String>> = futures::stream::iter(uploads)
+        .map(|u| async move {
+            let existing = with_retries(job, "check object", || repo.store.head(&u.key)).await?;
+            if existing.as_ref().is_some_and(|m| m.size == u.size) {
+                job.progress.add(1, u.size);
+                return Ok::<_, JobError>(Some(u.key));
+            }
+            with_retries(job, "upload object", || {
+                repo.store.put_file(&u.key, &u.path)
+            })
+            .await?;
+            job.progress.add(1, u.size);
+            crate::failpoint::hit("backup.after_object_upload").await?;
+            Ok(None)
+        })
+        .buffer_unordered(PARALLEL_UPLOADS)
+        .try_collect()
+        .await?;
+    Ok(results.into_iter().flatten().collect())
+}
+
+/// Runs one storage operation, retrying transient failures with backoff; the errors go to
+/// the job's TaskErrMsg. A failure retries cannot cure fails the job with its cause.
+pub async fn with_retries<T, F, Fut>(job: &Job, what: &str, mut op: F) -> Result<T, JobError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match op().await {
+            Ok(v) => return Ok(v),
+            Err(e) if e.is_transient() && attempt < ATTEMPTS => {
+                job.progress.retries.fetch_add(1, Ordering::Relaxed);
+                job.note_error(format!("{what}: {e}"));
+                tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+            }
+            Err(e) => {
+                job.note_error(format!("{what}: {e}"));
+                return Err(JobError::Failed(JobStatus::common(format!(
+                    "{what} failed: {e}"
+                ))));
+            }
+        }
+    }
+}
+
+async fn write_lease(engine: &Engine, repo: &Repository, job: &Job) -> Result<(), JobError> {
+    let record = job.record();
+    let now = chrono::Utc::now().timestamp_millis();
+    let lease = Lease {
+        server_id: engine.catalog.server_id().to_string(),
+        job_id: record.id,
+        label: record.label.clone(),
+        timestamp: record.timestamp.clone(),
+        started_ms: record.created_ms,
+        heartbeat_ms: now,
+        expires_ms: now + LEASE_LIFETIME_MS,
+    };
+    let json = serde_json::to_vec_pretty(&lease)
+        .map_err(|e| JobError::Failed(JobStatus::common(e.to_string())))?;
+    let key = manifest::lease_key(&lease.server_id, record.id);
+    with_retries(job, "write lease", || {
+        repo.store.put_bytes(&key, Bytes::from(json.clone()))
+    })
+    .await
+}
+
+fn spawn_heartbeat(
+    engine: Arc<Engine>,
+    job: Arc<Job>,
+    repo: Arc<Repository>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let done = job.done_token();
+        loop {
+            tokio::select! {
+                _ = done.cancelled() => return,
+                _ = tokio::time::sleep(LEASE_HEARTBEAT) => {
+                    if let Err(JobError::Failed(s)) = write_lease(&engine, &repo, &job).await {
+                        tracing::warn!(job = job.id(), error = %s.msg, "lease heartbeat failed");
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn build_manifest(
+    engine: &Engine,
+    record: &super::JobRecord,
+    req: &BackupRequest,
+    trees: &[TableTree],
+) -> Manifest {
+    let tables = trees
+        .iter()
+        .map(|tree| {
+            let t = &tree.table;
+            let partitions: Vec<ManifestPartition> = tree
+                .partitions
+                .iter()
+                .map(|p| ManifestPartition {
+                    name: p.partition.name.clone(),
+                    bounds: p.partition.bounds.clone(),
+                    visible_version: p.partition.visible_version,
+                    buckets: p.partition.buckets,
+                    rows: p.rows(),
+                    tablets: p
+                        .tablets
+                        .iter()
+                        .map(|tablet| ManifestTablet {
+                            bucket: tablet.tablet.bucket,
+                            rowsets: tablet
+                                .rowsets
+                                .iter()
+                                .map(|r| ManifestRowset {
+                                    object: manifest::object_key(&r.sha256),
+                                    size: r.bytes,
+                                    rows: r.rows,
+                                    sha256: r.sha256.clone(),
+                                    checksum: r.content_checksum,
+                                    start_version: r.start_version,
+                                    end_version: r.end_version,
+                                })
+                                .collect(),
+                        })
+                        .collect(),
+                })
+                .collect();
+            let checksum = partitions
+                .iter()
+                .flat_map(|p| &p.tablets)
+                .flat_map(|t| &t.rowsets)
+                .fold(0u64, |acc, r| acc.wrapping_add(r.checksum));
+            ManifestTable {
+                name: t.name.clone(),
+                columns: t.columns.clone(),
+                key: t.key.clone(),
+                comment: t.comment.clone(),
+                partitioning: t.partitioning.clone(),
+                distribution: t.distribution.clone(),
+                properties: t.properties.clone(),
+                rows: partitions.iter().map(|p| p.rows).sum(),
+                checksum,
+                partitions,
+            }
+        })
+        .collect();
+    Manifest {
+        format_version: crate::repo::repository::FORMAT_VERSION,
+        backstop_version: env!("CARGO_PKG_VERSION").to_string(),
+        server_id: engine.catalog.server_id().to_string(),
+        database: record.db.clone(),
+        label: record.label.clone(),
+        timestamp: record.timestamp.clone(),
+        created_ms: record.created_ms,
+        finished_ms: 0,
+        ttl: req.ttl.clone(),
+        expires_ms: req.expires_ms,
+        tables,
+    }
+}

@@ -1,0 +1,513 @@
+//! BACKUP and RESTORE jobs: records, the per-database scheduler, cancellation and timeouts.
+//!
+//! - At most one job runs per database; a second gets StarRocks' error at once. The latest job
+//!   of each database is kept (and persisted) so SHOW BACKUP / SHOW RESTORE can show it.
+//! - Every state change is persisted ([`Job::set_state`]) before the job relies on it.
+//! - Cancellation is cooperative: CANCEL and the timeout fire the job's token, and the job
+//!   stops at its next interruptible point ([`Job::interruptible`]). A restore in COMMIT is not
+//!   interruptible: [`Job::cancel_with`] refuses once it has begun.
+//! - After a restart, a job that was not done is ended CANCELLED with the reason ([`Jobs::load`]):
+//!   a backup never wrote COMMIT, and a restore either committed (its record was marked FINISHED
+//!   in the commit's own transaction) or changed nothing.
+
+pub mod backup;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum JobKind {
+    Backup,
+    Restore,
+}
+
+/// StarRocks' job states (backup and restore share one enum).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum JobState {
+    Pending,
+    Snapshoting,
+    UploadSnapshot,
+    Uploading,
+    SaveMeta,
+    UploadInfo,
+    Download,
+    Downloading,
+    Commit,
+    Committing,
+    Finished,
+    Cancelled,
+}
+
+impl JobState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobState::Pending => "PENDING",
+            JobState::Snapshoting => "SNAPSHOTING",
+            JobState::UploadSnapshot => "UPLOAD_SNAPSHOT",
+            JobState::Uploading => "UPLOADING",
+            JobState::SaveMeta => "SAVE_META",
+            JobState::UploadInfo => "UPLOAD_INFO",
+            JobState::Download => "DOWNLOAD",
+            JobState::Downloading => "DOWNLOADING",
+            JobState::Commit => "COMMIT",
+            JobState::Committing => "COMMITTING",
+            JobState::Finished => "FINISHED",
+            JobState::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn is_done(self) -> bool {
+        matches!(self, JobState::Finished | JobState::Cancelled)
+    }
+}
+
+/// A job's `Status` cell: `[OK]` or `[CODE, msg: text]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobStatus {
+    pub code: String,
+    pub msg: String,
+}
+
+impl JobStatus {
+    pub fn ok() -> Self {
+        JobStatus {
+            code: "OK".into(),
+            msg: String::new(),
+        }
+    }
+
+    pub fn error(code: &str, msg: impl Into<String>) -> Self {
+        JobStatus {
+            code: code.into(),
+            msg: msg.into(),
+        }
+    }
+
+    pub fn common(msg: impl Into<String>) -> Self {
+        Self::error("COMMON_ERROR", msg)
+    }
+
+    pub fn cell(&self) -> String {
+        if self.code == "OK" {
+            "[OK]".into()
+        } else {
+            format!("[{}, msg: {}]", self.code, self.msg)
+        }
+    }
+}
+
+/// The persisted record of one job: what SHOW BACKUP / SHOW RESTORE print and what a restart
+/// needs to end it properly.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct JobRecord {
+    pub id: u64,
+    pub kind: JobKind,
+    pub label: String,
+    /// The database backed up, or restored into.
+    pub db: String,
+    pub repo: String,
+    pub state: JobState,
+    /// The snapshot's timestamp (`yyyy-MM-dd-HH-mm-ss-SSS`).
+    pub timestamp: String,
+    /// `BackupObjs` / `RestoreObjs` cell.
+    pub objects: String,
+    pub created_ms: i64,
+    /// Restore: end of PENDING.
+    #[serde(default)]
+    pub meta_prepared_ms: i64,
+    #[serde(default)]
+    pub snapshot_finished_ms: i64,
+    /// Backup: uploads done; restore: downloads done.
+    #[serde(default)]
+    pub transfer_finished_ms: i64,
+    #[serde(default)]
+    pub finished_ms: i64,
+    pub timeout_s: u64,
+    pub status: JobStatus,
+    /// Restore only.
+    #[serde(default)]
+    pub allow_load: bool,
+    #[serde(default)]
+    pub replication_num: u32,
+    /// Staged files a restore wrote (removed when it ends without committing).
+    #[serde(default)]
+    pub staged: Vec<std::path::PathBuf>,
+}
+
+/// Live progress of the current transfer phase.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub objects_done: AtomicU64,
+    pub objects_total: AtomicU64,
+    pub bytes_done: AtomicU64,
+    pub bytes_total: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+impl Progress {
+    pub fn reset(&self, objects: u64, bytes: u64) {
+        self.objects_done.store(0, Ordering::Relaxed);
+        self.bytes_done.store(0, Ordering::Relaxed);
+        self.objects_total.store(objects, Ordering::Relaxed);
+        self.bytes_total.store(bytes, Ordering::Relaxed);
+    }
+
+    pub fn add(&self, objects: u64, bytes: u64) {
+        self.objects_done.fetch_add(objects, Ordering::Relaxed);
+        self.bytes_done.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// `[objects: 12/48, bytes: 1.2 GiB/4.8 GiB]`
+    pub fn cell(&self) -> String {
+        format!(
+            "[objects: {}/{}, bytes: {}/{}]",
+            self.objects_done.load(Ordering::Relaxed),
+            self.objects_total.load(Ordering::Relaxed),
+            human_bytes(self.bytes_done.load(Ordering::Relaxed)),
+            human_bytes(self.bytes_total.load(Ordering::Relaxed)),
+        )
+    }
+}
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS.get(unit).copied().unwrap_or("B"))
+    }
+}
+
+/// Why a job stopped before finishing.
+#[derive(Debug)]
+pub enum JobError {
+    /// Cancelled (by CANCEL or the timeout); the reason was set by [`Job::cancel_with`].
+    Cancelled,
+    /// Failed with this status.
+    Failed(JobStatus),
+}
+
+impl From<Error> for JobError {
+    fn from(e: Error) -> Self {
+        JobError::Failed(JobStatus::common(e.to_string()))
+    }
+}
+
+impl From<crate::catalog::CatalogError> for JobError {
+    fn from(e: crate::catalog::CatalogError) -> Self {
+        JobError::Failed(JobStatus::common(e.to_string()))
+    }
+}
+
+/// A job the daemon knows: its record, its cancel token and its progress.
+#[derive(Debug)]
+pub struct Job {
+    record: Mutex<JobRecord>,
+    cancel: CancellationToken,
+    /// Fired when the job has ended (stops its timer and heartbeat).
+    done: CancellationToken,
+    /// Set by the first cancel; the job ends with it.
+    cancel_reason: Mutex<Option<JobStatus>>,
+    /// A restore's COMMIT has begun: cancel is refused from now on.
+    committing: AtomicBool,
+    pub progress: Progress,
+    /// `TaskErrMsg`: the last storage errors.
+    task_errors: Mutex<Vec<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Job {
+    fn new(record: JobRecord) -> Arc<Job> {
+        Arc::new(Job {
+            record: Mutex::new(record),
+            cancel: CancellationToken::new(),
+            done: CancellationToken::new(),
+            cancel_reason: Mutex::new(None),
+            committing: AtomicBool::new(false),
+            progress: Progress::default(),
+            task_errors: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn record(&self) -> JobRecord {
+        lock(&self.record).clone()
+    }
+
+    pub fn id(&self) -> u64 {
+        lock(&self.record).id
+    }
+
+    pub fn state(&self) -> JobState {
+        lock(&self.record).state
+    }
+
+    /// Changes the record and persists it before returning.
+    pub async fn update(&self, catalog: &Catalog, f: impl FnOnce(&mut JobRecord)) -> Result<()> {
+        let (id, bytes) = {
+            let mut r = lock(&self.record);
+            f(&mut r);
+            (
+                r.id,
+                serde_json::to_vec(&*r).map_err(|e| Error::Internal(e.to_string()))?,
+            )
+        };
+        catalog.put_job(id, bytes).await?;
+        Ok(())
+    }
+
+    /// Moves to `state` (persisted), unless the job was cancelled meanwhile.
+    pub async fn set_state(&self, catalog: &Catalog, state: JobState) -> Result<(), JobError> {
+        self.check()?;
+        tracing::info!(job = self.id(), state = state.as_str(), "job state");
+        self.update(catalog, |r| r.state = state).await?;
+        Ok(())
+    }
+
+    /// Err(Cancelled) once the job was cancelled.
+    pub fn check(&self) -> Result<(), JobError> {
+        if self.cancel.is_cancelled() {
+            Err(JobError::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Runs `fut` unless the job is cancelled first; cancellation drops it.
+    pub async fn interruptible<T>(
+        &self,
+        fut: impl std::future::Future<Output = Result<T, JobError>>,
+    ) -> Result<T, JobError> {
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => Err(JobError::Cancelled),
+            r = fut => r,
+        }
+    }
+
+    /// Cancels the job with `status`; false when it cannot be cancelled (done, or committing).
+    pub fn cancel_with(&self, status: JobStatus) -> bool {
+        if self.committing.load(Ordering::SeqCst) || self.state().is_done() {
+            return false;
+        }
+        let mut reason = lock(&self.cancel_reason);
+        if reason.is_none() {
+            *reason = Some(status);
+        }
+        self.cancel.cancel();
+        true
+    }
+
+    /// Enters COMMIT: from now on the job cannot be cancelled. False if it already was.
+    pub fn begin_commit(&self) -> bool {
+        let _reason = lock(&self.cancel_reason);
+        if self.cancel.is_cancelled() {
+            return false;
+        }
+        self.committing.store(true, Ordering::SeqCst);
+        true
+    }
+
+    /// A token fired when the job has ended, for tasks that live beside it.
+    pub fn done_token(&self) -> CancellationToken {
+        self.done.clone()
+    }
+
+    pub fn mark_done(&self) {
+        self.done.cancel();
+    }
+
+    pub fn note_error(&self, message: String) {
+        let mut errors = lock(&self.task_errors);
+        errors.push(message);
+        let excess = errors.len().saturating_sub(5);
+        errors.drain(..excess);
+    }
+
+    pub fn task_errors_cell(&self) -> String {
+        let errors = lock(&self.task_errors);
+        let retries = self.progress.retries.load(Ordering::Relaxed);
+        if errors.is_empty() {
+            return String::new();
+        }
+        let list = errors
+            .iter()
+            .map(|e| format!("[{e}]"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!("{list} (retries: {retries})")
+    }
+}
+
+/// Every job the daemon knows: the latest of each database.
+pub struct Jobs {
+    catalog: Catalog,
+    latest: Mutex<HashMap<String, Arc<Job>>>,
+}
+
+impl Jobs {
+    /// Loads job records at start-up. A job that was not done is ended CANCELLED with the
+    /// reason; `cleanup` removes what it left (a restore's staged files).
+    pub fn load(catalog: Catalog) -> Result<Jobs> {
+        let mut latest: HashMap<String, Arc<Job>> = HashMap::new();
+        let mut stale = Vec::new();
+        for (id, bytes) in catalog.jobs_blocking()? {
+            let mut record: JobRecord = match serde_json::from_slice(&bytes) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(job = id, error = %e, "dropping an unreadable job record");
+                    stale.push(id);
+                    continue;
+                }
+            };
+            if !record.state.is_done() {
+                tracing::warn!(
+                    job = id,
+                    state = record.state.as_str(),
+                    "job interrupted by a restart"
+                );
+                for path in &record.staged {
+                    let _ = std::fs::remove_file(path);
+                }
+                record.status = JobStatus::common(format!(
+                    "backstop restarted while the job was in state {}; nothing was committed. \
+                     Run it again",
+                    record.state.as_str()
+                ));
+                record.state = JobState::Cancelled;
+                record.finished_ms = chrono::Utc::now().timestamp_millis();
+                record.staged.clear();
+                let bytes =
+                    serde_json::to_vec(&record).map_err(|e| Error::Internal(e.to_string()))?;
+                catalog.put_job_blocking(id, &bytes)?;
+            }
+            let key = record.db.to_ascii_lowercase();
+            match latest.get(&key) {
+                Some(existing) if existing.id() > id => stale.push(id),
+                Some(existing) => {
+                    stale.push(existing.id());
+                    latest.insert(key, Job::new(record));
+                }
+                None => {
+                    latest.insert(key, Job::new(record));
+                }
+            }
+        }
+        for id in stale {
+            catalog.delete_job_blocking(id)?;
+        }
+        Ok(Jobs {
+            catalog,
+            latest: Mutex::new(latest),
+        })
+    }
+
+    /// Registers a new job for its database: refused while the database's latest job is not
+    /// done. The record is persisted before this returns.
+    pub async fn submit(&self, record: JobRecord) -> Result<Arc<Job>> {
+        let key = record.db.to_ascii_lowercase();
+        let job = Job::new(record);
+        let previous = {
+            let mut latest = lock(&self.latest);
+            if latest.get(&key).is_some_and(|j| !j.state().is_done()) {
+                return Err(Error::Common(
+                    "Can only run one backup or restore job of a database at same time".into(),
+                ));
+            }
+            latest.insert(key.clone(), Arc::clone(&job))
+        };
+        if let Err(e) = job.update(&self.catalog, |_| {}).await {
+            let mut latest = lock(&self.latest);
+            match previous {
+                Some(p) => latest.insert(key, p),
+                None => latest.remove(&key),
+            };
+            return Err(e);
+        }
+        if let Some(p) = previous {
+            let _ = self.catalog.delete_job(p.id()).await;
+        }
+        Ok(job)
+    }
+
+    /// The latest job of `db`.
+    pub fn latest(&self, db: &str) -> Option<Arc<Job>> {
+        lock(&self.latest).get(&db.to_ascii_lowercase()).cloned()
+    }
+
+    /// The latest job of every database, by database name.
+    pub fn all_latest(&self) -> Vec<Arc<Job>> {
+        let mut jobs: Vec<_> = lock(&self.latest).values().cloned().collect();
+        jobs.sort_by_key(|j| j.record().db);
+        jobs
+    }
+
+    /// Whether a job that is not done uses the repository.
+    pub fn using_repository(&self, repo: &str) -> bool {
+        lock(&self.latest)
+            .values()
+            .any(|j| !j.state().is_done() && j.record().repo.eq_ignore_ascii_case(repo))
+    }
+
+    /// Ends a job that stopped: CANCELLED with the cancel reason or the failure, persisted.
+    pub async fn finish_failed(&self, job: &Job, error: JobError) {
+        let status = match error {
+            JobError::Cancelled => lock(&job.cancel_reason)
+                .clone()
+                .unwrap_or_else(|| JobStatus::common("cancelled")),
+            JobError::Failed(status) => status,
+        };
+        tracing::warn!(job = job.id(), status = %status.cell(), "job cancelled");
+        let result = job
+            .update(&self.catalog, |r| {
+                r.state = JobState::Cancelled;
+                r.status = status;
+                r.finished_ms = chrono::Utc::now().timestamp_millis();
+                r.staged.clear();
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(job = job.id(), error = %e, "cannot persist the end of a job");
+        }
+        job.mark_done();
+    }
+
+    /// Arms the job's timeout: measured from its creation, as StarRocks does.
+    pub fn arm_timeout(job: &Arc<Job>, status: JobStatus) {
+        let record = job.record();
+        let deadline_ms = record.created_ms.saturating_add(
+            i64::try_from(record.timeout_s.saturating_mul(1000)).unwrap_or(i64::MAX),
+        );
+        let wait = deadline_ms
+            .saturating_sub(chrono::Utc::now().timestamp_millis())
+            .max(0);
+        let job = Arc::clone(job);
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = job.cancel.cancelled() => {}
+                _ = job.done.cancelled() => {}
+                _ = tokio::time::sleep(std::time::Duration::from_millis(wait.unsigned_abs())) => {
+                    if job.cancel_with(status) {
+                        tracing::warn!(job = job.id(), "job timed out");
+                    }
+                }
+            }
+        });
+    }
+}
