@@ -43,6 +43,8 @@ impl Engine {
             Error::Internal(format!("cannot resolve {}: {e}", config.data_dir.display()))
         })?;
         let jobs = crate::jobs::Jobs::load(catalog.clone())?;
+        // No job runs yet: a table left marked by an interrupted restore is whole again.
+        catalog.unmark_all_restoring_blocking()?;
         let committed = catalog.rowset_keys_blocking()?;
         let removed = crate::store::table::remove_unreferenced(&config.data_dir, &committed)
             .map_err(|e| Error::Internal(format!("cleaning {}: {e}", config.data_dir.display())))?;

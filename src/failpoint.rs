@@ -55,3 +55,23 @@ pub async fn hit(name: &str) -> Result<()> {
 pub async fn hit(_name: &str) -> Result<()> {
     Ok(())
 }
+
+/// The failpoint `name` inside blocking code (a catalog transaction): `crash` and `error` act,
+/// `pause` is not available there.
+#[cfg(debug_assertions)]
+pub fn hit_blocking(name: &str) -> std::result::Result<(), String> {
+    match action(name) {
+        Some("crash") => {
+            tracing::warn!(failpoint = name, "crashing at failpoint");
+            std::process::abort()
+        }
+        Some("error") => Err(format!("failpoint {name}")),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn hit_blocking(_name: &str) -> std::result::Result<(), String> {
+    Ok(())
+}

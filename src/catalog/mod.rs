@@ -48,6 +48,7 @@ use serde::{Deserialize, Serialize};
 pub mod jobs;
 pub mod load;
 pub mod repos;
+pub mod restore;
 pub mod schema;
 pub mod tables;
 

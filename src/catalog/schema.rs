@@ -134,6 +134,17 @@ impl ColumnType {
         }
     }
 
+    /// The type as DDL writes it: `VARCHAR(20)`, `DECIMAL(10,2)`, `INT`.
+    pub fn sql_text(self) -> String {
+        match self {
+            ColumnType::Char(n) | ColumnType::Varchar(n) => format!("{}({n})", self.base_name()),
+            ColumnType::Decimal {
+                precision, scale, ..
+            } => format!("DECIMAL({precision},{scale})"),
+            other => other.base_name().to_string(),
+        }
+    }
+
     pub fn base_name(self) -> &'static str {
         match self {
             ColumnType::Boolean => "BOOLEAN",

@@ -601,6 +601,219 @@ fn details_json(m: &manifest::Manifest) -> String {
     String::from_utf8(out).unwrap_or_else(|_| value.to_string())
 }
 
+/// `RESTORE SNAPSHOT [db.]label FROM repo [DATABASE src [AS tgt]] [ON (...)] PROPERTIES (...)`
+pub async fn restore(
+    engine: &Arc<Engine>,
+    session: &mut Session,
+    stmt: crate::sql::RestoreSnapshot,
+) -> Result<Outcome> {
+    use crate::jobs::restore::{RestoreItem, RestoreRequest};
+    if stmt.catalogs.is_some() {
+        return Err(Error::NotSupported(
+            "RESTORE of external catalogs is not supported: backstop has no external catalogs"
+                .into(),
+        ));
+    }
+    let label = stmt.label.value.clone();
+    if label.is_empty() || label.contains('/') {
+        return Err(Error::Common(format!("Incorrect label name '{label}'")));
+    }
+    let props = JobProperties::parse(engine, &stmt.properties, JobKind::Restore)?;
+    let timestamp = props
+        .backup_timestamp
+        .clone()
+        .ok_or_else(|| Error::Common("Missing backup_timestamp property".into()))?;
+    let repo_name = stmt.repo.value.clone();
+    let repo = super::repository::open(engine, &repo_name).await?;
+    let manifest = manifest::read_committed(&repo.store, &label, &timestamp)
+        .await
+        .map_err(|e| {
+            let hint = if matches!(e, manifest::SnapshotError::Missing { .. }) {
+                ". Maybe specified wrong backup timestamp"
+            } else {
+                ""
+            };
+            Error::Common(format!(
+                "Failed to get info of snapshot '{label}' because: {e}{hint}"
+            ))
+        })?;
+    if let Some(db) = &stmt.database
+        && !db.source.value.eq_ignore_ascii_case(&manifest.database)
+    {
+        return Err(Error::Common(format!(
+            "target database: {} is not existed in snapshot",
+            db.source.value
+        )));
+    }
+    let db = stmt
+        .target_db()
+        .map(|d| d.value.clone())
+        .unwrap_or_else(|| manifest.database.clone());
+    crate::catalog::validate_database_name(&db)?;
+    let mut items: Vec<RestoreItem> = Vec::new();
+    let all = |m: &manifest::Manifest| {
+        m.tables
+            .iter()
+            .map(|t| RestoreItem {
+                source: t.name.clone(),
+                target: t.name.clone(),
+                partitions: Vec::new(),
+            })
+            .collect::<Vec<_>>()
+    };
+    if stmt.on.is_empty() {
+        items = all(&manifest);
+    }
+    for object in &stmt.on {
+        match object {
+            BackupObject::All(ObjectKind::Table) => items = all(&manifest),
+            BackupObject::All(kind)
+            | BackupObject::Named {
+                kind:
+                    Some(
+                        kind @ (ObjectKind::View
+                        | ObjectKind::MaterializedView
+                        | ObjectKind::Function),
+                    ),
+                ..
+            } => {
+                return Err(Error::NotSupported(format!(
+                    "RESTORE of {} is not supported: a backstop snapshot holds tables only",
+                    match kind {
+                        ObjectKind::View => "views",
+                        ObjectKind::MaterializedView => "materialized views",
+                        ObjectKind::Function => "functions",
+                        ObjectKind::Table => "tables",
+                    }
+                )));
+            }
+            BackupObject::Named { object, .. } => {
+                if object.temporary {
+                    return Err(Error::Common(
+                        "Do not support restoring temporary partitions".into(),
+                    ));
+                }
+                let name = object
+                    .name
+                    .0
+                    .last()
+                    .and_then(|p| p.as_ident())
+                    .map(|i| i.value.clone())
+                    .ok_or_else(|| {
+                        Error::Common(format!("Incorrect table name '{}'", object.name))
+                    })?;
+                let Some(table) = manifest.table(&name) else {
+                    return Err(Error::Common(format!(
+                        "Table {name} does not exist in snapshot {label}"
+                    )));
+                };
+                if items.iter().any(|i| i.source.eq_ignore_ascii_case(&name)) {
+                    return Err(Error::Common(format!("Duplicated table: {name}")));
+                }
+                let target = object
+                    .alias
+                    .as_ref()
+                    .map_or_else(|| table.name.clone(), |a| a.value.clone());
+                crate::catalog::validate_table_name(&target)?;
+                if items.iter().any(|i| i.target.eq_ignore_ascii_case(&target)) {
+                    return Err(Error::Common(format!("Duplicated alias name: {target}")));
+                }
+                for p in &object.partitions {
+                    if !table
+                        .partitions
+                        .iter()
+                        .any(|x| x.name.eq_ignore_ascii_case(&p.value))
+                    {
+                        return Err(Error::Common(format!(
+                            "Partition {} of table {name} does not exist in snapshot {label}",
+                            p.value
+                        )));
+                    }
+                }
+                items.push(RestoreItem {
+                    source: table.name.clone(),
+                    target,
+                    partitions: object.partitions.iter().map(|p| p.value.clone()).collect(),
+                });
+            }
+        }
+    }
+    if items.is_empty() {
+        return Err(Error::Common(format!(
+            "Snapshot {label} holds no table to restore"
+        )));
+    }
+    if props.replication_num.is_some() && engine.catalog.database(&db).await?.is_some() {
+        let existing = engine.catalog.tables(&db).await?;
+        for item in &items {
+            if existing
+                .iter()
+                .any(|t| t.name.eq_ignore_ascii_case(&item.target))
+            {
+                session.warnings.push(super::Warning {
+                    level: "Warning",
+                    code: 1105,
+                    message: format!(
+                        "replication_num is ignored for the existing table {}: a single server holds one replica",
+                        item.target
+                    ),
+                });
+            }
+        }
+    }
+    let objects = items
+        .iter()
+        .map(|i| {
+            if i.partitions.is_empty() {
+                i.source.clone()
+            } else {
+                format!("{} PARTITIONS [{}]", i.source, i.partitions.join(", "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let record = JobRecord {
+        id: engine.catalog.new_id().await?,
+        kind: JobKind::Restore,
+        label,
+        db,
+        repo: repo_name,
+        state: JobState::Pending,
+        timestamp,
+        objects,
+        created_ms: chrono::Utc::now().timestamp_millis(),
+        meta_prepared_ms: 0,
+        snapshot_finished_ms: 0,
+        transfer_finished_ms: 0,
+        finished_ms: 0,
+        timeout_s: props.timeout_s,
+        status: JobStatus::ok(),
+        allow_load: props.allow_load,
+        replication_num: props.replication_num.unwrap_or(1),
+        staged: Vec::new(),
+    };
+    let job = engine.jobs.submit(record.clone()).await?;
+    crate::jobs::Jobs::arm_timeout(
+        &job,
+        JobStatus::error(
+            "TIMEOUT",
+            format!("restore job with label: {}  timeout.", record.label),
+        ),
+    );
+    let request = RestoreRequest {
+        manifest,
+        items,
+        replication_num: props.replication_num,
+    };
+    tokio::spawn(crate::jobs::restore::run(
+        Arc::clone(engine),
+        job,
+        repo,
+        request,
+    ));
+    Ok(Outcome::ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

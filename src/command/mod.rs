@@ -173,6 +173,7 @@ pub async fn execute(
             backup::cancel(engine, stmt, crate::jobs::JobKind::Restore).await
         }
         Statement::ShowSnapshot(stmt) => backup::show_snapshot(engine, stmt).await,
+        Statement::RestoreSnapshot(stmt) => backup::restore(engine, session, stmt).await,
         Statement::Std(std) => match *std {
             s @ (S::Query(_) | S::Explain { .. }) => query::run(engine, session, s).await,
             S::Insert(ins) => insert::insert(engine, session, ins).await,

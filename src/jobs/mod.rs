@@ -11,6 +11,7 @@
 //!   in the commit's own transaction) or changed nothing.
 
 pub mod backup;
+pub mod restore;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -1,0 +1,595 @@
+//! The RESTORE job: PENDING → SNAPSHOTING → DOWNLOAD → DOWNLOADING → COMMIT → COMMITTING →
+//! FINISHED (DESIGN.md "Jobs").
+//!
+//! - PENDING checks every target against the manifest (an existing table must match the
+//!   snapshot's schema), checks the data directory has room, marks existing targets as being
+//!   restored (writes and DDL refused, reads still see the old data) and draws every id the
+//!   commit will use.
+//! - DOWNLOADING streams each object straight to its final rowset path (through a temporary
+//!   file), checking its size and sha256; the files are invisible until the commit adds their
+//!   rows, and start-up removes them if the daemon dies first.
+//! - COMMIT is one catalog transaction ([`crate::catalog::restore`]); from its start CANCEL is
+//!   refused, and the job's FINISHED record is written in the same transaction.
+//! - Any failure or cancel before COMMIT removes the downloaded files and unmarks the tables:
+//!   existing data is exactly as it was.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+
+use super::{Job, JobError, JobState, JobStatus};
+use crate::catalog::restore::{RestoreCommit, RestorePartition, RestoreTable, bounds_conflict};
+use crate::catalog::{PartitionMeta, RowsetMeta, TableMeta, TableState, TableTree, TabletMeta};
+use crate::engine::Engine;
+use crate::repo::Repository;
+use crate::repo::manifest::{Manifest, ManifestTable};
+use crate::repo::store::StoreError;
+
+const PARALLEL_DOWNLOADS: usize = 4;
+/// Room kept free beyond the staged copy.
+const DISK_MARGIN: u64 = 64 << 20;
+
+/// One table to restore.
+#[derive(Debug, Clone)]
+pub struct RestoreItem {
+    /// The table's name in the snapshot.
+    pub source: String,
+    /// The name to restore it under (`AS`), else the source name.
+    pub target: String,
+    /// Partitions to restore (names in the snapshot); empty: all of them.
+    pub partitions: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RestoreRequest {
+    pub manifest: Manifest,
+    pub items: Vec<RestoreItem>,
+    pub replication_num: Option<u32>,
+}
+
+/// One object to download to one rowset path.
+#[derive(Debug, Clone)]
+struct Download {
+    key: String,
+    sha256: String,
+    size: u64,
+    path: PathBuf,
+}
+
+pub async fn run(engine: Arc<Engine>, job: Arc<Job>, repo: Arc<Repository>, req: RestoreRequest) {
+    match steps(&engine, &job, &repo, &req).await {
+        Ok(()) => job.mark_done(),
+        Err(e) => {
+            // Nothing was committed: put the tables back and remove the downloaded files.
+            let record = job.record();
+            if let Err(err) = engine.catalog.unmark_restoring(Some(record.id)).await {
+                tracing::error!(job = record.id, error = %err, "cannot unmark restored tables");
+            }
+            for path in &record.staged {
+                let _ = tokio::fs::remove_file(path).await;
+                let _ = tokio::fs::remove_file(tmp_path(path)).await;
+            }
+            engine.jobs.finish_failed(&job, e).await;
+        }
+    }
+}
+
+fn tmp_path(path: &std::path::Path) -> PathBuf {
+    path.with_extension("parquet.tmp")
+}
+
+fn fail(code: &str, msg: impl Into<String>) -> JobError {
+    JobError::Failed(JobStatus::error(code, msg))
+}
+
+async fn steps(
+    engine: &Arc<Engine>,
+    job: &Arc<Job>,
+    repo: &Arc<Repository>,
+    req: &RestoreRequest,
+) -> Result<(), JobError> {
+    let catalog = &engine.catalog;
+    let record = job.record();
+    job.interruptible(async {
+        crate::failpoint::hit("restore.pending").await?;
+        Ok(())
+    })
+    .await?;
+
+    // PENDING: plan against the existing tables.
+    let existing: Vec<TableTree> = match catalog.database_trees(&record.db, None).await {
+        Ok((_, trees)) => trees,
+        Err(crate::catalog::CatalogError::UnknownDatabase(_)) => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let mut plan = Vec::new();
+    for item in &req.items {
+        let source = chosen(&req.manifest, item)?;
+        let target = existing
+            .iter()
+            .find(|t| t.table.name.eq_ignore_ascii_case(&item.target));
+        if let Some(target) = target {
+            if let Some(diff) = schema_difference(&target.table, &source) {
+                return Err(fail(
+                    "COMMON_ERROR",
+                    format!(
+                        "Table {} already exist but with different schema, {diff}. Restore it \
+                         under another name with ON ({} AS new_name), or DROP TABLE {} first",
+                        item.target, item.source, item.target
+                    ),
+                ));
+            }
+            for p in &source.partitions {
+                match target
+                    .partitions
+                    .iter()
+                    .find(|e| e.partition.name.eq_ignore_ascii_case(&p.name))
+                {
+                    Some(e) if e.partition.bounds != p.bounds => {
+                        return Err(fail(
+                            "COMMON_ERROR",
+                            format!(
+                                "Partition {} in table {} has different range with partition in repository",
+                                p.name, item.target
+                            ),
+                        ));
+                    }
+                    Some(e) if e.partition.buckets != p.buckets => {
+                        return Err(fail(
+                            "COMMON_ERROR",
+                            format!(
+                                "Partition {} in table {} has {} buckets, the snapshot's has {}",
+                                p.name, item.target, e.partition.buckets, p.buckets
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        if target
+                            .partitions
+                            .iter()
+                            .any(|e| bounds_conflict(&e.partition.bounds, &p.bounds))
+                        {
+                            return Err(fail(
+                                "COMMON_ERROR",
+                                format!(
+                                    "Partition {} in table {} has conflict range with existing ranges",
+                                    p.name, item.target
+                                ),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        plan.push((item.clone(), source, target.cloned()));
+    }
+    let needed: u64 = plan
+        .iter()
+        .flat_map(|(_, s, _)| &s.partitions)
+        .flat_map(|p| &p.tablets)
+        .flat_map(|t| &t.rowsets)
+        .map(|r| r.size)
+        .sum();
+    check_free_space(&engine.config.data_dir, needed)?;
+
+    let to_mark: Vec<(String, u64)> = plan
+        .iter()
+        .filter_map(|(_, _, t)| t.as_ref().map(|t| (t.table.name.clone(), t.table.id)))
+        .collect();
+    catalog
+        .mark_restoring(&record.db, to_mark, record.id)
+        .await
+        .map_err(|e| fail("COMMON_ERROR", e.to_string()))?;
+
+    // Ids for everything new, drawn now: the files go straight to their final paths.
+    let id_count: usize = plan
+        .iter()
+        .map(|(_, s, t)| {
+            let rowsets: usize = s
+                .partitions
+                .iter()
+                .flat_map(|p| &p.tablets)
+                .map(|t| t.rowsets.len())
+                .sum();
+            let new_parts = s.partitions.len();
+            let tablets: usize = s.partitions.iter().map(|p| p.buckets as usize).sum();
+            rowsets + new_parts + tablets + usize::from(t.is_none())
+        })
+        .sum();
+    let mut ids = catalog.reserve_ids(id_count).await?.into_iter();
+    let mut next = || {
+        ids.next()
+            .ok_or_else(|| fail("COMMON_ERROR", "internal error: too few ids drawn"))
+    };
+    let mut tables = Vec::new();
+    let mut downloads = Vec::new();
+    let now = chrono::Utc::now().timestamp_millis();
+    for (item, source, target) in &plan {
+        let table_meta = match target {
+            Some(t) => t.table.clone(),
+            None => {
+                let mut properties = source.properties.clone();
+                if let Some(n) = req.replication_num {
+                    properties.insert("replication_num".into(), n.to_string());
+                }
+                TableMeta {
+                    id: next()?,
+                    db_id: 0,
+                    name: item.target.clone(),
+                    columns: source.columns.clone(),
+                    key: source.key.clone(),
+                    comment: source.comment.clone(),
+                    partitioning: source.partitioning.clone(),
+                    distribution: source.distribution.clone(),
+                    properties,
+                    created_ms: now,
+                    state: TableState::Normal,
+                }
+            }
+        };
+        let mut partitions = Vec::new();
+        for p in &source.partitions {
+            let existing = target.as_ref().and_then(|t| {
+                t.partitions
+                    .iter()
+                    .find(|e| e.partition.name.eq_ignore_ascii_case(&p.name))
+            });
+            let meta = match existing {
+                Some(e) => PartitionMeta {
+                    visible_version: p.visible_version,
+                    visible_version_ms: now,
+                    ..e.partition.clone()
+                },
+                None => PartitionMeta {
+                    id: next()?,
+                    table_id: table_meta.id,
+                    name: p.name.clone(),
+                    bounds: p.bounds.clone(),
+                    visible_version: p.visible_version,
+                    visible_version_ms: now,
+                    buckets: p.buckets,
+                },
+            };
+            let mut tablets = Vec::new();
+            for bucket in 0..p.buckets {
+                let tablet = match existing
+                    .and_then(|e| e.tablets.iter().find(|t| t.tablet.bucket == bucket))
+                {
+                    Some(t) => t.tablet.clone(),
+                    None => TabletMeta {
+                        id: next()?,
+                        table_id: table_meta.id,
+                        partition_id: meta.id,
+                        bucket,
+                    },
+                };
+                let mut rowsets = Vec::new();
+                for r in p
+                    .tablets
+                    .iter()
+                    .filter(|t| t.bucket == bucket)
+                    .flat_map(|t| &t.rowsets)
+                {
+                    let id = next()?;
+                    downloads.push(Download {
+                        key: r.object.clone(),
+                        sha256: r.sha256.clone(),
+                        size: r.size,
+                        path: crate::store::table::rowset_path(
+                            &engine.config.data_dir,
+                            tablet.id,
+                            id,
+                        ),
+                    });
+                    rowsets.push(RowsetMeta {
+                        id,
+                        tablet_id: tablet.id,
+                        start_version: r.start_version,
+                        end_version: r.end_version,
+                        rows: r.rows,
+                        bytes: r.size,
+                        sha256: r.sha256.clone(),
+                        content_checksum: r.checksum,
+                    });
+                }
+                tablets.push((tablet, rowsets));
+            }
+            partitions.push(RestorePartition {
+                existing: existing.is_some(),
+                meta,
+                tablets,
+            });
+        }
+        tables.push(RestoreTable {
+            existing_id: target.as_ref().map(|t| t.table.id),
+            meta: table_meta,
+            partitions,
+        });
+    }
+    let staged: Vec<PathBuf> = downloads.iter().map(|d| d.path.clone()).collect();
+    job.update(catalog, |r| {
+        r.staged = staged;
+        r.meta_prepared_ms = chrono::Utc::now().timestamp_millis();
+    })
+    .await?;
+
+    // SNAPSHOTING: the targets are reserved (marked, ids drawn).
+    job.set_state(catalog, JobState::Snapshoting).await?;
+    job.interruptible(async {
+        crate::failpoint::hit("restore.snapshoting").await?;
+        Ok(())
+    })
+    .await?;
+    job.update(catalog, |r| {
+        r.snapshot_finished_ms = chrono::Utc::now().timestamp_millis()
+    })
+    .await?;
+
+    // DOWNLOAD / DOWNLOADING
+    job.set_state(catalog, JobState::Download).await?;
+    job.progress.reset(
+        downloads.len() as u64,
+        downloads.iter().map(|d| d.size).sum(),
+    );
+    job.set_state(catalog, JobState::Downloading).await?;
+    job.interruptible(download_all(job, repo, downloads))
+        .await?;
+    job.update(catalog, |r| {
+        r.transfer_finished_ms = chrono::Utc::now().timestamp_millis()
+    })
+    .await?;
+
+    // COMMIT: from here on the job cannot be cancelled.
+    if !job.begin_commit() {
+        return Err(JobError::Cancelled);
+    }
+    job.update(catalog, |r| r.state = JobState::Commit).await?;
+    crate::failpoint::hit("restore.before_commit").await?;
+    job.update(catalog, |r| r.state = JobState::Committing)
+        .await?;
+    let mut finished = job.record();
+    finished.state = JobState::Finished;
+    finished.status = JobStatus::ok();
+    finished.finished_ms = chrono::Utc::now().timestamp_millis();
+    finished.staged.clear();
+    let bytes = serde_json::to_vec(&finished).map_err(|e| fail("COMMON_ERROR", e.to_string()))?;
+    catalog
+        .commit_restore(
+            RestoreCommit {
+                db: record.db.clone(),
+                job_id: record.id,
+                tables,
+            },
+            bytes,
+        )
+        .await
+        .map_err(|e| {
+            fail(
+                "COMMON_ERROR",
+                format!("the commit failed, nothing changed: {e}"),
+            )
+        })?;
+    job.update(catalog, |r| *r = finished).await?;
+    tracing::info!(job = record.id, label = %record.label, db = %record.db, "restore finished");
+    Ok(())
+}
+
+/// The snapshot's table with only the chosen partitions.
+fn chosen(manifest: &Manifest, item: &RestoreItem) -> Result<ManifestTable, JobError> {
+    let mut table = manifest.table(&item.source).cloned().ok_or_else(|| {
+        fail(
+            "NOT_FOUND",
+            format!(
+                "Table {} does not exist in snapshot {}",
+                item.source, manifest.label
+            ),
+        )
+    })?;
+    if !item.partitions.is_empty() {
+        table.partitions.retain(|p| {
+            item.partitions
+                .iter()
+                .any(|c| c.eq_ignore_ascii_case(&p.name))
+        });
+        table.rows = table.partitions.iter().map(|p| p.rows).sum();
+    }
+    Ok(table)
+}
+
+/// The first difference that forbids restoring `snapshot` over `existing` (DESIGN.md "Schema
+/// match"), in StarRocks' words where it has them.
+pub fn schema_difference(existing: &TableMeta, snapshot: &ManifestTable) -> Option<String> {
+    if existing.columns.len() != snapshot.columns.len() {
+        return Some(format!(
+            "the existing table has {} columns, the snapshot's has {}",
+            existing.columns.len(),
+            snapshot.columns.len()
+        ));
+    }
+    for (a, b) in existing.columns.iter().zip(&snapshot.columns) {
+        if !a.name.eq_ignore_ascii_case(&b.name)
+            || a.data_type != b.data_type
+            || a.nullable != b.nullable
+        {
+            return Some(format!(
+                "column: {} {}{} in existed table is different from the column in backup \
+                 snapshot, column: {} {}{}",
+                a.name,
+                a.data_type.sql_text(),
+                if a.nullable { "" } else { " NOT NULL" },
+                b.name,
+                b.data_type.sql_text(),
+                if b.nullable { "" } else { " NOT NULL" },
+            ));
+        }
+    }
+    if existing.key.model != snapshot.key.model {
+        return Some("different key type".into());
+    }
+    if existing.partitioning != snapshot.partitioning {
+        return Some("Table's partition type is different".into());
+    }
+    let distribution_columns = |d: &crate::catalog::Distribution| match d {
+        crate::catalog::Distribution::Hash { columns, .. } => columns
+            .iter()
+            .map(|c| c.to_ascii_lowercase())
+            .collect::<Vec<_>>(),
+        crate::catalog::Distribution::Random { .. } => Vec::new(),
+    };
+    if distribution_columns(&existing.distribution) != distribution_columns(&snapshot.distribution)
+    {
+        return Some("the distribution columns differ".into());
+    }
+    None
+}
+
+fn check_free_space(data_dir: &std::path::Path, needed: u64) -> Result<(), JobError> {
+    let available = match rustix::fs::statvfs(data_dir) {
+        Ok(s) => s.f_bavail.saturating_mul(s.f_frsize),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the free space of the data directory");
+            return Ok(());
+        }
+    };
+    let limit = std::env::var("BACKSTOP_TEST_FREE_BYTES")
+        .ok()
+        .filter(|_| cfg!(debug_assertions))
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(available, |v| v.min(available));
+    if needed.saturating_add(DISK_MARGIN) > limit {
+        return Err(fail(
+            "COMMON_ERROR",
+            format!(
+                "not enough disk space in {} for the restore: it needs {} (plus {} margin), {} \
+                 is available. Free space or restore fewer tables or partitions",
+                data_dir.display(),
+                super::human_bytes(needed),
+                super::human_bytes(DISK_MARGIN),
+                super::human_bytes(limit)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn download_all(
+    job: &Arc<Job>,
+    repo: &Arc<Repository>,
+    downloads: Vec<Download>,
+) -> Result<(), JobError> {
+    futures::stream::iter(downloads)
+        .map(|d| async move {
+            with_download_retries(job, repo, &d).await?;
+            job.progress.add(1, d.size);
+            crate::failpoint::hit("restore.after_object_download").await?;
+            Ok::<_, JobError>(())
+        })
+        .buffer_unordered(PARALLEL_DOWNLOADS)
+        .try_collect::<Vec<_>>()
+        .await?;
+    Ok(())
+}
+
+/// Errors of one download: the store's, or a damaged object (not worth retrying).
+enum DownloadError {
+    Store(StoreError),
+    Damaged(String),
+    Local(std::io::Error),
+}
+
+async fn with_download_retries(job: &Job, repo: &Repository, d: &Download) -> Result<(), JobError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match download(repo, d).await {
+            Ok(()) => return Ok(()),
+            Err(DownloadError::Store(StoreError::NotFound(_))) => {
+                return Err(fail(
+                    "NOT_FOUND",
+                    format!("object {} is missing from the repository", d.key),
+                ));
+            }
+            Err(DownloadError::Damaged(why)) => {
+                return Err(fail(
+                    "BAD_FILE",
+                    format!("object {} is damaged: {why}", d.key),
+                ));
+            }
+            Err(DownloadError::Store(e)) if e.is_transient() && attempt < 3 => {
+                job.progress
+                    .retries
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                job.note_error(format!("download {}: {e}", d.key));
+                tokio::time::sleep(std::time::Duration::from_millis(500 << attempt)).await;
+            }
+            Err(DownloadError::Store(e)) => {
+                job.note_error(format!("download {}: {e}", d.key));
+                return Err(fail(
+                    "COMMON_ERROR",
+                    format!("download of {} failed: {e}", d.key),
+                ));
+            }
+            Err(DownloadError::Local(e)) => {
+                return Err(fail(
+                    "COMMON_ERROR",
+                    format!("cannot write {}: {e}", d.path.display()),
+                ));
+            }
+        }
+    }
+}
+
+/// Streams one object to a temporary file beside its rowset path, checks size and sha256,
+/// fsyncs and renames it into place.
+async fn download(repo: &Repository, d: &Download) -> Result<(), DownloadError> {
+    let dir = d
+        .path
+        .parent()
+        .ok_or_else(|| DownloadError::Local(std::io::Error::other("no folder")))?;
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(DownloadError::Local)?;
+    let tmp = tmp_path(&d.path);
+    let mut stream = repo
+        .store
+        .get_stream(&d.key, None)
+        .await
+        .map_err(DownloadError::Store)?;
+    let mut file = tokio::fs::File::create(&tmp)
+        .await
+        .map_err(DownloadError::Local)?;
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(DownloadError::Store)?;
+        hasher.update(&chunk);
+        size += chunk.len() as u64;
+        file.write_all(&chunk).await.map_err(DownloadError::Local)?;
+    }
+    let sha: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if size != d.size || sha != d.sha256 {
+        drop(file);
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(DownloadError::Damaged(format!(
+            "it has {size} bytes with sha256 {sha}; the manifest says {} bytes with sha256 {}",
+            d.size, d.sha256
+        )));
+    }
+    file.sync_all().await.map_err(DownloadError::Local)?;
+    drop(file);
+    tokio::fs::rename(&tmp, &d.path)
+        .await
+        .map_err(DownloadError::Local)?;
+    if let Ok(dir) = tokio::fs::File::open(dir).await {
+        let _ = dir.sync_all().await;
+    }
+    Ok(())
+}
