@@ -2,7 +2,9 @@
 //! `BACKSTOP_FAILPOINTS=name=action[,name=action...]` once, with actions
 //! - `crash`: abort the process on the spot (as a power cut or `kill -9` would);
 //! - `error`: the operation fails with an internal error;
-//! - `pause`: the operation waits for an hour (tests act meanwhile, then kill the daemon).
+//! - `pause`: the operation waits for an hour (tests act meanwhile, then kill the daemon or
+//!   cancel the job). When `BACKSTOP_FAILPOINT_DIR` names a folder, reaching the point creates
+//!   `<dir>/<name>.reached` and creating `<dir>/<name>.resume` lets the operation go on.
 //!
 //! Release builds compile every failpoint to nothing.
 
@@ -43,7 +45,20 @@ pub async fn hit(name: &str) -> Result<()> {
         Some("error") => Err(Error::Internal(format!("failpoint {name}"))),
         Some("pause") => {
             tracing::warn!(failpoint = name, "paused at failpoint");
-            tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+            let Some(dir) = std::env::var_os("BACKSTOP_FAILPOINT_DIR") else {
+                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+                return Ok(());
+            };
+            let dir = std::path::PathBuf::from(dir);
+            let _ = std::fs::write(dir.join(format!("{name}.reached")), b"");
+            let resume = dir.join(format!("{name}.resume"));
+            for _ in 0..36_000 {
+                if resume.exists() {
+                    tracing::warn!(failpoint = name, "resumed at failpoint");
+                    return Ok(());
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
             Ok(())
         }
         _ => Ok(()),
