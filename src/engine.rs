@@ -24,6 +24,8 @@ pub struct Engine {
     pub connections: std::sync::atomic::AtomicUsize,
     /// Statements received since start (`Questions`).
     pub questions: std::sync::atomic::AtomicU64,
+    /// Who still needs which rowset file; the collector deletes the rest.
+    pub pins: Arc<crate::store::pins::Pins>,
     /// BACKUP and RESTORE jobs: the latest of each database.
     pub jobs: crate::jobs::Jobs,
     /// Repositories opened so far.
@@ -73,8 +75,31 @@ impl Engine {
             questions: std::sync::atomic::AtomicU64::new(0),
             runtime,
             repos: crate::repo::Registry::default(),
+            pins: Arc::new(crate::store::pins::Pins::default()),
             jobs,
         }))
+    }
+
+    /// Starts the background work: the collector that deletes rowset files nothing uses.
+    pub fn start_background(self: &Arc<Self>) {
+        let engine = Arc::clone(self);
+        tokio::spawn(async move {
+            loop {
+                engine.pins.wait_for_work().await;
+                let catalog = engine.catalog.clone();
+                match engine
+                    .pins
+                    .collect(&engine.config.data_dir, || async move {
+                        catalog.rowset_keys().await
+                    })
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(removed) => tracing::info!(removed, "deleted rowset files nothing uses"),
+                    Err(e) => tracing::warn!(error = %e, "rowset file collection failed"),
+                }
+            }
+        });
     }
 
     /// Whether a BACKUP or RESTORE job that is not done uses the repository `name`.

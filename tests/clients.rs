@@ -71,7 +71,7 @@ fn mysql_cli_smoke() {
     let out = mysql_cli(
         &daemon,
         None,
-        "SELECT 1;\nSELECT CONCAT('a','b');\nSELEKT 1;\nBACKUP SNAPSHOT db.s TO r;\nSELECT 1;\n",
+        "SELECT 1;\nSELECT CONCAT('a','b');\nSELEKT 1;\nBACKUP ALL EXTERNAL CATALOGS SNAPSHOT db.s TO r;\nSELECT 1;\n",
     );
     // --force: errors are printed and the session goes on (exit code 1 at the end).
     assert_eq!(
@@ -124,7 +124,7 @@ fn mysql_cli_smoke() {
     let mut cmd = Command::new(mysql);
     cmd.args(["--no-defaults", "-h127.0.0.1", "-uroot", "--batch"])
         .arg(format!("-P{}", daemon.port()))
-        .args(["-e", "BACKUP SNAPSHOT db.s TO r"]);
+        .args(["-e", "BACKUP ALL EXTERNAL CATALOGS SNAPSHOT db.s TO r"]);
     let out = run_with_deadline(&mut cmd, "", CLIENT_DEADLINE);
     assert_eq!(out.status.code(), Some(1), "{out}");
     assert!(
@@ -310,7 +310,7 @@ fn isql_smoke() {
     let daemon = TestDaemon::start();
     let out = run_with_deadline(
         &mut isql(&daemon, ""),
-        "SELECT 1\nSELECT CONCAT('a','b')\nSELEKT 1\nBACKUP SNAPSHOT db.s TO r\nSELECT 2\n",
+        "SELECT 1\nSELECT CONCAT('a','b')\nSELEKT 1\nBACKUP ALL EXTERNAL CATALOGS SNAPSHOT db.s TO r\nSELECT 2\n",
         CLIENT_DEADLINE,
     );
     assert_success(&out, "isql");
@@ -452,7 +452,8 @@ async fn mysql_async_smoke() {
 
     let (code, state, _) = server_err(&mut conn, "SELEKT 1").await;
     assert_eq!((code, state.as_str()), (1064, "42000"));
-    let (code, state, msg) = server_err(&mut conn, "BACKUP SNAPSHOT db.s TO r").await;
+    let (code, state, msg) =
+        server_err(&mut conn, "BACKUP ALL EXTERNAL CATALOGS SNAPSHOT db.s TO r").await;
     assert_eq!((code, state.as_str()), (1235, "42000"), "{msg}");
     assert!(
         msg.to_ascii_uppercase().contains("BACKUP"),

@@ -30,6 +30,14 @@ impl Catalog {
         Ok(keys)
     }
 
+    /// Every committed rowset as (tablet id, rowset id).
+    pub async fn rowset_keys(&self) -> Result<std::collections::HashSet<(u64, u64)>, CatalogError> {
+        let catalog = self.clone();
+        tokio::task::spawn_blocking(move || catalog.rowset_keys_blocking())
+            .await
+            .map_err(|e| CatalogError::Storage(format!("catalog task failed: {e}")))?
+    }
+
     /// Draws `n` ids in one transaction (rowset file names are their ids).
     pub async fn reserve_ids(&self, n: usize) -> Result<Vec<u64>, CatalogError> {
         self.write(move |txn| (0..n).map(|_| next_id(txn)).collect())

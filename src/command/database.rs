@@ -26,6 +26,7 @@ pub async fn drop(
         )));
     }
     engine.catalog.drop_database(name, if_exists).await?;
+    engine.pins.mark_dirty();
     if session.database.as_deref() == Some(name) {
         session.database = None;
     }

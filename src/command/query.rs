@@ -18,7 +18,7 @@ pub async fn run(
     stmt: sqlparser::ast::Statement,
 ) -> Result<Outcome> {
     let mut stmt = stmt;
-    let ctx = context_for(engine, session, &mut stmt).await?;
+    let (ctx, pins) = context_for(engine, session, &mut stmt).await?;
     let state = ctx.state();
     let plan = state
         .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
@@ -31,7 +31,35 @@ pub async fn run(
     let physical = df.create_physical_plan().await?;
     let schema = physical.schema();
     let stream = datafusion::physical_plan::execute_stream(physical, task)?;
+    // The scanned rowsets stay pinned until the client has read the last row.
+    let stream = Box::pin(PinnedStream {
+        inner: stream,
+        _pins: pins,
+    });
     Ok(Outcome::Rows { schema, stream })
+}
+
+/// A result stream that holds pins on the rowsets its plan reads.
+struct PinnedStream {
+    inner: datafusion::physical_plan::SendableRecordBatchStream,
+    _pins: Vec<crate::store::pins::PinGuard>,
+}
+
+impl futures::Stream for PinnedStream {
+    type Item = datafusion::error::Result<datafusion::arrow::array::RecordBatch>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+impl datafusion::physical_plan::RecordBatchStream for PinnedStream {
+    fn schema(&self) -> SchemaRef {
+        self.inner.schema()
+    }
 }
 
 /// The result schema of a query, planned but not run (for COM_STMT_PREPARE).
@@ -46,7 +74,7 @@ pub async fn describe(
         ));
     };
     let mut std = std;
-    let ctx = context_for(engine, session, &mut std).await?;
+    let (ctx, _pins) = context_for(engine, session, &mut std).await?;
     let plan = ctx
         .state()
         .statement_to_plan(DfStatement::Statement(std))
@@ -62,14 +90,17 @@ pub(crate) async fn context_for(
     engine: &Arc<Engine>,
     session: &Session,
     stmt: &mut sqlparser::ast::Statement,
-) -> Result<datafusion::prelude::SessionContext> {
+) -> Result<(
+    datafusion::prelude::SessionContext,
+    Vec<crate::store::pins::PinGuard>,
+)> {
     let ctx = engine.query_context(session.database.as_deref());
     super::files::register(&ctx, stmt).await?;
     if super::information_schema::mentioned(&stmt.to_string(), session.database.as_deref()) {
         super::information_schema::register(engine, &ctx).await?;
     }
-    register_tables(engine, session, stmt, &ctx).await?;
-    Ok(ctx)
+    let pins = register_tables(engine, session, stmt, &ctx).await?;
+    Ok((ctx, pins))
 }
 
 /// Registers a provider for every catalog table the statement names, under the name DataFusion
@@ -79,7 +110,7 @@ async fn register_tables(
     session: &Session,
     stmt: &sqlparser::ast::Statement,
     ctx: &datafusion::prelude::SessionContext,
-) -> Result<()> {
+) -> Result<Vec<crate::store::pins::PinGuard>> {
     use std::ops::ControlFlow;
 
     use sqlparser::ast::{Ident, ObjectName, visit_relations};
@@ -92,6 +123,7 @@ async fn register_tables(
         ControlFlow::<()>::Continue(())
     });
     let ctes = cte_names(stmt);
+    let mut pins = Vec::new();
     let lookup_name = |i: &Ident| {
         if i.quote_style.is_none() {
             i.value.to_lowercase()
@@ -116,7 +148,12 @@ async fn register_tables(
         if db.eq_ignore_ascii_case(crate::catalog::INFORMATION_SCHEMA) {
             continue;
         }
-        let tree = engine.catalog.table_tree(&db, &table.value).await?;
+        let tree = {
+            let _gate = engine.pins.gate().await;
+            let tree = engine.catalog.table_tree(&db, &table.value).await?;
+            pins.push(engine.pins.pin(rowset_ids(&tree)));
+            tree
+        };
         let provider = crate::store::table::provider(&engine.config.data_dir, &tree)?;
         let catalog = ctx
             .catalog("datafusion")
@@ -132,7 +169,17 @@ async fn register_tables(
         };
         schema.register_table(lookup_name(&table), provider)?;
     }
-    Ok(())
+    Ok(pins)
+}
+
+/// Every rowset id of a table tree (what a scan of it reads).
+pub(crate) fn rowset_ids(tree: &crate::catalog::TableTree) -> Vec<u64> {
+    tree.partitions
+        .iter()
+        .flat_map(|p| &p.tablets)
+        .flat_map(|t| &t.rowsets)
+        .map(|r| r.id)
+        .collect()
 }
 
 /// Names the statement defines with WITH, in any of its queries (they are not catalog tables).

@@ -395,6 +395,7 @@ pub async fn drop(
     }
     for (db, tables) in by_db {
         engine.catalog.drop_tables(&db, tables, if_exists).await?;
+        engine.pins.mark_dirty();
     }
     Ok(Outcome::ok())
 }
@@ -409,6 +410,7 @@ pub async fn truncate(
     let (db, table) = resolve_stored(session, &stmt.table)?;
     let partitions = stmt.partitions.into_iter().map(|p| p.value).collect();
     engine.catalog.truncate(&db, &table, partitions).await?;
+    engine.pins.mark_dirty();
     Ok(Outcome::ok())
 }
 
@@ -465,6 +467,7 @@ pub async fn drop_partition(
         .catalog
         .drop_partition(&db, &table, &stmt.name.value, stmt.if_exists)
         .await?;
+    engine.pins.mark_dirty();
     Ok(Outcome::ok())
 }
 

@@ -105,7 +105,17 @@ async fn steps(
         .tables
         .as_ref()
         .map(|t| t.iter().map(|(n, _)| n.clone()).collect());
-    let (_db, trees) = catalog.database_trees(&record.db, names).await?;
+    // Pinned for the job's life: a DROP or TRUNCATE meanwhile does not delete these files.
+    let (trees, _pins) = {
+        let _gate = engine.pins.gate().await;
+        let (_db, trees) = catalog.database_trees(&record.db, names).await?;
+        let ids: Vec<u64> = trees
+            .iter()
+            .flat_map(crate::command::query::rowset_ids)
+            .collect();
+        let pins = engine.pins.pin(ids);
+        (trees, pins)
+    };
     let trees = select_partitions(trees, req.tables.as_deref())?;
     write_lease(engine, repo, job).await?;
     job.update(catalog, |r| {

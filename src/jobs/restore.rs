@@ -311,6 +311,14 @@ async fn steps(
         });
     }
     let staged: Vec<PathBuf> = downloads.iter().map(|d| d.path.clone()).collect();
+    // The downloads are files nothing references until the commit: pinned for the job's life.
+    let _downloading = engine.pins.pin(
+        tables
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .flat_map(|p| &p.tablets)
+            .flat_map(|(_, rowsets)| rowsets.iter().map(|r| r.id)),
+    );
     job.update(catalog, |r| {
         r.staged = staged;
         r.meta_prepared_ms = chrono::Utc::now().timestamp_millis();
@@ -374,6 +382,8 @@ async fn steps(
             )
         })?;
     job.update(catalog, |r| *r = finished).await?;
+    // The partitions it replaced left files nothing references.
+    engine.pins.mark_dirty();
     tracing::info!(job = record.id, label = %record.label, db = %record.db, "restore finished");
     Ok(())
 }
@@ -396,6 +406,14 @@ fn chosen(manifest: &Manifest, item: &RestoreItem) -> Result<ManifestTable, JobE
                 .any(|c| c.eq_ignore_ascii_case(&p.name))
         });
         table.rows = table.partitions.iter().map(|p| p.rows).sum();
+    }
+    // An unpartitioned table's one partition is named like the table, also under `AS`.
+    if table.partitioning == crate::catalog::Partitioning::None {
+        for p in &mut table.partitions {
+            if p.name.eq_ignore_ascii_case(&item.source) {
+                p.name = item.target.clone();
+            }
+        }
     }
     Ok(table)
 }

@@ -38,6 +38,7 @@ pub async fn run_until_signal(config: Config) -> io::Result<()> {
         io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen))
     })?;
     let engine = Engine::new(config).map_err(|e| io::Error::other(e.to_string()))?;
+    engine.start_background();
     let shutdown = CancellationToken::new();
     let signal_token = shutdown.clone();
     tokio::spawn(async move {

@@ -9,6 +9,7 @@
 
 pub mod checksum;
 pub mod load;
+pub mod pins;
 pub mod rowset;
 pub mod table;
 

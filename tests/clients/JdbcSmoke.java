@@ -63,7 +63,7 @@ public final class JdbcSmoke {
             out("concat", r[0]);
             out("concat_column", r[1]);
             expectError(c, "syntax", "SELEKT 1");
-            expectError(c, "unsupported", "BACKUP SNAPSHOT db.s TO r");
+            expectError(c, "unsupported", "BACKUP ALL EXTERNAL CATALOGS SNAPSHOT db.s TO r");
             out("again", first(c, "SELECT 1")[0]);
             try (PreparedStatement ps = c.prepareStatement("SELECT CONCAT(?, 'x')")) {
                 ps.setString(1, "a");

@@ -131,7 +131,7 @@ def smoke(driver, port):
     out("concat", show(rows[0][0]))
     out("concat_column", names[0])
     expect_error(driver, conn, "syntax", "SELEKT 1")
-    expect_error(driver, conn, "unsupported", "BACKUP SNAPSHOT db.s TO r")
+    expect_error(driver, conn, "unsupported", "BACKUP ALL EXTERNAL CATALOGS SNAPSHOT db.s TO r")
     rows, _ = query(conn, "SELECT 1")
     out("again", show(rows[0][0]))
     # A query with a parameter: client-side interpolation for PyMySQL and the plain
