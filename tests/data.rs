@@ -353,6 +353,58 @@ async fn dropped_data_is_deleted_once_unpinned() {
     );
 }
 
+/// A WHERE on the partition column scans only the partitions it can reach: with p1's files
+/// removed from disk behind the daemon's back, queries that cannot touch p1 still work and a
+/// full scan fails.
+#[tokio::test]
+async fn where_on_the_partition_column_prunes_partitions() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    exec(&mut conn, "CREATE DATABASE d").await;
+    exec(&mut conn, "USE d").await;
+    exec(&mut conn, MEMBER).await;
+    exec(&mut conn, &format!("INSERT INTO sr_member VALUES {ROWS}")).await;
+    for tablet in rows(&mut conn, "SHOW TABLET FROM sr_member").await {
+        if tablet[2].as_deref() == Some("p1") {
+            let dir = daemon
+                .data_dir()
+                .join("data")
+                .join(tablet[0].clone().unwrap());
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    for (sql, want) in [
+        (
+            "SELECT count(*) FROM sr_member WHERE reg_date = '2022-03-14'",
+            "2",
+        ),
+        (
+            "SELECT count(*) FROM sr_member WHERE reg_date >= '2022-03-14'",
+            "4",
+        ),
+        (
+            "SELECT count(*) FROM sr_member WHERE reg_date > '2022-03-13'",
+            "4",
+        ),
+        (
+            "SELECT count(*) FROM sr_member WHERE reg_date BETWEEN '2022-03-15' AND '2022-03-20'",
+            "2",
+        ),
+        (
+            "SELECT count(*) FROM sr_member WHERE reg_date IN ('2022-03-14', '2022-03-15')",
+            "4",
+        ),
+        (
+            "SELECT count(*) FROM sr_member WHERE '2022-03-15' <= reg_date AND sr_id > 4",
+            "1",
+        ),
+    ] {
+        assert_eq!(one(&mut conn, sql).await, want, "{sql}");
+    }
+    let (code, _, message) = server_err(&mut conn, "SELECT max(name) FROM sr_member").await;
+    assert_ne!(code, 0, "a full scan reads p1's missing files: {message}");
+}
+
 #[tokio::test]
 async fn files_loads_csv_and_parquet() {
     let daemon = TestDaemon::start();

@@ -53,7 +53,7 @@ pub mod schema;
 pub mod tables;
 
 pub use schema::{
-    ColumnDefault, ColumnMeta, ColumnType, DecimalKind, Distribution, KeyDesc, KeyModel,
+    ColumnDefault, ColumnMeta, ColumnType, Datum, DecimalKind, Distribution, KeyDesc, KeyModel,
     PartitionBounds, PartitionMeta, PartitionSpec, PartitionValuesSpec, Partitioning, RangeBound,
     RowsetMeta, TableMeta, TableState, TabletMeta,
 };

@@ -154,7 +154,9 @@ async fn register_tables(
             pins.push(engine.pins.pin(rowset_ids(&tree)));
             tree
         };
-        let provider = crate::store::table::provider(&engine.config.data_dir, &tree)?;
+        let provider: Arc<dyn datafusion::catalog::TableProvider> = Arc::new(
+            crate::store::prune::PrunedTable::new(engine.config.data_dir.clone(), tree),
+        );
         let catalog = ctx
             .catalog("datafusion")
             .ok_or_else(|| Error::Internal("the query context has no default catalog".into()))?;

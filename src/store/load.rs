@@ -372,7 +372,7 @@ impl Loader {
 }
 
 /// A partition column's value as the catalog's typed datum; `None` for NULL.
-fn datum(array: &dyn Array, row: usize) -> Option<Datum> {
+pub(crate) fn datum(array: &dyn Array, row: usize) -> Option<Datum> {
     if array.is_null(row) {
         return None;
     }

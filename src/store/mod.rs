@@ -10,6 +10,7 @@
 pub mod checksum;
 pub mod load;
 pub mod pins;
+pub mod prune;
 pub mod rowset;
 pub mod table;
 

@@ -72,7 +72,21 @@ pub fn provider(data_dir: &Path, tree: &TableTree) -> DfResult<Arc<dyn TableProv
                 .iter()
                 .map(move |r| rowset_path(data_dir, t.tablet.id, r.id))
         })
-        .map(|path| ListingTableUrl::parse(path.to_string_lossy()))
+        .map(|path| {
+            // A listing of a missing file is empty, not an error: check, so that a damaged data
+            // directory fails the query instead of silently returning fewer rows.
+            if !path.is_file() {
+                return Err(datafusion::error::DataFusionError::External(
+                    format!(
+                        "rowset file {} of table {} is missing: the data directory is damaged",
+                        path.display(),
+                        tree.table.name
+                    )
+                    .into(),
+                ));
+            }
+            ListingTableUrl::parse(path.to_string_lossy())
+        })
         .collect::<DfResult<Vec<_>>>()?;
     if urls.is_empty() {
         return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
