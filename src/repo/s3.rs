@@ -28,7 +28,7 @@ use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     Credentials, Region, RequestChecksumCalculation, SharedCredentialsProvider,
 };
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ErrorMetadata, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
@@ -229,11 +229,7 @@ impl S3Store {
                 .map_err(|e| StoreError::Failed {
                     op: "put",
                     key: key.to_string(),
-                    detail: format!(
-                        "cannot read {}: {}",
-                        path.display(),
-                        DisplayErrorContext(&e)
-                    ),
+                    detail: format!("cannot read {}: {}", path.display(), error_chain(&e)),
                 })?;
             self.client
                 .put_object()
@@ -471,6 +467,22 @@ impl S3Store {
                 last_modified_ms: out.last_modified.and_then(|t| t.to_millis().ok()),
             })),
             // A HEAD answer has no body, so a missing bucket looks like a missing object here.
+            Err(e) if e.raw_response().map(|r| r.status().as_u16()) == Some(403) => {
+                // Nor can a wrong secret be told from a missing permission: ask a one-byte GET
+                // of the same object, whose error has a code.
+                let probe = self
+                    .client
+                    .get_object()
+                    .bucket(&self.bucket)
+                    .key(self.join(key))
+                    .range("bytes=0-0")
+                    .send()
+                    .await;
+                match probe {
+                    Err(probe) if probe.code().is_some() => Err(self.map_err("head", key, probe)),
+                    _ => Err(self.map_err("head", key, e)),
+                }
+            }
             Err(e) => match self.map_err("head", key, e) {
                 StoreError::NotFound(_) => Ok(None),
                 other => Err(other),
@@ -506,14 +518,11 @@ impl S3Store {
         text
     }
 
-    fn body_error(&self, key: &str, e: &dyn StdError) -> StoreError {
+    fn body_error(&self, key: &str, e: &(dyn StdError + 'static)) -> StoreError {
         StoreError::Failed {
             op: "get",
             key: key.to_string(),
-            detail: self.scrub(format!(
-                "reading the object failed: {}",
-                DisplayErrorContext(e)
-            )),
+            detail: self.scrub(format!("reading the object failed: {}", error_chain(e))),
         }
     }
 
@@ -526,10 +535,9 @@ impl S3Store {
         // Credential provider failures (IMDS, STS, the default chain) surface as dispatch
         // failures whose cause is a CredentialsError.
         if let Some(cred) = find_source::<CredentialsError>(&err) {
-            return StoreError::BadCredentials(self.scrub(format!(
-                "cannot obtain credentials: {}",
-                DisplayErrorContext(cred)
-            )));
+            return StoreError::BadCredentials(
+                self.scrub(format!("cannot obtain credentials: {}", error_chain(cred))),
+            );
         }
         match &err {
             SdkError::ServiceError(_) | SdkError::ResponseError(_) => {
@@ -571,7 +579,7 @@ impl S3Store {
                 secs: READ_TIMEOUT.as_secs(),
             },
             SdkError::DispatchFailure(failure) => {
-                let detail = self.scrub(DisplayErrorContext(&err).to_string());
+                let detail = self.scrub(error_chain(&err));
                 if failure.is_timeout() && !detail.contains("HTTP connect") {
                     StoreError::Timeout {
                         op,
@@ -590,10 +598,34 @@ impl S3Store {
             _ => StoreError::Failed {
                 op,
                 key,
-                detail: self.scrub(DisplayErrorContext(&err).to_string()),
+                detail: self.scrub(error_chain(&err)),
             },
         }
     }
+}
+
+/// `err` and its causes, `: `-separated, each once: Display texts that repeat an earlier one
+/// are left out, and the SDK's error metadata shows as `code: message` (its Display is a debug
+/// dump). Unlike `DisplayErrorContext`, no raw response is ever printed.
+fn error_chain(err: &(dyn StdError + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        let text = match e.downcast_ref::<ErrorMetadata>() {
+            Some(meta) => match (meta.code(), meta.message()) {
+                (Some(c), Some(m)) => format!("{c}: {m}"),
+                (Some(c), None) => c.to_string(),
+                (None, Some(m)) => m.to_string(),
+                (None, None) => "no error code in the response".to_string(),
+            },
+            None => e.to_string(),
+        };
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
 }
 
 /// The first error of type `T` in `err`'s source chain (`err` included).
