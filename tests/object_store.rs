@@ -13,7 +13,9 @@ use backstop::repo::s3::S3Store;
 use backstop::repo::s3props::S3Options;
 use backstop::repo::{ObjectStore, StoreError};
 use bytes::Bytes;
-use common::s3::{ImdsServer, KeyPair, MotoServer, S3sFsServer, allow_policy, closed_port};
+use common::s3::{
+    ImdsServer, KeyPair, MotoServer, S3sFsServer, allow_policy, child_env, closed_port, run_child,
+};
 use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 
@@ -572,6 +574,55 @@ async fn read_only_user_can_list_and_get_but_not_put() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_multipart_upload_is_aborted() {
+    const NAME: &str = "failed_multipart_upload_is_aborted";
+    if let Some(env) = child_env(NAME) {
+        // Child: failpoints are read once per process, so this part runs in its own.
+        let key = KeyPair {
+            access_key: env("ACCESS_KEY"),
+            secret_key: env("SECRET_KEY"),
+            session_token: None,
+        };
+        let store = s3_store(&env("ENDPOINT"), &key, BUCKET, "loc/repo").await;
+        let e = store
+            .put_file("objects/big", std::path::Path::new(&env("FILE")))
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("failpoint s3.multipart.after_part"),
+            "{e}"
+        );
+        return;
+    }
+    let moto = MotoServer::start();
+    moto.create_bucket(BUCKET);
+    let key = moto.create_user("writer", &allow_policy(&["s3:*"]));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("big");
+    std::fs::write(&path, data(17 << 20, 5)).unwrap();
+    run_child(
+        NAME,
+        &[
+            (
+                "BACKSTOP_FAILPOINTS",
+                "s3.multipart.after_part=error".to_string(),
+            ),
+            ("BT_ENDPOINT", moto.endpoint()),
+            ("BT_ACCESS_KEY", key.access_key.clone()),
+            ("BT_SECRET_KEY", key.secret_key.clone()),
+            ("BT_FILE", path.display().to_string()),
+        ],
+    );
+    assert_eq!(
+        moto.multipart_uploads(BUCKET),
+        0,
+        "the upload was not aborted"
+    );
+    let store = s3_store(&moto.endpoint(), &key, BUCKET, "loc/repo").await;
+    assert_eq!(store.head("objects/big").await.unwrap(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn assume_role_with_external_id_through_moto_sts() {
     let moto = MotoServer::start();
     moto.create_bucket(BUCKET);
@@ -633,33 +684,42 @@ async fn assume_role_with_external_id_through_moto_sts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instance_profile_through_imds() {
+    const NAME: &str = "instance_profile_through_imds";
+    if let Some(env) = child_env(NAME) {
+        // Child: AWS_EC2_METADATA_SERVICE_ENDPOINT is set for this process alone.
+        let store = s3_store_with(
+            BUCKET,
+            "loc/repo",
+            &[
+                ("aws.s3.use_instance_profile", "true"),
+                ("aws.s3.region", "us-east-1"),
+                ("aws.s3.endpoint", &env("ENDPOINT")),
+                ("aws.s3.enable_path_style_access", "true"),
+            ],
+        )
+        .await;
+        store
+            .put_bytes("repository.json", Bytes::from_static(b"{}"))
+            .await
+            .unwrap_or_else(|e| panic!("put with instance-profile credentials: {e}"));
+        assert_eq!(
+            store.get_bytes("repository.json").await.unwrap(),
+            &b"{}"[..]
+        );
+        return;
+    }
     let moto = MotoServer::start();
     moto.create_bucket(BUCKET);
     // An instance profile is a role: IMDS hands out the role's temporary credentials.
     let user = moto.create_user("ec2", &allow_policy(&["sts:AssumeRole"]));
     let role = moto.create_role("instance-role", "ec2", None, &allow_policy(&["s3:*"]));
     let imds = ImdsServer::start(&moto.assume_role(&role, &user));
-    // SAFETY: nextest runs each test in its own process, and this test sets the variable before
-    // anything in it reads the environment concurrently.
-    unsafe { std::env::set_var("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.endpoint()) };
-    let store = s3_store_with(
-        BUCKET,
-        "loc/repo",
+    run_child(
+        NAME,
         &[
-            ("aws.s3.use_instance_profile", "true"),
-            ("aws.s3.region", "us-east-1"),
-            ("aws.s3.endpoint", &moto.endpoint()),
-            ("aws.s3.enable_path_style_access", "true"),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.endpoint()),
+            ("BT_ENDPOINT", moto.endpoint()),
         ],
-    )
-    .await;
-    store
-        .put_bytes("repository.json", Bytes::from_static(b"{}"))
-        .await
-        .unwrap_or_else(|e| panic!("put with instance-profile credentials: {e}"));
-    assert_eq!(
-        store.get_bytes("repository.json").await.unwrap(),
-        &b"{}"[..]
     );
     let requests = imds.requests();
     assert!(
@@ -673,38 +733,50 @@ async fn instance_profile_through_imds() {
         )),
         "{requests:?}"
     );
+    // The object is there for the role's credentials.
+    let store = s3_store(&moto.endpoint(), moto.admin(), BUCKET, "loc/repo").await;
+    assert_eq!(
+        store.get_bytes("repository.json").await.unwrap(),
+        &b"{}"[..]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instance_profile_without_imds_is_bad_credentials_in_bounded_time() {
-    // SAFETY: as above; nextest runs each test in its own process.
-    unsafe {
-        std::env::set_var(
-            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-            format!("http://127.0.0.1:{}", closed_port()),
+    const NAME: &str = "instance_profile_without_imds_is_bad_credentials_in_bounded_time";
+    if let Some(env) = child_env(NAME) {
+        let store = s3_store_with(
+            BUCKET,
+            "repo",
+            &[
+                ("aws.s3.use_instance_profile", "true"),
+                ("aws.s3.region", "us-east-1"),
+                ("aws.s3.endpoint", &env("ENDPOINT")),
+                ("aws.s3.enable_path_style_access", "true"),
+            ],
         )
-    };
+        .await;
+        let started = Instant::now();
+        let e = store.get_bytes("k").await.unwrap_err();
+        assert!(matches!(e, StoreError::BadCredentials(_)), "{e}");
+        assert!(e.to_string().contains("IMDS"), "{e}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{:?}",
+            started.elapsed()
+        );
+        return;
+    }
     let server = S3sFsServer::start();
     server.create_bucket(BUCKET);
-    let store = s3_store_with(
-        BUCKET,
-        "repo",
+    run_child(
+        NAME,
         &[
-            ("aws.s3.use_instance_profile", "true"),
-            ("aws.s3.region", "us-east-1"),
-            ("aws.s3.endpoint", &server.endpoint()),
-            ("aws.s3.enable_path_style_access", "true"),
+            (
+                "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+                format!("http://127.0.0.1:{}", closed_port()),
+            ),
+            ("BT_ENDPOINT", server.endpoint()),
         ],
-    )
-    .await;
-    let started = Instant::now();
-    let e = store.get_bytes("k").await.unwrap_err();
-    assert!(matches!(e, StoreError::BadCredentials(_)), "{e}");
-    assert!(e.to_string().contains("IMDS"), "{e}");
-    assert_no_secret(&e, &[&server.key().secret_key]);
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "{:?}",
-        started.elapsed()
     );
 }

@@ -330,6 +330,13 @@ impl S3Store {
                     .build(),
             );
             written += len as u64;
+            crate::failpoint::hit("s3.multipart.after_part")
+                .await
+                .map_err(|e| StoreError::Failed {
+                    op: "put",
+                    key: key.to_string(),
+                    detail: e.to_string(),
+                })?;
             if (len as u64) < part_size {
                 break;
             }

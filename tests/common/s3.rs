@@ -20,6 +20,40 @@ use std::time::{Duration, Instant};
 
 use super::{run_with_deadline, venv_python};
 
+/// Names the test a child process (see [`run_child`]) is to run.
+const CHILD_MARK: &str = "BACKSTOP_TEST_CHILD";
+
+/// Runs test `name` of this test binary again, alone, in a child process with the environment
+/// variables `envs` added, and fails if the child's test fails. For what a process reads once
+/// (`AWS_EC2_METADATA_SERVICE_ENDPOINT`, `BACKSTOP_FAILPOINTS`): the parent never changes its
+/// own environment, so this works under `cargo test` threads as under nextest. Variables named
+/// `BT_*` carry the parent's servers to the child (see [`child_env`]).
+pub fn run_child(name: &str, envs: &[(&str, String)]) {
+    let exe = std::env::current_exe().expect("current test binary");
+    let mut cmd = Command::new(&exe);
+    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(CHILD_MARK, name);
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = run_with_deadline(&mut cmd, "", Duration::from_secs(120));
+    assert!(
+        out.status.success() && out.stdout.contains("1 passed"),
+        "the child process of test {name} failed:\n{out}"
+    );
+}
+
+/// In the child process of test `name` (see [`run_child`]): a getter of the `BT_<NAME>`
+/// variables the parent passed. `None` in the parent.
+pub fn child_env(name: &str) -> Option<impl Fn(&str) -> String> {
+    if std::env::var(CHILD_MARK).ok().as_deref() != Some(name) {
+        return None;
+    }
+    Some(|var: &str| {
+        std::env::var(format!("BT_{var}")).unwrap_or_else(|_| panic!("BT_{var} is not set"))
+    })
+}
+
 /// How long a server may take to accept connections.
 const START_DEADLINE: Duration = Duration::from_secs(30);
 /// Requests moto serves without checking signatures: the admin bootstrap below.
@@ -118,6 +152,8 @@ elif op == "role":
     out = {"arn": r["Arn"]}
 elif op == "bucket":
     s3.create_bucket(Bucket=req["name"])
+elif op == "uploads":
+    out = {"count": len(s3.list_multipart_uploads(Bucket=req["name"]).get("Uploads", []))}
 elif op == "assume":
     c = boto3.client("sts", **kw).assume_role(RoleArn=req["role"], RoleSessionName="imds")["Credentials"]
     out = {"access_key": c["AccessKeyId"], "secret_key": c["SecretAccessKey"],
@@ -279,6 +315,12 @@ impl MotoServer {
 
     pub fn create_bucket(&self, name: &str) {
         self.admin_call(serde_json::json!({"op": "bucket", "name": name}), true);
+    }
+
+    /// How many multipart uploads are in progress in `bucket`.
+    pub fn multipart_uploads(&self, bucket: &str) -> u64 {
+        let out = self.admin_call(serde_json::json!({"op": "uploads", "name": bucket}), true);
+        out["count"].as_u64().expect("count")
     }
 
     /// Temporary credentials of role `role_arn`, assumed by the user whose key is `user`
