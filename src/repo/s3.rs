@@ -135,8 +135,7 @@ impl S3Store {
                     .credentials_provider(base)
                     .timeout_config(timeouts.clone())
                     .retry_config(retries.clone());
-                // moto and most S3-compatible stores serve STS on the S3 endpoint.
-                if let Some(endpoint) = role.sts_endpoint.as_ref().or(opts.endpoint.as_ref()) {
+                if let Some(endpoint) = sts_endpoint(opts) {
                     loader = loader.endpoint_url(endpoint);
                 }
                 let sts_conf = loader.load().await;
@@ -611,6 +610,29 @@ impl S3Store {
     }
 }
 
+/// Where AssumeRole goes: `aws.s3.sts.endpoint`, else the S3 endpoint when it is not AWS's own
+/// (S3-compatible stores with an STS, moto among them, serve it on the S3 endpoint), else
+/// AWS's regional STS endpoint (`None`). An `s3.<region>.amazonaws.com` endpoint, as StarRocks'
+/// examples write it, is not an STS endpoint.
+fn sts_endpoint(opts: &S3Options) -> Option<&str> {
+    let role = opts.assume_role.as_ref()?;
+    if let Some(e) = &role.sts_endpoint {
+        return Some(e);
+    }
+    let s3 = opts.endpoint.as_deref()?;
+    let host = s3
+        .split_once("://")
+        .map_or(s3, |(_, rest)| rest)
+        .split(['/', ':'])
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let aws = [".amazonaws.com", ".amazonaws.com.cn", ".api.aws"]
+        .iter()
+        .any(|suffix| host.ends_with(suffix));
+    (!aws).then_some(s3)
+}
+
 /// `err` and its causes, `: `-separated, each once: Display texts that repeat an earlier one
 /// are left out, and the SDK's error metadata shows as `code: message` (its Display is a debug
 /// dump). Unlike `DisplayErrorContext`, no raw response is ever printed.
@@ -659,5 +681,67 @@ fn local_error(key: &str, path: &Path, e: &std::io::Error) -> StoreError {
         op: "put",
         key: key.to_string(),
         detail: format!("cannot read {}: {e}", path.display()),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    fn opts(pairs: &[(&str, &str)]) -> S3Options {
+        let props: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        S3Options::from_properties(&props).unwrap()
+    }
+
+    #[test]
+    fn sts_endpoint_choice() {
+        let role = ("aws.s3.iam_role_arn", "arn:aws:iam::123456789012:role/r");
+        let region = ("aws.s3.region", "us-west-2");
+        assert_eq!(sts_endpoint(&opts(&[role, region])), None);
+        // No role, no STS.
+        assert_eq!(
+            sts_endpoint(&opts(&[("aws.s3.endpoint", "http://127.0.0.1:9000")])),
+            None
+        );
+        assert_eq!(
+            sts_endpoint(&opts(&[
+                role,
+                region,
+                ("aws.s3.endpoint", "http://127.0.0.1:9000")
+            ])),
+            Some("http://127.0.0.1:9000")
+        );
+        assert_eq!(
+            sts_endpoint(&opts(&[
+                role,
+                region,
+                ("aws.s3.endpoint", "https://s3.us-west-2.amazonaws.com")
+            ])),
+            None
+        );
+        assert_eq!(
+            sts_endpoint(&opts(&[
+                role,
+                region,
+                ("aws.s3.endpoint", "s3.us-west-2.amazonaws.com"),
+                ("aws.s3.sts.endpoint", "sts.us-west-2.amazonaws.com"),
+            ])),
+            Some("https://sts.us-west-2.amazonaws.com")
+        );
+    }
+
+    #[test]
+    fn error_chain_has_each_cause_once() {
+        let io = std::io::Error::other("Connection refused");
+        assert_eq!(error_chain(&io), "Connection refused");
+        let meta = ErrorMetadata::builder()
+            .code("AccessDenied")
+            .message("not allowed")
+            .build();
+        assert_eq!(error_chain(&meta), "AccessDenied: not allowed");
     }
 }

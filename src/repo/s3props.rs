@@ -76,7 +76,8 @@ pub struct AssumeRole {
     pub external_id: Option<String>,
     /// `aws.s3.sts.region`; the repository's region when absent.
     pub sts_region: Option<String>,
-    /// `aws.s3.sts.endpoint`, with a scheme; the S3 endpoint (when given) when absent.
+    /// `aws.s3.sts.endpoint`, with a scheme. When absent: the S3 endpoint if one is given and it
+    /// is not AWS's own, else AWS's regional STS endpoint.
     pub sts_endpoint: Option<String>,
 }
 
