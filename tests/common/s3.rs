@@ -11,7 +11,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -82,36 +82,53 @@ pub fn closed_port() -> u16 {
     free_port()
 }
 
-/// Polls until `port` accepts a connection; panics (with the server's log) if the process
-/// exits or the deadline passes.
-fn wait_for_port(child: &mut Child, port: u16, what: &str, log: &std::path::Path) {
-    let deadline = Instant::now() + START_DEADLINE;
-    loop {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
+/// Starts a server with `spawn(port, log)` on a free port, waiting until it listens. Ours is
+/// listening when its log names `http://127.0.0.1:<port>` (moto and s3s-fs both print that once
+/// bound) and the port accepts connections; a server that exits first (say the port was taken
+/// meanwhile) is started again on another port, up to three times.
+fn start_listening(
+    what: &str,
+    log: &Path,
+    mut spawn: impl FnMut(u16, std::fs::File) -> Child,
+) -> (Child, u16) {
+    const TRIES: u32 = 3;
+    for attempt in 1..=TRIES {
+        let port = free_port();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("open server log");
+        let mut child = spawn(port, file);
+        let announced = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + START_DEADLINE;
+        loop {
+            if std::fs::read_to_string(log).is_ok_and(|l| l.contains(&announced))
+                && TcpStream::connect(("127.0.0.1", port)).is_ok()
+            {
+                return (child, port);
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                assert!(
+                    attempt < TRIES,
+                    "{what} exited ({status}) before listening on port {port}; its log:\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
+                eprintln!("{what} exited ({status}) on port {port}; trying another port");
+                break;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "{what} did not listen on port {port} within {START_DEADLINE:?}; its log:\n{}",
+                    std::fs::read_to_string(log).unwrap_or_default()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
         }
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!(
-                "{what} exited ({status}) before listening on port {port}; its log:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "{what} did not listen on port {port} within {START_DEADLINE:?}; its log:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-fn log_file(dir: &tempfile::TempDir, name: &str) -> (PathBuf, std::fs::File) {
-    let path = dir.path().join(name);
-    let file = std::fs::File::create(&path).expect("create server log");
-    (path, file)
+    unreachable!("the last try panics")
 }
 
 /// The folder `cargo install --root` put s3s-fs in (env `BACKSTOP_TOOLS` or
@@ -195,20 +212,20 @@ impl MotoServer {
             .prefix("backstop-moto-")
             .tempdir()
             .expect("temp dir");
-        let (log, file) = log_file(&tmp, "moto.log");
-        let port = free_port();
-        let mut child = Command::new(&moto)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .env(
-                "INITIAL_NO_AUTH_ACTION_COUNT",
-                MOTO_FREE_REQUESTS.to_string(),
-            )
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(file.try_clone().expect("clone log")))
-            .stderr(Stdio::from(file))
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", moto.display()));
-        wait_for_port(&mut child, port, "moto_server", &log);
+        let log = tmp.path().join("moto.log");
+        let (child, port) = start_listening("moto_server", &log, |port, file| {
+            Command::new(&moto)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .env(
+                    "INITIAL_NO_AUTH_ACTION_COUNT",
+                    MOTO_FREE_REQUESTS.to_string(),
+                )
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(file.try_clone().expect("clone log")))
+                .stderr(Stdio::from(file))
+                .spawn()
+                .unwrap_or_else(|e| panic!("spawn {}: {e}", moto.display()))
+        });
         let mut server = MotoServer {
             child,
             port,
@@ -385,28 +402,30 @@ impl S3sFsServer {
             .expect("temp dir");
         let data = tmp.path().join("data");
         std::fs::create_dir_all(&data).expect("create s3s-fs data dir");
-        let (log, file) = log_file(&tmp, "s3s-fs.log");
         let key = KeyPair {
             access_key: "AKIDBACKSTOPTEST".to_string(),
             secret_key: "s3s-fs-secret-for-backstop-tests".to_string(),
             session_token: None,
         };
-        let port = free_port();
-        let mut child = Command::new(&bin)
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args([
-                "--access-key",
-                &key.access_key,
-                "--secret-key",
-                &key.secret_key,
-            ])
-            .arg(&data)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(file.try_clone().expect("clone log")))
-            .stderr(Stdio::from(file))
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
-        wait_for_port(&mut child, port, "s3s-fs", &log);
+        let log = tmp.path().join("s3s-fs.log");
+        let (child, port) = start_listening("s3s-fs", &log, |port, file| {
+            Command::new(&bin)
+                .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+                .args([
+                    "--access-key",
+                    &key.access_key,
+                    "--secret-key",
+                    &key.secret_key,
+                ])
+                .arg(&data)
+                // At info it logs "server is running at http://…" once bound.
+                .env("RUST_LOG", "info")
+                .stdin(Stdio::null())
+                .stdout(Stdio::from(file.try_clone().expect("clone log")))
+                .stderr(Stdio::from(file))
+                .spawn()
+                .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()))
+        });
         S3sFsServer {
             child,
             port,
