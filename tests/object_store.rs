@@ -531,6 +531,28 @@ async fn unreachable_endpoint_fails_in_bounded_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_server_that_is_not_s3_is_not_an_empty_bucket() {
+    // The fake IMDS answers 404 without an S3 error code to everything S3 asks.
+    let web = ImdsServer::start(&KeyPair::default());
+    let key = KeyPair {
+        access_key: "AKIDX".to_string(),
+        secret_key: "web-secret".to_string(),
+        session_token: None,
+    };
+    let store = s3_store(&web.endpoint(), &key, BUCKET, "repo").await;
+    for e in [
+        store.get_bytes("repository.json").await.unwrap_err(),
+        store.list("").await.unwrap_err(),
+    ] {
+        assert!(
+            matches!(e, StoreError::Failed { .. }) && e.to_string().contains("S3 endpoint"),
+            "{e}"
+        );
+        assert_no_secret(&e, &["web-secret"]);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_only_user_can_list_and_get_but_not_put() {
     let moto = MotoServer::start();
     moto.create_bucket(BUCKET);

@@ -569,7 +569,17 @@ impl S3Store {
                         StoreError::AccessDenied { op, key, detail }
                     }
                     // A HEAD answer has no body and thus no code: go by the status alone.
-                    ("", Some(404)) => StoreError::NotFound(key),
+                    ("", Some(404)) if op == "head" => StoreError::NotFound(key),
+                    // Any other S3 answer has a code: this is something else (a proxy, a web
+                    // server), and "not found" would make a repository look empty.
+                    ("", Some(status)) if op != "head" => StoreError::Failed {
+                        op,
+                        key,
+                        detail: format!(
+                            "HTTP status {status} without an S3 error code: is {} an S3 endpoint?",
+                            self.endpoint
+                        ),
+                    },
                     ("", Some(403)) => StoreError::AccessDenied {
                         op,
                         key,
