@@ -764,6 +764,46 @@ async fn instance_profile_through_imds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_chain_reads_the_environment() {
+    const NAME: &str = "default_chain_reads_the_environment";
+    if let Some(env) = child_env(NAME) {
+        // No credential property: the SDK's default chain, here the environment's keys.
+        let store = s3_store_with(
+            BUCKET,
+            "repo",
+            &[
+                ("aws.s3.endpoint", &env("ENDPOINT")),
+                ("aws.s3.enable_path_style_access", "true"),
+            ],
+        )
+        .await;
+        store
+            .put_bytes("repository.json", Bytes::from_static(b"{}"))
+            .await
+            .unwrap_or_else(|e| panic!("put with the default chain: {e}"));
+        return;
+    }
+    let server = S3sFsServer::start();
+    server.create_bucket(BUCKET);
+    run_child(
+        NAME,
+        &[
+            ("AWS_ACCESS_KEY_ID", server.key().access_key.clone()),
+            ("AWS_SECRET_ACCESS_KEY", server.key().secret_key.clone()),
+            ("AWS_CONFIG_FILE", "/dev/null".to_string()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+            ("BT_ENDPOINT", server.endpoint()),
+        ],
+    );
+    let store = s3_store(&server.endpoint(), server.key(), BUCKET, "repo").await;
+    assert_eq!(
+        store.get_bytes("repository.json").await.unwrap(),
+        &b"{}"[..]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn instance_profile_without_imds_is_bad_credentials_in_bounded_time() {
     const NAME: &str = "instance_profile_without_imds_is_bad_credentials_in_bounded_time";
     if let Some(env) = child_env(NAME) {
