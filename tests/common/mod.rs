@@ -868,3 +868,4 @@ pub fn rowset_files_under(dir: &Path) -> usize {
             .sum()
     })
 }
+pub mod s3;
