@@ -444,6 +444,11 @@ impl S3sFsServer {
         &self.key
     }
 
+    /// Where the objects are: `<data>/<bucket>/<key>` (plus s3s-fs' hidden metadata files).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.data
+    }
+
     /// A bucket is a folder under the data folder.
     pub fn create_bucket(&self, name: &str) {
         std::fs::create_dir_all(self.data.join(name)).expect("create bucket folder");
