@@ -93,6 +93,7 @@ impl Error {
                 crate::store::load::LoadError::OtherPartition { .. } => (1748, "HY000"),
                 crate::store::load::LoadError::NullInNotNull(_) => (1048, "23000"),
                 crate::store::load::LoadError::BadValue { .. } => (1366, "HY000"),
+                crate::store::load::LoadError::OutOfRange { .. } => (1264, "22003"),
                 crate::store::load::LoadError::Store(_) => (1105, "HY000"),
             },
             Error::ColumnCount => (1136, "21S01"),

@@ -51,6 +51,9 @@ pub enum LoadError {
     NullInNotNull(String),
     #[error("Incorrect value for column '{column}': {reason}")]
     BadValue { column: String, reason: String },
+    /// MySQL's 1264: a number that does not fit the column's type.
+    #[error("Out of range value for column '{column}': {reason}")]
+    OutOfRange { column: String, reason: String },
     #[error(transparent)]
     Store(#[from] super::StoreError),
 }
@@ -287,9 +290,17 @@ impl Loader {
                 .position(|&t| t == i)
                 .and_then(|j| batch.columns().get(j))
             {
-                Some(source) => {
-                    cast_with_options(source, &ty, &strict).map_err(|e| bad(e.to_string()))?
-                }
+                Some(source) => cast_with_options(source, &ty, &strict).map_err(|e| {
+                    let numeric = |t: &DataType| t.is_numeric();
+                    if numeric(source.data_type()) && numeric(&ty) {
+                        LoadError::OutOfRange {
+                            column: column.name.clone(),
+                            reason: e.to_string(),
+                        }
+                    } else {
+                        bad(e.to_string())
+                    }
+                })?,
                 None => match &column.default {
                     Some(ColumnDefault::Value(text)) => {
                         let texts =
