@@ -2,6 +2,8 @@
 //! S3-compatible servers (s3s-fs, and moto with IAM and STS enforced), including the seed's
 //! read-only IAM policy, the instance profile (a fake IMDSv2 on loopback) and an assumed role.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use std::time::{Duration, Instant};

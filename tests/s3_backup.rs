@@ -2,6 +2,8 @@
 //! `mysql` client on moto (SigV4 and IAM enforced), migration to a second daemon, and
 //! incremental backups counted on the server (s3s-fs keeps objects as files).
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 mod common;
 
 use std::path::Path;
