@@ -479,7 +479,21 @@ pub async fn cancel(engine: &Engine, stmt: CancelJob, kind: JobKind) -> Result<O
         )));
     }
     let done = job.done_token();
-    let _ = tokio::time::timeout(Duration::from_secs(30), done.cancelled()).await;
+    if tokio::time::timeout(Duration::from_secs(30), done.cancelled())
+        .await
+        .is_err()
+    {
+        return Err(Error::Common(format!(
+            "job {} of database {db} was asked to stop but has not stopped yet; SHOW {} FROM {db} \
+             shows when it has",
+            r.id,
+            if kind == JobKind::Backup {
+                "BACKUP"
+            } else {
+                "RESTORE"
+            }
+        )));
+    }
     Ok(Outcome::ok())
 }
 
@@ -624,6 +638,11 @@ pub async fn restore(
         .clone()
         .ok_or_else(|| Error::Common("Missing backup_timestamp property".into()))?;
     let repo_name = stmt.repo.value.clone();
+    if engine.catalog.repository(&repo_name).await?.is_none() {
+        return Err(Error::Common(format!(
+            "Repository {repo_name} does not exist"
+        )));
+    }
     let repo = super::repository::open(engine, &repo_name).await?;
     let manifest = manifest::read_committed(&repo.store, &label, &timestamp)
         .await

@@ -101,6 +101,15 @@ pub async fn create(
             "{INFORMATION_SCHEMA} is read-only: tables cannot be created in it"
         )));
     }
+    if let Some(job) = engine.jobs.reserved_by(&db, &name) {
+        return Err(CatalogError::TableBusy {
+            table: name,
+            why: format!(
+                "RESTORE job {job} will create it at its commit; wait for the job or CANCEL RESTORE FROM {db}"
+            ),
+        }
+        .into());
+    }
     if let Some(like) = &stmt.like {
         let (src_db, src) = resolve(session, like)?;
         refuse_information_schema(&src_db, &src)?;

@@ -92,7 +92,11 @@ async fn steps(
 ) -> Result<(), JobError> {
     let catalog = &engine.catalog;
     let record = job.record();
-    crate::failpoint::hit("backup.pending").await?;
+    job.interruptible(async {
+        crate::failpoint::hit("backup.pending").await?;
+        Ok(())
+    })
+    .await?;
 
     // SNAPSHOTING: one consistent read of every chosen table.
     job.set_state(catalog, JobState::Snapshoting).await?;

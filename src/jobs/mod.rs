@@ -360,6 +360,9 @@ impl Job {
 pub struct Jobs {
     catalog: Catalog,
     latest: Mutex<HashMap<String, Arc<Job>>>,
+    /// Table names a running restore will create at its commit: (database, table), lower
+    /// case, → job id. CREATE TABLE on them is refused until the job ends.
+    reserved: Mutex<HashMap<(String, String), u64>>,
 }
 
 impl Jobs {
@@ -416,6 +419,7 @@ impl Jobs {
         Ok(Jobs {
             catalog,
             latest: Mutex::new(latest),
+            reserved: Mutex::new(HashMap::new()),
         })
     }
 
@@ -445,6 +449,33 @@ impl Jobs {
             let _ = self.catalog.delete_job(p.id()).await;
         }
         Ok(job)
+    }
+
+    /// Reserves table names for a restore's commit; fails naming the first one taken.
+    pub fn reserve(&self, db: &str, tables: &[String], job_id: u64) -> Result<(), String> {
+        let mut reserved = lock(&self.reserved);
+        for t in tables {
+            let key = (db.to_ascii_lowercase(), t.to_ascii_lowercase());
+            if let Some(other) = reserved.get(&key).filter(|j| **j != job_id) {
+                return Err(format!("table {db}.{t} is reserved by RESTORE job {other}"));
+            }
+        }
+        for t in tables {
+            reserved.insert((db.to_ascii_lowercase(), t.to_ascii_lowercase()), job_id);
+        }
+        Ok(())
+    }
+
+    /// Releases every name `job_id` reserved.
+    pub fn release(&self, job_id: u64) {
+        lock(&self.reserved).retain(|_, j| *j != job_id);
+    }
+
+    /// The RESTORE job that reserved `db`.`table`, if one did.
+    pub fn reserved_by(&self, db: &str, table: &str) -> Option<u64> {
+        lock(&self.reserved)
+            .get(&(db.to_ascii_lowercase(), table.to_ascii_lowercase()))
+            .copied()
     }
 
     /// The latest job of `db`.

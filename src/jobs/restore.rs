@@ -60,7 +60,9 @@ struct Download {
 }
 
 pub async fn run(engine: Arc<Engine>, job: Arc<Job>, repo: Arc<Repository>, req: RestoreRequest) {
-    match steps(&engine, &job, &repo, &req).await {
+    let result = steps(&engine, &job, &repo, &req).await;
+    engine.jobs.release(job.id());
+    match result {
         Ok(()) => job.mark_done(),
         Err(e) => {
             // Nothing was committed: put the tables back and remove the downloaded files.
@@ -325,8 +327,29 @@ async fn steps(
     })
     .await?;
 
-    // SNAPSHOTING: the targets are reserved (marked, ids drawn).
+    // SNAPSHOTING: the targets are reserved: existing ones marked, new names held.
     job.set_state(catalog, JobState::Snapshoting).await?;
+    let new_names: Vec<String> = plan
+        .iter()
+        .filter(|(_, _, t)| t.is_none())
+        .map(|(item, _, _)| item.target.clone())
+        .collect();
+    engine
+        .jobs
+        .reserve(&record.db, &new_names, record.id)
+        .map_err(|e| fail("COMMON_ERROR", e))?;
+    for name in &new_names {
+        // A table created between the plan and the reservation: refuse now, not at commit.
+        if catalog.table(&record.db, name).await.is_ok() {
+            return Err(fail(
+                "COMMON_ERROR",
+                format!(
+                    "table {}.{name} was created while the restore was starting; restore it under another name with AS",
+                    record.db
+                ),
+            ));
+        }
+    }
     job.interruptible(async {
         crate::failpoint::hit("restore.snapshoting").await?;
         Ok(())
