@@ -8,7 +8,9 @@
 //!
 //! Release builds compile every failpoint to nothing.
 
-use crate::error::{Error, Result};
+#[cfg(debug_assertions)]
+use crate::error::Error;
+use crate::error::Result;
 
 #[cfg(debug_assertions)]
 fn action(name: &str) -> Option<&'static str> {
