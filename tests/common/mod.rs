@@ -581,6 +581,8 @@ pub fn run_with_deadline(cmd: &mut Command, stdin: &str, deadline: Duration) -> 
     }
 }
 
+pub mod proxy;
+
 /// A raw MySQL-protocol client for byte-level tests: it does the HandshakeV10 /
 /// HandshakeResponse41 exchange itself and then sends arbitrary packets.
 pub mod raw {
