@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""BACKUP / RESTORE benchmark (issue 8), on loopback, in one run:
+
+- s3s-fs (a fast S3-compatible server) and a release backstop;
+- a table of --gib GiB of Parquet input (3 partitions x 16 tablets), loaded through backstop's
+  own FILES() path, at 1x and 4x;
+- BACKUP to S3 and to a file:// repository, a second BACKUP of the unchanged table, RESTORE
+  from each into a fresh daemon;
+- the references on the same rowset files: rclone copy to the same S3 server with the same
+  parallelism (4 files at a time) and back, cp -r for the local folder;
+- one table: MB/s of each job and reference, the ratio, the daemon's peak memory (VmHWM) per
+  job, the re-backup's time as a fraction of the full one; PASS / FALL SHORT per target.
+
+Usage: bench/run backup [--gib 2] [--dir WORK]
+"""
+
+import argparse
+import glob
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from benchlib import MIB, TABLE_DDL, Daemon, S3sFs, dir_bytes, make_parquet, rmtree  # noqa: E402
+
+PARALLEL = 4  # backstop's uploads/downloads in flight; the references get the same
+
+
+def timed(fn):
+    start = time.monotonic()
+    out = fn()
+    return time.monotonic() - start, out
+
+
+def job(daemon, sql, kind, db):
+    daemon.reset_peak()
+    start = time.monotonic()
+    daemon.sql(sql)
+    row = daemon.wait_job(kind, db)
+    elapsed = time.monotonic() - start
+    status = row["Status"]
+    if status != "[OK]":
+        raise SystemExit(f"{kind} failed: {row}")
+    return elapsed, daemon.peak_mib()
+
+
+def rclone_env(s3):
+    env = dict(os.environ)
+    env.pop("AWS_CA_BUNDLE", None)  # rclone 1.60 refuses to start with it set (toolchain.md)
+    env.update({
+        "RCLONE_CONFIG_T_TYPE": "s3", "RCLONE_CONFIG_T_PROVIDER": "Other",
+        "RCLONE_CONFIG_T_ENDPOINT": s3.endpoint, "RCLONE_CONFIG_T_REGION": "us-east-1",
+        "RCLONE_CONFIG_T_ACCESS_KEY_ID": s3.ACCESS, "RCLONE_CONFIG_T_SECRET_ACCESS_KEY": s3.SECRET,
+    })
+    return env
+
+
+def rclone(s3, *args):
+    cmd = ["rclone", "--transfers", str(PARALLEL), "--checkers", str(PARALLEL),
+           "--s3-upload-concurrency", "1", "--s3-chunk-size", "8M", "--s3-upload-cutoff", "8M",
+           "--s3-disable-checksum", *args]
+    subprocess.run(cmd, env=rclone_env(s3), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def objects_in(s3, prefix):
+    return len([p for p in glob.glob(os.path.join(s3.data, "bench", prefix, "**", "*"), recursive=True)
+                if os.path.isfile(p) and not os.path.basename(p).startswith(".")])
+
+
+def run_factor(work, s3, gib, factor):
+    src = os.path.join(work, f"input-{factor}x.parquet")
+    if not os.path.exists(src):
+        print(f"generating {factor}x input ({gib * factor:g} GiB) ...", flush=True)
+        make_parquet(src, gib * factor)
+    out = {}
+    source = Daemon(os.path.join(work, f"source-{factor}x"))
+    try:
+        source.sql("CREATE DATABASE bench")
+        source.sql(TABLE_DDL.format(name="bench.t"))
+        print(f"{factor}x: loading ...", flush=True)
+        source.sql(f'INSERT INTO bench.t SELECT * FROM FILES("path" = "file://{src}", "format" = "parquet")')
+        rowsets = os.path.join(source.data_dir, "data")
+        size = dir_bytes(rowsets)
+        out["size"] = size
+        checksum = source.sql("CHECKSUM TABLE bench.t")[0][1]
+        s3_prefix = f"f{factor}"
+        local = os.path.join(work, f"local-repo-{factor}x")
+        source.sql(f'CREATE REPOSITORY s3repo ON LOCATION "s3a://bench/{s3_prefix}" {s3.properties()}')
+        source.sql(f'CREATE REPOSITORY localrepo ON LOCATION "file://{local}"')
+        print(f"{factor}x: backups ...", flush=True)
+        out["backup_s3"] = job(source, "BACKUP SNAPSHOT bench.full TO s3repo", "BACKUP", "bench")
+        out["backup_file"] = job(source, "BACKUP SNAPSHOT bench.full TO localrepo", "BACKUP", "bench")
+        before = objects_in(s3, s3_prefix + "/s3repo/objects")
+        out["rebackup_s3"] = job(source, "BACKUP SNAPSHOT bench.again TO s3repo", "BACKUP", "bench")
+        out["rebackup_uploaded"] = objects_in(s3, s3_prefix + "/s3repo/objects") - before
+        ts_s3 = source.show("SHOW SNAPSHOT ON s3repo WHERE SNAPSHOT = 'full'")[0]["Timestamp"]
+        ts_file = source.show("SHOW SNAPSHOT ON localrepo WHERE SNAPSHOT = 'full'")[0]["Timestamp"]
+
+        # References on the same rowset files, same parallelism.
+        files = sorted(os.path.relpath(p, rowsets) for p in glob.glob(os.path.join(rowsets, "*", "*.parquet")))
+        listing = os.path.join(work, f"files-{factor}x.txt")
+        with open(listing, "w") as f:
+            f.write("\n".join(files) + "\n")
+        print(f"{factor}x: references ...", flush=True)
+        out["rclone_up"], _ = timed(lambda: rclone(s3, "copy", "--files-from", listing, "--no-traverse",
+                                                   rowsets, f"T:bench/rclone-{factor}x"))
+        down = os.path.join(work, f"rclone-down-{factor}x")
+        out["rclone_down"], _ = timed(lambda: rclone(s3, "copy", "--files-from", listing, "--no-traverse",
+                                                     f"T:bench/rclone-{factor}x", down))
+        assert dir_bytes(down) == size, "rclone download incomplete"
+        rmtree(down)
+        copy = os.path.join(work, f"cp-{factor}x")
+        out["cp_up"], _ = timed(lambda: subprocess.run(["cp", "-r", rowsets, copy], check=True))
+        back = os.path.join(work, f"cp-back-{factor}x")
+        out["cp_down"], _ = timed(lambda: subprocess.run(["cp", "-r", copy, back], check=True))
+        rmtree(copy)
+        rmtree(back)
+    finally:
+        source.stop()
+
+    target = Daemon(os.path.join(work, f"target-{factor}x"))
+    try:
+        target.sql(f'CREATE READ ONLY REPOSITORY s3repo ON LOCATION "s3a://bench/{s3_prefix}" {s3.properties()}')
+        target.sql(f'CREATE READ ONLY REPOSITORY localrepo ON LOCATION "file://{local}"')
+        print(f"{factor}x: restores ...", flush=True)
+        out["restore_s3"] = job(
+            target, f'RESTORE SNAPSHOT from_s3.full FROM s3repo PROPERTIES ("backup_timestamp" = "{ts_s3}")',
+            "RESTORE", "from_s3")
+        out["restore_file"] = job(
+            target, f'RESTORE SNAPSHOT from_file.full FROM localrepo PROPERTIES ("backup_timestamp" = "{ts_file}")',
+            "RESTORE", "from_file")
+        for db in ("from_s3", "from_file"):
+            got = target.sql(f"CHECKSUM TABLE {db}.t")[0][1]
+            assert got == checksum, f"{db}: checksum {got} != {checksum}"
+    finally:
+        target.stop()
+    rmtree(os.path.join(work, f"source-{factor}x"))
+    rmtree(os.path.join(work, f"target-{factor}x"))
+    rmtree(local)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gib", type=float, default=2.0, help="input size of the 1x table in GiB")
+    ap.add_argument("--dir", default=None, help="work folder (default: a new temp folder)")
+    ap.add_argument("--factors", default="1,4")
+    args = ap.parse_args()
+    work = args.dir or tempfile.mkdtemp(prefix="backstop-bench-")
+    os.makedirs(work, exist_ok=True)
+    s3 = S3sFs(work)
+    s3.bucket("bench")
+    results = {}
+    try:
+        for factor in [int(f) for f in args.factors.split(",")]:
+            results[factor] = run_factor(work, s3, args.gib, factor)
+    finally:
+        s3.stop()
+        rmtree(s3.data)
+
+    verdicts = []
+    print()
+    print(f"{'':4} {'job':28} {'MB/s':>8} {'reference':24} {'ref MB/s':>9} {'ratio':>6} {'peak MiB':>9}")
+    for factor, r in results.items():
+        mb = r["size"] / 1e6
+        rows = [
+            ("BACKUP to S3", r["backup_s3"], "rclone copy up", r["rclone_up"], 0.9),
+            ("BACKUP to file://", r["backup_file"], "cp -r", r["cp_up"], 0.9),
+            ("RESTORE from S3 (+sha256)", r["restore_s3"], "rclone copy down", r["rclone_down"], 0.8),
+            ("RESTORE from file://", r["restore_file"], "cp -r", r["cp_down"], 0.8),
+        ]
+        for name, (secs, peak), ref_name, ref_secs, target in rows:
+            ratio = ref_secs / secs
+            print(f"{factor}x   {name:28} {mb / secs:8.1f} {ref_name:24} {mb / ref_secs:9.1f} {ratio:6.2f} {peak:9.0f}")
+            verdicts.append((f"{factor}x {name} >= {target}x reference", ratio >= target))
+            verdicts.append((f"{factor}x {name} peak memory <= 256 MiB", peak <= 256))
+        secs, peak = r["rebackup_s3"]
+        fraction = secs / r["backup_s3"][0]
+        print(f"{factor}x   {'unchanged re-BACKUP to S3':28} {secs:7.2f}s = {fraction:.1%} of the full backup, "
+              f"{r['rebackup_uploaded']} objects uploaded, peak {peak:.0f} MiB")
+        verdicts.append((f"{factor}x re-backup <= 5% of the full one", fraction <= 0.05))
+        verdicts.append((f"{factor}x re-backup uploads no object", r["rebackup_uploaded"] == 0))
+        print(f"{factor}x   table: {r['size'] / MIB:,.0f} MiB of rowsets")
+    if 1 in results and 4 in results:
+        for key, name in [("backup_s3", "BACKUP to S3"), ("restore_s3", "RESTORE from S3")]:
+            p1, p4 = results[1][key][1], results[4][key][1]
+            verdicts.append((f"{name} peak memory at 4x ({p4:.0f} MiB) <= 1x ({p1:.0f} MiB) + 10%", p4 <= p1 * 1.1))
+    print()
+    for name, ok in verdicts:
+        print(f"{'PASS' if ok else 'FALL SHORT':10} {name}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,174 @@
+"""Shared pieces of backstop's benchmarks: input data, a release daemon with its peak memory,
+an s3s-fs server. Plain Python with pyarrow and pymysql (bench/run installs them)."""
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pymysql
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGET = os.environ.get("CARGO_TARGET_DIR", os.path.expanduser("~/.cache/backstop-target"))
+BINARY = os.path.join(TARGET, "release", "backstop")
+TOOLS = os.environ.get("BACKSTOP_TOOLS", os.path.expanduser("~/.cache/backstop-tools"))
+ROWS_PER_GROUP = 1_000_000
+MIB = 1 << 20
+
+
+def make_parquet(path, gib):
+    """A Parquet file of about `gib` GiB: ids, dates over 3 years, amounts, cities, names.
+    Deterministic, so runs compare."""
+    target = gib * (1 << 30)
+    writer = None
+    base = 0
+    while True:
+        r = range(base, base + ROWS_PER_GROUP)
+        table = pa.table({
+            "id": pa.array(r, pa.int64()),
+            # 2022-01-01 + (0 .. 1094) days: three yearly partitions.
+            "reg_date": pa.array([18993 + (i * 7919) % 1095 for i in r], pa.int32()).cast(pa.date32()),
+            "amount": pa.array([((i * 2654435761) % 10_000_000) / 100 for i in r], pa.float64()),
+            "city": pa.array([(i * 40503) % 100_000 for i in r], pa.int32()),
+            "name": pa.array([f"member-{(i * 48271) % 1_000_003:07d}-{i % 977}" for i in r]),
+        })
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema, compression="snappy")
+        writer.write_table(table)
+        base += ROWS_PER_GROUP
+        if os.path.getsize(path) >= target:
+            break
+    writer.close()
+
+
+TABLE_DDL = (
+    "CREATE TABLE {name} (id BIGINT NOT NULL, reg_date DATE NOT NULL, amount DOUBLE, city INT, "
+    "name STRING) DUPLICATE KEY(id) PARTITION BY RANGE(reg_date) ("
+    "PARTITION p2022 VALUES LESS THAN ('2023-01-01'), "
+    "PARTITION p2023 VALUES LESS THAN ('2024-01-01'), "
+    "PARTITION p2024 VALUES LESS THAN ('2025-01-01')) "
+    "DISTRIBUTED BY HASH(id) BUCKETS 16"
+)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Daemon:
+    """A release backstop on a free port with its own data folder."""
+
+    def __init__(self, data_dir):
+        if not os.path.isfile(BINARY):
+            raise SystemExit(f"{BINARY} is missing: cargo build --release first")
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [BINARY, "--data-dir", data_dir, "--listen", f"127.0.0.1:{self.port}"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+        self.proc.stdout.readline()  # "backstop listening on ..."
+        self.conn = pymysql.connect(host="127.0.0.1", port=self.port, user="root", autocommit=True)
+
+    def sql(self, text):
+        with self.conn.cursor() as cur:
+            cur.execute(text)
+            return cur.fetchall() if cur.description else []
+
+    def show(self, text):
+        with self.conn.cursor() as cur:
+            cur.execute(text)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def reset_peak(self):
+        """Resets VmHWM (Linux: write 5 to clear_refs), so the next peak is one job's."""
+        try:
+            with open(f"/proc/{self.proc.pid}/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass
+
+    def peak_mib(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        return 0.0
+
+    def wait_job(self, kind, db, timeout=3600):
+        deadline = time.monotonic() + timeout
+        while True:
+            rows = self.show(f"SHOW {kind} FROM {db}")
+            if rows and rows[0]["State"] in ("FINISHED", "CANCELLED"):
+                return rows[0]
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{kind} did not finish: {rows}")
+            time.sleep(0.05)
+
+    def stop(self):
+        self.conn.close()
+        self.proc.terminate()
+        self.proc.wait()
+
+
+class S3sFs:
+    """s3s-fs on a free port (installed by scripts/install-test-deps)."""
+
+    ACCESS, SECRET = "AKIDBACKSTOPBENCH", "backstop-bench-secret"
+
+    def __init__(self, work):
+        binary = os.path.join(TOOLS, "bin", "s3s-fs")
+        if not os.path.isfile(binary):
+            raise SystemExit(f"{binary} is missing: run scripts/install-test-deps")
+        self.data = os.path.join(work, "s3data")
+        os.makedirs(self.data, exist_ok=True)
+        self.port = free_port()
+        self.proc = subprocess.Popen(
+            [binary, "--host", "127.0.0.1", "--port", str(self.port),
+             "--access-key", self.ACCESS, "--secret-key", self.SECRET, self.data],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("s3s-fs did not start")
+                time.sleep(0.05)
+
+    @property
+    def endpoint(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def bucket(self, name):
+        os.makedirs(os.path.join(self.data, name), exist_ok=True)
+
+    def properties(self):
+        return (f'PROPERTIES ("aws.s3.access_key" = "{self.ACCESS}", "aws.s3.secret_key" = "{self.SECRET}", '
+                f'"aws.s3.endpoint" = "{self.endpoint}", "aws.s3.enable_path_style_access" = "true")')
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def dir_bytes(path):
+    total = 0
+    for dirpath, _, files in os.walk(path):
+        for f in files:
+            total += os.path.getsize(os.path.join(dirpath, f))
+    return total
+
+
+def rmtree(path):
+    shutil.rmtree(path, ignore_errors=True)
