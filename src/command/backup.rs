@@ -169,15 +169,7 @@ async fn backup_objects(
                     ),
                 ..
             } => {
-                return Err(Error::NotSupported(format!(
-                    "BACKUP of {} is not supported: a backstop snapshot holds tables only (see docs/backup.md)",
-                    match kind {
-                        ObjectKind::View => "views",
-                        ObjectKind::MaterializedView => "materialized views",
-                        ObjectKind::Function => "functions",
-                        ObjectKind::Table => "tables",
-                    }
-                )));
+                return Err(not_a_table("BACKUP", *kind));
             }
             BackupObject::Named { object, .. } => {
                 if object.temporary {
@@ -185,15 +177,7 @@ async fn backup_objects(
                         "Do not support backing up temp partitions".into(),
                     ));
                 }
-                let name = object
-                    .name
-                    .0
-                    .last()
-                    .and_then(|p| p.as_ident())
-                    .map(|i| i.value.clone())
-                    .ok_or_else(|| {
-                        Error::Common(format!("Incorrect table name '{}'", object.name))
-                    })?;
+                let name = table_name(object)?;
                 if out.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
                     return Err(Error::Common(format!("Duplicated table: {name}")));
                 }
@@ -207,6 +191,30 @@ async fn backup_objects(
         }
     }
     Ok(Some(out))
+}
+
+/// The error for views, materialized views and functions in `ON (...)`.
+fn not_a_table(statement: &str, kind: ObjectKind) -> Error {
+    Error::NotSupported(format!(
+        "{statement} of {} is not supported: a backstop snapshot holds tables only (see docs/backup.md)",
+        match kind {
+            ObjectKind::View => "views",
+            ObjectKind::MaterializedView => "materialized views",
+            ObjectKind::Function => "functions",
+            ObjectKind::Table => "tables",
+        }
+    ))
+}
+
+/// The table an `ON (...)` entry names (its last name part).
+fn table_name(object: &crate::sql::TableRef) -> Result<String> {
+    object
+        .name
+        .0
+        .last()
+        .and_then(|p| p.as_ident())
+        .map(|i| i.value.clone())
+        .ok_or_else(|| Error::Common(format!("Incorrect table name '{}'", object.name)))
 }
 
 /// Checked BACKUP / RESTORE properties.
@@ -696,15 +704,7 @@ pub async fn restore(
                     ),
                 ..
             } => {
-                return Err(Error::NotSupported(format!(
-                    "RESTORE of {} is not supported: a backstop snapshot holds tables only",
-                    match kind {
-                        ObjectKind::View => "views",
-                        ObjectKind::MaterializedView => "materialized views",
-                        ObjectKind::Function => "functions",
-                        ObjectKind::Table => "tables",
-                    }
-                )));
+                return Err(not_a_table("RESTORE", *kind));
             }
             BackupObject::Named { object, .. } => {
                 if object.temporary {
@@ -712,15 +712,7 @@ pub async fn restore(
                         "Do not support restoring temporary partitions".into(),
                     ));
                 }
-                let name = object
-                    .name
-                    .0
-                    .last()
-                    .and_then(|p| p.as_ident())
-                    .map(|i| i.value.clone())
-                    .ok_or_else(|| {
-                        Error::Common(format!("Incorrect table name '{}'", object.name))
-                    })?;
+                let name = table_name(object)?;
                 let Some(table) = manifest.table(&name) else {
                     return Err(Error::Common(format!(
                         "Table {name} does not exist in snapshot {label}"
