@@ -6,6 +6,19 @@ use clap::Parser;
 
 use backstop::config::Config;
 
+/// jemalloc rather than glibc's malloc: a load keeps dozens of Parquet writers busy at once on
+/// several threads, and glibc's per-thread arenas fragmented that into several times the live
+/// memory (measured: a 48-tablet load of 250 MB peaked at 794 MiB with glibc, 527 MiB with one
+/// arena).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+/// Return freed pages to the system within 200 ms (jemalloc's default keeps them for ten seconds,
+/// which made a load's resident memory half again its live memory).
+#[allow(non_upper_case_globals)]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+pub static malloc_conf: &[u8] = b"dirty_decay_ms:200,muzzy_decay_ms:0\0";
+
 fn main() -> ExitCode {
     let config = Config::parse();
     tracing_subscriber::fmt()
