@@ -270,6 +270,55 @@ async fn resets_throttling_and_stalls_are_retried() {
     .await;
     let restored = wait_done(&mut c, "RESTORE", "shop", Duration::from_secs(120)).await;
     assert_eq!(restored[1], "[OK]", "after SlowDown: {restored:?}");
+    assert!(
+        restored[2].contains("retries: "),
+        "TaskErrMsg counts the client's retries: {restored:?}"
+    );
     assert_eq!(rows(&mut c, "CHECKSUM TABLE shop.copy").await[0][1], sum);
     every_commit_is_complete(&repo_root(&s3, "repo"));
+}
+
+/// `max_bandwidth` caps a job's average transfer rate; `parallel` sets its streams.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_bandwidth_holds_the_average_rate() {
+    let s3 = S3sFsServer::start();
+    s3.create_bucket(BUCKET);
+    let daemon = TestDaemon::start();
+    let mut c = daemon.conn().await;
+    load(&mut c).await;
+    create_repo(&mut c, "repo", &s3.endpoint(), &s3).await;
+    let cap: u64 = 16 << 10;
+    let start = Instant::now();
+    exec(
+        &mut c,
+        "BACKUP SNAPSHOT shop.snap TO repo PROPERTIES (\"max_bandwidth\" = \"16K\", \"parallel\" = \"2\")",
+    )
+    .await;
+    let done = wait_done(&mut c, "BACKUP", "shop", Duration::from_secs(120)).await;
+    let elapsed = start.elapsed().as_secs_f64();
+    assert_eq!(done[1], "[OK]", "{done:?}");
+    let bytes: u64 = files(&repo_root(&s3, "repo").join("objects"), "")
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    let rate = bytes as f64 / elapsed;
+    assert!(
+        bytes > 2 * cap,
+        "the table should hold more than two seconds at the cap: {bytes}"
+    );
+    assert!(
+        rate <= cap as f64 * 1.1,
+        "{rate:.0} B/s over a cap of {cap} B/s"
+    );
+    assert!(
+        rate >= cap as f64 * 0.5,
+        "{rate:.0} B/s is far below the cap of {cap} B/s"
+    );
+    let (code, _, msg) = common::server_err(
+        &mut c,
+        "BACKUP SNAPSHOT shop.x TO repo PROPERTIES (\"parallel\" = \"0\")",
+    )
+    .await;
+    assert_eq!(code, 5064, "{msg}");
+    assert!(msg.contains("parallel"), "{msg}");
 }

@@ -136,6 +136,7 @@ pub async fn backup(
         tables,
         ttl: props.ttl.clone(),
         expires_ms: props.ttl_ms.map(|ms| created_ms.saturating_add(ms)),
+        transfer: props.transfer,
     };
     tokio::spawn(crate::jobs::backup::run(
         Arc::clone(engine),
@@ -220,6 +221,8 @@ fn table_name(object: &crate::sql::TableRef) -> Result<String> {
 /// Checked BACKUP / RESTORE properties.
 pub struct JobProperties {
     pub timeout_s: u64,
+    /// backstop's `parallel` and `max_bandwidth`.
+    pub transfer: crate::jobs::TransferSettings,
     pub ttl: Option<String>,
     pub ttl_ms: Option<i64>,
     pub backup_timestamp: Option<String>,
@@ -231,6 +234,7 @@ impl JobProperties {
     pub fn parse(engine: &Engine, props: &[(String, String)], kind: JobKind) -> Result<Self> {
         let mut out = JobProperties {
             timeout_s: 86_400,
+            transfer: crate::jobs::TransferSettings::default(),
             ttl: None,
             ttl_ms: None,
             backup_timestamp: None,
@@ -254,6 +258,25 @@ impl JobProperties {
                         }));
                     }
                     out.timeout_s = secs;
+                }
+                (_, "parallel") => {
+                    out.transfer.parallel = value
+                        .trim()
+                        .parse::<usize>()
+                        .ok()
+                        .filter(|n| (1..=64).contains(n))
+                        .ok_or_else(|| {
+                            Error::Common(format!(
+                                "Invalid parallel: '{value}'; give the number of objects to move at once, 1 to 64"
+                            ))
+                        })?;
+                }
+                (_, "max_bandwidth") => {
+                    out.transfer.max_bandwidth = Some(parse_bytes(value).ok_or_else(|| {
+                        Error::Common(format!(
+                            "Invalid max_bandwidth: '{value}'; give bytes per second, such as '50M' or '1G'"
+                        ))
+                    })?);
                 }
                 (JobKind::Backup, "type") => match value.to_ascii_lowercase().as_str() {
                     // Every backstop backup is incremental by content, and each restores alone.
@@ -302,6 +325,29 @@ impl JobProperties {
         }
         Ok(out)
     }
+}
+
+/// `1048576`, `512K`, `50M`, `1G` (powers of 1024, an optional `B`) → bytes; `None` when not a
+/// positive size.
+fn parse_bytes(value: &str) -> Option<u64> {
+    let v = value.trim().to_ascii_uppercase();
+    let v = v
+        .strip_suffix("IB")
+        .or_else(|| v.strip_suffix('B'))
+        .unwrap_or(&v);
+    let (number, unit) = if let Some(n) = v.strip_suffix('K') {
+        (n, 1u64 << 10)
+    } else if let Some(n) = v.strip_suffix('M') {
+        (n, 1 << 20)
+    } else if let Some(n) = v.strip_suffix('G') {
+        (n, 1 << 30)
+    } else {
+        (v, 1)
+    };
+    let n: f64 = number.trim().parse().ok()?;
+    (n > 0.0)
+        .then(|| (n * unit as f64) as u64)
+        .filter(|b| *b > 0)
 }
 
 /// `7 DAY`, `12 HOUR`, `30 MINUTE`, `1 WEEK` (singular or plural) → milliseconds.
@@ -815,6 +861,7 @@ pub async fn restore(
         manifest,
         items,
         replication_num: props.replication_num,
+        transfer: props.transfer,
     };
     tokio::spawn(crate::jobs::restore::run(
         Arc::clone(engine),
@@ -836,5 +883,15 @@ mod tests {
         assert!(parse_ttl("7").is_err());
         assert!(parse_ttl("0 DAY").is_err());
         assert!(parse_ttl("2 FORTNIGHT").is_err());
+    }
+
+    #[test]
+    fn byte_sizes() {
+        assert_eq!(parse_bytes("1048576"), Some(1 << 20));
+        assert_eq!(parse_bytes("50M"), Some(50 << 20));
+        assert_eq!(parse_bytes("1.5g"), Some(3 << 29));
+        assert_eq!(parse_bytes("512KiB"), Some(512 << 10));
+        assert_eq!(parse_bytes("0"), None);
+        assert_eq!(parse_bytes("fast"), None);
     }
 }

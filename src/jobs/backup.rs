@@ -30,8 +30,6 @@ use crate::repo::manifest::{
 };
 use crate::repo::store::StoreError;
 
-/// Uploads in flight at once.
-const PARALLEL_UPLOADS: usize = 4;
 /// Attempts per object beyond the store client's own retries.
 const ATTEMPTS: u32 = 3;
 /// How often a running job rewrites its lease.
@@ -47,6 +45,7 @@ pub struct BackupRequest {
     pub tables: Option<Vec<(String, Vec<String>)>>,
     pub ttl: Option<String>,
     pub expires_ms: Option<i64>,
+    pub transfer: super::TransferSettings,
 }
 
 /// `leases/<server id>-<job id>.json`
@@ -137,7 +136,7 @@ async fn steps(
     job.set_state(catalog, JobState::Uploading).await?;
     let heartbeat = spawn_heartbeat(Arc::clone(engine), Arc::clone(job), Arc::clone(repo));
     let skipped = job
-        .interruptible(upload_all(job, repo, uploads.clone()))
+        .interruptible(upload_all(job, repo, uploads.clone(), req.transfer))
         .await;
     let skipped = match skipped {
         Ok(s) => s,
@@ -275,7 +274,11 @@ async fn upload_all(
     job: &Arc<Job>,
     repo: &Arc<Repository>,
     uploads: Vec<Upload>,
+    transfer: super::TransferSettings,
 ) -> Result<Vec<String>, JobError> {
+    let bandwidth = super::Bandwidth::new(transfer.max_bandwidth);
+    let bandwidth = &bandwidth;
+    let retries_before = repo.store.retries();
     let results: Vec<Option<String>> = futures::stream::iter(uploads)
         .map(|u| async move {
             let existing = with_retries(job, "check object", || repo.store.head(&u.key)).await?;
@@ -283,15 +286,20 @@ async fn upload_all(
                 job.progress.add(1, u.size);
                 return Ok::<_, JobError>(Some(u.key));
             }
+            bandwidth.admit(u.size).await;
             with_retries(job, "upload object", || {
                 repo.store.put_file(&u.key, &u.path)
             })
             .await?;
             job.progress.add(1, u.size);
+            job.progress.store_retries.store(
+                repo.store.retries().saturating_sub(retries_before),
+                Ordering::Relaxed,
+            );
             crate::failpoint::hit("backup.after_object_upload").await?;
             Ok(None)
         })
-        .buffer_unordered(PARALLEL_UPLOADS)
+        .buffer_unordered(transfer.parallel.max(1))
         .try_collect()
         .await?;
     Ok(results.into_iter().flatten().collect())

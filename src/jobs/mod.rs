@@ -151,6 +151,8 @@ pub struct Progress {
     pub bytes_done: AtomicU64,
     pub bytes_total: AtomicU64,
     pub retries: AtomicU64,
+    /// Retries the repository's client made for this job (S3's one retry loop).
+    pub store_retries: AtomicU64,
 }
 
 impl Progress {
@@ -190,6 +192,60 @@ pub fn human_bytes(n: u64) -> String {
         format!("{n} B")
     } else {
         format!("{value:.1} {}", UNITS.get(unit).copied().unwrap_or("B"))
+    }
+}
+
+/// Transfer settings of one job: `parallel` streams, and `max_bandwidth` bytes per second.
+#[derive(Debug, Clone, Copy)]
+pub struct TransferSettings {
+    pub parallel: usize,
+    pub max_bandwidth: Option<u64>,
+}
+
+impl Default for TransferSettings {
+    fn default() -> Self {
+        TransferSettings {
+            parallel: DEFAULT_PARALLEL,
+            max_bandwidth: None,
+        }
+    }
+}
+
+/// Objects in flight at once by default.
+pub const DEFAULT_PARALLEL: usize = 4;
+
+/// A job's bandwidth cap: each object's bytes are admitted before it moves, at most
+/// `bytes_per_sec` on average since the job's transfers began.
+#[derive(Debug)]
+pub struct Bandwidth {
+    bytes_per_sec: Option<u64>,
+    start: std::time::Instant,
+    admitted: Mutex<u64>,
+}
+
+impl Bandwidth {
+    pub fn new(bytes_per_sec: Option<u64>) -> Self {
+        Bandwidth {
+            bytes_per_sec: bytes_per_sec.filter(|b| *b > 0),
+            start: std::time::Instant::now(),
+            admitted: Mutex::new(0),
+        }
+    }
+
+    /// Waits until `bytes` more fit under the cap.
+    pub async fn admit(&self, bytes: u64) {
+        let Some(rate) = self.bytes_per_sec else {
+            return;
+        };
+        let due = {
+            let mut admitted = lock(&self.admitted);
+            let before = *admitted;
+            *admitted += bytes;
+            std::time::Duration::from_secs_f64(before as f64 / rate as f64)
+        };
+        if let Some(wait) = due.checked_sub(self.start.elapsed()) {
+            tokio::time::sleep(wait).await;
+        }
     }
 }
 
@@ -343,9 +399,14 @@ impl Job {
 
     pub fn task_errors_cell(&self) -> String {
         let errors = lock(&self.task_errors);
-        let retries = self.progress.retries.load(Ordering::Relaxed);
+        let retries = self.progress.retries.load(Ordering::Relaxed)
+            + self.progress.store_retries.load(Ordering::Relaxed);
         if errors.is_empty() {
-            return String::new();
+            return if retries == 0 {
+                String::new()
+            } else {
+                format!("(retries: {retries})")
+            };
         }
         let list = errors
             .iter()

@@ -28,7 +28,6 @@ use crate::repo::Repository;
 use crate::repo::manifest::{Manifest, ManifestTable};
 use crate::repo::store::StoreError;
 
-const PARALLEL_DOWNLOADS: usize = 4;
 /// Room kept free beyond the staged copy.
 const DISK_MARGIN: u64 = 64 << 20;
 
@@ -48,6 +47,7 @@ pub struct RestoreRequest {
     pub manifest: Manifest,
     pub items: Vec<RestoreItem>,
     pub replication_num: Option<u32>,
+    pub transfer: super::TransferSettings,
 }
 
 /// One object to download to one rowset path.
@@ -367,7 +367,7 @@ async fn steps(
         downloads.iter().map(|d| d.size).sum(),
     );
     job.set_state(catalog, JobState::Downloading).await?;
-    job.interruptible(download_all(job, repo, downloads))
+    job.interruptible(download_all(job, repo, downloads, req.transfer))
         .await?;
     job.update(catalog, |r| {
         r.transfer_finished_ms = chrono::Utc::now().timestamp_millis()
@@ -521,15 +521,24 @@ async fn download_all(
     job: &Arc<Job>,
     repo: &Arc<Repository>,
     downloads: Vec<Download>,
+    transfer: super::TransferSettings,
 ) -> Result<(), JobError> {
+    let bandwidth = super::Bandwidth::new(transfer.max_bandwidth);
+    let bandwidth = &bandwidth;
+    let retries_before = repo.store.retries();
     futures::stream::iter(downloads)
         .map(|d| async move {
+            bandwidth.admit(d.size).await;
             with_download_retries(job, repo, &d).await?;
             job.progress.add(1, d.size);
+            job.progress.store_retries.store(
+                repo.store.retries().saturating_sub(retries_before),
+                std::sync::atomic::Ordering::Relaxed,
+            );
             crate::failpoint::hit("restore.after_object_download").await?;
             Ok::<_, JobError>(())
         })
-        .buffer_unordered(PARALLEL_DOWNLOADS)
+        .buffer_unordered(transfer.parallel.max(1))
         .try_collect::<Vec<_>>()
         .await?;
     Ok(())

@@ -62,6 +62,36 @@ pub struct S3Store {
     endpoint: String,
     /// Secrets of static credentials, scrubbed from every message as a last line of defence.
     secrets: Arc<Vec<String>>,
+    /// Requests the client sent again (its one retry loop), for SHOW BACKUP / RESTORE.
+    retries: Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// Counts the client's retries: attempts beyond the first of each operation.
+#[derive(Debug)]
+struct RetryCounter {
+    retries: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl aws_sdk_s3::config::Intercept for RetryCounter {
+    fn name(&self) -> &'static str {
+        "backstop-retry-counter"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_s3::config::RuntimeComponents,
+        cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        let attempts = cfg
+            .load::<aws_smithy_runtime_api::client::retries::RequestAttempts>()
+            .map_or(1, |a| a.attempts());
+        if attempts > 1 {
+            self.retries
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for S3Store {
@@ -86,11 +116,14 @@ impl S3Store {
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(READ_TIMEOUT)
             .build();
-        let retries = RetryConfig::standard()
+        // Adaptive: on throttling (SlowDown, 503) the client also lowers its request rate
+        // (a token bucket), then ramps up again.
+        let retries = RetryConfig::adaptive()
             .with_max_attempts(MAX_ATTEMPTS)
             .with_initial_backoff(Duration::from_millis(500))
             .with_max_backoff(Duration::from_secs(5));
         let region = Region::new(opts.region.clone());
+        let retry_count = Arc::new(std::sync::atomic::AtomicU64::new(0));
 
         let mut secrets = Vec::new();
         let base = match &opts.credentials {
@@ -156,6 +189,9 @@ impl S3Store {
             .force_path_style(opts.path_style)
             .timeout_config(timeouts)
             .retry_config(retries)
+            .interceptor(RetryCounter {
+                retries: Arc::clone(&retry_count),
+            })
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired);
         if let Some(endpoint) = &opts.endpoint {
             conf = conf.endpoint_url(endpoint);
@@ -170,7 +206,13 @@ impl S3Store {
             prefix: prefix.trim_matches('/').to_string(),
             endpoint,
             secrets: Arc::new(secrets),
+            retries: retry_count,
         })
+    }
+
+    /// Requests retried so far by this store's client.
+    pub fn retries(&self) -> u64 {
+        self.retries.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn describe(&self) -> String {

@@ -144,6 +144,14 @@ impl ObjectStore {
         }
     }
 
+    /// Requests the store's client retried so far (S3); a local folder never retries.
+    pub fn retries(&self) -> u64 {
+        match self {
+            ObjectStore::Local(_) => 0,
+            ObjectStore::S3(s) => s.retries(),
+        }
+    }
+
     /// Where this store is, for messages (no credentials).
     pub fn describe(&self) -> String {
         match self {
