@@ -345,9 +345,8 @@ fn parse_bytes(value: &str) -> Option<u64> {
         (v, 1)
     };
     let n: f64 = number.trim().parse().ok()?;
-    (n > 0.0)
-        .then(|| (n * unit as f64) as u64)
-        .filter(|b| *b > 0)
+    let bytes = (n * unit as f64) as u64;
+    (n > 0.0 && bytes > 0).then_some(bytes)
 }
 
 /// `7 DAY`, `12 HOUR`, `30 MINUTE`, `1 WEEK` (singular or plural) → milliseconds.
