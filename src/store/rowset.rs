@@ -15,7 +15,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use sha2::{Digest, Sha256};
 
 use super::StoreError;
@@ -95,6 +95,11 @@ impl RowsetWriter {
             .set_max_row_group_row_count(Some(128 * 1024))
             .set_data_page_size_limit(PAGE_BYTES)
             .set_dictionary_page_size_limit(DICTIONARY_PAGE_BYTES)
+            // Page indexes are kept in memory until the file closes and grow with its size
+            // (measured: +14 % peak memory for a 4x larger load); row-group statistics are
+            // enough for our scans, so no page-level index.
+            .set_statistics_enabled(EnabledStatistics::Chunk)
+            .set_offset_index_disabled(true)
             .build();
         let writer = ArrowWriter::try_new(sink, schema, Some(props))?;
         Ok(Self {
