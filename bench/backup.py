@@ -90,13 +90,13 @@ def run_factor(work, s3, gib, factor):
         source.sql(f'CREATE REPOSITORY s3repo ON LOCATION "s3a://bench/{s3_prefix}" {s3.properties()}')
         source.sql(f'CREATE REPOSITORY localrepo ON LOCATION "file://{local}"')
         print(f"{factor}x: backups ...", flush=True)
-        out["backup_s3"] = job(source, "BACKUP SNAPSHOT bench.full TO s3repo", "BACKUP", "bench")
-        out["backup_file"] = job(source, "BACKUP SNAPSHOT bench.full TO localrepo", "BACKUP", "bench")
+        out["backup_s3"] = job(source, "BACKUP SNAPSHOT bench.snap TO s3repo", "BACKUP", "bench")
+        out["backup_file"] = job(source, "BACKUP SNAPSHOT bench.snap TO localrepo", "BACKUP", "bench")
         before = objects_in(s3, s3_prefix + "/s3repo/objects")
         out["rebackup_s3"] = job(source, "BACKUP SNAPSHOT bench.again TO s3repo", "BACKUP", "bench")
         out["rebackup_uploaded"] = objects_in(s3, s3_prefix + "/s3repo/objects") - before
-        ts_s3 = source.show("SHOW SNAPSHOT ON s3repo WHERE SNAPSHOT = 'full'")[0]["Timestamp"]
-        ts_file = source.show("SHOW SNAPSHOT ON localrepo WHERE SNAPSHOT = 'full'")[0]["Timestamp"]
+        ts_s3 = source.show("SHOW SNAPSHOT ON s3repo WHERE SNAPSHOT = 'snap'")[0]["Timestamp"]
+        ts_file = source.show("SHOW SNAPSHOT ON localrepo WHERE SNAPSHOT = 'snap'")[0]["Timestamp"]
 
         # References on the same rowset files, same parallelism.
         files = sorted(os.path.relpath(p, rowsets) for p in glob.glob(os.path.join(rowsets, "*", "*.parquet")))
@@ -126,10 +126,10 @@ def run_factor(work, s3, gib, factor):
         target.sql(f'CREATE READ ONLY REPOSITORY localrepo ON LOCATION "file://{local}"')
         print(f"{factor}x: restores ...", flush=True)
         out["restore_s3"] = job(
-            target, f'RESTORE SNAPSHOT from_s3.full FROM s3repo PROPERTIES ("backup_timestamp" = "{ts_s3}")',
+            target, f'RESTORE SNAPSHOT from_s3.snap FROM s3repo PROPERTIES ("backup_timestamp" = "{ts_s3}")',
             "RESTORE", "from_s3")
         out["restore_file"] = job(
-            target, f'RESTORE SNAPSHOT from_file.full FROM localrepo PROPERTIES ("backup_timestamp" = "{ts_file}")',
+            target, f'RESTORE SNAPSHOT from_file.snap FROM localrepo PROPERTIES ("backup_timestamp" = "{ts_file}")',
             "RESTORE", "from_file")
         for db in ("from_s3", "from_file"):
             got = target.sql(f"CHECKSUM TABLE {db}.t")[0][1]
