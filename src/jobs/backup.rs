@@ -30,8 +30,11 @@ use crate::repo::manifest::{
 };
 use crate::repo::store::StoreError;
 
-/// Attempts per object beyond the store client's own retries.
-const ATTEMPTS: u32 = 3;
+/// Attempts per request at the job's level. The S3 client retries requests itself (with
+/// backoff, adaptive after throttling): that is the one retry loop, so the job does not stack a
+/// second one on top. (A restore's download also retries a body cut mid-stream, which the
+/// client cannot; see `restore::with_download_retries`.)
+const ATTEMPTS: u32 = 1;
 /// How often a running job rewrites its lease.
 const LEASE_HEARTBEAT: Duration = Duration::from_secs(30);
 /// A lease not rewritten for this long belongs to a dead job.

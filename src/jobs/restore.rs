@@ -546,7 +546,10 @@ async fn download_all(
 
 /// Errors of one download: the store's, or a damaged object (not worth retrying).
 enum DownloadError {
+    /// The request failed (the S3 client already retried it).
     Store(StoreError),
+    /// The body broke off mid-stream: the client does not retry that, the job does.
+    Body(StoreError),
     Damaged(String),
     Local(std::io::Error),
 }
@@ -569,14 +572,14 @@ async fn with_download_retries(job: &Job, repo: &Repository, d: &Download) -> Re
                     format!("object {} is damaged: {why}", d.key),
                 ));
             }
-            Err(DownloadError::Store(e)) if e.is_transient() && attempt < 3 => {
+            Err(DownloadError::Body(e)) if attempt < 3 => {
                 job.progress
                     .retries
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 job.note_error(format!("download {}: {e}", d.key));
                 tokio::time::sleep(std::time::Duration::from_millis(500 << attempt)).await;
             }
-            Err(DownloadError::Store(e)) => {
+            Err(DownloadError::Store(e) | DownloadError::Body(e)) => {
                 job.note_error(format!("download {}: {e}", d.key));
                 return Err(fail(
                     "COMMON_ERROR",
@@ -615,7 +618,7 @@ async fn download(repo: &Repository, d: &Download) -> Result<(), DownloadError> 
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(DownloadError::Store)?;
+        let chunk = chunk.map_err(DownloadError::Body)?;
         hasher.update(&chunk);
         size += chunk.len() as u64;
         file.write_all(&chunk).await.map_err(DownloadError::Local)?;
