@@ -83,6 +83,8 @@ impl Engine {
     /// Starts the background work: the collector that deletes rowset files nothing uses.
     pub fn start_background(self: &Arc<Self>) {
         let engine = Arc::clone(self);
+        tokio::spawn(async move { engine.jobs.reconcile().await });
+        let engine = Arc::clone(self);
         tokio::spawn(async move {
             loop {
                 engine.pins.wait_for_work().await;

@@ -2455,3 +2455,43 @@ async fn rows_loaded_while_a_backup_runs_are_not_in_it() {
     assert_eq!(restored.get("Status"), "[OK]", "{restored:?}");
     assert_eq!(checksum(&mut c, "shop.held_copy").await, before);
 }
+
+/// A daemon that dies right after writing a backup's COMMIT, before recording FINISHED: after
+/// the restart the repository decides, and the job reads FINISHED with the snapshot usable.
+#[tokio::test]
+async fn a_backup_killed_after_its_commit_is_finished_after_restart() {
+    let mut d =
+        TestDaemon::start_with(&[], &[("BACKSTOP_FAILPOINTS", "backup.after_commit=crash")]);
+    let (root, sum) = {
+        let mut c = d.conn().await;
+        load_sample(&mut c, "shop").await;
+        let root = scratch_repo(&d, &mut c, "repo").await;
+        let sum = checksum(&mut c, "shop.sr_member").await;
+        exec(&mut c, "BACKUP SNAPSHOT shop.snap TO repo ON (sr_member)").await;
+        (root, sum)
+    };
+    wait_dead(&mut d).await;
+    assert_eq!(
+        commit_files(&root).len(),
+        1,
+        "the COMMIT was written before the crash"
+    );
+    d.kill9();
+    d.set_env("BACKSTOP_FAILPOINTS", None);
+    d.start_again();
+    let mut c = d.conn().await;
+    let r = wait_finished(&mut c, "BACKUP", "shop").await;
+    assert_eq!(r.get("Status"), "[OK]", "{r:?}");
+    let ts = timestamps(&mut c, "repo", "snap").await;
+    let restored = restore(
+        &mut c,
+        "shop",
+        "snap",
+        "repo",
+        "ON (sr_member AS copy)",
+        &ts[0],
+    )
+    .await;
+    assert_eq!(restored.get("Status"), "[OK]", "{restored:?}");
+    assert_eq!(checksum(&mut c, "shop.copy").await, sum);
+}

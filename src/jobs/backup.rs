@@ -193,6 +193,7 @@ async fn steps(
                 repo.store.put_bytes(&commit_key, Bytes::from(commit.clone()))
             })
             .await?;
+            crate::failpoint::hit("backup.after_commit").await?;
             Ok(())
         })
         .await;

@@ -441,7 +441,11 @@ impl Jobs {
                     continue;
                 }
             };
-            if !record.state.is_done() {
+            // A backup stopped in UPLOAD_INFO may have written its COMMIT: the repository says
+            // which ([`Jobs::reconcile`] asks it once the daemon runs).
+            let maybe_committed =
+                record.kind == JobKind::Backup && record.state == JobState::UploadInfo;
+            if !record.state.is_done() && !maybe_committed {
                 tracing::warn!(
                     job = id,
                     state = record.state.as_str(),
@@ -482,6 +486,58 @@ impl Jobs {
             latest: Mutex::new(latest),
             reserved: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Backups a restart interrupted after they may have written COMMIT: FINISHED when the
+    /// repository holds their committed snapshot, else CANCELLED with the reason.
+    pub async fn reconcile(&self) {
+        let pending: Vec<Arc<Job>> = lock(&self.latest)
+            .values()
+            .filter(|j| {
+                let r = j.record();
+                r.kind == JobKind::Backup && r.state == JobState::UploadInfo
+            })
+            .cloned()
+            .collect();
+        for job in pending {
+            let r = job.record();
+            let repo = match self.catalog.repository(&r.repo).await {
+                Ok(Some(meta)) => crate::repo::Repository::open(meta).await.ok(),
+                _ => None,
+            };
+            let committed = match repo {
+                Some(repo) => {
+                    crate::repo::manifest::read_committed(&repo.store, &r.label, &r.timestamp)
+                        .await
+                        .is_ok()
+                }
+                None => false,
+            };
+            let result = job
+                .update(&self.catalog, |rec| {
+                    rec.finished_ms = chrono::Utc::now().timestamp_millis();
+                    if committed {
+                        rec.state = JobState::Finished;
+                        rec.status = JobStatus::ok();
+                    } else {
+                        rec.state = JobState::Cancelled;
+                        rec.status = JobStatus::common(
+                            "backstop restarted while the job was in state UPLOAD_INFO and its \
+                             COMMIT is not in the repository; nothing was committed. Run it again",
+                        );
+                    }
+                })
+                .await;
+            if let Err(e) = result {
+                tracing::error!(job = r.id, error = %e, "cannot record how an interrupted backup ended");
+            }
+            job.mark_done();
+            tracing::warn!(
+                job = r.id,
+                committed,
+                "backup interrupted in UPLOAD_INFO reconciled"
+            );
+        }
     }
 
     /// Registers a new job for its database: refused while the database's latest job is not
