@@ -607,37 +607,43 @@ async fn download(repo: &Repository, d: &Download) -> Result<(), DownloadError> 
         .await
         .map_err(DownloadError::Local)?;
     let tmp = tmp_path(&d.path);
-    let mut stream = repo
-        .store
-        .get_stream(&d.key, None)
-        .await
-        .map_err(DownloadError::Store)?;
-    let mut file = tokio::fs::File::create(&tmp)
-        .await
-        .map_err(DownloadError::Local)?;
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(DownloadError::Body)?;
-        hasher.update(&chunk);
-        size += chunk.len() as u64;
-        file.write_all(&chunk).await.map_err(DownloadError::Local)?;
-    }
-    let sha: String = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let (size, sha) = match &repo.store {
+        // A local repository: one blocking copy with plain file I/O (no per-chunk hops).
+        crate::repo::ObjectStore::Local(local) => {
+            let source = local.object_path(&d.key).map_err(DownloadError::Store)?;
+            let (key, target) = (d.key.clone(), tmp.clone());
+            tokio::task::spawn_blocking(move || copy_hashing(&key, &source, &target))
+                .await
+                .map_err(|e| DownloadError::Local(std::io::Error::other(e.to_string())))??
+        }
+        _ => {
+            let mut stream = repo
+                .store
+                .get_stream(&d.key, None)
+                .await
+                .map_err(DownloadError::Store)?;
+            let mut file = tokio::fs::File::create(&tmp)
+                .await
+                .map_err(DownloadError::Local)?;
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(DownloadError::Body)?;
+                hasher.update(&chunk);
+                size += chunk.len() as u64;
+                file.write_all(&chunk).await.map_err(DownloadError::Local)?;
+            }
+            file.sync_all().await.map_err(DownloadError::Local)?;
+            (size, hex(&hasher.finalize()))
+        }
+    };
     if size != d.size || sha != d.sha256 {
-        drop(file);
         let _ = tokio::fs::remove_file(&tmp).await;
         return Err(DownloadError::Damaged(format!(
             "it has {size} bytes with sha256 {sha}; the manifest says {} bytes with sha256 {}",
             d.size, d.sha256
         )));
     }
-    file.sync_all().await.map_err(DownloadError::Local)?;
-    drop(file);
     tokio::fs::rename(&tmp, &d.path)
         .await
         .map_err(DownloadError::Local)?;
@@ -645,4 +651,50 @@ async fn download(repo: &Repository, d: &Download) -> Result<(), DownloadError> 
         let _ = dir.sync_all().await;
     }
     Ok(())
+}
+
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Copies the object file `source` to `target`, hashing on the way, and fsyncs the copy.
+/// Blocking. Returns the size and sha256 of what was copied.
+fn copy_hashing(
+    key: &str,
+    source: &std::path::Path,
+    target: &std::path::Path,
+) -> Result<(u64, String), DownloadError> {
+    use std::io::{Read, Write};
+    let mut input = std::fs::File::open(source).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            DownloadError::Store(StoreError::NotFound(key.to_string()))
+        } else {
+            DownloadError::Store(StoreError::Failed {
+                op: "get",
+                key: key.to_string(),
+                detail: e.to_string(),
+            })
+        }
+    })?;
+    let mut output = std::fs::File::create(target).map_err(DownloadError::Local)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = input.read(&mut buffer).map_err(|e| {
+            DownloadError::Body(StoreError::Failed {
+                op: "get",
+                key: key.to_string(),
+                detail: e.to_string(),
+            })
+        })?;
+        let Some(chunk) = buffer.get(..n).filter(|c| !c.is_empty()) else {
+            break;
+        };
+        hasher.update(chunk);
+        output.write_all(chunk).map_err(DownloadError::Local)?;
+        size += n as u64;
+    }
+    output.sync_all().map_err(DownloadError::Local)?;
+    Ok((size, hex(&hasher.finalize())))
 }

@@ -39,6 +39,11 @@ impl LocalStore {
         format!("file://{}", self.root.display())
     }
 
+    /// The file that holds object `key` (for readers that copy it with plain file I/O).
+    pub fn object_path(&self, key: &str) -> Result<PathBuf, StoreError> {
+        self.path(key)
+    }
+
     fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
         if key.is_empty()
             || key.starts_with('/')
