@@ -118,6 +118,7 @@ def run_factor(work, s3, gib, factor):
             print(f"{factor}x: the download reference failed: {e}", flush=True)
             out["rclone_down"] = None
         rmtree(down)
+        rmtree(os.path.join(s3.data, "bench", f"rclone-{factor}x"))  # disk: the copy is done with
         copy = os.path.join(work, f"cp-{factor}x")
         out["cp_up"], _ = timed(lambda: subprocess.run(["cp", "-r", rowsets, copy], check=True))
         back = os.path.join(work, f"cp-back-{factor}x")
@@ -126,6 +127,7 @@ def run_factor(work, s3, gib, factor):
         rmtree(back)
     finally:
         source.stop()
+        rmtree(source.data_dir)  # disk: the restores below need room
 
     target = Daemon(os.path.join(work, f"target-{factor}x"))
     try:
