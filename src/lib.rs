@@ -25,3 +25,8 @@ pub mod sql;
 pub mod store;
 
 pub use error::{Error, Result};
+
+/// Lower-case hex of `bytes` (sha256 digests, ids).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

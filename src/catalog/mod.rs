@@ -313,7 +313,7 @@ pub fn next_id(txn: &redb::WriteTransaction) -> Result<u64, CatalogError> {
 
 fn new_server_id() -> String {
     let bytes: [u8; 16] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::hex(&bytes)
 }
 
 /// StarRocks' rule for names (FeNameFormat.checkCommonName): a letter, then letters, digits

@@ -53,6 +53,27 @@ impl TabletTree {
     }
 }
 
+impl TableTree {
+    /// Every rowset id of the table (what a scan of it reads, what a pin holds).
+    pub fn rowset_ids(&self) -> Vec<u64> {
+        self.partitions
+            .iter()
+            .flat_map(|p| &p.tablets)
+            .flat_map(|t| &t.rowsets)
+            .map(|r| r.id)
+            .collect()
+    }
+
+    /// The table's content checksum: the wrapping sum of its rowsets' (CHECKSUM TABLE).
+    pub fn checksum(&self) -> u64 {
+        self.partitions
+            .iter()
+            .flat_map(|p| &p.tablets)
+            .flat_map(|t| &t.rowsets)
+            .fold(0u64, |acc, r| acc.wrapping_add(r.content_checksum))
+    }
+}
+
 impl PartitionTree {
     pub fn rows(&self) -> u64 {
         self.tablets.iter().map(TabletTree::rows).sum()

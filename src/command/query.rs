@@ -151,7 +151,7 @@ async fn register_tables(
         let tree = {
             let _gate = engine.pins.gate().await;
             let tree = engine.catalog.table_tree(&db, &table.value).await?;
-            pins.push(engine.pins.pin(rowset_ids(&tree)));
+            pins.push(engine.pins.pin(tree.rowset_ids()));
             tree
         };
         let provider: Arc<dyn datafusion::catalog::TableProvider> = Arc::new(
@@ -172,16 +172,6 @@ async fn register_tables(
         schema.register_table(lookup_name(&table), provider)?;
     }
     Ok(pins)
-}
-
-/// Every rowset id of a table tree (what a scan of it reads).
-pub(crate) fn rowset_ids(tree: &crate::catalog::TableTree) -> Vec<u64> {
-    tree.partitions
-        .iter()
-        .flat_map(|p| &p.tablets)
-        .flat_map(|t| &t.rowsets)
-        .map(|r| r.id)
-        .collect()
 }
 
 /// Names the statement defines with WITH, in any of its queries (they are not catalog tables).

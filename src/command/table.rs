@@ -925,13 +925,7 @@ pub async fn checksum(
         let (db, table) = resolve(session, name)?;
         names.push(format!("{db}.{table}"));
         match engine.catalog.table_tree(&db, &table).await {
-            Ok(tree) => sums.push(Some(
-                tree.partitions
-                    .iter()
-                    .flat_map(|p| &p.tablets)
-                    .flat_map(|t| &t.rowsets)
-                    .fold(0u64, |acc, r| acc.wrapping_add(r.content_checksum)),
-            )),
+            Ok(tree) => sums.push(Some(tree.checksum())),
             Err(CatalogError::UnknownTable(_) | CatalogError::UnknownDatabase(_)) => {
                 session.warnings.push(crate::command::Warning {
                     level: "Error",

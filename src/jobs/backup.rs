@@ -115,10 +115,7 @@ async fn steps(
     let (trees, _pins) = {
         let _gate = engine.pins.gate().await;
         let (_db, trees) = catalog.database_trees(&record.db, names).await?;
-        let ids: Vec<u64> = trees
-            .iter()
-            .flat_map(crate::command::query::rowset_ids)
-            .collect();
+        let ids: Vec<u64> = trees.iter().flat_map(TableTree::rowset_ids).collect();
         let pins = engine.pins.pin(ids);
         (trees, pins)
     };

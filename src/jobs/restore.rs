@@ -634,7 +634,7 @@ async fn download(repo: &Repository, d: &Download) -> Result<(), DownloadError> 
                 file.write_all(&chunk).await.map_err(DownloadError::Local)?;
             }
             file.sync_all().await.map_err(DownloadError::Local)?;
-            (size, hex(&hasher.finalize()))
+            (size, crate::hex(&hasher.finalize()))
         }
     };
     if size != d.size || sha != d.sha256 {
@@ -651,10 +651,6 @@ async fn download(repo: &Repository, d: &Download) -> Result<(), DownloadError> 
         let _ = dir.sync_all().await;
     }
     Ok(())
-}
-
-fn hex(digest: &[u8]) -> String {
-    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Copies the object file `source` to `target`, hashing on the way, and fsyncs the copy.
@@ -696,5 +692,5 @@ fn copy_hashing(
         size += n as u64;
     }
     output.sync_all().map_err(DownloadError::Local)?;
-    Ok((size, hex(&hasher.finalize())))
+    Ok((size, crate::hex(&hasher.finalize())))
 }

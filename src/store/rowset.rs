@@ -146,11 +146,7 @@ impl RowsetWriter {
         drop(file);
         fs::rename(&self.tmp, &self.target).map_err(|e| StoreError::io(&self.target, e))?;
         sync_dir(&self.target)?;
-        let sha256 = hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha256 = crate::hex(&hasher.finalize());
         Ok(RowsetFile {
             path: self.target.clone(),
             rows: self.rows,
