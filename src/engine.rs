@@ -32,8 +32,8 @@ pub struct Engine {
     pub repos: crate::repo::Registry,
     /// One memory pool shared by every query, bounded by `--query-memory-limit`.
     runtime: Arc<RuntimeEnv>,
-    /// SHA1(SHA1(root password)); `None` when root has no password.
-    root_hash: Option<[u8; 20]>,
+    /// Users and grants, as stored in the catalog (root's password included).
+    pub users: crate::catalog::users::UserCache,
 }
 
 impl Engine {
@@ -61,14 +61,24 @@ impl Engine {
             .with_memory_limit(limit, 1.0)
             .build_arc()
             .map_err(Error::Query)?;
-        let root_hash = config
-            .root_password
-            .as_ref()
-            .filter(|p| !p.is_empty())
-            .map(|p| crate::server::native_hash(p.expose()));
+        // `--root-password` wins over a password set earlier with SQL: it is stored at each
+        // start (as its hash only), so the flag is how a lost root password is reset.
+        if let Some(password) = config.root_password.as_ref().filter(|p| !p.is_empty()) {
+            let hash = crate::hex(&crate::server::native_hash(password.expose()));
+            let users = catalog.users_blocking()?;
+            let mut root = users
+                .into_iter()
+                .find(|u| u.name == crate::catalog::users::ROOT && u.host == "%")
+                .unwrap_or_else(|| {
+                    crate::catalog::users::UserMeta::new(crate::catalog::users::ROOT, "%", None)
+                });
+            root.password_hash = Some(hash);
+            catalog.put_user_blocking(&root)?;
+        }
+        let users = crate::catalog::users::UserCache::new(catalog.users_blocking()?);
         Ok(Arc::new(Self {
             catalog,
-            root_hash,
+            users,
             config,
             started: Instant::now(),
             connections: std::sync::atomic::AtomicUsize::new(0),
@@ -109,10 +119,16 @@ impl Engine {
         self.jobs.using_repository(name)
     }
 
-    /// The stored password hash of a user: `None` for an unknown user, `Some(None)` for a user
-    /// without a password.
-    pub fn password_hash(&self, user: &str) -> Option<Option<[u8; 20]>> {
-        (user == "root").then_some(self.root_hash)
+    /// The account a client `user` connecting from `peer` (an IP address) logs in as, with its
+    /// password hash; `None` for an unknown user.
+    pub fn login(&self, user: &str, peer: &str) -> Option<crate::catalog::users::Account> {
+        self.users.login(user, peer)
+    }
+
+    /// Reloads the user cache after the catalog changed.
+    pub async fn reload_users(&self) -> Result<()> {
+        self.users.replace(self.catalog.users().await?);
+        Ok(())
     }
 
     /// A query context for one statement, seeing the session's current database.

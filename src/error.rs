@@ -54,6 +54,37 @@ pub enum Error {
     #[error("Incorrect arguments to mysqld_stmt_execute: {0}")]
     BadStatementArguments(String),
 
+    /// StarRocks' ERR_ACCESS_DENIED (5203): a backup, restore, repository or user management
+    /// statement without the privilege it needs. `object` is `SYSTEM`, `TABLE db.t`, ...
+    #[error(
+        "Access denied; you need (at least one of) the {privilege} privilege(s) on {object} for this operation. Please ask the admin to grant permission(s) or try activating existing roles using <set [default] role>. Current role(s): {roles}. Inactivated role(s): NONE."
+    )]
+    PrivilegeDenied {
+        privilege: String,
+        object: String,
+        roles: String,
+    },
+
+    /// MySQL's ER_TABLEACCESS_DENIED_ERROR (1142), for ordinary SQL on a table.
+    #[error("{command} command denied to user '{user}'@'{host}' for table '{table}'")]
+    TableAccessDenied {
+        command: &'static str,
+        user: String,
+        host: String,
+        table: String,
+    },
+
+    /// MySQL's ER_DBACCESS_DENIED_ERROR (1044), for ordinary SQL on a database.
+    #[error("Access denied for user '{user}'@'{host}' to database '{db}'")]
+    DbAccessDenied {
+        user: String,
+        host: String,
+        db: String,
+    },
+
+    #[error(transparent)]
+    User(#[from] crate::catalog::users::UserError),
+
     /// StarRocks' common error (5064) for backup/restore/repository statements.
     #[error("{0}")]
     Common(String),
@@ -125,6 +156,13 @@ impl Error {
             Error::UnknownStatement(_) => (1243, "HY000"),
             Error::BadStatementArguments(_) => (1210, "HY000"),
             Error::Common(_) => (5064, "42000"),
+            Error::PrivilegeDenied { .. } => (5203, "42000"),
+            Error::TableAccessDenied { .. } => (1142, "42000"),
+            Error::DbAccessDenied { .. } => (1044, "42000"),
+            Error::User(crate::catalog::users::UserError::OperationFailed { .. }) => {
+                (1396, "HY000")
+            }
+            Error::User(crate::catalog::users::UserError::Catalog(_)) => (1105, "HY000"),
             Error::Query(e) => query_code(e),
             Error::Internal(_) => (1105, "HY000"),
         };
@@ -141,6 +179,7 @@ impl Error {
             self,
             Error::Internal(_)
                 | Error::Catalog(CatalogError::Storage(_) | CatalogError::Corrupt(_))
+                | Error::User(crate::catalog::users::UserError::Catalog(_))
         ) || matches!(self, Error::Query(e) if matches!(e.find_root(), DataFusionError::Internal(_)))
     }
 }

@@ -19,6 +19,7 @@
 //! | `partitions` | `(table id, partition id)`   | [`PartitionMeta`] |
 //! | `tablets`    | `(partition id, tablet id)`  | [`TabletMeta`]   |
 //! | `rowsets`    | `(tablet id, rowset id)`     | [`RowsetMeta`]   |
+//! | `users`      | `(user name, host)`          | [`users::UserMeta`] |
 //!
 //! Each child table is keyed by its parent's id first, so "the tables of a database", "the
 //! partitions of a table", "the tablets of a partition" and "the rowsets of a tablet" are
@@ -51,6 +52,7 @@ pub mod repos;
 pub mod restore;
 pub mod schema;
 pub mod tables;
+pub mod users;
 
 pub use schema::{
     ColumnDefault, ColumnMeta, ColumnType, Datum, DecimalKind, Distribution, KeyDesc, KeyModel,
@@ -157,6 +159,7 @@ impl Catalog {
         let server_id = {
             txn.open_table(repos::REPOSITORIES).map_err(storage)?;
             txn.open_table(jobs::JOBS).map_err(storage)?;
+            txn.open_table(users::USERS).map_err(storage)?;
             txn.open_table(DATABASES).map_err(storage)?;
             txn.open_table(TABLES).map_err(storage)?;
             txn.open_table(PARTITIONS).map_err(storage)?;

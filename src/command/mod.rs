@@ -10,9 +10,11 @@ pub mod database;
 pub mod files;
 pub mod information_schema;
 pub mod insert;
+pub mod privilege;
 pub mod query;
 pub mod repository;
 pub mod table;
+pub mod user;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -100,6 +102,9 @@ pub struct Session {
     pub connection_id: u32,
     pub user: String,
     pub host: String,
+    /// The host pattern of the account the user logged in as (`%` for root without a row):
+    /// with `user`, the key of the user's grants.
+    pub account_host: String,
     pub database: Option<String>,
     /// System variables the client set (`SET NAMES`, `SET autocommit`, ...), lower-case names.
     pub variables: HashMap<String, ScalarValue>,
@@ -115,6 +120,7 @@ impl Session {
             connection_id,
             user,
             host,
+            account_host: "%".to_string(),
             database: None,
             variables: HashMap::new(),
             user_variables: HashMap::new(),
@@ -137,7 +143,19 @@ pub async fn execute(
     stmt: Statement,
 ) -> Result<Outcome> {
     use sqlparser::ast::Statement as S;
+    privilege::authorize(engine, session, &stmt).await?;
     match stmt {
+        Statement::CreateUser(stmt) => user::create(engine, stmt).await,
+        Statement::AlterUser(stmt) => user::alter(engine, stmt).await,
+        Statement::DropUser { if_exists, user } => user::drop(engine, user, if_exists).await,
+        Statement::SetPassword { user, password } => {
+            user::set_password(engine, session, user, password).await
+        }
+        Statement::Grant(g) => user::grant(engine, session, g, false).await,
+        Statement::Revoke(g) => user::grant(engine, session, g, true).await,
+        Statement::ShowUsers => user::show_users(engine).await,
+        Statement::ShowGrants(u) => user::show_grants(engine, session, u).await,
+        Statement::ShowAllGrants => user::show_all_grants(engine).await,
         Statement::CreateDatabase {
             name,
             if_not_exists,
@@ -268,6 +286,15 @@ pub fn statement_name(stmt: &Statement) -> &'static str {
         Statement::ShowPartitions(_) => "SHOW PARTITIONS",
         Statement::ShowTablet(_) => "SHOW TABLET",
         Statement::ShowTableStatus { .. } => "SHOW TABLE STATUS",
+        Statement::CreateUser(_) => "CREATE USER",
+        Statement::AlterUser(_) => "ALTER USER",
+        Statement::DropUser { .. } => "DROP USER",
+        Statement::ShowUsers => "SHOW USERS",
+        Statement::SetPassword { .. } => "SET PASSWORD",
+        Statement::Grant(_) => "GRANT",
+        Statement::Revoke(_) => "REVOKE",
+        Statement::ShowGrants(_) => "SHOW GRANTS",
+        Statement::ShowAllGrants => "SHOW ALL GRANTS",
     }
 }
 

@@ -205,9 +205,9 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
             };
             answer = reply;
         }
-        let stored = self.engine.password_hash(&login.user);
-        let authenticated = match &stored {
-            Some(hash) => auth::verify(hash.as_ref(), &scramble, &answer),
+        let account = self.engine.login(&login.user, &self.session.host);
+        let authenticated = match &account {
+            Some(a) => !a.locked && auth::verify(a.hash.as_ref(), &scramble, &answer),
             None => false,
         };
         if !authenticated {
@@ -220,6 +220,9 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
             self.write_error(&e.to_mysql()).await?;
             self.stream.flush().await?;
             return Ok(false);
+        }
+        if let Some(a) = account {
+            self.session.account_host = a.host;
         }
         if let Some(db) = login.database.filter(|d| !d.is_empty())
             && let Err(e) = command::use_database(&self.engine, &mut self.session, &db).await
@@ -325,7 +328,8 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
 
     /// COM_QUERY: one statement, or several when the client allowed multi-statements.
     async fn query(&mut self, sql: &str) -> io::Result<()> {
-        debug!(sql, "query");
+        // Statements may carry passwords and keys: the log gets them masked.
+        debug!(sql = %sql::redact(sql), "query");
         self.engine.questions.fetch_add(1, Ordering::Relaxed);
         if let Some(answer) = federated::answer_unparsed(&self.session, sql) {
             return match answer {
@@ -386,7 +390,7 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
     }
 
     async fn prepare(&mut self, sql: &str) -> io::Result<()> {
-        debug!(sql, "prepare");
+        debug!(sql = %sql::redact(sql), "prepare");
         let mut prepared = match Prepared::new(sql) {
             Ok(p) => p,
             Err(e) => return self.write_error(&e.to_mysql()).await,

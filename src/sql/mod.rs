@@ -36,6 +36,7 @@
 
 mod backup;
 mod ddl;
+mod privilege;
 mod repository;
 mod show;
 #[cfg(test)]
@@ -55,6 +56,10 @@ pub use ddl::{
     AddPartition, AggregateType, ColumnDef, ColumnDefault, CreateTable, DataType, DecimalKind,
     Distribution, DropPartition, KeyDesc, KeyModel, Literal, PartitionBy, PartitionDef,
     PartitionKind, PartitionValue, PartitionValues, TruncateTable,
+};
+pub use privilege::{
+    AlterUser, CreateUser, Grant, GrantObject, Password, Privilege, UserIdent, is_native_hash,
+    is_sensitive_key, redact,
 };
 pub use repository::{
     Broker, CreateRepository, DropRepository, DropSnapshot, TimestampFilter, VerifySnapshot,
@@ -140,6 +145,30 @@ pub enum Statement {
         db: Option<Ident>,
         like: Option<String>,
     },
+    CreateUser(CreateUser),
+    AlterUser(AlterUser),
+    /// ```text
+    /// DROP USER [IF EXISTS] user
+    /// ```
+    DropUser {
+        if_exists: bool,
+        user: UserIdent,
+    },
+    /// `SHOW USERS`
+    ShowUsers,
+    /// ```text
+    /// SET PASSWORD [FOR user] = {PASSWORD('pw') | 'pw' | '*HEX'}
+    /// ```
+    SetPassword {
+        user: Option<UserIdent>,
+        password: Password,
+    },
+    Grant(Grant),
+    Revoke(Grant),
+    /// `SHOW GRANTS [FOR [USER] user]`
+    ShowGrants(Option<UserIdent>),
+    /// `SHOW ALL GRANTS`
+    ShowAllGrants,
 }
 
 impl fmt::Display for Statement {
@@ -205,6 +234,31 @@ impl fmt::Display for Statement {
                 }
                 Ok(())
             }
+            Statement::CreateUser(s) => write!(f, "{s}"),
+            Statement::AlterUser(s) => write!(f, "{s}"),
+            Statement::DropUser { if_exists, user } => {
+                f.write_str("DROP USER ")?;
+                if *if_exists {
+                    f.write_str("IF EXISTS ")?;
+                }
+                write!(f, "{user}")
+            }
+            Statement::ShowUsers => f.write_str("SHOW USERS"),
+            Statement::SetPassword { user, password } => {
+                f.write_str("SET PASSWORD ")?;
+                if let Some(u) = user {
+                    write!(f, "FOR {u} ")?;
+                }
+                match password {
+                    Password::Plain(_) => write!(f, "= PASSWORD({password})"),
+                    Password::Hash(h) => write!(f, "= {}", QuotedString(h)),
+                }
+            }
+            Statement::Grant(g) => f.write_str(&g.to_sql(false)),
+            Statement::Revoke(g) => f.write_str(&g.to_sql(true)),
+            Statement::ShowGrants(None) => f.write_str("SHOW GRANTS"),
+            Statement::ShowGrants(Some(u)) => write!(f, "SHOW GRANTS FOR {u}"),
+            Statement::ShowAllGrants => f.write_str("SHOW ALL GRANTS"),
         }
     }
 }
@@ -445,6 +499,8 @@ impl BackstopParser<'_> {
                     self.parse_create_repository()
                 } else if self.peek_words(1, &["DATABASE"]) || self.peek_words(1, &["SCHEMA"]) {
                     self.parse_create_database()
+                } else if self.peek_words(1, &["USER"]) {
+                    self.parse_create_user()
                 } else if self.is_starrocks_create_table() {
                     self.parse_create_table()
                 } else {
@@ -452,7 +508,9 @@ impl BackstopParser<'_> {
                 }
             }
             "DROP" => {
-                if self.peek_words(1, &["REPOSITORY"]) {
+                if self.peek_words(1, &["USER"]) {
+                    self.parse_drop_user()
+                } else if self.peek_words(1, &["REPOSITORY"]) {
                     self.parse_drop_repository()
                 } else if self.peek_words(1, &["SNAPSHOT"]) {
                     self.parse_drop_snapshot()
@@ -470,6 +528,10 @@ impl BackstopParser<'_> {
                     self.parse_std()
                 }
             }
+            "ALTER" if self.peek_words(1, &["USER"]) => self.parse_alter_user(),
+            "SET" if self.peek_words(1, &["PASSWORD"]) => self.parse_set_password(),
+            "GRANT" => self.parse_grant(false),
+            "REVOKE" => self.parse_grant(true),
             "BACKUP" => self.parse_backup(),
             "RESTORE" => self.parse_restore(),
             "VERIFY" => self.parse_verify_snapshot(),
@@ -482,6 +544,8 @@ impl BackstopParser<'_> {
                     | "TABLETS",
                 ) => self.parse_show(),
                 Some("TEMPORARY") if self.peek_words(2, &["PARTITIONS"]) => self.parse_show(),
+                Some("USERS" | "GRANTS") => self.parse_show_privileges(),
+                Some("ALL") if self.peek_words(2, &["GRANTS"]) => self.parse_show_privileges(),
                 Some("TABLE") if self.peek_words(2, &["STATUS"]) => self.parse_show(),
                 _ => self.parse_std(),
             },
