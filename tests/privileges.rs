@@ -48,18 +48,8 @@ async fn login_err(daemon: &TestDaemon, user: &str, password: &str) -> (u16, Str
 
 /// The `mysql` CLI as `user`, running `sql` with `-e` (batch, no column names).
 fn cli(daemon: &TestDaemon, user: &str, password: &str, sql: &str) -> Outcome {
-    let mut cmd = Command::new(require_tool("mysql"));
-    cmd.arg("--no-defaults")
-        .arg("-h127.0.0.1")
-        .arg(format!("-P{}", daemon.port()))
-        .arg(format!("-u{user}"))
-        .args(["--batch", "--skip-column-names", "--connect-timeout=20"])
-        .env_remove("MYSQL_PWD")
-        .env_remove("MYSQL_HOST");
-    if !password.is_empty() {
-        cmd.arg(format!("--password={password}"));
-    }
-    cmd.arg("-e").arg(sql);
+    let mut cmd = common::mysql_cli_as(daemon, user, password);
+    cmd.args(["--skip-column-names", "-e", sql]);
     run_with_deadline(&mut cmd, "", CLIENT_DEADLINE)
 }
 

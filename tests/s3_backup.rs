@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::TestDaemon;
-use common::s3::{KeyPair, MotoServer, S3sFsServer, allow_policy};
+use common::s3::{MotoServer, S3sFsServer, allow_policy, s3_properties as s3_props};
 
 /// Runs `sql` through the `mysql` CLI in batch mode; panics on a client error.
 fn mysql(daemon: &TestDaemon, sql: &str) -> Vec<Vec<String>> {
@@ -52,15 +52,6 @@ fn wait_job(daemon: &TestDaemon, what: &str, db: &str) -> Vec<String> {
         assert!(Instant::now() < deadline, "{what} still {state}: {row:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn s3_props(endpoint: &str, key: &KeyPair) -> String {
-    format!(
-        "PROPERTIES (\"aws.s3.access_key\" = \"{}\", \"aws.s3.secret_key\" = \"{}\", \
-         \"aws.s3.endpoint\" = \"{endpoint}\", \"aws.s3.enable_path_style_access\" = \"true\", \
-         \"aws.s3.region\" = \"us-west-2\")",
-        key.access_key, key.secret_key
-    )
 }
 
 const MEMBER: &str = "CREATE TABLE sr_hub.sr_member (

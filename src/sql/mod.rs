@@ -806,7 +806,18 @@ impl BackstopParser<'_> {
                 ));
             }
             self.expect_token(&Token::Eq)?;
-            let value = self.parse_string("property value (a string literal)")?;
+            // The value may be a credential: the error does not echo what was found.
+            let value = match &self.parser.peek_token_ref().token {
+                Token::SingleQuotedString(_) | Token::DoubleQuotedString(_) => {
+                    self.parse_string("property value")?
+                }
+                Token::EOF => return self.expected("property value (a string literal)"),
+                _ => {
+                    return self.error_here(format!(
+                        "Expected: the value of property '{key}' as a string literal"
+                    ));
+                }
+            };
             properties.push((key, value));
             if self.consume(&Token::RParen) {
                 return Ok(properties);

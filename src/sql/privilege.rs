@@ -547,49 +547,69 @@ impl BackstopParser<'_> {
     }
 }
 
-/// `sql` with its secrets replaced by `'***'`, for log lines: string literals after
-/// `IDENTIFIED` or `PASSWORD`, and the values of credential properties (`..._key`, `...secret...`,
-/// `...token...`, `...password...`, `...credential...`). Text that does not tokenize is not
+/// `sql` with its secrets replaced by `'***'`, for log lines: everything after `IDENTIFIED` or
+/// `PASSWORD` up to the end of the statement (but the words `BY`, `WITH`, `AS`, `PASSWORD` and
+/// brackets), and the values of credential properties (`..._key`, `...secret...`, `...token...`,
+/// `...password...`, `...credential...`) quoted or not. Text that does not tokenize is not
 /// logged at all, only its length.
 pub fn redact(sql: &str) -> String {
     use sqlparser::tokenizer::Tokenizer;
+    #[derive(PartialEq)]
+    enum Mask {
+        Off,
+        /// After IDENTIFIED / PASSWORD: to the end of the statement.
+        Statement,
+        /// After `"secret_key" =`: to the next `,` or `)`.
+        Value,
+    }
     let Ok(tokens) = Tokenizer::new(&super::DIALECT, sql).tokenize() else {
         return format!("<{} bytes that do not tokenize>", sql.len());
     };
     let mut out = String::with_capacity(sql.len());
-    let mut after_password_word = false;
+    let mut mask = Mask::Off;
+    let mut masked_last = false;
     let mut last_string: Option<String> = None;
-    let mut after_sensitive_eq = false;
     for token in &tokens {
-        let is_string = matches!(
+        let word = match token {
+            Token::Word(w) if w.quote_style.is_none() => Some(w.value.to_ascii_uppercase()),
+            _ => None,
+        };
+        let ends = match mask {
+            Mask::Statement => matches!(token, Token::SemiColon),
+            Mask::Value => matches!(token, Token::Comma | Token::RParen | Token::SemiColon),
+            Mask::Off => false,
+        };
+        if ends {
+            mask = Mask::Off;
+        }
+        let keep = matches!(
             token,
-            Token::SingleQuotedString(_) | Token::DoubleQuotedString(_)
-        );
-        if is_string && (after_password_word || after_sensitive_eq) {
-            out.push_str("'***'");
-            after_sensitive_eq = false;
+            Token::Whitespace(_) | Token::LParen | Token::RParen | Token::Eq
+        ) || matches!(word.as_deref(), Some("BY" | "WITH" | "AS" | "PASSWORD"));
+        if mask != Mask::Off && !keep {
+            if !masked_last {
+                out.push_str("'***'");
+            }
+            masked_last = true;
             continue;
         }
+        if !matches!(token, Token::Whitespace(_)) {
+            masked_last = false;
+        }
         match token {
-            Token::Word(w) if w.quote_style.is_none() => {
-                let upper = w.value.to_ascii_uppercase();
-                if upper == "IDENTIFIED" || upper == "PASSWORD" {
-                    after_password_word = true;
-                }
-            }
             Token::SingleQuotedString(s) | Token::DoubleQuotedString(s) => {
                 last_string = Some(s.to_ascii_lowercase());
             }
-            Token::Eq => {
-                after_sensitive_eq = last_string.as_deref().is_some_and(is_sensitive_key);
+            Token::Eq if mask == Mask::Off => {
+                if last_string.as_deref().is_some_and(is_sensitive_key) {
+                    mask = Mask::Value;
+                }
             }
             Token::Whitespace(_) => {}
-            _ => {
-                last_string = None;
-            }
+            _ => last_string = None,
         }
-        if !matches!(token, Token::Eq | Token::Whitespace(_)) {
-            after_sensitive_eq = false;
+        if matches!(word.as_deref(), Some("IDENTIFIED" | "PASSWORD")) {
+            mask = Mask::Statement;
         }
         out.push_str(&token.to_string());
     }
@@ -677,6 +697,11 @@ mod tests {
         assert!(!format!("{s} {s:?}").contains("hunter2"));
         let e = parse_one("CREATE USER u IDENTIFIED BY hunter2").unwrap_err();
         assert!(!e.to_string().contains("hunter2"), "{e}");
+        let e = parse_one(
+            "CREATE REPOSITORY r ON LOCATION 's3://b' PROPERTIES ('aws.s3.secret_key' = hunter2)",
+        )
+        .unwrap_err();
+        assert!(!e.to_string().contains("hunter2"), "{e}");
     }
 
     #[test]
@@ -691,5 +716,14 @@ mod tests {
         assert!(!r.contains("SK2") && !r.contains("\"AK\""), "{r}");
         assert!(r.contains("us-east-1") && r.contains("s3://b/p"), "{r}");
         assert_eq!(redact("SELECT 'x'"), "SELECT 'x'");
+        let r = redact("CREATE USER typo IDENTIFIED BY Alice-Secret-Pw-1; SELECT 2");
+        assert!(!r.contains("Secret") && r.contains("SELECT 2"), "{r}");
+        let r = redact(
+            "CREATE REPOSITORY r ON LOCATION 's3://b' PROPERTIES ('aws.s3.secret_key' = Wx-y9, 'aws.s3.region' = 'r1')",
+        );
+        assert!(
+            !r.contains("Wx") && !r.contains("y9") && r.contains("'r1'"),
+            "{r}"
+        );
     }
 }

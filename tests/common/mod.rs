@@ -513,6 +513,23 @@ pub fn require_file(path: &str) -> PathBuf {
     p
 }
 
+/// The `mysql` CLI connecting to `daemon` as `user` (batch mode, no defaults files, no
+/// password from the environment); an empty `password` means none.
+pub fn mysql_cli_as(daemon: &TestDaemon, user: &str, password: &str) -> Command {
+    let mut cmd = Command::new(require_tool("mysql"));
+    cmd.arg("--no-defaults")
+        .arg("-h127.0.0.1")
+        .arg(format!("-P{}", daemon.port()))
+        .arg(format!("-u{user}"))
+        .args(["--batch", "--connect-timeout=20"])
+        .env_remove("MYSQL_PWD")
+        .env_remove("MYSQL_HOST");
+    if !password.is_empty() {
+        cmd.arg(format!("--password={password}"));
+    }
+    cmd
+}
+
 /// The directory holding the client helper files (Python scripts, JdbcSmoke.java).
 pub fn clients_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients")

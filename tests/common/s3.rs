@@ -69,6 +69,17 @@ pub struct KeyPair {
     pub session_token: Option<String>,
 }
 
+/// A repository's `PROPERTIES (...)` for an S3-compatible server at `endpoint` with `key`:
+/// path-style access, region us-west-2.
+pub fn s3_properties(endpoint: &str, key: &KeyPair) -> String {
+    format!(
+        "PROPERTIES (\"aws.s3.access_key\" = \"{}\", \"aws.s3.secret_key\" = \"{}\", \
+         \"aws.s3.endpoint\" = \"{endpoint}\", \"aws.s3.enable_path_style_access\" = \"true\", \
+         \"aws.s3.region\" = \"us-west-2\")",
+        key.access_key, key.secret_key
+    )
+}
+
 /// A free TCP port on 127.0.0.1 (free when asked; a server binds it right after).
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
