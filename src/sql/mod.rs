@@ -14,11 +14,13 @@
 //! | jobs | `backup.rs` | `BACKUP`, `RESTORE` (they share the `ON (...)` object list) |
 //! | inspection | `show.rs` | `SHOW SNAPSHOT/BACKUP/RESTORE/REPOSITORIES/PARTITIONS/TABLET`, `CANCEL BACKUP/RESTORE` |
 //! | DDL | `ddl.rs` | StarRocks `CREATE TABLE`, `CREATE/DROP DATABASE`, `ALTER TABLE .. ADD/DROP PARTITION`, `TRUNCATE TABLE`, `CHECKSUM TABLE` |
+//! | users | `privilege.rs` | `CREATE/ALTER/DROP USER`, `SET PASSWORD`, `GRANT`, `REVOKE`, `SHOW USERS/GRANTS` |
 //!
 //! Invariants:
 //! - Parsing never panics, whatever the input (a proptest feeds it garbage).
 //! - Every AST type's `Display` prints SQL that parses back to an equal value (a proptest checks
-//!   that too), so `Display` can serve `SHOW CREATE TABLE` and log lines.
+//!   that too), so `Display` can serve `SHOW CREATE TABLE` and log lines. The one exception: a
+//!   password prints as `'***'` ([`Password`]), so it never reaches a log line.
 //! - Errors name what was expected, what was found and where ([`ParseError`]).
 //! - Only what the statement text alone decides is checked here (including the checks StarRocks'
 //!   parser makes, e.g. no alias in `BACKUP`); everything that needs the catalog, a repository
