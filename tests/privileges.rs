@@ -576,6 +576,10 @@ async fn user_management_needs_admin() {
             ("SHOW GRANTS", Want::Ok),
             ("SHOW GRANTS FOR 'plain'@'%'", Want::Ok),
             ("SET PASSWORD = PASSWORD('pl')", Want::Ok),
+            ("SHOW ROLES", Want::Ok),
+            ("SET ROLE ALL", Want::Ok),
+            ("SET DEFAULT ROLE ALL TO plain", Want::Ok),
+            ("SET DEFAULT ROLE ALL TO USER ua", denied),
         ],
     )
     .await;
@@ -602,12 +606,19 @@ async fn user_management_needs_admin() {
             ("GRANT SELECT, INSERT ON d1.t1 TO USER u_{c}", Want::Ok),
             ("SHOW GRANTS FOR u_{c}", Want::Ok),
             ("SHOW USERS", Want::Ok),
+            ("SET DEFAULT ROLE ALL TO USER u_{c}", Want::Ok),
             ("DROP USER u_{c}", Want::Ok),
             ("SELECT * FROM d1.t1", no_select),
         ],
     )
     .await;
 
+    let roles = rows(&mut root, "SHOW ROLES").await;
+    let names: Vec<_> = roles.iter().map(|r| r[0].clone().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["root", "db_admin", "user_admin", "cluster_admin", "public"]
+    );
     let grants = rows(&mut root, "SHOW GRANTS FOR 'dba'@'%'").await;
     let dba = Some("GRANT db_admin TO USER 'dba'@'%'");
     assert_eq!(grants[0][2].as_deref(), dba);

@@ -156,6 +156,9 @@ pub async fn execute(
         Statement::ShowUsers => user::show_users(engine).await,
         Statement::ShowGrants(u) => user::show_grants(engine, session, u).await,
         Statement::ShowAllGrants => user::show_all_grants(engine).await,
+        Statement::ShowRoles => user::show_roles(),
+        Statement::SetRole => Ok(Outcome::ok()),
+        Statement::SetDefaultRole(u) => user::set_default_role(engine, u),
         Statement::CreateDatabase {
             name,
             if_not_exists,
@@ -295,6 +298,9 @@ pub fn statement_name(stmt: &Statement) -> &'static str {
         Statement::Revoke(_) => "REVOKE",
         Statement::ShowGrants(_) => "SHOW GRANTS",
         Statement::ShowAllGrants => "SHOW ALL GRANTS",
+        Statement::ShowRoles => "SHOW ROLES",
+        Statement::SetRole => "SET ROLE",
+        Statement::SetDefaultRole(_) => "SET DEFAULT ROLE",
     }
 }
 

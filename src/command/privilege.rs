@@ -304,6 +304,14 @@ pub async fn authorize(engine: &Arc<Engine>, session: &Session, stmt: &Statement
         | Statement::Grant(_)
         | Statement::Revoke(_)
         | Statement::ShowAllGrants => p.require_user_admin(),
+        Statement::ShowRoles | Statement::SetRole => Ok(()),
+        Statement::SetDefaultRole(u) => {
+            if u.user == session.user && u.host == session.account_host {
+                Ok(())
+            } else {
+                p.require_user_admin()
+            }
+        }
         Statement::SetPassword { user, .. } | Statement::ShowGrants(user) => match user {
             Some(u) if !(u.user == session.user && u.host == session.account_host) => {
                 p.require_user_admin()

@@ -289,6 +289,37 @@ fn eq_name(a: &Option<String>, b: &Option<String>) -> bool {
     }
 }
 
+/// `SHOW ROLES`: the built-in roles (StarRocks 3.x columns).
+pub fn show_roles() -> Result<Outcome> {
+    let comment = |r: &str| match r {
+        "root" => "every privilege",
+        "db_admin" => "every data privilege, REPOSITORY, FILES()",
+        "user_admin" => "user management",
+        "cluster_admin" => "none in backstop (a single server has no nodes to manage)",
+        _ => "no privileges",
+    };
+    let rows = ROLES
+        .iter()
+        .map(|r| {
+            vec![
+                Some((*r).to_string()),
+                Some("true".to_string()),
+                Some(comment(r).to_string()),
+            ]
+        })
+        .collect();
+    Outcome::text_table(&["Name", "Builtin", "Comment"], rows)
+}
+
+/// `SET DEFAULT ROLE ... TO u`: every granted role is always active, so only the user is
+/// checked.
+pub fn set_default_role(engine: &Arc<Engine>, user: UserIdent) -> Result<Outcome> {
+    if user.user != ROOT && engine.users.get(&user.user, &user.host).is_none() {
+        return Err(failed("SET DEFAULT ROLE", &user));
+    }
+    Ok(Outcome::ok())
+}
+
 /// `SHOW USERS`: one column `User`, `'name'@'host'`, root first.
 pub async fn show_users(engine: &Arc<Engine>) -> Result<Outcome> {
     let mut rows = vec![vec![Some(ident(ROOT, "%"))]];

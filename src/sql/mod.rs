@@ -171,6 +171,12 @@ pub enum Statement {
     ShowGrants(Option<UserIdent>),
     /// `SHOW ALL GRANTS`
     ShowAllGrants,
+    /// `SHOW ROLES`
+    ShowRoles,
+    /// `SET ROLE {ALL | DEFAULT | NONE | role, ...}`: every granted role is always active.
+    SetRole,
+    /// `SET DEFAULT ROLE {ALL | NONE | role, ...} TO user`
+    SetDefaultRole(UserIdent),
 }
 
 impl fmt::Display for Statement {
@@ -261,6 +267,9 @@ impl fmt::Display for Statement {
             Statement::ShowGrants(None) => f.write_str("SHOW GRANTS"),
             Statement::ShowGrants(Some(u)) => write!(f, "SHOW GRANTS FOR {u}"),
             Statement::ShowAllGrants => f.write_str("SHOW ALL GRANTS"),
+            Statement::ShowRoles => f.write_str("SHOW ROLES"),
+            Statement::SetRole => f.write_str("SET ROLE ALL"),
+            Statement::SetDefaultRole(u) => write!(f, "SET DEFAULT ROLE ALL TO {u}"),
         }
     }
 }
@@ -532,6 +541,9 @@ impl BackstopParser<'_> {
             }
             "ALTER" if self.peek_words(1, &["USER"]) => self.parse_alter_user(),
             "SET" if self.peek_words(1, &["PASSWORD"]) => self.parse_set_password(),
+            "SET" if self.peek_words(1, &["ROLE"]) || self.peek_words(1, &["DEFAULT", "ROLE"]) => {
+                self.parse_set_role()
+            }
             "GRANT" => self.parse_grant(false),
             "REVOKE" => self.parse_grant(true),
             "BACKUP" => self.parse_backup(),
@@ -546,7 +558,7 @@ impl BackstopParser<'_> {
                     | "TABLETS",
                 ) => self.parse_show(),
                 Some("TEMPORARY") if self.peek_words(2, &["PARTITIONS"]) => self.parse_show(),
-                Some("USERS" | "GRANTS") => self.parse_show_privileges(),
+                Some("USERS" | "GRANTS" | "ROLES") => self.parse_show_privileges(),
                 Some("ALL") if self.peek_words(2, &["GRANTS"]) => self.parse_show_privileges(),
                 Some("TABLE") if self.peek_words(2, &["STATUS"]) => self.parse_show(),
                 _ => self.parse_std(),

@@ -527,11 +527,35 @@ impl BackstopParser<'_> {
         })
     }
 
-    /// `SHOW GRANTS [FOR user]`, `SHOW USERS`, `SHOW ALL GRANTS`.
+    /// `SET ROLE {ALL | DEFAULT | NONE | role, ...}` and
+    /// `SET DEFAULT ROLE {ALL | NONE | role, ...} TO user` (3.x). Every role a user was granted
+    /// is always active in backstop, so both only check their words.
+    pub(super) fn parse_set_role(&mut self) -> Result<Statement, ParseError> {
+        self.expect_word("SET")?;
+        let default = self.parse_word("DEFAULT");
+        self.expect_word("ROLE")?;
+        if self.parse_one_of(&["ALL", "NONE", "DEFAULT"]).is_none() {
+            self.parse_role()?;
+            while self.consume(&Token::Comma) {
+                self.parse_role()?;
+            }
+        }
+        if !default {
+            return Ok(Statement::SetRole);
+        }
+        self.expect_word("TO")?;
+        self.parse_word("USER");
+        Ok(Statement::SetDefaultRole(self.parse_user_ident()?))
+    }
+
+    /// `SHOW GRANTS [FOR user]`, `SHOW USERS`, `SHOW ALL GRANTS`, `SHOW ROLES`.
     pub(super) fn parse_show_privileges(&mut self) -> Result<Statement, ParseError> {
         self.expect_word("SHOW")?;
         if self.parse_word("USERS") {
             return Ok(Statement::ShowUsers);
+        }
+        if self.parse_word("ROLES") {
+            return Ok(Statement::ShowRoles);
         }
         if self.parse_words(&["ALL", "GRANTS"]) {
             return Ok(Statement::ShowAllGrants);
@@ -682,6 +706,15 @@ mod tests {
         );
         let g = parse_one("GRANT ALL PRIVILEGES ON db.* TO 'u'").unwrap();
         assert!(g.to_string().starts_with("GRANT ALL ON db.*"));
+        assert_eq!(parse_one("SET ROLE ALL").unwrap(), Statement::SetRole);
+        assert_eq!(
+            parse_one("SET ROLE db_admin, root").unwrap(),
+            Statement::SetRole
+        );
+        assert_eq!(
+            parse_one("SET DEFAULT ROLE ALL TO USER 'u'@'%'").unwrap(),
+            Statement::SetDefaultRole(user("u", "%"))
+        );
         let g = parse_one("GRANT SELECT ON ALL TABLES IN DATABASE db TO USER u").unwrap();
         assert!(g.to_string().contains("ON db.*"));
     }
