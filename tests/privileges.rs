@@ -700,6 +700,21 @@ async fn ordinary_sql_honours_select_insert_create() {
     )
     .await;
 
+    // Server-side prepared statements: PREPARE is checked too (column names are data).
+    let mut reader = conn_as(&daemon, "reader", "rd").await;
+    let n: Option<i64> = reader
+        .exec_first("SELECT COUNT(*) FROM d1.t1 WHERE id > ?", (0,))
+        .await
+        .unwrap();
+    assert_eq!(n, Some(2));
+    match reader.prep("SELECT * FROM d1.t2 WHERE id > ?").await {
+        Err(mysql_async::Error::Server(e)) => {
+            assert_eq!((e.code, e.state.as_str()), (1142, "42000"))
+        }
+        other => panic!("PREPARE on d1.t2 as reader: {other:?}"),
+    }
+    reader.disconnect().await.unwrap();
+
     // writer: INSERT and CREATE on d1.*, no SELECT.
     let select_denied = |t: &str| {
         Want::Denied(

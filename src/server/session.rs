@@ -453,6 +453,8 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
             Some(stmt) => stmt,
             None => return Ok(Vec::new()),
         };
+        // Column names and types are data too: PREPARE is checked like the statement itself.
+        command::privilege::authorize(&self.engine, &self.session, &stmt).await?;
         let schema = command::query::describe(&self.engine, &self.session, stmt).await?;
         Ok(ColumnDef::for_schema(&schema))
     }
