@@ -749,6 +749,9 @@ mod tests {
         assert!(!r.contains("SK2") && !r.contains("\"AK\""), "{r}");
         assert!(r.contains("us-east-1") && r.contains("s3://b/p"), "{r}");
         assert_eq!(redact("SELECT 'x'"), "SELECT 'x'");
+        let s = parse_one("CREATE REPOSITORY r ON LOCATION 's3://b' PROPERTIES ('aws.s3.secret_key' = 'SK3', 'aws.s3.region' = 'r1')").unwrap();
+        let d = format!("{s:?}");
+        assert!(!d.contains("SK3") && d.contains("r1"), "{d}");
         let r = redact("CREATE USER typo IDENTIFIED BY Alice-Secret-Pw-1; SELECT 2");
         assert!(!r.contains("Secret") && r.contains("SELECT 2"), "{r}");
         let r = redact(

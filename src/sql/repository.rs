@@ -18,7 +18,7 @@ use super::{
 ///     ON LOCATION "location"
 ///     [PROPERTIES ("key" = "value", ...)]
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct CreateRepository {
     pub read_only: bool,
     pub name: Ident,
@@ -28,6 +28,32 @@ pub struct CreateRepository {
     /// The location exactly as written (not normalized: `s3a://` stays `s3a://`).
     pub location: String,
     pub properties: Properties,
+}
+
+/// Debug output masks credential property values ([`super::is_sensitive_key`]): a statement
+/// may end up in a panic message or a log line.
+impl fmt::Debug for CreateRepository {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let properties: Vec<(&str, &str)> = self
+            .properties
+            .iter()
+            .map(|(k, v)| {
+                let v = if super::is_sensitive_key(k) {
+                    "***"
+                } else {
+                    v.as_str()
+                };
+                (k.as_str(), v)
+            })
+            .collect();
+        f.debug_struct("CreateRepository")
+            .field("read_only", &self.read_only)
+            .field("name", &self.name)
+            .field("broker", &self.broker)
+            .field("location", &self.location)
+            .field("properties", &properties)
+            .finish()
+    }
 }
 
 /// What follows `WITH BROKER`.
