@@ -467,6 +467,16 @@ async fn backup_statements_need_repository_and_table_privileges() {
     exec(&mut backer, "BACKUP SNAPSHOT d1.by_backer TO repo ON (t1)").await;
     let job = wait_job(&mut backer, "BACKUP", "d1").await;
     assert_eq!(job[3].as_deref(), Some("FINISHED"), "{job:?}");
+    // The same through the mysql CLI (one job at a time per database, so not in `check`).
+    let out = cli(
+        &daemon,
+        "backer",
+        "bk",
+        "BACKUP SNAPSHOT d1.by_backer_cli TO repo ON (t1)",
+    );
+    assert!(out.status.success(), "{out}");
+    let job = wait_job(&mut backer, "BACKUP", "d1").await;
+    assert_eq!(job[3].as_deref(), Some("FINISHED"), "{job:?}");
     let select_t2 = Want::Denied(5203, "the SELECT privilege(s) on TABLE d1.t2");
     let insert_d1 = Want::Denied(5203, "the INSERT privilege(s) on DATABASE d1");
     let all_dbs = Want::Denied(5203, "on ALL DATABASES");
@@ -491,6 +501,10 @@ async fn backup_statements_need_repository_and_table_privileges() {
     // REPOSITORY + CREATE, INSERT on d2.*: restore into d2, not into d1.
     let mut restorer = conn_as(&daemon, "restorer", "rs").await;
     exec(&mut restorer, &restore_d2).await;
+    let job = wait_job(&mut restorer, "RESTORE", "d2").await;
+    assert_eq!(job[4].as_deref(), Some("FINISHED"), "{job:?}");
+    let out = cli(&daemon, "restorer", "rs", &restore_on("d2", "t1 AS t1_cli"));
+    assert!(out.status.success(), "{out}");
     let job = wait_job(&mut restorer, "RESTORE", "d2").await;
     assert_eq!(job[4].as_deref(), Some("FINISHED"), "{job:?}");
     let into_d1 = Want::Denied(5203, "the INSERT, CREATE privilege(s) on TABLE d1.t1_");

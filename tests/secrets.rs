@@ -335,6 +335,16 @@ fn no_secret_reaches_a_log_a_client_or_a_repository() {
     }
     assert!(leaks.is_empty(), "secrets leaked:\n{}", leaks.join("\n"));
 
+    // Users and grants never enter a repository either.
+    for (place, text) in places
+        .iter()
+        .filter(|(p, _)| !p.starts_with("mysql CLI") && !p.ends_with(".log"))
+    {
+        for word in ["alice", "GRANT", "REPOSITORY ON SYSTEM"] {
+            assert!(!text.contains(word), "{place} mentions {word}");
+        }
+    }
+
     // The data directory keeps passwords only as hashes (repository keys must stay there).
     for f in files_under(daemon.data_dir()) {
         let text = String::from_utf8_lossy(&std::fs::read(&f).unwrap()).into_owned();
