@@ -36,29 +36,44 @@ fn daemon(expiry_interval: &str, envs: &[(&str, &str)]) -> TestDaemon {
     )
 }
 
-/// Object keys and sizes a snapshot's manifest names.
-fn manifest_objects(root: &Path, label: &str, ts: &str) -> BTreeMap<String, u64> {
+/// A snapshot's manifest.
+fn manifest(root: &Path, label: &str, ts: &str) -> serde_json::Value {
     let path = root
         .join("snapshots")
         .join(label)
         .join(ts)
         .join("manifest.json");
-    let m: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    let mut out = BTreeMap::new();
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+/// (table, partition, bucket, object, size) of every rowset a manifest names.
+fn manifest_rowsets(root: &Path, label: &str, ts: &str) -> Vec<(String, String, u64, String, u64)> {
+    let m = manifest(root, label, ts);
+    let mut out = Vec::new();
     for t in m["tables"].as_array().unwrap() {
         for p in t["partitions"].as_array().unwrap() {
             for tablet in p["tablets"].as_array().unwrap() {
                 for r in tablet["rowsets"].as_array().unwrap() {
-                    out.insert(
+                    out.push((
+                        t["name"].as_str().unwrap().to_string(),
+                        p["name"].as_str().unwrap().to_string(),
+                        tablet["bucket"].as_u64().unwrap(),
                         r["object"].as_str().unwrap().to_string(),
                         r["size"].as_u64().unwrap(),
-                    );
+                    ));
                 }
             }
         }
     }
     out
+}
+
+/// Object keys and sizes a snapshot's manifest names.
+fn manifest_objects(root: &Path, label: &str, ts: &str) -> BTreeMap<String, u64> {
+    manifest_rowsets(root, label, ts)
+        .into_iter()
+        .map(|(_, _, _, o, size)| (o, size))
+        .collect()
 }
 
 /// Every object the committed snapshots of the repository name.
@@ -574,4 +589,200 @@ async fn expired_snapshots_are_dropped_in_the_background() {
         log.contains("snapshot expired and dropped"),
         "the expiry is logged"
     );
+}
+
+/// VERIFY SNAPSHOT's rows (with `sync`, how each job ended).
+async fn verify(conn: &mut Conn, sql: &str) -> Vec<Named> {
+    let r = named_rows(conn, sql).await;
+    assert!(!r.is_empty(), "{sql}: no job");
+    assert_eq!(
+        r[0].columns(),
+        [
+            "JobId",
+            "Repository",
+            "Snapshot",
+            "Timestamp",
+            "Mode",
+            "State",
+            "Progress",
+            "CreateTime",
+            "FinishedTime",
+            "Status"
+        ]
+    );
+    r
+}
+
+/// The biggest object of `sr_member`'s partition `partition`, and its bucket.
+fn object_of(root: &Path, label: &str, ts: &str, partition: &str) -> (String, u64) {
+    manifest_rowsets(root, label, ts)
+        .into_iter()
+        .filter(|(t, p, _, _, _)| t == "sr_member" && p == partition)
+        .max_by_key(|r| r.4)
+        .map(|(_, _, bucket, object, _)| (object, bucket))
+        .unwrap()
+}
+
+/// VERIFY in both modes on a sound snapshot, then on a flipped byte (full mode names exactly
+/// that object with its table, partition and tablet; RESTORE refuses it) and a truncated
+/// object (metadata mode sees the size). SHOW SNAPSHOT shows the last verification.
+#[tokio::test]
+async fn verify_names_exactly_the_damaged_object() {
+    let d = daemon("0", &[]);
+    let mut c = d.conn().await;
+    load_sample(&mut c, "shop").await;
+    let root = scratch_repo(&d, &mut c, "repo").await;
+    let ts = backup(&mut c, "shop", "snap", "repo", "").await;
+    let objects = manifest_objects(&root, "snap", &ts).len();
+
+    for mode in ["full", "metadata"] {
+        let r = verify(
+            &mut c,
+            &format!(
+                "VERIFY SNAPSHOT snap ON repo WHERE TIMESTAMP = '{ts}' PROPERTIES (\"mode\" = \"{mode}\", \"sync\" = \"true\")"
+            ),
+        )
+        .await;
+        assert_eq!(r.len(), 1);
+        assert_eq!(
+            (r[0].get("State"), r[0].get("Status"), r[0].get("Mode")),
+            ("FINISHED", "[OK]", mode),
+            "{r:?}"
+        );
+        assert!(
+            r[0].get("Progress")
+                .starts_with(&format!("[objects: {objects}/{objects}, ")),
+            "{r:?}"
+        );
+    }
+    let detail = named_rows(
+        &mut c,
+        &format!("SHOW SNAPSHOT ON repo WHERE SNAPSHOT = 'snap' AND TIMESTAMP = '{ts}'"),
+    )
+    .await;
+    assert_eq!(detail[0].get("VerifyResult"), "OK (metadata)");
+    assert!(is_datetime(detail[0].get("LastVerified")), "{detail:?}");
+
+    // One flipped byte in the middle of p2's biggest object.
+    let (flipped, bucket) = object_of(&root, "snap", &ts, "p2");
+    let path = root.join(&flipped);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    let r = verify(
+        &mut c,
+        "VERIFY SNAPSHOT snap ON repo PROPERTIES (\"sync\" = \"true\")",
+    )
+    .await;
+    assert_eq!(r[0].get("State"), "FINISHED", "{r:?}");
+    let status = r[0].get("Status");
+    assert!(
+        status.starts_with(&format!(
+            "[DAMAGED, msg: 1 problem(s) in {objects} object(s) checked: "
+        )) && status.contains(&format!(
+            "table sr_member, partition p2, tablet (bucket) {bucket}: object {flipped} has sha256"
+        )),
+        "{status}"
+    );
+    let metadata = verify(
+        &mut c,
+        "VERIFY SNAPSHOT snap ON repo PROPERTIES (\"mode\" = \"metadata\", \"sync\" = \"true\")",
+    )
+    .await;
+    assert_eq!(metadata[0].get("Status"), "[OK]", "the size did not change");
+    let detail = named_rows(
+        &mut c,
+        &format!("SHOW SNAPSHOT ON repo WHERE SNAPSHOT = 'snap' AND TIMESTAMP = '{ts}'"),
+    )
+    .await;
+    assert_eq!(detail[0].get("VerifyResult"), "OK (metadata)");
+
+    // RESTORE refuses the damaged object and changes nothing.
+    exec(
+        &mut c,
+        &format!(
+            "RESTORE SNAPSHOT shop.snap FROM repo ON (sr_member AS copy) PROPERTIES (\"backup_timestamp\" = \"{ts}\")"
+        ),
+    )
+    .await;
+    let job = wait_cancelled(&mut c, "RESTORE", "shop").await;
+    assert!(job.get("Status").contains(&flipped), "{job:?}");
+    assert!(
+        !table_names(&mut c, "shop")
+            .await
+            .contains(&"copy".to_string())
+    );
+
+    // A truncated object: metadata mode sees the size.
+    let (cut, _) = object_of(&root, "snap", &ts, "p3");
+    let path = root.join(&cut);
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 10]).unwrap();
+    let r = verify(
+        &mut c,
+        "VERIFY SNAPSHOT snap ON repo PROPERTIES (\"mode\" = \"metadata\", \"sync\" = \"true\")",
+    )
+    .await;
+    let status = r[0].get("Status");
+    assert!(
+        status.contains(&format!("object {cut} has {} bytes", bytes.len() - 10))
+            && status.contains("partition p3"),
+        "{status}"
+    );
+
+    let shown = named_rows(&mut c, "SHOW VERIFY ON repo").await;
+    assert_eq!(shown.len(), 5, "{shown:?}");
+    assert_eq!(shown[0].get("JobId"), r[0].get("JobId"), "newest first");
+
+    for (sql, text) in [
+        (
+            "VERIFY SNAPSHOT nosuch ON repo",
+            "Snapshot 'nosuch' does not exist",
+        ),
+        (
+            "VERIFY SNAPSHOT snap ON repo PROPERTIES (\"mode\" = \"deep\")",
+            "Invalid mode: 'deep'",
+        ),
+        (
+            "VERIFY SNAPSHOT snap ON repo PROPERTIES (\"speed\" = \"1\")",
+            "Unknown VERIFY SNAPSHOT property: speed",
+        ),
+        (
+            "CANCEL VERIFY ON repo",
+            "No verification is running on repository repo",
+        ),
+        ("SHOW VERIFY ON nosuch", "Repository nosuch does not exist"),
+    ] {
+        let (code, _, msg) = server_err(&mut c, sql).await;
+        assert_eq!(code, 5064, "{sql}: {msg}");
+        assert!(msg.contains(text), "{sql}: {msg}");
+    }
+}
+
+/// A running verification shows in SHOW VERIFY, holds off DROP SNAPSHOT, and CANCEL VERIFY
+/// stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_verification_can_be_seen_and_cancelled() {
+    let (d, _root, points) = old_snapshot_then_pause_at("verify.after_object").await;
+    let mut c = d.conn().await;
+    let r = verify(&mut c, "VERIFY SNAPSHOT old ON repo").await;
+    assert_eq!(r[0].get("State"), "PENDING", "{r:?}");
+    wait_file(&points.path().join("verify.after_object.reached")).await;
+    let shown = named_rows(&mut c, "SHOW VERIFY").await;
+    assert_eq!(shown[0].get("State"), "VERIFYING", "{shown:?}");
+    let (code, _, msg) = server_err(&mut c, "DROP SNAPSHOT old ON repo").await;
+    assert_eq!(code, 5064);
+    assert!(
+        msg.contains("VERIFY job") && msg.contains("CANCEL VERIFY ON repo"),
+        "{msg}"
+    );
+    exec(&mut c, "CANCEL VERIFY ON repo").await;
+    let shown = named_rows(&mut c, "SHOW VERIFY ON repo").await;
+    assert_eq!(
+        (shown[0].get("State"), shown[0].get("Status")),
+        ("CANCELLED", "[COMMON_ERROR, msg: user cancelled]"),
+        "{shown:?}"
+    );
+    drop_snapshot(&mut c, "DROP SNAPSHOT old ON repo").await;
 }

@@ -129,6 +129,7 @@ pub async fn backup(
         allow_load: false,
         replication_num: 0,
         staged: Vec::new(),
+        mode: None,
     };
     let job = engine.jobs.submit(record).await?;
     crate::jobs::Jobs::arm_timeout(&job, JobStatus::error("TIMEOUT", ""));
@@ -259,18 +260,7 @@ impl JobProperties {
                     }
                     out.timeout_s = secs;
                 }
-                (_, "parallel") => {
-                    out.transfer.parallel = value
-                        .trim()
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|n| (1..=64).contains(n))
-                        .ok_or_else(|| {
-                            Error::Common(format!(
-                                "Invalid parallel: '{value}'; give the number of objects to move at once, 1 to 64"
-                            ))
-                        })?;
-                }
+                (_, "parallel") => out.transfer.parallel = parse_parallel(value)?,
                 (_, "max_bandwidth") => {
                     out.transfer.max_bandwidth = Some(parse_bytes(value).ok_or_else(|| {
                         Error::Common(format!(
@@ -325,6 +315,20 @@ impl JobProperties {
         }
         Ok(out)
     }
+}
+
+/// The `parallel` property: objects moved (or read) at once, 1 to 64.
+pub fn parse_parallel(value: &str) -> Result<usize> {
+    value
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=64).contains(n))
+        .ok_or_else(|| {
+            Error::Common(format!(
+                "Invalid parallel: '{value}'; give the number of objects to move at once, 1 to 64"
+            ))
+        })
 }
 
 /// `1048576`, `512K`, `50M`, `1G` (powers of 1024, an optional `B`) → bytes; `None` when not a
@@ -418,7 +422,7 @@ pub async fn show_jobs(engine: &Engine, stmt: ShowJobs, kind: JobKind) -> Result
             ],
             rows,
         ),
-        JobKind::Restore => Outcome::text_table(
+        JobKind::Restore | JobKind::Verify => Outcome::text_table(
             &[
                 "JobId",
                 "Label",
@@ -475,7 +479,7 @@ fn job_row(job: &Job, r: &JobRecord) -> Vec<Option<String>> {
             format_datetime_ms(r.transfer_finished_ms),
             format_datetime_ms(r.finished_ms),
         ],
-        JobKind::Restore => vec![
+        JobKind::Restore | JobKind::Verify => vec![
             Some(r.id.to_string()),
             Some(r.label.clone()),
             Some(r.timestamp.clone()),
@@ -509,7 +513,7 @@ pub async fn cancel(engine: &Engine, stmt: CancelJob, kind: JobKind) -> Result<O
     let none = || {
         Error::Common(match kind {
             JobKind::Backup => "No backup job is currently running".into(),
-            JobKind::Restore => "No restore is currently running".into(),
+            JobKind::Restore | JobKind::Verify => "No restore is currently running".into(),
         })
     };
     let job = engine.jobs.latest(&db).ok_or_else(none)?;
@@ -519,7 +523,7 @@ pub async fn cancel(engine: &Engine, stmt: CancelJob, kind: JobKind) -> Result<O
     }
     let status = match kind {
         JobKind::Backup => JobStatus::common("user cancelled"),
-        JobKind::Restore => JobStatus::common(format!(
+        JobKind::Restore | JobKind::Verify => JobStatus::common(format!(
             "user cancelled, current state: {}",
             r.state.as_str()
         )),
@@ -574,9 +578,28 @@ pub async fn show_snapshot(engine: &Engine, stmt: ShowSnapshot) -> Result<Outcom
                     ),
                     Err(e) => (None, None, format!("Failed to get info: {e}")),
                 };
+            let (verified, result) =
+                super::snapshot::last_verification(engine, &repo.meta.name, &label, &ts)
+                    .unwrap_or((None, "never verified".to_string()));
             Outcome::text_table(
-                &["Snapshot", "Timestamp", "Database", "Details", "Status"],
-                vec![vec![Some(label), Some(ts), database, details, Some(status)]],
+                &[
+                    "Snapshot",
+                    "Timestamp",
+                    "Database",
+                    "Details",
+                    "Status",
+                    "LastVerified",
+                    "VerifyResult",
+                ],
+                vec![vec![
+                    Some(label),
+                    Some(ts),
+                    database,
+                    details,
+                    Some(status),
+                    verified,
+                    Some(result),
+                ]],
             )
         }
         filter => {
@@ -847,6 +870,7 @@ pub async fn restore(
         allow_load: props.allow_load,
         replication_num: props.replication_num.unwrap_or(1),
         staged: Vec::new(),
+        mode: None,
     };
     let job = engine.jobs.submit(record.clone()).await?;
     crate::jobs::Jobs::arm_timeout(

@@ -1,15 +1,16 @@
-//! Snapshot lifecycle statements: DROP SNAPSHOT (and, with them, the dry runs).
+//! Snapshot lifecycle statements: DROP SNAPSHOT (with its dry run), VERIFY SNAPSHOT, SHOW VERIFY
+//! and CANCEL VERIFY.
 
 use std::sync::Arc;
 
 use super::Outcome;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::jobs::human_bytes;
 use crate::jobs::lifecycle::{self, DropRequest, Sweep};
+use crate::jobs::{Job, JobKind, JobRecord, JobState, JobStatus, human_bytes, verify};
 use crate::repo::gc::Which;
 use crate::repo::manifest;
-use crate::sql::{DropSnapshot, TimestampFilter};
+use crate::sql::{DropSnapshot, TimestampFilter, VerifySnapshot};
 
 /// `"true"` / `"false"` of a boolean property.
 pub fn parse_bool(key: &str, value: &str) -> Result<bool> {
@@ -156,4 +157,226 @@ pub async fn drop_snapshot(engine: &Arc<Engine>, stmt: DropSnapshot) -> Result<O
         ],
         rows,
     )
+}
+
+/// `VERIFY SNAPSHOT label ON repo [WHERE TIMESTAMP = 'ts'] [PROPERTIES ("mode" = "full" |
+/// "metadata", "parallel" = "N", "timeout" = "secs", "sync" = "true")]`: one job per timestamp
+/// (every timestamp of the label without WHERE), run one after the other. Returns the jobs;
+/// with `sync` it returns once they ended, with how each ended.
+pub async fn verify(engine: &Arc<Engine>, stmt: VerifySnapshot) -> Result<Outcome> {
+    let mut mode = verify::Mode::Full;
+    let mut parallel = crate::jobs::DEFAULT_PARALLEL;
+    let mut timeout_s = 86_400;
+    let mut sync = false;
+    for (key, value) in &stmt.properties {
+        match key.as_str() {
+            "mode" => {
+                mode = verify::Mode::parse(value).ok_or_else(|| {
+                    Error::Common(format!(
+                        "Invalid mode: '{value}'; use \"metadata\" (objects exist with their \
+                         sizes) or \"full\" (every object re-read and checked)"
+                    ))
+                })?
+            }
+            "parallel" => parallel = super::backup::parse_parallel(value)?,
+            "timeout" => {
+                timeout_s = value
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or_else(|| Error::Common(format!("Invalid timeout format: {value}")))?
+            }
+            "sync" => sync = parse_bool(key, value)?,
+            _ => {
+                return Err(Error::Common(format!(
+                    "Unknown VERIFY SNAPSHOT property: {key}; use mode, parallel, timeout or sync"
+                )));
+            }
+        }
+    }
+    if let Some(ts) = &stmt.timestamp {
+        check_timestamp(ts)?;
+    }
+    let label = stmt.label.value.clone();
+    let repo = super::repository::open(engine, &stmt.repo.value).await?;
+    let listed = manifest::list_snapshots(&repo.store, Some(&label))
+        .await
+        .map_err(|e| {
+            Error::Common(format!(
+                "Failed to list snapshot in repo: {}, err: {e}",
+                stmt.repo.value
+            ))
+        })?;
+    let stamps: Vec<String> = listed
+        .get(&label)
+        .into_iter()
+        .flatten()
+        .filter(|(ts, committed)| {
+            **committed && stmt.timestamp.as_ref().is_none_or(|want| want == *ts)
+        })
+        .map(|(ts, _)| ts.clone())
+        .collect();
+    if stamps.is_empty() {
+        return Err(Error::Common(match &stmt.timestamp {
+            Some(ts) => format!(
+                "Snapshot '{label}' with timestamp '{ts}' does not exist in repository {}",
+                stmt.repo.value
+            ),
+            None => format!(
+                "Snapshot '{label}' does not exist in repository {}",
+                stmt.repo.value
+            ),
+        }));
+    }
+    let mut jobs = Vec::new();
+    for ts in stamps {
+        let record = JobRecord {
+            id: engine.catalog.new_id().await?,
+            kind: JobKind::Verify,
+            label: label.clone(),
+            db: String::new(),
+            repo: repo.meta.name.clone(),
+            state: JobState::Pending,
+            timestamp: ts,
+            objects: String::new(),
+            created_ms: chrono::Utc::now().timestamp_millis(),
+            meta_prepared_ms: 0,
+            snapshot_finished_ms: 0,
+            transfer_finished_ms: 0,
+            finished_ms: 0,
+            timeout_s,
+            status: JobStatus::ok(),
+            allow_load: false,
+            replication_num: 0,
+            staged: Vec::new(),
+            mode: Some(mode.as_str().to_string()),
+        };
+        let job = engine.jobs.submit_verification(record).await?;
+        crate::jobs::Jobs::arm_timeout(
+            &job,
+            JobStatus::error(
+                "TIMEOUT",
+                format!("verification of snapshot {label} timed out"),
+            ),
+        );
+        jobs.push(job);
+    }
+    tokio::spawn(verify::run(
+        Arc::clone(engine),
+        jobs.clone(),
+        repo,
+        mode,
+        parallel,
+    ));
+    if sync {
+        for job in &jobs {
+            job.done_token().cancelled().await;
+        }
+    }
+    let rows = jobs.iter().map(|j| verify_row(j, &j.record())).collect();
+    Outcome::text_table(&VERIFY_COLUMNS, rows)
+}
+
+const VERIFY_COLUMNS: [&str; 10] = [
+    "JobId",
+    "Repository",
+    "Snapshot",
+    "Timestamp",
+    "Mode",
+    "State",
+    "Progress",
+    "CreateTime",
+    "FinishedTime",
+    "Status",
+];
+
+fn verify_row(job: &Job, r: &JobRecord) -> Vec<Option<String>> {
+    vec![
+        Some(r.id.to_string()),
+        Some(r.repo.clone()),
+        Some(r.label.clone()),
+        Some(r.timestamp.clone()),
+        r.mode.clone(),
+        Some(r.state.as_str().to_string()),
+        Some(job.progress.cell()),
+        super::format_datetime_ms(r.created_ms),
+        super::format_datetime_ms(r.finished_ms),
+        Some(r.status.cell()),
+    ]
+}
+
+/// `SHOW VERIFY [ON repo]`: the verification jobs remembered, newest first.
+pub async fn show_verify(engine: &Engine, repo: Option<&str>) -> Result<Outcome> {
+    if let Some(name) = repo
+        && engine.catalog.repository(name).await?.is_none()
+    {
+        return Err(Error::Common(format!("Repository {name} does not exist")));
+    }
+    let rows = engine
+        .jobs
+        .verifications()
+        .iter()
+        .rev()
+        .map(|j| (j, j.record()))
+        .filter(|(_, r)| repo.is_none_or(|n| r.repo.eq_ignore_ascii_case(n)))
+        .map(|(j, r)| verify_row(j, &r))
+        .collect();
+    Outcome::text_table(&VERIFY_COLUMNS, rows)
+}
+
+/// `CANCEL VERIFY ON repo`: stops every running verification of the repository.
+pub async fn cancel_verify(engine: &Engine, repo: &str) -> Result<Outcome> {
+    let running: Vec<_> = engine
+        .jobs
+        .verifications()
+        .into_iter()
+        .filter(|j| !j.state().is_done() && j.record().repo.eq_ignore_ascii_case(repo))
+        .collect();
+    if running.is_empty() {
+        return Err(Error::Common(format!(
+            "No verification is running on repository {repo}"
+        )));
+    }
+    for job in &running {
+        job.cancel_with(JobStatus::common("user cancelled"));
+    }
+    for job in &running {
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            job.done_token().cancelled(),
+        )
+        .await;
+    }
+    Ok(Outcome::ok())
+}
+
+/// The last finished verification of one snapshot: (when, result).
+pub fn last_verification(
+    engine: &Engine,
+    repo: &str,
+    label: &str,
+    ts: &str,
+) -> Option<(Option<String>, String)> {
+    engine
+        .jobs
+        .verifications()
+        .iter()
+        .rev()
+        .map(|j| j.record())
+        .find(|r| {
+            r.state == JobState::Finished
+                && r.repo.eq_ignore_ascii_case(repo)
+                && r.label == label
+                && r.timestamp == ts
+        })
+        .map(|r| {
+            let mode = r.mode.clone().unwrap_or_default();
+            let result = if r.status.code == "OK" {
+                format!("OK ({mode})")
+            } else {
+                format!("{} ({mode}): {}", r.status.code, r.status.msg)
+            };
+            (super::format_datetime_ms(r.finished_ms), result)
+        })
 }

@@ -71,31 +71,38 @@ fn gc_error(e: GcError) -> Error {
 
 /// A job of this server that writes or reads the snapshot: dropping it is refused meanwhile.
 fn busy_with(engine: &Engine, repo: &str, label: &str, which: &Which) -> Option<String> {
-    engine.jobs.all_latest().into_iter().find_map(|job| {
+    let mut jobs = engine.jobs.all_latest();
+    jobs.extend(engine.jobs.verifications());
+    jobs.into_iter().find_map(|job| {
         let r = job.record();
         if r.state.is_done() || !r.repo.eq_ignore_ascii_case(repo) || r.label != label {
             return None;
         }
+        let reads = match which {
+            Which::All => true,
+            Which::Eq(ts) => *ts == r.timestamp,
+            Which::AtOrBefore(ts) => r.timestamp <= *ts,
+        };
         match r.kind {
             super::JobKind::Backup => Some(format!(
                 "BACKUP job {} of database {} is writing snapshot '{label}'; wait until it \
                  ends or CANCEL BACKUP FROM {}",
                 r.id, r.db, r.db
             )),
-            super::JobKind::Restore => {
-                let reads = match which {
-                    Which::All => true,
-                    Which::Eq(ts) => *ts == r.timestamp,
-                    Which::AtOrBefore(ts) => r.timestamp <= *ts,
-                };
-                reads.then(|| {
-                    format!(
-                        "RESTORE job {} of database {} is reading snapshot '{label}' ({}); wait \
-                         until it ends or CANCEL RESTORE FROM {}",
-                        r.id, r.db, r.timestamp, r.db
-                    )
-                })
-            }
+            super::JobKind::Restore => reads.then(|| {
+                format!(
+                    "RESTORE job {} of database {} is reading snapshot '{label}' ({}); wait \
+                     until it ends or CANCEL RESTORE FROM {}",
+                    r.id, r.db, r.timestamp, r.db
+                )
+            }),
+            super::JobKind::Verify => reads.then(|| {
+                format!(
+                    "VERIFY job {} is reading snapshot '{label}' ({}); wait until it ends or \
+                     CANCEL VERIFY ON {repo}",
+                    r.id, r.timestamp
+                )
+            }),
         }
     })
 }

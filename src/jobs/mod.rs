@@ -13,6 +13,7 @@
 pub mod backup;
 pub mod lifecycle;
 pub mod restore;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,6 +29,8 @@ use crate::error::{Error, Result};
 pub enum JobKind {
     Backup,
     Restore,
+    /// VERIFY SNAPSHOT (backstop): kept apart from the per-database jobs.
+    Verify,
 }
 
 /// StarRocks' job states (backup and restore share one enum).
@@ -44,6 +47,8 @@ pub enum JobState {
     Downloading,
     Commit,
     Committing,
+    /// VERIFY SNAPSHOT reading the snapshot.
+    Verifying,
     Finished,
     Cancelled,
 }
@@ -61,6 +66,7 @@ impl JobState {
             JobState::Downloading => "DOWNLOADING",
             JobState::Commit => "COMMIT",
             JobState::Committing => "COMMITTING",
+            JobState::Verifying => "VERIFYING",
             JobState::Finished => "FINISHED",
             JobState::Cancelled => "CANCELLED",
         }
@@ -142,6 +148,9 @@ pub struct JobRecord {
     /// Staged files a restore wrote (removed when it ends without committing).
     #[serde(default)]
     pub staged: Vec<std::path::PathBuf>,
+    /// VERIFY only: `metadata` or `full`.
+    #[serde(default)]
+    pub mode: Option<String>,
 }
 
 /// Live progress of the current transfer phase.
@@ -425,13 +434,19 @@ pub struct Jobs {
     /// Table names a running restore will create at its commit: (database, table), lower
     /// case, → job id. CREATE TABLE on them is refused until the job ends.
     reserved: Mutex<HashMap<(String, String), u64>>,
+    /// VERIFY SNAPSHOT jobs, oldest first (the last [`KEPT_VERIFICATIONS`]).
+    verifications: Mutex<Vec<Arc<Job>>>,
 }
+
+/// How many VERIFY jobs are remembered (SHOW VERIFY, SHOW SNAPSHOT's last verification).
+pub const KEPT_VERIFICATIONS: usize = 200;
 
 impl Jobs {
     /// Loads job records at start-up. A job that was not done is ended CANCELLED with the
     /// reason; `cleanup` removes what it left (a restore's staged files).
     pub fn load(catalog: Catalog) -> Result<Jobs> {
         let mut latest: HashMap<String, Arc<Job>> = HashMap::new();
+        let mut verifications: Vec<Arc<Job>> = Vec::new();
         let mut stale = Vec::new();
         for (id, bytes) in catalog.jobs_blocking()? {
             let mut record: JobRecord = match serde_json::from_slice(&bytes) {
@@ -467,6 +482,10 @@ impl Jobs {
                     serde_json::to_vec(&record).map_err(|e| Error::Internal(e.to_string()))?;
                 catalog.put_job_blocking(id, &bytes)?;
             }
+            if record.kind == JobKind::Verify {
+                verifications.push(Job::new(record));
+                continue;
+            }
             let key = record.db.to_ascii_lowercase();
             match latest.get(&key) {
                 Some(existing) if existing.id() > id => stale.push(id),
@@ -479,6 +498,9 @@ impl Jobs {
                 }
             }
         }
+        verifications.sort_by_key(|j| j.id());
+        let excess = verifications.len().saturating_sub(KEPT_VERIFICATIONS);
+        stale.extend(verifications.drain(..excess).map(|j| j.id()));
         for id in stale {
             catalog.delete_job_blocking(id)?;
         }
@@ -486,6 +508,7 @@ impl Jobs {
             catalog,
             latest: Mutex::new(latest),
             reserved: Mutex::new(HashMap::new()),
+            verifications: Mutex::new(verifications),
         })
     }
 
@@ -569,6 +592,27 @@ impl Jobs {
         Ok(job)
     }
 
+    /// Registers and persists a VERIFY job; forgets the oldest beyond [`KEPT_VERIFICATIONS`].
+    pub async fn submit_verification(&self, record: JobRecord) -> Result<Arc<Job>> {
+        let job = Job::new(record);
+        job.update(&self.catalog, |_| {}).await?;
+        let forgotten: Vec<u64> = {
+            let mut list = lock(&self.verifications);
+            list.push(Arc::clone(&job));
+            let excess = list.len().saturating_sub(KEPT_VERIFICATIONS);
+            list.drain(..excess).map(|j| j.id()).collect()
+        };
+        for id in forgotten {
+            let _ = self.catalog.delete_job(id).await;
+        }
+        Ok(job)
+    }
+
+    /// The VERIFY jobs remembered, oldest first.
+    pub fn verifications(&self) -> Vec<Arc<Job>> {
+        lock(&self.verifications).clone()
+    }
+
     /// Reserves table names for a restore's commit; fails naming the first one taken.
     pub fn reserve(&self, db: &str, tables: &[String], job_id: u64) -> Result<(), String> {
         let mut reserved = lock(&self.reserved);
@@ -610,9 +654,9 @@ impl Jobs {
 
     /// Whether a job that is not done uses the repository.
     pub fn using_repository(&self, repo: &str) -> bool {
-        lock(&self.latest)
-            .values()
-            .any(|j| !j.state().is_done() && j.record().repo.eq_ignore_ascii_case(repo))
+        let busy =
+            |j: &Arc<Job>| !j.state().is_done() && j.record().repo.eq_ignore_ascii_case(repo);
+        lock(&self.latest).values().any(busy) || lock(&self.verifications).iter().any(busy)
     }
 
     /// Ends a job that stopped: CANCELLED with the cancel reason or the failure, persisted.
