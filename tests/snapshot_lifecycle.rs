@@ -613,6 +613,12 @@ async fn verify(conn: &mut Conn, sql: &str) -> Vec<Named> {
     r
 }
 
+/// `last_verification` of SHOW SNAPSHOT's Details.
+fn last_verification(row: &Named) -> serde_json::Value {
+    let details: serde_json::Value = serde_json::from_str(row.get("Details")).unwrap();
+    details["last_verification"].clone()
+}
+
 /// The biggest object of `sr_member`'s partition `partition`, and its bucket.
 fn object_of(root: &Path, label: &str, ts: &str, partition: &str) -> (String, u64) {
     manifest_rowsets(root, label, ts)
@@ -660,8 +666,12 @@ async fn verify_names_exactly_the_damaged_object() {
         &format!("SHOW SNAPSHOT ON repo WHERE SNAPSHOT = 'snap' AND TIMESTAMP = '{ts}'"),
     )
     .await;
-    assert_eq!(detail[0].get("VerifyResult"), "OK (metadata)");
-    assert!(is_datetime(detail[0].get("LastVerified")), "{detail:?}");
+    let verification = last_verification(&detail[0]);
+    assert_eq!(verification["result"], "OK (metadata)");
+    assert!(
+        is_datetime(verification["time"].as_str().unwrap()),
+        "{detail:?}"
+    );
 
     // One flipped byte in the middle of p2's biggest object.
     let (flipped, bucket) = object_of(&root, "snap", &ts, "p2");
@@ -696,7 +706,7 @@ async fn verify_names_exactly_the_damaged_object() {
         &format!("SHOW SNAPSHOT ON repo WHERE SNAPSHOT = 'snap' AND TIMESTAMP = '{ts}'"),
     )
     .await;
-    assert_eq!(detail[0].get("VerifyResult"), "OK (metadata)");
+    assert_eq!(last_verification(&detail[0])["result"], "OK (metadata)");
 
     // RESTORE refuses the damaged object and changes nothing.
     exec(
@@ -785,4 +795,220 @@ async fn a_running_verification_can_be_seen_and_cancelled() {
         "{shown:?}"
     );
     drop_snapshot(&mut c, "DROP SNAPSHOT old ON repo").await;
+}
+
+/// A dry run's (Action, Table, Partition) rows, its TOTAL objects and its TOTAL detail.
+async fn restore_dry_run(
+    conn: &mut Conn,
+    sql: &str,
+) -> (Vec<(String, String, String)>, u64, String) {
+    let r = named_rows(conn, sql).await;
+    assert_eq!(
+        r[0].columns(),
+        [
+            "Action",
+            "Database",
+            "Table",
+            "Partition",
+            "Detail",
+            "Objects",
+            "Bytes"
+        ]
+    );
+    let total = r.last().unwrap();
+    assert_eq!(total.get("Action"), "TOTAL", "{r:?}");
+    let actions = r[..r.len() - 1]
+        .iter()
+        .map(|row| {
+            (
+                row.get("Action").to_string(),
+                row.opt("Table").unwrap_or("").to_string(),
+                if row.get("Action") == "CONFLICT" {
+                    row.get("Detail").to_string()
+                } else {
+                    row.opt("Partition").unwrap_or("").to_string()
+                },
+            )
+        })
+        .collect();
+    (
+        actions,
+        total.get("Objects").parse().unwrap(),
+        total.get("Detail").to_string(),
+    )
+}
+
+fn action(a: &str, table: &str, partition: &str) -> (String, String, String) {
+    (a.to_string(), table.to_string(), partition.to_string())
+}
+
+/// The objects a finished restore downloaded, from SHOW RESTORE's Progress.
+async fn restored_objects(conn: &mut Conn, db: &str) -> u64 {
+    let job = wait_finished(conn, "RESTORE", db).await;
+    let progress = job.get("Progress").to_string();
+    progress
+        .trim_start_matches("[objects: ")
+        .split('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("{progress}"))
+}
+
+/// `RESTORE ... PROPERTIES ("dry_run" = "true")` over several cases; each time the real
+/// restore then does exactly what the dry run said, and the dry run changed nothing.
+#[tokio::test]
+async fn a_restore_dry_run_says_what_the_restore_then_does() {
+    let d = daemon("0", &[]);
+    let mut c = d.conn().await;
+    load_sample(&mut c, "shop").await;
+    let root = scratch_repo(&d, &mut c, "repo").await;
+    let ts = backup(&mut c, "shop", "snap", "repo", "").await;
+    let props = |dry: bool| {
+        format!(
+            "PROPERTIES (\"backup_timestamp\" = \"{ts}\"{})",
+            if dry { ", \"dry_run\" = \"true\"" } else { "" }
+        )
+    };
+    let order_partitions = partition_names(&mut c, "shop.sr_order").await;
+
+    // 1. A new database: everything is created.
+    let sql = |dry: bool| {
+        format!(
+            "RESTORE SNAPSHOT snap FROM repo DATABASE shop AS shop2 {}",
+            props(dry)
+        )
+    };
+    let (actions, objects, detail) = restore_dry_run(&mut c, &sql(true)).await;
+    let mut want = vec![
+        action("CREATE DATABASE", "", ""),
+        action("CREATE TABLE", "sr_member", ""),
+        action("RESTORE PARTITION", "sr_member", "p1"),
+        action("RESTORE PARTITION", "sr_member", "p2"),
+        action("RESTORE PARTITION", "sr_member", "p3"),
+        action("CREATE TABLE", "sr_order", ""),
+    ];
+    want.extend(
+        order_partitions
+            .iter()
+            .map(|p| action("RESTORE PARTITION", "sr_order", p)),
+    );
+    assert_eq!(actions, want);
+    assert_eq!(objects, manifest_rowsets(&root, "snap", &ts).len() as u64);
+    assert!(
+        detail.starts_with(&format!("DRY RUN: would download {objects} objects")),
+        "{detail}"
+    );
+    let dbs = rows(&mut c, "SHOW DATABASES").await;
+    assert!(
+        !dbs.iter().any(|r| r[0].as_deref() == Some("shop2")),
+        "the dry run created nothing"
+    );
+    exec(&mut c, &sql(false)).await;
+    assert_eq!(restored_objects(&mut c, "shop2").await, objects);
+    assert_eq!(
+        table_names(&mut c, "shop2").await,
+        ["sr_member", "sr_order"]
+    );
+    assert_eq!(
+        partition_names(&mut c, "shop2.sr_member").await,
+        ["p1", "p2", "p3"]
+    );
+
+    // 2. One partition over a changed table: only p2 is overwritten.
+    exec(
+        &mut c,
+        &format!("INSERT INTO shop.sr_member VALUES {MORE_MEMBER_ROWS}"),
+    )
+    .await;
+    let before = checksum(&mut c, "shop.sr_member").await;
+    let sql = |dry: bool| {
+        format!(
+            "RESTORE SNAPSHOT shop.snap FROM repo ON (sr_member PARTITION (p2)) {}",
+            props(dry)
+        )
+    };
+    let (actions, objects, _) = restore_dry_run(&mut c, &sql(true)).await;
+    assert_eq!(
+        actions,
+        vec![action("OVERWRITE PARTITION", "sr_member", "p2")]
+    );
+    assert_eq!(
+        checksum(&mut c, "shop.sr_member").await,
+        before,
+        "the dry run changed nothing"
+    );
+    let p2 = "SELECT count(*) FROM shop.sr_member WHERE reg_date = '2022-03-14'";
+    assert_eq!(rows(&mut c, p2).await[0][0].as_deref(), Some("3"));
+    exec(&mut c, &sql(false)).await;
+    assert_eq!(restored_objects(&mut c, "shop").await, objects);
+    assert_eq!(
+        rows(&mut c, p2).await[0][0].as_deref(),
+        Some("2"),
+        "p2 is the snapshot's"
+    );
+    assert_eq!(
+        count(&mut c, "shop.sr_member").await,
+        7,
+        "p1 and p3 keep their new rows"
+    );
+
+    // 3. A partition the table lost is added back.
+    exec(&mut c, "ALTER TABLE shop.sr_member DROP PARTITION p3").await;
+    let sql = |dry: bool| {
+        format!(
+            "RESTORE SNAPSHOT shop.snap FROM repo ON (sr_member PARTITION (p3)) {}",
+            props(dry)
+        )
+    };
+    let (actions, objects, _) = restore_dry_run(&mut c, &sql(true)).await;
+    assert_eq!(actions, vec![action("ADD PARTITION", "sr_member", "p3")]);
+    assert_eq!(
+        partition_names(&mut c, "shop.sr_member").await,
+        ["p1", "p2"]
+    );
+    exec(&mut c, &sql(false)).await;
+    assert_eq!(restored_objects(&mut c, "shop").await, objects);
+    assert_eq!(
+        partition_names(&mut c, "shop.sr_member").await,
+        ["p1", "p2", "p3"]
+    );
+
+    // 4. A table of the same name with another schema: the conflict, and the restore fails
+    //    with it.
+    exec(&mut c, "CREATE DATABASE shop3").await;
+    exec(
+        &mut c,
+        "CREATE TABLE shop3.sr_member (sr_id INT NOT NULL, name STRING) DUPLICATE KEY(sr_id) \
+         DISTRIBUTED BY HASH(sr_id) BUCKETS 4",
+    )
+    .await;
+    let sql = |dry: bool| {
+        format!(
+            "RESTORE SNAPSHOT snap FROM repo DATABASE shop AS shop3 ON (sr_member) {}",
+            props(dry)
+        )
+    };
+    let (actions, _, detail) = restore_dry_run(&mut c, &sql(true)).await;
+    let conflict = actions
+        .iter()
+        .find(|a| a.0 == "CONFLICT")
+        .unwrap_or_else(|| panic!("{actions:?}"))
+        .2
+        .clone();
+    assert!(
+        conflict.contains("already exist but with different schema"),
+        "{conflict}"
+    );
+    assert!(detail.contains("the restore would fail"), "{detail}");
+    assert!(
+        show_job(&mut c, "RESTORE", "shop3").await.is_none(),
+        "no job was submitted"
+    );
+    exec(&mut c, &sql(false)).await;
+    let job = wait_cancelled(&mut c, "RESTORE", "shop3").await;
+    assert!(
+        job.get("Status").contains(&conflict),
+        "{job:?} vs {conflict}"
+    );
 }

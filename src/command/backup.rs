@@ -229,6 +229,8 @@ pub struct JobProperties {
     pub backup_timestamp: Option<String>,
     pub replication_num: Option<u32>,
     pub allow_load: bool,
+    /// RESTORE: report what the restore would do, change nothing.
+    pub dry_run: bool,
 }
 
 impl JobProperties {
@@ -241,6 +243,7 @@ impl JobProperties {
             backup_timestamp: None,
             replication_num: None,
             allow_load: false,
+            dry_run: false,
         };
         let mut unknown = Vec::new();
         for (key, value) in props {
@@ -297,6 +300,9 @@ impl JobProperties {
                             )));
                         }
                     }
+                }
+                (JobKind::Restore, "dry_run") => {
+                    out.dry_run = super::snapshot::parse_bool(key, value)?
                 }
                 (JobKind::Restore, "meta_version" | "starrocks_meta_version") => {}
                 _ => unknown.push(key.clone()),
@@ -571,35 +577,24 @@ pub async fn show_snapshot(engine: &Engine, stmt: ShowSnapshot) -> Result<Outcom
         }) => {
             let (database, details, status) =
                 match manifest::read_committed(&repo.store, &label, &ts).await {
-                    Ok(m) => (
-                        Some(m.database.clone()),
-                        Some(details_json(&m)),
-                        "OK".to_string(),
-                    ),
+                    Ok(m) => {
+                        let verified = super::snapshot::last_verification(
+                            engine,
+                            &repo.meta.name,
+                            &label,
+                            &ts,
+                        );
+                        (
+                            Some(m.database.clone()),
+                            Some(details_json(&m, verified)),
+                            "OK".to_string(),
+                        )
+                    }
                     Err(e) => (None, None, format!("Failed to get info: {e}")),
                 };
-            let (verified, result) =
-                super::snapshot::last_verification(engine, &repo.meta.name, &label, &ts)
-                    .unwrap_or((None, "never verified".to_string()));
             Outcome::text_table(
-                &[
-                    "Snapshot",
-                    "Timestamp",
-                    "Database",
-                    "Details",
-                    "Status",
-                    "LastVerified",
-                    "VerifyResult",
-                ],
-                vec![vec![
-                    Some(label),
-                    Some(ts),
-                    database,
-                    details,
-                    Some(status),
-                    verified,
-                    Some(result),
-                ]],
+                &["Snapshot", "Timestamp", "Database", "Details", "Status"],
+                vec![vec![Some(label), Some(ts), database, details, Some(status)]],
             )
         }
         filter => {
@@ -658,8 +653,9 @@ pub async fn show_snapshot(engine: &Engine, stmt: ShowSnapshot) -> Result<Outcom
     }
 }
 
-/// The detail cell of SHOW SNAPSHOT: StarRocks' brief info keys, plus backstop's extras.
-fn details_json(m: &manifest::Manifest) -> String {
+/// The detail cell of SHOW SNAPSHOT: StarRocks' brief info keys, plus backstop's extras (the
+/// last VERIFY SNAPSHOT of this server: `{"time": ..., "result": ...}`, or null).
+fn details_json(m: &manifest::Manifest, verified: Option<(Option<String>, String)>) -> String {
     let objects: serde_json::Map<String, serde_json::Value> = m
         .tables
         .iter()
@@ -681,6 +677,7 @@ fn details_json(m: &manifest::Manifest) -> String {
         "format_version": m.format_version,
         "backup_result": "succeed",
         "backup_objects": objects,
+        "last_verification": verified.map(|(time, result)| serde_json::json!({ "time": time, "result": result })),
     });
     let mut out = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b" ");
@@ -840,6 +837,15 @@ pub async fn restore(
             }
         }
     }
+    if props.dry_run {
+        let request = RestoreRequest {
+            manifest,
+            items,
+            replication_num: props.replication_num,
+            transfer: props.transfer,
+        };
+        return restore_dry_run(engine, &db, &request).await;
+    }
     let objects = items
         .iter()
         .map(|i| {
@@ -893,6 +899,142 @@ pub async fn restore(
         request,
     ));
     Ok(Outcome::ok())
+}
+
+/// `RESTORE ... PROPERTIES ("dry_run" = "true")`: what the restore would do, from the same
+/// plan a real restore checks first. One row per action, conflict, and a TOTAL row.
+async fn restore_dry_run(
+    engine: &Engine,
+    db: &str,
+    request: &crate::jobs::restore::RestoreRequest,
+) -> Result<Outcome> {
+    use crate::jobs::restore::Conflict;
+    let mut plan = crate::jobs::restore::plan(engine, db, request, None)
+        .await
+        .map_err(|e| match e {
+            crate::jobs::JobError::Failed(s) => Error::Common(s.msg),
+            crate::jobs::JobError::Cancelled => Error::Common("cancelled".into()),
+        })?;
+    if engine.jobs.latest(db).is_some_and(|j| !j.state().is_done()) {
+        plan.conflicts.insert(
+            0,
+            Conflict {
+                table: None,
+                message: "Can only run one backup or restore job of a database at same time".into(),
+            },
+        );
+    }
+    let row = |action: &str,
+               table: Option<&str>,
+               partition: Option<&str>,
+               detail: String,
+               objects: Option<u64>,
+               bytes: Option<u64>| {
+        vec![
+            Some(action.to_string()),
+            Some(db.to_string()),
+            table.map(str::to_string),
+            partition.map(str::to_string),
+            Some(detail),
+            objects.map(|n| n.to_string()),
+            bytes.map(|n| n.to_string()),
+        ]
+    };
+    let mut rows = Vec::new();
+    if plan.creates_database {
+        rows.push(row(
+            "CREATE DATABASE",
+            None,
+            None,
+            String::new(),
+            None,
+            None,
+        ));
+    }
+    for t in &plan.tables {
+        let size = |p: &crate::repo::manifest::ManifestPartition| {
+            let rowsets = p.tablets.iter().flat_map(|t| &t.rowsets);
+            (
+                rowsets.clone().count() as u64,
+                rowsets.map(|r| r.size).sum::<u64>(),
+            )
+        };
+        if t.target.is_none() {
+            let (objects, bytes) = t
+                .source
+                .partitions
+                .iter()
+                .map(size)
+                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+            rows.push(row(
+                "CREATE TABLE",
+                Some(&t.item.target),
+                None,
+                format!("from snapshot table {}", t.source.name),
+                Some(objects),
+                Some(bytes),
+            ));
+        }
+        for p in &t.source.partitions {
+            let (objects, bytes) = size(p);
+            let action = if t.target.is_none() {
+                "RESTORE PARTITION"
+            } else if t.overwrites(&p.name) {
+                "OVERWRITE PARTITION"
+            } else {
+                "ADD PARTITION"
+            };
+            rows.push(row(
+                action,
+                Some(&t.item.target),
+                Some(&p.name),
+                format!("{} rows, version {}", p.rows, p.visible_version),
+                Some(objects),
+                Some(bytes),
+            ));
+        }
+    }
+    for c in &plan.conflicts {
+        rows.push(row(
+            "CONFLICT",
+            c.table.as_deref(),
+            None,
+            c.message.clone(),
+            None,
+            None,
+        ));
+    }
+    let summary = match plan.conflicts.first() {
+        None => format!(
+            "DRY RUN: would download {} objects ({}); nothing was changed",
+            plan.objects,
+            crate::jobs::human_bytes(plan.bytes)
+        ),
+        Some(c) => format!(
+            "DRY RUN: the restore would fail: {}; nothing was changed",
+            c.message
+        ),
+    };
+    rows.push(row(
+        "TOTAL",
+        None,
+        None,
+        summary,
+        Some(plan.objects),
+        Some(plan.bytes),
+    ));
+    Outcome::text_table(
+        &[
+            "Action",
+            "Database",
+            "Table",
+            "Partition",
+            "Detail",
+            "Objects",
+            "Bytes",
+        ],
+        rows,
+    )
 }
 
 #[cfg(test)]
