@@ -293,6 +293,7 @@ async fn upload_all(
             })
             .await?;
             job.progress.add(1, u.size);
+            job.progress.moved(u.size);
             job.progress.store_retries.store(
                 repo.store.retries().saturating_sub(retries_before),
                 Ordering::Relaxed,

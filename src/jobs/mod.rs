@@ -153,6 +153,10 @@ pub struct Progress {
     pub retries: AtomicU64,
     /// Retries the repository's client made for this job (S3's one retry loop).
     pub store_retries: AtomicU64,
+    /// Objects and bytes this job really moved (a backup's objects the repository already had
+    /// are not counted); never reset between phases.
+    pub moved_objects: AtomicU64,
+    pub moved_bytes: AtomicU64,
 }
 
 impl Progress {
@@ -166,6 +170,12 @@ impl Progress {
     pub fn add(&self, objects: u64, bytes: u64) {
         self.objects_done.fetch_add(objects, Ordering::Relaxed);
         self.bytes_done.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Counts one object of `bytes` really uploaded or downloaded.
+    pub fn moved(&self, bytes: u64) {
+        self.moved_objects.fetch_add(1, Ordering::Relaxed);
+        self.moved_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// `[objects: 12/48, bytes: 1.2 GiB/4.8 GiB]`

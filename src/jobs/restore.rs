@@ -531,6 +531,7 @@ async fn download_all(
             bandwidth.admit(d.size).await;
             with_download_retries(job, repo, &d).await?;
             job.progress.add(1, d.size);
+            job.progress.moved(d.size);
             job.progress.store_retries.store(
                 repo.store.retries().saturating_sub(retries_before),
                 std::sync::atomic::Ordering::Relaxed,
