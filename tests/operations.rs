@@ -193,6 +193,10 @@ async fn json_logs_have_one_line_per_job_state_and_no_secret() {
         assert_eq!(l["label"], "nightly", "{l}");
         assert_eq!(l["kind"], "backup", "{l}");
         assert!(l["job"].as_u64().is_some(), "{l}");
+        assert!(
+            l["backup_timestamp"].as_str().unwrap().starts_with("20"),
+            "{l}"
+        );
         assert!(l["level"].is_string() && l["timestamp"].is_string(), "{l}");
     }
     let last = lines.last().unwrap();

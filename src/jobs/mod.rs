@@ -369,7 +369,7 @@ impl Job {
                 db = %r.db,
                 label = %r.label,
                 repo = %r.repo,
-                timestamp = %r.timestamp,
+                backup_timestamp = %r.timestamp,
                 state = r.state.as_str(),
                 objects_done,
                 objects_total,
@@ -384,14 +384,14 @@ impl Job {
         if r.state == JobState::Finished {
             tracing::info!(
                 job = r.id, kind, db = %r.db, label = %r.label, repo = %r.repo,
-                timestamp = %r.timestamp, state = r.state.as_str(), status = %status,
+                backup_timestamp = %r.timestamp, state = r.state.as_str(), status = %status,
                 objects_total, bytes_total, moved_objects, moved_bytes, duration_ms,
                 "job state"
             );
         } else {
             tracing::warn!(
                 job = r.id, kind, db = %r.db, label = %r.label, repo = %r.repo,
-                timestamp = %r.timestamp, state = r.state.as_str(), status = %status,
+                backup_timestamp = %r.timestamp, state = r.state.as_str(), status = %status,
                 objects_total, bytes_total, moved_objects, moved_bytes, duration_ms,
                 "job state"
             );
