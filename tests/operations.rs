@@ -110,10 +110,15 @@ async fn config_file_settings_apply_and_flags_win_over_them() {
          root-password = \"from-the-file\"\n\
          min_job_timeout = 5\n\
          max-connections = 64\n\
+         query-memory-limit = \"256M\"\n\
+         metrics-listen = \"127.0.0.1:0\"\n\
          log-format = \"json\"\n",
     )
     .unwrap();
     let daemon = TestDaemon::start_with(&["--config", path.to_str().unwrap()], &[]);
+    // metrics-listen from the file: the endpoint is announced and answers.
+    let (status, _) = http_get(&metrics_addr(&daemon), "/metrics");
+    assert!(status.contains("200"), "{status}");
     let mut conn = Conn::new(daemon.opts_with_password("from-the-file"))
         .await
         .expect("the file's root password applies");
@@ -246,6 +251,17 @@ async fn text_logs_carry_the_same_fields() {
     assert!(lines[6].contains("state=\"FINISHED\"") || lines[6].contains("state=FINISHED"));
 }
 
+/// The HOST:PORT of the metrics endpoint the daemon announced on stdout.
+fn metrics_addr(daemon: &TestDaemon) -> String {
+    let stdout = std::fs::read_to_string(daemon.scratch_dir().join("stdout.log")).unwrap();
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("backstop metrics on http://"))
+        .and_then(|l| l.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("no metrics line in stdout: {stdout}"))
+        .to_string()
+}
+
 /// `GET path` over plain HTTP/1.1: (status line, body).
 fn http_get(addr: &str, path: &str) -> (String, String) {
     let mut s = TcpStream::connect(addr).unwrap();
@@ -303,13 +319,7 @@ async fn metrics_are_scraped_during_a_backup() {
             ("BACKSTOP_FAILPOINT_DIR", points.path().to_str().unwrap()),
         ],
     );
-    let stdout = std::fs::read_to_string(daemon.scratch_dir().join("stdout.log")).unwrap();
-    let addr = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("backstop metrics on http://"))
-        .and_then(|l| l.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("no metrics line in stdout: {stdout}"))
-        .to_string();
+    let addr = metrics_addr(&daemon);
 
     let mut conn = daemon.conn().await;
     let repo_dir = daemon.scratch_dir().join("repo");
