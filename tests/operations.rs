@@ -210,6 +210,36 @@ async fn json_logs_have_one_line_per_job_state_and_no_secret() {
     assert_eq!(last["moved_objects"], last["objects_total"], "{last}");
     assert!(last["duration_ms"].as_u64().is_some(), "{last}");
 
+    // A restore logs its own states the same way.
+    let ts = last["backup_timestamp"].as_str().unwrap().to_string();
+    exec(
+        &mut conn,
+        &format!(
+            "RESTORE SNAPSHOT sr_hub.nightly FROM repo ON (sr_member AS copy) \
+             PROPERTIES (\"backup_timestamp\" = \"{ts}\", \"sync\" = \"true\")"
+        ),
+    )
+    .await;
+    let restore: Vec<String> = job_lines(&daemon)
+        .iter()
+        .filter(|l| l["kind"] == "restore")
+        .map(|l| format!("{} {}", l["state"].as_str().unwrap(), l["label"]))
+        .collect();
+    assert_eq!(
+        restore,
+        [
+            "PENDING",
+            "SNAPSHOTING",
+            "DOWNLOAD",
+            "DOWNLOADING",
+            "COMMIT",
+            "COMMITTING",
+            "FINISHED"
+        ]
+        .map(|s| format!("{s} \"nightly\"")),
+        "{restore:?}"
+    );
+
     // A repository with credentials (its storage is unreachable, so CREATE fails after the
     // statement was logged at debug level), and a user statement with a password.
     let secret = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY";
