@@ -157,6 +157,18 @@ async fn nightly_backup(daemon: &TestDaemon) -> Conn {
     conn
 }
 
+/// Restores `nightly` at `ts` as `sr_hub.copy`, waiting for the job when `sync`.
+async fn restore_copy(conn: &mut Conn, ts: &str, sync: bool) {
+    exec(
+        conn,
+        &format!(
+            "RESTORE SNAPSHOT sr_hub.nightly FROM repo ON (sr_member AS copy) \
+             PROPERTIES (\"backup_timestamp\" = \"{ts}\", \"sync\" = \"{sync}\")"
+        ),
+    )
+    .await;
+}
+
 /// The daemon's whole stderr.
 fn log(daemon: &TestDaemon) -> String {
     std::fs::read_to_string(daemon.stderr_log()).unwrap()
@@ -212,14 +224,7 @@ async fn json_logs_have_one_line_per_job_state_and_no_secret() {
 
     // A restore logs its own states the same way.
     let ts = last["backup_timestamp"].as_str().unwrap().to_string();
-    exec(
-        &mut conn,
-        &format!(
-            "RESTORE SNAPSHOT sr_hub.nightly FROM repo ON (sr_member AS copy) \
-             PROPERTIES (\"backup_timestamp\" = \"{ts}\", \"sync\" = \"true\")"
-        ),
-    )
-    .await;
+    restore_copy(&mut conn, &ts, true).await;
     let restore: Vec<String> = job_lines(&daemon)
         .iter()
         .filter(|l| l["kind"] == "restore")
@@ -436,14 +441,7 @@ async fn metrics_are_scraped_during_a_backup() {
         .unwrap()
         .path();
     std::fs::remove_file(victim).unwrap();
-    exec(
-        &mut conn,
-        &format!(
-            "RESTORE SNAPSHOT sr_hub.nightly FROM repo ON (sr_member AS copy) \
-             PROPERTIES (\"backup_timestamp\" = \"{ts}\")"
-        ),
-    )
-    .await;
+    restore_copy(&mut conn, &ts, false).await;
     assert_eq!(wait_done(&mut conn, "RESTORE").await, "CANCELLED");
     let (_, body) = http_get(&addr, "/metrics");
     assert_eq!(
