@@ -85,6 +85,17 @@ pub struct Config {
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub min_job_timeout: u64,
 
+    /// Lifetime of a running backup's lease and of a garbage-collection mark in a repository,
+    /// in seconds; each is refreshed every tenth of it. Every server sharing a repository
+    /// should use the same value. Tests lower it.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub lease_lifetime: u64,
+
+    /// How often snapshots whose `ttl` has passed are dropped and unreferenced objects
+    /// collected, in seconds (0: never in the background).
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub snapshot_expiry_interval: u64,
+
     /// How log lines on stderr look: `text` for people, `json` (one object per line) for log
     /// collectors. `RUST_LOG` chooses how much is logged.
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -193,6 +204,11 @@ fn file_args(path: &Path, matches: &clap::ArgMatches) -> Result<Vec<String>, Con
 }
 
 impl Config {
+    /// `--lease-lifetime` in milliseconds.
+    pub fn lease_lifetime_ms(&self) -> i64 {
+        i64::try_from(self.lease_lifetime.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+
     /// Checks what clap cannot: a non-loopback address needs a root password.
     pub fn validate(&self) -> Result<(), String> {
         let has_password = self.root_password.as_ref().is_some_and(|p| !p.is_empty());
@@ -203,6 +219,9 @@ impl Config {
                  or listen on 127.0.0.1",
                 self.listen
             ));
+        }
+        if self.lease_lifetime < 3 {
+            return Err("--lease-lifetime must be at least 3 seconds".into());
         }
         if self.max_connections == 0 {
             return Err("--max-connections must be at least 1".into());

@@ -347,17 +347,7 @@ impl JobProperties {
                         ))
                     })?);
                 }
-                (_, "sync") => {
-                    out.sync = match value.trim().to_ascii_lowercase().as_str() {
-                        "true" => true,
-                        "false" => false,
-                        _ => {
-                            return Err(Error::Common(format!(
-                                "Invalid sync value: '{value}'; use \"true\" to wait for the job to end, or \"false\""
-                            )));
-                        }
-                    }
-                }
+                (_, "sync") => out.sync = super::snapshot::parse_bool(key, value)?,
                 (JobKind::Backup, "type") => match value.to_ascii_lowercase().as_str() {
                     // Every backstop backup is incremental by content, and each restores alone.
                     "full" | "incremental" => {}

@@ -12,6 +12,7 @@ pub mod information_schema;
 pub mod insert;
 pub mod query;
 pub mod repository;
+pub mod snapshot;
 pub mod table;
 
 use std::collections::HashMap;
@@ -173,6 +174,7 @@ pub async fn execute(
             backup::cancel(engine, stmt, crate::jobs::JobKind::Restore).await
         }
         Statement::ShowSnapshot(stmt) => backup::show_snapshot(engine, stmt).await,
+        Statement::DropSnapshot(stmt) => snapshot::drop_snapshot(engine, stmt).await,
         Statement::RestoreSnapshot(stmt) => backup::restore(engine, session, stmt).await,
         Statement::Std(std) => match *std {
             s @ (S::Query(_) | S::Explain { .. }) => query::run(engine, session, s).await,

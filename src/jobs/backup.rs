@@ -25,6 +25,7 @@ use super::{Job, JobError, JobState, JobStatus};
 use crate::catalog::TableTree;
 use crate::engine::Engine;
 use crate::repo::Repository;
+use crate::repo::gc;
 use crate::repo::manifest::{
     self, CommitMarker, Manifest, ManifestPartition, ManifestRowset, ManifestTable, ManifestTablet,
 };
@@ -35,10 +36,8 @@ use crate::repo::store::StoreError;
 /// second one on top. (A restore's download also retries a body cut mid-stream, which the
 /// client cannot; see `restore::with_download_retries`.)
 const ATTEMPTS: u32 = 1;
-/// How often a running job rewrites its lease.
-const LEASE_HEARTBEAT: Duration = Duration::from_secs(30);
-/// A lease not rewritten for this long belongs to a dead job.
-pub const LEASE_LIFETIME_MS: i64 = 5 * 60 * 1000;
+/// How often a job waiting for a collection round polls the repository.
+const MARK_POLL: Duration = Duration::from_millis(500);
 
 /// What a BACKUP statement asked for, checked at submission.
 #[derive(Debug, Clone)]
@@ -165,19 +164,11 @@ async fn steps(
             let manifest_sha = manifest::sha256_hex(&json);
             let manifest_key = format!("{dir}/{}", manifest::MANIFEST);
             with_retries(job, "upload manifest", || {
-                repo.store.put_bytes(&manifest_key, Bytes::from(json.clone()))
+                repo.store
+                    .put_bytes(&manifest_key, Bytes::from(json.clone()))
             })
             .await?;
-            let by_key: BTreeMap<&str, &Upload> =
-                uploads.iter().map(|u| (u.key.as_str(), u)).collect();
-            for key in &skipped {
-                let present = with_retries(job, "check object", || repo.store.head(key)).await?;
-                if let (None, Some(u)) = (present, by_key.get(key.as_str())) {
-                    tracing::warn!(object = %key, "object vanished since it was checked; uploading it again");
-                    with_retries(job, "upload object", || repo.store.put_file(&u.key, &u.path))
-                        .await?;
-                }
-            }
+            let lease_written_ms = recheck_skipped(engine, job, repo, &uploads, &skipped).await?;
             crate::failpoint::hit("backup.before_commit").await?;
             let commit = CommitMarker {
                 manifest_sha256: manifest_sha,
@@ -186,8 +177,19 @@ async fn steps(
             let commit = serde_json::to_vec(&commit)
                 .map_err(|e| JobError::Failed(JobStatus::common(e.to_string())))?;
             let commit_key = format!("{dir}/{}", manifest::COMMIT);
+            // A lease that may look expired to a collector protects nothing: start over.
+            let lifetime = engine.config.lease_lifetime_ms();
+            if chrono::Utc::now().timestamp_millis() - lease_written_ms
+                > lifetime - gc::safety_margin_ms(lifetime)
+            {
+                return Err(JobError::Failed(JobStatus::common(
+                    "the job's lease in the repository could not be kept fresh before COMMIT; \
+                     nothing was committed. Run the backup again",
+                )));
+            }
             with_retries(job, "write COMMIT", || {
-                repo.store.put_bytes(&commit_key, Bytes::from(commit.clone()))
+                repo.store
+                    .put_bytes(&commit_key, Bytes::from(commit.clone()))
             })
             .await?;
             crate::failpoint::hit("backup.after_commit").await?;
@@ -333,7 +335,47 @@ where
     }
 }
 
-async fn write_lease(engine: &Engine, repo: &Repository, job: &Job) -> Result<(), JobError> {
+/// Before COMMIT: waits out every collection round that may delete an object the job skipped
+/// without waiting for the job (module doc of [`crate::repo::gc`]), then checks each skipped
+/// object again and uploads the ones that are gone. Returns when the lease was last written.
+async fn recheck_skipped(
+    engine: &Engine,
+    job: &Job,
+    repo: &Repository,
+    uploads: &[Upload],
+    skipped: &[String],
+) -> Result<i64, JobError> {
+    let record = job.record();
+    let lease_key = manifest::lease_key(engine.catalog.server_id(), record.id);
+    let skipped_set: std::collections::BTreeSet<String> = skipped.iter().cloned().collect();
+    crate::failpoint::hit("backup.before_recheck").await?;
+    loop {
+        let marks =
+            with_retries(job, "read collection marks", || gc::live_marks(&repo.store)).await?;
+        let blocking = gc::blocking_marks(&marks, &lease_key, &skipped_set);
+        if blocking.is_empty() {
+            break;
+        }
+        tracing::info!(job = record.id, marks = ?blocking, "waiting for a collection round before COMMIT");
+        tokio::time::sleep(MARK_POLL).await;
+    }
+    let written = write_lease(engine, repo, job).await?;
+    let by_key: BTreeMap<&str, &Upload> = uploads.iter().map(|u| (u.key.as_str(), u)).collect();
+    for key in skipped {
+        let present = with_retries(job, "check object", || repo.store.head(key)).await?;
+        if let (None, Some(u)) = (present, by_key.get(key.as_str())) {
+            tracing::warn!(object = %key, "object vanished since it was checked; uploading it again");
+            with_retries(job, "upload object", || {
+                repo.store.put_file(&u.key, &u.path)
+            })
+            .await?;
+        }
+    }
+    Ok(written)
+}
+
+/// Writes the job's lease (fresh heartbeat); returns when.
+async fn write_lease(engine: &Engine, repo: &Repository, job: &Job) -> Result<i64, JobError> {
     let record = job.record();
     let now = chrono::Utc::now().timestamp_millis();
     let lease = Lease {
@@ -343,7 +385,7 @@ async fn write_lease(engine: &Engine, repo: &Repository, job: &Job) -> Result<()
         timestamp: record.timestamp.clone(),
         started_ms: record.created_ms,
         heartbeat_ms: now,
-        expires_ms: now + LEASE_LIFETIME_MS,
+        expires_ms: now + engine.config.lease_lifetime_ms(),
     };
     let json = serde_json::to_vec_pretty(&lease)
         .map_err(|e| JobError::Failed(JobStatus::common(e.to_string())))?;
@@ -351,7 +393,8 @@ async fn write_lease(engine: &Engine, repo: &Repository, job: &Job) -> Result<()
     with_retries(job, "write lease", || {
         repo.store.put_bytes(&key, Bytes::from(json.clone()))
     })
-    .await
+    .await?;
+    Ok(now)
 }
 
 fn spawn_heartbeat(
@@ -359,12 +402,13 @@ fn spawn_heartbeat(
     job: Arc<Job>,
     repo: Arc<Repository>,
 ) -> tokio::task::JoinHandle<()> {
+    let heartbeat = Duration::from_millis(engine.config.lease_lifetime_ms().unsigned_abs() / 10);
     tokio::spawn(async move {
         let done = job.done_token();
         loop {
             tokio::select! {
                 _ = done.cancelled() => return,
-                _ = tokio::time::sleep(LEASE_HEARTBEAT) => {
+                _ = tokio::time::sleep(heartbeat) => {
                     if let Err(JobError::Failed(s)) = write_lease(&engine, &repo, &job).await {
                         tracing::warn!(job = job.id(), error = %s.msg, "lease heartbeat failed");
                     }

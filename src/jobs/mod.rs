@@ -11,6 +11,7 @@
 //!   in the commit's own transaction) or changed nothing.
 
 pub mod backup;
+pub mod lifecycle;
 pub mod restore;
 
 use std::collections::HashMap;

@@ -592,6 +592,7 @@ pub fn run_with_deadline(cmd: &mut Command, stdin: &str, deadline: Duration) -> 
     }
 }
 
+pub mod backup;
 pub mod proxy;
 
 /// A raw MySQL-protocol client for byte-level tests: it does the HandshakeV10 /
