@@ -17,11 +17,10 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::backup::*;
-use common::{TestDaemon, exec, require_tool, rows, run_with_deadline, server_err};
+use common::{TestDaemon, exec, rows, run_with_deadline, server_err};
 use mysql_async::Conn;
 use mysql_async::prelude::Queryable;
 
@@ -111,12 +110,7 @@ SELECT * FROM sr_hub.sr_member ORDER BY sr_id;
 /// Runs `input` through `mysql --batch` against `daemon`; the session must succeed silently on
 /// stderr.
 fn mysql_batch(daemon: &TestDaemon, input: &str) -> String {
-    let mut cmd = Command::new(require_tool("mysql"));
-    cmd.arg("--no-defaults")
-        .arg("-h127.0.0.1")
-        .arg(format!("-P{}", daemon.port()))
-        .arg("-uroot")
-        .args(["--batch", "--connect-timeout=20"]);
+    let mut cmd = daemon.mysql_batch_command();
     let out = run_with_deadline(&mut cmd, input, Duration::from_secs(60));
     assert!(
         out.status.success() && out.stderr.trim().is_empty(),

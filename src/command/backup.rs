@@ -141,12 +141,75 @@ pub async fn backup(
     };
     tokio::spawn(crate::jobs::backup::run(
         Arc::clone(engine),
-        job,
+        Arc::clone(&job),
         repo,
         request,
     ));
+    if props.sync {
+        return wait_for_job(&job).await;
+    }
     Ok(Outcome::ok())
 }
+
+/// `"sync" = "true"`: waits until the job has ended. FINISHED answers one row saying what the
+/// job did (a script reads the snapshot's `Timestamp` from it); CANCELLED answers error 5064
+/// with the job's status, so `mysql` exits non-zero and a driver raises.
+///
+/// The job runs on its own task: a client that disconnects while waiting does not stop it.
+pub async fn wait_for_job(job: &Job) -> Result<Outcome> {
+    job.done_token().cancelled().await;
+    let r = job.record();
+    let kind = r.kind.as_str().to_ascii_uppercase();
+    if r.state != JobState::Finished {
+        return Err(Error::Common(format!(
+            "{kind} job {} (label '{}', database {}) ended {}: {}",
+            r.id,
+            r.label,
+            r.db,
+            r.state.as_str(),
+            r.status.cell()
+        )));
+    }
+    let load =
+        |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed).to_string();
+    let p = &job.progress;
+    Outcome::text_table(
+        &SYNC_COLUMNS,
+        vec![vec![
+            Some(r.id.to_string()),
+            Some(kind.to_string()),
+            Some(r.label.clone()),
+            Some(r.timestamp.clone()),
+            Some(r.db.clone()),
+            Some(r.state.as_str().to_string()),
+            Some(load(&p.objects_total)),
+            Some(load(&p.bytes_total)),
+            Some(load(&p.moved_objects)),
+            Some(load(&p.moved_bytes)),
+            Some(
+                r.finished_ms
+                    .saturating_sub(r.created_ms)
+                    .max(0)
+                    .to_string(),
+            ),
+        ]],
+    )
+}
+
+/// The row a `sync` job answers when it finished (docs/backup.md explains each).
+pub const SYNC_COLUMNS: [&str; 11] = [
+    "JobId",
+    "Kind",
+    "Label",
+    "Timestamp",
+    "DbName",
+    "State",
+    "Objects",
+    "Bytes",
+    "TransferredObjects",
+    "TransferredBytes",
+    "DurationMs",
+];
 
 /// The tables (and partitions) an `ON (...)` list names; `None` for the whole database.
 async fn backup_objects(
@@ -231,6 +294,8 @@ pub struct JobProperties {
     pub allow_load: bool,
     /// RESTORE: report what the restore would do, change nothing.
     pub dry_run: bool,
+    /// backstop's `sync`: the statement waits for the job to end ([`wait_for_job`]).
+    pub sync: bool,
 }
 
 impl JobProperties {
@@ -244,6 +309,7 @@ impl JobProperties {
             replication_num: None,
             allow_load: false,
             dry_run: false,
+            sync: false,
         };
         let mut unknown = Vec::new();
         for (key, value) in props {
@@ -271,6 +337,7 @@ impl JobProperties {
                         ))
                     })?);
                 }
+                (_, "sync") => out.sync = super::snapshot::parse_bool(key, value)?,
                 (JobKind::Backup, "type") => match value.to_ascii_lowercase().as_str() {
                     // Every backstop backup is incremental by content, and each restores alone.
                     "full" | "incremental" => {}
@@ -894,10 +961,13 @@ pub async fn restore(
     };
     tokio::spawn(crate::jobs::restore::run(
         Arc::clone(engine),
-        job,
+        Arc::clone(&job),
         repo,
         request,
     ));
+    if props.sync {
+        return wait_for_job(&job).await;
+    }
     Ok(Outcome::ok())
 }
 

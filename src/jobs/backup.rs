@@ -204,7 +204,6 @@ async fn steps(
         r.finished_ms = chrono::Utc::now().timestamp_millis();
     })
     .await?;
-    tracing::info!(job = record.id, label = %record.label, timestamp = %record.timestamp, "backup finished");
     Ok(())
 }
 
@@ -295,6 +294,7 @@ async fn upload_all(
             })
             .await?;
             job.progress.add(1, u.size);
+            job.moved(u.size);
             job.progress.store_retries.store(
                 repo.store.retries().saturating_sub(retries_before),
                 Ordering::Relaxed,
@@ -322,11 +322,11 @@ where
             Ok(v) => return Ok(v),
             Err(e) if e.is_transient() && attempt < ATTEMPTS => {
                 job.progress.retries.fetch_add(1, Ordering::Relaxed);
-                job.note_error(format!("{what}: {e}"));
+                job.storage_error(what, &e);
                 tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
             }
             Err(e) => {
-                job.note_error(format!("{what}: {e}"));
+                job.storage_error(what, &e);
                 return Err(JobError::Failed(JobStatus::common(format!(
                     "{what} failed: {e}"
                 ))));

@@ -33,6 +33,17 @@ pub enum JobKind {
     Verify,
 }
 
+impl JobKind {
+    /// `backup`, `restore` or `verify` (logs and metrics).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Backup => "backup",
+            JobKind::Restore => "restore",
+            JobKind::Verify => "verify",
+        }
+    }
+}
+
 /// StarRocks' job states (backup and restore share one enum).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -163,6 +174,10 @@ pub struct Progress {
     pub retries: AtomicU64,
     /// Retries the repository's client made for this job (S3's one retry loop).
     pub store_retries: AtomicU64,
+    /// Objects and bytes this job really moved (a backup's objects the repository already had
+    /// are not counted); never reset between phases.
+    pub moved_objects: AtomicU64,
+    pub moved_bytes: AtomicU64,
 }
 
 impl Progress {
@@ -176,6 +191,12 @@ impl Progress {
     pub fn add(&self, objects: u64, bytes: u64) {
         self.objects_done.fetch_add(objects, Ordering::Relaxed);
         self.bytes_done.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Counts one object of `bytes` really uploaded or downloaded.
+    pub fn moved(&self, bytes: u64) {
+        self.moved_objects.fetch_add(1, Ordering::Relaxed);
+        self.moved_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// `[objects: 12/48, bytes: 1.2 GiB/4.8 GiB]`
@@ -342,9 +363,57 @@ impl Job {
     /// Moves to `state` (persisted), unless the job was cancelled meanwhile.
     pub async fn set_state(&self, catalog: &Catalog, state: JobState) -> Result<(), JobError> {
         self.check()?;
-        tracing::info!(job = self.id(), state = state.as_str(), "job state");
         self.update(catalog, |r| r.state = state).await?;
+        self.log_state();
         Ok(())
+    }
+
+    /// The one log line of a state change: who the job is and what it has moved so far. A job
+    /// record holds no secret (repository credentials live in the catalog's repository table).
+    fn log_state(&self) {
+        let r = self.record();
+        let p = &self.progress;
+        let kind = r.kind.as_str();
+        let objects_done = p.objects_done.load(Ordering::Relaxed);
+        let objects_total = p.objects_total.load(Ordering::Relaxed);
+        let bytes_done = p.bytes_done.load(Ordering::Relaxed);
+        let bytes_total = p.bytes_total.load(Ordering::Relaxed);
+        let moved_objects = p.moved_objects.load(Ordering::Relaxed);
+        let moved_bytes = p.moved_bytes.load(Ordering::Relaxed);
+        if !r.state.is_done() {
+            tracing::info!(
+                job = r.id,
+                kind,
+                db = %r.db,
+                label = %r.label,
+                repo = %r.repo,
+                backup_timestamp = %r.timestamp,
+                state = r.state.as_str(),
+                objects_done,
+                objects_total,
+                bytes_done,
+                bytes_total,
+                "job state"
+            );
+            return;
+        }
+        let duration_ms = r.finished_ms.saturating_sub(r.created_ms).max(0);
+        let status = r.status.cell();
+        if r.state == JobState::Finished {
+            tracing::info!(
+                job = r.id, kind, db = %r.db, label = %r.label, repo = %r.repo,
+                backup_timestamp = %r.timestamp, state = r.state.as_str(), status = %status,
+                objects_total, bytes_total, moved_objects, moved_bytes, duration_ms,
+                "job state"
+            );
+        } else {
+            tracing::warn!(
+                job = r.id, kind, db = %r.db, label = %r.label, repo = %r.repo,
+                backup_timestamp = %r.timestamp, state = r.state.as_str(), status = %status,
+                objects_total, bytes_total, moved_objects, moved_bytes, duration_ms,
+                "job state"
+            );
+        }
     }
 
     /// Err(Cancelled) once the job was cancelled.
@@ -396,8 +465,31 @@ impl Job {
         self.done.clone()
     }
 
+    /// The job has ended (its record says how): logs the end, counts it in the metrics, and
+    /// fires the done token. Only the first call counts.
     pub fn mark_done(&self) {
+        if self.done.is_cancelled() {
+            return;
+        }
+        self.log_state();
+        let r = self.record();
+        let retries = self.progress.retries.load(Ordering::Relaxed)
+            + self.progress.store_retries.load(Ordering::Relaxed);
+        let duration_ms = u64::try_from(r.finished_ms.saturating_sub(r.created_ms)).unwrap_or(0);
+        crate::metrics::METRICS.job_ended(r.kind, r.state, duration_ms, retries);
         self.done.cancel();
+    }
+
+    /// One object of `bytes` really uploaded or downloaded: the job's figures and the metrics.
+    pub fn moved(&self, bytes: u64) {
+        self.progress.moved(bytes);
+        crate::metrics::METRICS.moved(lock(&self.record).kind, bytes);
+    }
+
+    /// A storage error `what` met: kept for TaskErrMsg and counted by kind in the metrics.
+    pub fn storage_error(&self, what: &str, e: &crate::repo::StoreError) {
+        crate::metrics::METRICS.storage_error(e.kind());
+        self.note_error(format!("{what}: {e}"));
     }
 
     pub fn note_error(&self, message: String) {
@@ -586,6 +678,8 @@ impl Jobs {
             };
             return Err(e);
         }
+        job.log_state();
+        crate::metrics::METRICS.job_submitted(job.record().kind);
         if let Some(p) = previous {
             let _ = self.catalog.delete_job(p.id()).await;
         }
@@ -667,7 +761,6 @@ impl Jobs {
                 .unwrap_or_else(|| JobStatus::common("cancelled")),
             JobError::Failed(status) => status,
         };
-        tracing::warn!(job = job.id(), status = %status.cell(), "job cancelled");
         let result = job
             .update(&self.catalog, |r| {
                 r.state = JobState::Cancelled;

@@ -313,9 +313,11 @@ async fn steps(
         return Err(JobError::Cancelled);
     }
     job.update(catalog, |r| r.state = JobState::Commit).await?;
+    job.log_state();
     crate::failpoint::hit("restore.before_commit").await?;
     job.update(catalog, |r| r.state = JobState::Committing)
         .await?;
+    job.log_state();
     let mut finished = job.record();
     finished.state = JobState::Finished;
     finished.status = JobStatus::ok();
@@ -341,7 +343,6 @@ async fn steps(
     job.update(catalog, |r| *r = finished).await?;
     // The partitions it replaced left files nothing references.
     engine.pins.mark_dirty();
-    tracing::info!(job = record.id, label = %record.label, db = %record.db, "restore finished");
     Ok(())
 }
 
@@ -634,6 +635,7 @@ async fn download_all(
             bandwidth.admit(d.size).await;
             with_download_retries(job, repo, &d).await?;
             job.progress.add(1, d.size);
+            job.moved(d.size);
             job.progress.store_retries.store(
                 repo.store.retries().saturating_sub(retries_before),
                 std::sync::atomic::Ordering::Relaxed,
@@ -664,12 +666,14 @@ async fn with_download_retries(job: &Job, repo: &Repository, d: &Download) -> Re
         match download(repo, d).await {
             Ok(()) => return Ok(()),
             Err(DownloadError::Store(StoreError::NotFound(_))) => {
+                crate::metrics::METRICS.storage_error("not_found");
                 return Err(fail(
                     "NOT_FOUND",
                     format!("object {} is missing from the repository", d.key),
                 ));
             }
             Err(DownloadError::Damaged(why)) => {
+                crate::metrics::METRICS.storage_error("corrupt");
                 return Err(fail(
                     "BAD_FILE",
                     format!("object {} is damaged: {why}", d.key),
@@ -679,11 +683,11 @@ async fn with_download_retries(job: &Job, repo: &Repository, d: &Download) -> Re
                 job.progress
                     .retries
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                job.note_error(format!("download {}: {e}", d.key));
+                job.storage_error(&format!("download {}", d.key), &e);
                 tokio::time::sleep(std::time::Duration::from_millis(500 << attempt)).await;
             }
             Err(DownloadError::Store(e) | DownloadError::Body(e)) => {
-                job.note_error(format!("download {}: {e}", d.key));
+                job.storage_error(&format!("download {}", d.key), &e);
                 return Err(fail(
                     "COMMON_ERROR",
                     format!("download of {} failed: {e}", d.key),

@@ -64,6 +64,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A short name of the error's kind, for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::NotFound(_) => "not_found",
+            StoreError::NoBucket(_) => "no_bucket",
+            StoreError::AccessDenied { .. } => "access_denied",
+            StoreError::BadCredentials(_) => "bad_credentials",
+            StoreError::Unreachable { .. } => "unreachable",
+            StoreError::Timeout { .. } => "timeout",
+            StoreError::Failed { .. } => "failed",
+        }
+    }
+
     /// Whether retrying the same request later may succeed (throttling, 5xx, connection
     /// resets). The S3 client already retries these internally; callers that loop over many
     /// objects use this to decide whether to go on.
