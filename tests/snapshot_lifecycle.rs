@@ -1389,3 +1389,46 @@ async fn random_drops_crashes_and_concurrent_backups_never_cost_a_snapshot() {
         present(&root).len()
     );
 }
+
+/// Two servers share a repository: server B restored A's snapshot (same rowset bytes, so its
+/// backup skips every object) and its backup is held before COMMIT while A drops the only
+/// snapshot naming those objects. A's round waits for B's lease (it knows B only through the
+/// repository), and nothing B's snapshot needs is deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_round_waits_for_a_backup_of_another_server() {
+    let a = daemon("0", &[]);
+    let mut ca = a.conn().await;
+    load_sample(&mut ca, "shop").await;
+    let root = scratch_repo(&a, &mut ca, "repo").await;
+    let ts = backup(&mut ca, "shop", "old", "repo", "").await;
+
+    let points = tempfile::tempdir().unwrap();
+    let b = daemon(
+        "0",
+        &[
+            ("BACKSTOP_FAILPOINTS", "backup.before_recheck=pause"),
+            ("BACKSTOP_FAILPOINT_DIR", points.path().to_str().unwrap()),
+        ],
+    );
+    let mut cb = b.conn().await;
+    create_repo(&mut cb, "repo", root.parent().unwrap()).await;
+    restore(&mut cb, "shop", "old", "repo", "", &ts).await;
+    exec(&mut cb, "BACKUP SNAPSHOT shop.copy TO repo").await;
+    wait_file(&points.path().join("backup.before_recheck.reached")).await;
+
+    let all = present(&root);
+    let (_, status) = drop_snapshot(&mut ca, "DROP SNAPSHOT old ON repo").await;
+    assert!(
+        status.starts_with("PENDING"),
+        "A's round waits for B: {status}"
+    );
+    assert_eq!(present(&root), all);
+    std::fs::write(points.path().join("backup.before_recheck.resume"), b"").unwrap();
+    let job = wait_done(&mut cb, "BACKUP", "shop").await;
+    assert_eq!(job.get("Status"), "[OK]", "{job:?}");
+    wait_until("A's round ends", DEADLINE, || marks(&root).is_empty()).await;
+    assert_eq!(present(&root), all, "B's snapshot names every object");
+    assert_objects_consistent(&root, true, "after A's round");
+    let copy = timestamps(&mut ca, "repo", "copy").await;
+    assert_restores(&mut ca, &root, "copy", &copy[0], "from_b").await;
+}
