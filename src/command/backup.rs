@@ -330,6 +330,15 @@ impl JobProperties {
                     out.timeout_s = secs;
                 }
                 (_, "parallel") => out.transfer.parallel = parse_parallel(value)?,
+                (JobKind::Backup, "part_size") => {
+                    out.transfer.part_size = parse_bytes(value)
+                        .filter(|n| (crate::repo::s3::MIN_PART_SIZE..=(1 << 30)).contains(n))
+                        .ok_or_else(|| {
+                            Error::Common(format!(
+                                "Invalid part_size: '{value}'; give the S3 multipart part size, 5M to 1G"
+                            ))
+                        })?;
+                }
                 (_, "max_bandwidth") => {
                     out.transfer.max_bandwidth = Some(parse_bytes(value).ok_or_else(|| {
                         Error::Common(format!(

@@ -290,7 +290,8 @@ async fn upload_all(
             }
             bandwidth.admit(u.size).await;
             with_retries(job, "upload object", || {
-                repo.store.put_file(&u.key, &u.path)
+                repo.store
+                    .put_file_parts(&u.key, &u.path, transfer.part_size)
             })
             .await?;
             job.progress.add(1, u.size);

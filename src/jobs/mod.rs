@@ -231,6 +231,8 @@ pub fn human_bytes(n: u64) -> String {
 pub struct TransferSettings {
     pub parallel: usize,
     pub max_bandwidth: Option<u64>,
+    /// S3 multipart part size of uploads.
+    pub part_size: u64,
 }
 
 impl Default for TransferSettings {
@@ -238,6 +240,7 @@ impl Default for TransferSettings {
         TransferSettings {
             parallel: DEFAULT_PARALLEL,
             max_bandwidth: None,
+            part_size: crate::repo::s3::PART_SIZE,
         }
     }
 }
