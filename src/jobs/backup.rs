@@ -8,8 +8,9 @@
 //! - The job's lease is written before it checks which objects the repository has.
 //! - UPLOADING uploads, with bounded parallelism, only the objects the repository lacks
 //!   (content-addressed by sha256): every backup is incremental by construction.
-//! - UPLOAD_INFO writes the manifest, re-checks the objects it skipped (another server's
-//!   garbage collection may have removed them), then writes COMMIT last.
+//! - UPLOAD_INFO writes the manifest, waits out any collection round that may delete one of
+//!   its objects without waiting for it, checks every object again (uploading any that went),
+//!   then writes COMMIT last.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -168,7 +169,16 @@ async fn steps(
                     .put_bytes(&manifest_key, Bytes::from(json.clone()))
             })
             .await?;
-            let lease_written_ms = recheck_skipped(engine, job, repo, &uploads, &skipped).await?;
+            // Every object, not only the skipped ones: had the lease lapsed (storage unreachable
+            // for longer than its lifetime), a round may also have taken an uploaded object.
+            let every: Vec<String> = uploads.iter().map(|u| u.key.clone()).collect();
+            tracing::debug!(
+                job = record.id,
+                skipped = skipped.len(),
+                objects = every.len(),
+                "re-checking the snapshot's objects"
+            );
+            let lease_written_ms = recheck_objects(engine, job, repo, &uploads, &every).await?;
             crate::failpoint::hit("backup.before_commit").await?;
             let commit = CommitMarker {
                 manifest_sha256: manifest_sha,
@@ -336,24 +346,24 @@ where
     }
 }
 
-/// Before COMMIT: waits out every collection round that may delete an object the job skipped
-/// without waiting for the job (module doc of [`crate::repo::gc`]), then checks each skipped
-/// object again and uploads the ones that are gone. Returns when the lease was last written.
-async fn recheck_skipped(
+/// Before COMMIT: waits out every collection round that may delete one of `keys` without
+/// waiting for the job (module doc of [`crate::repo::gc`]), then checks each again and uploads
+/// the ones that are gone. Returns when the lease was last written.
+async fn recheck_objects(
     engine: &Engine,
     job: &Job,
     repo: &Repository,
     uploads: &[Upload],
-    skipped: &[String],
+    keys: &[String],
 ) -> Result<i64, JobError> {
     let record = job.record();
     let lease_key = manifest::lease_key(engine.catalog.server_id(), record.id);
-    let skipped_set: std::collections::BTreeSet<String> = skipped.iter().cloned().collect();
+    let key_set: std::collections::BTreeSet<String> = keys.iter().cloned().collect();
     crate::failpoint::hit("backup.before_recheck").await?;
     loop {
         let marks =
             with_retries(job, "read collection marks", || gc::live_marks(&repo.store)).await?;
-        let blocking = gc::blocking_marks(&marks, &lease_key, &skipped_set);
+        let blocking = gc::blocking_marks(&marks, &lease_key, &key_set);
         if blocking.is_empty() {
             break;
         }
@@ -362,7 +372,7 @@ async fn recheck_skipped(
     }
     let written = write_lease(engine, repo, job).await?;
     let by_key: BTreeMap<&str, &Upload> = uploads.iter().map(|u| (u.key.as_str(), u)).collect();
-    for key in skipped {
+    for key in keys {
         let present = with_retries(job, "check object", || repo.store.head(key)).await?;
         if let (None, Some(u)) = (present, by_key.get(key.as_str())) {
             tracing::warn!(object = %key, "object vanished since it was checked; uploading it again");

@@ -13,9 +13,9 @@
 //!    mark.
 //!
 //! A backup writes its lease before it checks which objects exist, and before its COMMIT it
-//! reads the marks ([`blocking_marks`]): a mark that may delete an object it skipped, and that
-//! does not wait for its lease, makes it wait until that round is over; then it checks its
-//! skipped objects again and uploads any that went. So an object a backup relies on is either
+//! reads the marks ([`blocking_marks`]): a mark that may delete one of its objects, and that
+//! does not wait for its lease, makes it wait until that round is over; then it checks every
+//! object again and uploads any that went (also covering a lease that lapsed meanwhile). So an object a backup relies on is either
 //! protected by the round waiting for the backup (whose COMMIT then names it), or checked again
 //! after the round deleted it. Leases and marks expire when not refreshed; each writer stops
 //! before its own expiry (minus a margin for clock skew) rather than act on a stale one.
