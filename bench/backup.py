@@ -7,7 +7,11 @@
 - BACKUP to S3 and to a file:// repository, a second BACKUP of the unchanged table, RESTORE
   from each into a fresh daemon;
 - the references on the same rowset files: rclone copy to the same S3 server with the same
-  parallelism (4 files at a time) and back, cp -r for the local folder;
+  parallelism (4 files at a time); the AWS CLI's recursive copy back (4 requests at a time: rclone
+  with --files-from --no-traverse downloaded at 9.5-36 MB/s, which is not a sound reference);
+  cp -r for the local folder (and cp -r + sync, as durable as backstop's fsynced objects);
+- at 1x: the tunables' effect (parallel 1 and 8, part_size 32M), a max_bandwidth cap held within
+  10 %, and a fault run through a proxy answering 20 % of requests with 503 SlowDown;
 - one table: MB/s of each job and reference, the ratio, the daemon's peak memory (VmHWM) per
   job, the re-backup's time as a fraction of the full one; PASS / FALL SHORT per target.
 
@@ -24,6 +28,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import MIB, TABLE_DDL, Daemon, S3sFs, dir_bytes, make_parquet, rmtree  # noqa: E402
+from faultproxy import FaultProxy  # noqa: E402
 
 PARALLEL = 4  # backstop's uploads/downloads in flight; the references get the same
 
@@ -66,6 +71,61 @@ def rclone(s3, *args):
         raise RuntimeError("rclone failed: " + done.stderr[-2000:])
 
 
+def aws_cli(s3, *args):
+    """The AWS CLI (installed by bench/run) with PARALLEL requests in flight and 8 MiB parts."""
+    config = os.path.join(s3.data, "..", "aws-config")
+    with open(config, "w") as f:
+        f.write("[default]\nregion = us-east-1\ns3 =\n"
+                f"  max_concurrent_requests = {PARALLEL}\n  multipart_chunksize = 8MB\n"
+                "  multipart_threshold = 8MB\n  addressing_style = path\n")
+    env = dict(os.environ, AWS_CONFIG_FILE=config, AWS_ACCESS_KEY_ID=s3.ACCESS,
+               AWS_SECRET_ACCESS_KEY=s3.SECRET)
+    env.pop("AWS_CA_BUNDLE", None)
+    aws = os.path.join(os.path.dirname(sys.executable), "aws")
+    done = subprocess.run([aws, "--endpoint-url", s3.endpoint, "s3", *args], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        raise RuntimeError("aws s3 failed: " + done.stderr[-2000:])
+
+
+def drop_prefix(s3, prefix):
+    rmtree(os.path.join(s3.data, "bench", prefix))
+
+
+def extras(source, s3, size):
+    """1x only: tunables, the bandwidth cap, and the 503 fault run; each to a fresh prefix."""
+    out = {}
+    for name, props in [("parallel 1", '"parallel" = "1"'), ("parallel 8", '"parallel" = "8"'),
+                        ("part_size 32M", '"part_size" = "32M"')]:
+        prefix = "tune-" + name.replace(" ", "-")
+        source.sql(f'CREATE REPOSITORY tune ON LOCATION "s3a://bench/{prefix}" {s3.properties()}')
+        out[name] = job(source, f"BACKUP SNAPSHOT bench.tune TO tune PROPERTIES ({props})", "BACKUP", "bench")
+        source.sql("DROP REPOSITORY tune")
+        drop_prefix(s3, prefix)
+    cap = 64 * MIB
+    source.sql(f'CREATE REPOSITORY capped ON LOCATION "s3a://bench/capped" {s3.properties()}')
+    secs, _ = job(source, 'BACKUP SNAPSHOT bench.capped TO capped PROPERTIES ("max_bandwidth" = "64M")',
+                  "BACKUP", "bench")
+    out["cap"] = (cap, size / secs)
+    source.sql("DROP REPOSITORY capped")
+    drop_prefix(s3, "capped")
+    proxy = FaultProxy(s3.port, 0.2)
+    try:
+        props = s3.properties().replace(s3.endpoint, proxy.endpoint)
+        source.sql(f'CREATE REPOSITORY faulty ON LOCATION "s3a://bench/faulty" {props}')
+        source.reset_peak()
+        start = time.monotonic()
+        source.sql("BACKUP SNAPSHOT bench.faulty TO faulty")
+        row = source.wait_job("BACKUP", "bench")
+        out["fault"] = (time.monotonic() - start, row["Status"], row["TaskErrMsg"], proxy.refused,
+                        proxy.forwarded)
+        source.sql("DROP REPOSITORY faulty")
+    finally:
+        proxy.stop()
+        drop_prefix(s3, "faulty")
+    return out
+
+
 def objects_in(s3, prefix):
     return len([p for p in glob.glob(os.path.join(s3.data, "bench", prefix, "**", "*"), recursive=True)
                 if os.path.isfile(p) and not os.path.basename(p).startswith(".")])
@@ -97,6 +157,9 @@ def run_factor(work, s3, gib, factor):
         before = objects_in(s3, s3_prefix + "/s3repo/objects")
         out["rebackup_s3"] = job(source, "BACKUP SNAPSHOT bench.again TO s3repo", "BACKUP", "bench")
         out["rebackup_uploaded"] = objects_in(s3, s3_prefix + "/s3repo/objects") - before
+        if factor == 1:
+            print(f"{factor}x: tunables, bandwidth cap, 503 fault run ...", flush=True)
+            out["extras"] = extras(source, s3, size)
         ts_s3 = source.show("SHOW SNAPSHOT ON s3repo WHERE SNAPSHOT = 'snap'")[0]["Timestamp"]
         ts_file = source.show("SHOW SNAPSHOT ON localrepo WHERE SNAPSHOT = 'snap'")[0]["Timestamp"]
 
@@ -108,19 +171,23 @@ def run_factor(work, s3, gib, factor):
         print(f"{factor}x: references ...", flush=True)
         out["rclone_up"], _ = timed(lambda: rclone(s3, "copy", "--files-from", listing, "--no-traverse",
                                                    rowsets, f"T:bench/rclone-{factor}x"))
-        down = os.path.join(work, f"rclone-down-{factor}x")
+        down = os.path.join(work, f"aws-down-{factor}x")
         try:
-            out["rclone_down"], _ = timed(lambda: rclone(s3, "copy", "--files-from", listing, "--no-traverse",
-                                                         f"T:bench/rclone-{factor}x", down))
+            out["aws_down"], _ = timed(lambda: aws_cli(s3, "cp", "--recursive", "--only-show-errors",
+                                                       f"s3://bench/rclone-{factor}x", down))
             if dir_bytes(down) != size:
-                raise RuntimeError(f"rclone downloaded {dir_bytes(down)} of {size} bytes")
+                raise RuntimeError(f"the AWS CLI downloaded {dir_bytes(down)} of {size} bytes")
         except RuntimeError as e:
             print(f"{factor}x: the download reference failed: {e}", flush=True)
-            out["rclone_down"] = None
+            out["aws_down"] = None
         rmtree(down)
         rmtree(os.path.join(s3.data, "bench", f"rclone-{factor}x"))  # disk: the copy is done with
         copy = os.path.join(work, f"cp-{factor}x")
         out["cp_up"], _ = timed(lambda: subprocess.run(["cp", "-r", rowsets, copy], check=True))
+        rmtree(copy)
+        subprocess.run(["sync"], check=True)
+        out["cp_sync_up"], _ = timed(lambda: (subprocess.run(["cp", "-r", rowsets, copy], check=True),
+                                              subprocess.run(["sync"], check=True)))
         back = os.path.join(work, f"cp-back-{factor}x")
         out["cp_down"], _ = timed(lambda: subprocess.run(["cp", "-r", copy, back], check=True))
         rmtree(copy)
@@ -177,7 +244,7 @@ def main():
         rows = [
             ("BACKUP to S3", r["backup_s3"], "rclone copy up", r["rclone_up"], 0.9),
             ("BACKUP to file://", r["backup_file"], "cp -r", r["cp_up"], 0.9),
-            ("RESTORE from S3 (+sha256)", r["restore_s3"], "rclone copy down", r["rclone_down"], 0.8),
+            ("RESTORE from S3 (+sha256)", r["restore_s3"], "aws s3 cp --recursive", r["aws_down"], 0.8),
             ("RESTORE from file://", r["restore_file"], "cp -r", r["cp_down"], 0.8),
         ]
         for name, (secs, peak), ref_name, ref_secs, target in rows:
@@ -188,6 +255,9 @@ def main():
                 print(f"{factor}x   {name:28} {mb / secs:8.1f} {ref_name:24} {mb / ref_secs:9.1f} {ratio:6.2f} {peak:9.0f}")
                 verdicts.append((f"{factor}x {name} >= {target}x reference", ratio >= target))
             verdicts.append((f"{factor}x {name} peak memory <= 256 MiB", peak <= 256))
+        secs, peak = r["backup_file"]
+        print(f"{factor}x   {'(BACKUP to file://)':28} {mb / secs:8.1f} {'cp -r + sync':24} "
+              f"{mb / r['cp_sync_up']:9.1f} {r['cp_sync_up'] / secs:6.2f}   (as durable as backstop's fsync)")
         secs, peak = r["rebackup_s3"]
         fraction = secs / r["backup_s3"][0]
         print(f"{factor}x   {'unchanged re-BACKUP to S3':28} {secs:7.2f}s = {fraction:.1%} of the full backup, "
@@ -195,6 +265,20 @@ def main():
         verdicts.append((f"{factor}x re-backup <= 5% of the full one", fraction <= 0.05))
         verdicts.append((f"{factor}x re-backup uploads no object", r["rebackup_uploaded"] == 0))
         print(f"{factor}x   table: {r['size'] / MIB:,.0f} MiB of rowsets")
+        if "extras" in r:
+            x = r["extras"]
+            base = mb / r["backup_s3"][0]
+            print(f"{factor}x   tunables, BACKUP to S3: parallel 4 (default) {base:.1f} MB/s; " + "; ".join(
+                f"{name} {mb / x[name][0]:.1f} MB/s ({x[name][1]:.0f} MiB peak)"
+                for name in ("parallel 1", "parallel 8", "part_size 32M")))
+            cap, rate = x["cap"]
+            print(f"{factor}x   max_bandwidth 64M: {rate / MIB:.1f} MiB/s = {rate / cap:.1%} of the cap")
+            verdicts.append((f"{factor}x max_bandwidth held within 10%", 0.9 <= rate / cap <= 1.1))
+            secs, status, errors, refused, forwarded = x["fault"]
+            print(f"{factor}x   fault run (503 SlowDown on {refused} of {refused + forwarded} requests): "
+                  f"{status} in {secs:.1f} s, TaskErrMsg {errors[-40:]!r}")
+            verdicts.append((f"{factor}x BACKUP through 20% 503s finishes and counts retries",
+                             status == "[OK]" and "retries:" in errors))
     if 1 in results and 4 in results:
         for key, name in [("backup_s3", "BACKUP to S3"), ("restore_s3", "RESTORE from S3")]:
             p1, p4 = results[1][key][1], results[4][key][1]

@@ -1,9 +1,15 @@
-//! Daemon configuration: the command-line flags, their embedded defaults, and validation.
+//! Daemon configuration: the command-line flags, their embedded defaults, an optional TOML
+//! file holding any of them (`--config`), and validation.
+//!
+//! Precedence, highest first: a flag on the command line, its environment variable
+//! (`BACKSTOP_ROOT_PASSWORD`), the config file, the built-in default.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 /// A secret string (a password, a key). Its `Debug` and `Display` print `***`, so it cannot leak
 /// into logs or error messages by accident.
@@ -78,9 +84,131 @@ pub struct Config {
     /// lower it to reach the TIMEOUT path.
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub min_job_timeout: u64,
+
+    /// Lifetime of a running backup's lease and of a garbage-collection mark in a repository,
+    /// in seconds; each is refreshed every tenth of it. Every server sharing a repository
+    /// should use the same value. Tests lower it.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub lease_lifetime: u64,
+
+    /// How often snapshots whose `ttl` has passed are dropped and unreferenced objects
+    /// collected, in seconds (0: never in the background).
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub snapshot_expiry_interval: u64,
+
+    /// How log lines on stderr look: `text` for people, `json` (one object per line) for log
+    /// collectors. `RUST_LOG` chooses how much is logged.
+    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Serve Prometheus metrics over HTTP at `http://HOST:PORT/metrics` (off by default).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// A TOML file holding any of these flags as `key = value` (`data-dir = "/var/lib/backstop"`);
+    /// flags given on the command line win over the file.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// The `--log-format` choices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Why the daemon's configuration could not be read.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// A command-line error, or `--help` / `--version` (clap prints and exits).
+    Args(clap::Error),
+    /// The `--config` file is unreadable or holds something wrong.
+    File(String),
 }
 
 impl Config {
+    /// Reads the command line `args` (program name first) and the `--config` file it names.
+    pub fn load<I, T>(args: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString> + Clone,
+    {
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let matches = Config::command()
+            .try_get_matches_from(&args)
+            .map_err(ConfigError::Args)?;
+        let Some(path) = matches.get_one::<PathBuf>("config").cloned() else {
+            return Config::from_arg_matches(&matches).map_err(ConfigError::Args);
+        };
+        let from_file = file_args(&path, &matches)?;
+        // The file's settings go first, as flags; those the command line or the environment
+        // set were left out, so nothing is given twice.
+        let mut merged: Vec<OsString> = args.iter().take(1).cloned().collect();
+        merged.extend(from_file.into_iter().map(OsString::from));
+        merged.extend(args.into_iter().skip(1));
+        Config::try_parse_from(merged).map_err(|e| {
+            ConfigError::File(format!(
+                "{}: {}",
+                path.display(),
+                e.render().to_string().trim()
+            ))
+        })
+    }
+}
+
+/// The settings of the TOML file at `path` as `--key=value` flags, leaving out those the
+/// command line or the environment already set.
+fn file_args(path: &Path, matches: &clap::ArgMatches) -> Result<Vec<String>, ConfigError> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::File(format!("cannot read the config file {shown}: {e}")))?;
+    let doc: toml_edit::DocumentMut = text
+        .parse()
+        .map_err(|e| ConfigError::File(format!("{shown} is not valid TOML: {e}")))?;
+    let command = Config::command();
+    let known: Vec<&clap::Arg> = command
+        .get_arguments()
+        .filter(|a| a.get_long().is_some_and(|l| l != "config"))
+        .collect();
+    let mut out = Vec::new();
+    for (key, item) in doc.iter() {
+        let long = key.replace('_', "-");
+        let Some(arg) = known.iter().find(|a| a.get_long() == Some(long.as_str())) else {
+            let names: Vec<&str> = known.iter().filter_map(|a| a.get_long()).collect();
+            return Err(ConfigError::File(format!(
+                "{shown}: unknown key '{key}'; the keys are the flags' names: {}",
+                names.join(", ")
+            )));
+        };
+        let value = match item.as_value() {
+            Some(toml_edit::Value::String(v)) => v.value().clone(),
+            Some(toml_edit::Value::Integer(v)) => v.value().to_string(),
+            Some(toml_edit::Value::Boolean(v)) => v.value().to_string(),
+            Some(toml_edit::Value::Float(v)) => v.value().to_string(),
+            _ => {
+                return Err(ConfigError::File(format!(
+                    "{shown}: key '{key}' must be a string, a number or a boolean"
+                )));
+            }
+        };
+        if matches!(
+            matches.value_source(arg.get_id().as_str()),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        ) {
+            continue;
+        }
+        out.push(format!("--{long}={value}"));
+    }
+    Ok(out)
+}
+
+impl Config {
+    /// `--lease-lifetime` in milliseconds.
+    pub fn lease_lifetime_ms(&self) -> i64 {
+        i64::try_from(self.lease_lifetime.saturating_mul(1000)).unwrap_or(i64::MAX)
+    }
+
     /// Checks what clap cannot: a non-loopback address needs a root password.
     pub fn validate(&self) -> Result<(), String> {
         let has_password = self.root_password.as_ref().is_some_and(|p| !p.is_empty());
@@ -91,6 +219,9 @@ impl Config {
                  or listen on 127.0.0.1",
                 self.listen
             ));
+        }
+        if self.lease_lifetime < 3 {
+            return Err("--lease-lifetime must be at least 3 seconds".into());
         }
         if self.max_connections == 0 {
             return Err("--max-connections must be at least 1".into());
@@ -150,6 +281,29 @@ mod tests {
             "x",
         ]);
         assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn file_settings_yield_to_flags_and_unknown_keys_are_named() {
+        let dir = std::env::temp_dir().join(format!("backstop-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("backstop.toml");
+        std::fs::write(
+            &path,
+            "data-dir = \"/srv/x\"\nmax_connections = 7\nlog-format = \"json\"\n",
+        )
+        .unwrap();
+        let p = path.to_str().unwrap();
+        let c = Config::load(["backstop", "--config", p, "--max-connections", "9"]).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/srv/x"));
+        assert_eq!(c.max_connections, 9);
+        assert_eq!(c.log_format, LogFormat::Json);
+        std::fs::write(&path, "data-dri = \"/srv/x\"\n").unwrap();
+        let Err(ConfigError::File(msg)) = Config::load(["backstop", "--config", p]) else {
+            panic!("an unknown key is refused");
+        };
+        assert!(msg.contains("unknown key 'data-dri'"), "{msg}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub struct Engine {
     pub jobs: crate::jobs::Jobs,
     /// Repositories opened so far.
     pub repos: crate::repo::Registry,
+    /// Garbage-collection rounds: one at a time per repository.
+    pub collections: crate::jobs::lifecycle::Collections,
     /// One memory pool shared by every query, bounded by `--query-memory-limit`.
     runtime: Arc<RuntimeEnv>,
     /// Users and grants, as stored in the catalog (root's password included).
@@ -85,6 +87,7 @@ impl Engine {
             questions: std::sync::atomic::AtomicU64::new(0),
             runtime,
             repos: crate::repo::Registry::default(),
+            collections: crate::jobs::lifecycle::Collections::default(),
             pins: Arc::new(crate::store::pins::Pins::default()),
             jobs,
         }))
@@ -94,6 +97,7 @@ impl Engine {
     pub fn start_background(self: &Arc<Self>) {
         let engine = Arc::clone(self);
         tokio::spawn(async move { engine.jobs.reconcile().await });
+        tokio::spawn(crate::jobs::lifecycle::expire_loop(Arc::clone(self)));
         let engine = Arc::clone(self);
         tokio::spawn(async move {
             loop {

@@ -10,7 +10,8 @@
 //! - [`engine`]: the shared handle (configuration, query runtime; later catalog, store, jobs).
 //! - [`store`]: Parquet rowset files, their checksums and write path.
 //! - [`error`]: one error type and its mapping to MySQL error codes.
-//! - [`config`]: flags and defaults.
+//! - [`config`]: flags, the config file and defaults.
+//! - [`metrics`]: process-wide counters, served by `--metrics-listen`.
 
 pub mod catalog;
 pub mod command;
@@ -19,6 +20,7 @@ pub mod engine;
 pub mod error;
 pub mod failpoint;
 pub mod jobs;
+pub mod metrics;
 pub mod repo;
 pub mod server;
 pub mod sql;

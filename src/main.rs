@@ -2,9 +2,7 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
-use backstop::config::Config;
+use backstop::config::{Config, ConfigError, LogFormat};
 
 /// jemalloc rather than glibc's malloc: a load keeps dozens of Parquet writers busy at once on
 /// several threads, and glibc's per-thread arenas fragmented that into several times the live
@@ -20,14 +18,25 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 pub static malloc_conf: &[u8] = b"dirty_decay_ms:200,muzzy_decay_ms:0\0";
 
 fn main() -> ExitCode {
-    let config = Config::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let config = match Config::load(std::env::args_os()) {
+        Ok(c) => c,
+        Err(ConfigError::Args(e)) => e.exit(),
+        Err(ConfigError::File(msg)) => {
+            eprintln!("backstop: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a terminal: a log file or journald gets plain text.
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     if let Err(msg) = config.validate() {
         eprintln!("backstop: {msg}");
         return ExitCode::from(2);

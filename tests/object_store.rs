@@ -204,6 +204,17 @@ async fn case_put_file_large(store: ObjectStore) {
     assert_eq!(total, LARGE, "{d}");
     assert!(chunks > 1, "{d}: the large object came back in one chunk");
     assert_eq!(<[u8; 32]>::from(hasher.finalize()), sha256(&content), "{d}");
+    // The `part_size` job property: 5 MiB parts (the last one shorter) give the same object.
+    let n = store
+        .put_file_parts("objects/cd/parts", &path, 5 << 20)
+        .await
+        .unwrap();
+    assert_eq!(n, LARGE as u64, "{d}");
+    assert_eq!(
+        sha256(&read_all(&store, "objects/cd/parts", None).await),
+        sha256(&content),
+        "{d}"
+    );
 }
 
 async fn case_ranged_get(store: ObjectStore) {

@@ -451,7 +451,7 @@ async fn backup_statements_need_repository_and_table_privileges() {
             ("SHOW SNAPSHOT ON repo", Want::Ok),
             (create_repo.as_str(), Want::Ok),
             ("DROP REPOSITORY r_{c}", Want::Ok),
-            // Not executable yet (1235), but past the check.
+            // Past the check: the snapshot does not exist.
             ("DROP SNAPSHOT nothing ON repo", Want::Allowed),
             ("VERIFY SNAPSHOT nothing ON repo", Want::Allowed),
             ("BACKUP SNAPSHOT d1.s_{c} TO repo ON (t1)", select_t1),

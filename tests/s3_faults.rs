@@ -321,4 +321,11 @@ async fn max_bandwidth_holds_the_average_rate() {
     .await;
     assert_eq!(code, 5064, "{msg}");
     assert!(msg.contains("parallel"), "{msg}");
+    let (code, _, msg) = common::server_err(
+        &mut c,
+        "BACKUP SNAPSHOT shop.x TO repo PROPERTIES (\"part_size\" = \"1M\")",
+    )
+    .await;
+    assert_eq!(code, 5064, "{msg}");
+    assert!(msg.contains("Invalid part_size: '1M'"), "{msg}");
 }

@@ -129,6 +129,7 @@ pub async fn backup(
         allow_load: false,
         replication_num: 0,
         staged: Vec::new(),
+        mode: None,
     };
     let job = engine.jobs.submit(record).await?;
     crate::jobs::Jobs::arm_timeout(&job, JobStatus::error("TIMEOUT", ""));
@@ -140,12 +141,75 @@ pub async fn backup(
     };
     tokio::spawn(crate::jobs::backup::run(
         Arc::clone(engine),
-        job,
+        Arc::clone(&job),
         repo,
         request,
     ));
+    if props.sync {
+        return wait_for_job(&job).await;
+    }
     Ok(Outcome::ok())
 }
+
+/// `"sync" = "true"`: waits until the job has ended. FINISHED answers one row saying what the
+/// job did (a script reads the snapshot's `Timestamp` from it); CANCELLED answers error 5064
+/// with the job's status, so `mysql` exits non-zero and a driver raises.
+///
+/// The job runs on its own task: a client that disconnects while waiting does not stop it.
+pub async fn wait_for_job(job: &Job) -> Result<Outcome> {
+    job.done_token().cancelled().await;
+    let r = job.record();
+    let kind = r.kind.as_str().to_ascii_uppercase();
+    if r.state != JobState::Finished {
+        return Err(Error::Common(format!(
+            "{kind} job {} (label '{}', database {}) ended {}: {}",
+            r.id,
+            r.label,
+            r.db,
+            r.state.as_str(),
+            r.status.cell()
+        )));
+    }
+    let load =
+        |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed).to_string();
+    let p = &job.progress;
+    Outcome::text_table(
+        &SYNC_COLUMNS,
+        vec![vec![
+            Some(r.id.to_string()),
+            Some(kind.to_string()),
+            Some(r.label.clone()),
+            Some(r.timestamp.clone()),
+            Some(r.db.clone()),
+            Some(r.state.as_str().to_string()),
+            Some(load(&p.objects_total)),
+            Some(load(&p.bytes_total)),
+            Some(load(&p.moved_objects)),
+            Some(load(&p.moved_bytes)),
+            Some(
+                r.finished_ms
+                    .saturating_sub(r.created_ms)
+                    .max(0)
+                    .to_string(),
+            ),
+        ]],
+    )
+}
+
+/// The row a `sync` job answers when it finished (docs/backup.md explains each).
+pub const SYNC_COLUMNS: [&str; 11] = [
+    "JobId",
+    "Kind",
+    "Label",
+    "Timestamp",
+    "DbName",
+    "State",
+    "Objects",
+    "Bytes",
+    "TransferredObjects",
+    "TransferredBytes",
+    "DurationMs",
+];
 
 /// The tables (and partitions) an `ON (...)` list names; `None` for the whole database.
 async fn backup_objects(
@@ -228,6 +292,10 @@ pub struct JobProperties {
     pub backup_timestamp: Option<String>,
     pub replication_num: Option<u32>,
     pub allow_load: bool,
+    /// RESTORE: report what the restore would do, change nothing.
+    pub dry_run: bool,
+    /// backstop's `sync`: the statement waits for the job to end ([`wait_for_job`]).
+    pub sync: bool,
 }
 
 impl JobProperties {
@@ -240,6 +308,8 @@ impl JobProperties {
             backup_timestamp: None,
             replication_num: None,
             allow_load: false,
+            dry_run: false,
+            sync: false,
         };
         let mut unknown = Vec::new();
         for (key, value) in props {
@@ -259,15 +329,13 @@ impl JobProperties {
                     }
                     out.timeout_s = secs;
                 }
-                (_, "parallel") => {
-                    out.transfer.parallel = value
-                        .trim()
-                        .parse::<usize>()
-                        .ok()
-                        .filter(|n| (1..=64).contains(n))
+                (_, "parallel") => out.transfer.parallel = parse_parallel(value)?,
+                (JobKind::Backup, "part_size") => {
+                    out.transfer.part_size = parse_bytes(value)
+                        .filter(|n| (crate::repo::s3::MIN_PART_SIZE..=(1 << 30)).contains(n))
                         .ok_or_else(|| {
                             Error::Common(format!(
-                                "Invalid parallel: '{value}'; give the number of objects to move at once, 1 to 64"
+                                "Invalid part_size: '{value}'; give the S3 multipart part size, 5M to 1G"
                             ))
                         })?;
                 }
@@ -278,6 +346,7 @@ impl JobProperties {
                         ))
                     })?);
                 }
+                (_, "sync") => out.sync = super::snapshot::parse_bool(key, value)?,
                 (JobKind::Backup, "type") => match value.to_ascii_lowercase().as_str() {
                     // Every backstop backup is incremental by content, and each restores alone.
                     "full" | "incremental" => {}
@@ -308,6 +377,9 @@ impl JobProperties {
                         }
                     }
                 }
+                (JobKind::Restore, "dry_run") => {
+                    out.dry_run = super::snapshot::parse_bool(key, value)?
+                }
                 (JobKind::Restore, "meta_version" | "starrocks_meta_version") => {}
                 _ => unknown.push(key.clone()),
             }
@@ -325,6 +397,20 @@ impl JobProperties {
         }
         Ok(out)
     }
+}
+
+/// The `parallel` property: objects moved (or read) at once, 1 to 64.
+pub fn parse_parallel(value: &str) -> Result<usize> {
+    value
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=64).contains(n))
+        .ok_or_else(|| {
+            Error::Common(format!(
+                "Invalid parallel: '{value}'; give the number of objects to move at once, 1 to 64"
+            ))
+        })
 }
 
 /// `1048576`, `512K`, `50M`, `1G` (powers of 1024, an optional `B`) → bytes; `None` when not a
@@ -418,7 +504,7 @@ pub async fn show_jobs(engine: &Engine, stmt: ShowJobs, kind: JobKind) -> Result
             ],
             rows,
         ),
-        JobKind::Restore => Outcome::text_table(
+        JobKind::Restore | JobKind::Verify => Outcome::text_table(
             &[
                 "JobId",
                 "Label",
@@ -475,7 +561,7 @@ fn job_row(job: &Job, r: &JobRecord) -> Vec<Option<String>> {
             format_datetime_ms(r.transfer_finished_ms),
             format_datetime_ms(r.finished_ms),
         ],
-        JobKind::Restore => vec![
+        JobKind::Restore | JobKind::Verify => vec![
             Some(r.id.to_string()),
             Some(r.label.clone()),
             Some(r.timestamp.clone()),
@@ -509,7 +595,7 @@ pub async fn cancel(engine: &Engine, stmt: CancelJob, kind: JobKind) -> Result<O
     let none = || {
         Error::Common(match kind {
             JobKind::Backup => "No backup job is currently running".into(),
-            JobKind::Restore => "No restore is currently running".into(),
+            JobKind::Restore | JobKind::Verify => "No restore is currently running".into(),
         })
     };
     let job = engine.jobs.latest(&db).ok_or_else(none)?;
@@ -519,7 +605,7 @@ pub async fn cancel(engine: &Engine, stmt: CancelJob, kind: JobKind) -> Result<O
     }
     let status = match kind {
         JobKind::Backup => JobStatus::common("user cancelled"),
-        JobKind::Restore => JobStatus::common(format!(
+        JobKind::Restore | JobKind::Verify => JobStatus::common(format!(
             "user cancelled, current state: {}",
             r.state.as_str()
         )),
@@ -567,11 +653,19 @@ pub async fn show_snapshot(engine: &Engine, stmt: ShowSnapshot) -> Result<Outcom
         }) => {
             let (database, details, status) =
                 match manifest::read_committed(&repo.store, &label, &ts).await {
-                    Ok(m) => (
-                        Some(m.database.clone()),
-                        Some(details_json(&m)),
-                        "OK".to_string(),
-                    ),
+                    Ok(m) => {
+                        let verified = super::snapshot::last_verification(
+                            engine,
+                            &repo.meta.name,
+                            &label,
+                            &ts,
+                        );
+                        (
+                            Some(m.database.clone()),
+                            Some(details_json(&m, verified)),
+                            "OK".to_string(),
+                        )
+                    }
                     Err(e) => (None, None, format!("Failed to get info: {e}")),
                 };
             Outcome::text_table(
@@ -635,8 +729,9 @@ pub async fn show_snapshot(engine: &Engine, stmt: ShowSnapshot) -> Result<Outcom
     }
 }
 
-/// The detail cell of SHOW SNAPSHOT: StarRocks' brief info keys, plus backstop's extras.
-fn details_json(m: &manifest::Manifest) -> String {
+/// The detail cell of SHOW SNAPSHOT: StarRocks' brief info keys, plus backstop's extras (the
+/// last VERIFY SNAPSHOT of this server: `{"time": ..., "result": ...}`, or null).
+fn details_json(m: &manifest::Manifest, verified: Option<(Option<String>, String)>) -> String {
     let objects: serde_json::Map<String, serde_json::Value> = m
         .tables
         .iter()
@@ -658,6 +753,7 @@ fn details_json(m: &manifest::Manifest) -> String {
         "format_version": m.format_version,
         "backup_result": "succeed",
         "backup_objects": objects,
+        "last_verification": verified.map(|(time, result)| serde_json::json!({ "time": time, "result": result })),
     });
     let mut out = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b" ");
@@ -817,6 +913,15 @@ pub async fn restore(
             }
         }
     }
+    if props.dry_run {
+        let request = RestoreRequest {
+            manifest,
+            items,
+            replication_num: props.replication_num,
+            transfer: props.transfer,
+        };
+        return restore_dry_run(engine, &db, &request).await;
+    }
     let objects = items
         .iter()
         .map(|i| {
@@ -847,6 +952,7 @@ pub async fn restore(
         allow_load: props.allow_load,
         replication_num: props.replication_num.unwrap_or(1),
         staged: Vec::new(),
+        mode: None,
     };
     let job = engine.jobs.submit(record.clone()).await?;
     crate::jobs::Jobs::arm_timeout(
@@ -864,11 +970,150 @@ pub async fn restore(
     };
     tokio::spawn(crate::jobs::restore::run(
         Arc::clone(engine),
-        job,
+        Arc::clone(&job),
         repo,
         request,
     ));
+    if props.sync {
+        return wait_for_job(&job).await;
+    }
     Ok(Outcome::ok())
+}
+
+/// `RESTORE ... PROPERTIES ("dry_run" = "true")`: what the restore would do, from the same
+/// plan a real restore checks first. One row per action, conflict, and a TOTAL row.
+async fn restore_dry_run(
+    engine: &Engine,
+    db: &str,
+    request: &crate::jobs::restore::RestoreRequest,
+) -> Result<Outcome> {
+    use crate::jobs::restore::Conflict;
+    let mut plan = crate::jobs::restore::plan(engine, db, request, None)
+        .await
+        .map_err(|e| match e {
+            crate::jobs::JobError::Failed(s) => Error::Common(s.msg),
+            crate::jobs::JobError::Cancelled => Error::Common("cancelled".into()),
+        })?;
+    if engine.jobs.latest(db).is_some_and(|j| !j.state().is_done()) {
+        plan.conflicts.insert(
+            0,
+            Conflict {
+                table: None,
+                message: "Can only run one backup or restore job of a database at same time".into(),
+            },
+        );
+    }
+    let row = |action: &str,
+               table: Option<&str>,
+               partition: Option<&str>,
+               detail: String,
+               objects: Option<u64>,
+               bytes: Option<u64>| {
+        vec![
+            Some(action.to_string()),
+            Some(db.to_string()),
+            table.map(str::to_string),
+            partition.map(str::to_string),
+            Some(detail),
+            objects.map(|n| n.to_string()),
+            bytes.map(|n| n.to_string()),
+        ]
+    };
+    let mut rows = Vec::new();
+    if plan.creates_database {
+        rows.push(row(
+            "CREATE DATABASE",
+            None,
+            None,
+            String::new(),
+            None,
+            None,
+        ));
+    }
+    for t in &plan.tables {
+        let size = |p: &crate::repo::manifest::ManifestPartition| {
+            let rowsets = p.tablets.iter().flat_map(|t| &t.rowsets);
+            (
+                rowsets.clone().count() as u64,
+                rowsets.map(|r| r.size).sum::<u64>(),
+            )
+        };
+        if t.target.is_none() {
+            let (objects, bytes) = t
+                .source
+                .partitions
+                .iter()
+                .map(size)
+                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+            rows.push(row(
+                "CREATE TABLE",
+                Some(&t.item.target),
+                None,
+                format!("from snapshot table {}", t.source.name),
+                Some(objects),
+                Some(bytes),
+            ));
+        }
+        for p in &t.source.partitions {
+            let (objects, bytes) = size(p);
+            let action = if t.target.is_none() {
+                "RESTORE PARTITION"
+            } else if t.overwrites(&p.name) {
+                "OVERWRITE PARTITION"
+            } else {
+                "ADD PARTITION"
+            };
+            rows.push(row(
+                action,
+                Some(&t.item.target),
+                Some(&p.name),
+                format!("{} rows, version {}", p.rows, p.visible_version),
+                Some(objects),
+                Some(bytes),
+            ));
+        }
+    }
+    for c in &plan.conflicts {
+        rows.push(row(
+            "CONFLICT",
+            c.table.as_deref(),
+            None,
+            c.message.clone(),
+            None,
+            None,
+        ));
+    }
+    let summary = match plan.conflicts.first() {
+        None => format!(
+            "DRY RUN: would download {} objects ({}); nothing was changed",
+            plan.objects,
+            crate::jobs::human_bytes(plan.bytes)
+        ),
+        Some(c) => format!(
+            "DRY RUN: the restore would fail: {}; nothing was changed",
+            c.message
+        ),
+    };
+    rows.push(row(
+        "TOTAL",
+        None,
+        None,
+        summary,
+        Some(plan.objects),
+        Some(plan.bytes),
+    ));
+    Outcome::text_table(
+        &[
+            "Action",
+            "Database",
+            "Table",
+            "Partition",
+            "Detail",
+            "Objects",
+            "Bytes",
+        ],
+        rows,
+    )
 }
 
 #[cfg(test)]

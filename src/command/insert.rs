@@ -119,6 +119,7 @@ pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) ->
         }
         return Err(e.into());
     }
+    crate::metrics::METRICS.load(rows);
     Ok(Outcome::Done {
         affected_rows: rows,
     })

@@ -13,6 +13,7 @@ pub mod insert;
 pub mod privilege;
 pub mod query;
 pub mod repository;
+pub mod snapshot;
 pub mod table;
 pub mod user;
 
@@ -194,6 +195,12 @@ pub async fn execute(
             backup::cancel(engine, stmt, crate::jobs::JobKind::Restore).await
         }
         Statement::ShowSnapshot(stmt) => backup::show_snapshot(engine, stmt).await,
+        Statement::DropSnapshot(stmt) => snapshot::drop_snapshot(engine, stmt).await,
+        Statement::VerifySnapshot(stmt) => snapshot::verify(engine, stmt).await,
+        Statement::ShowVerify(repo) => {
+            snapshot::show_verify(engine, repo.as_ref().map(|r| r.value.as_str())).await
+        }
+        Statement::CancelVerify(repo) => snapshot::cancel_verify(engine, &repo.value).await,
         Statement::RestoreSnapshot(stmt) => backup::restore(engine, session, stmt).await,
         Statement::Std(std) => match *std {
             s @ (S::Query(_) | S::Explain { .. }) => query::run(engine, session, s).await,
@@ -242,10 +249,6 @@ pub async fn execute(
                 std_statement_name(&other)
             ))),
         },
-        other => Err(Error::NotSupported(format!(
-            "{} is not available yet in this version of backstop",
-            statement_name(&other)
-        ))),
     }
 }
 
@@ -279,6 +282,8 @@ pub fn statement_name(stmt: &Statement) -> &'static str {
         Statement::CancelRestore(_) => "CANCEL RESTORE",
         Statement::DropSnapshot(_) => "DROP SNAPSHOT",
         Statement::VerifySnapshot(_) => "VERIFY SNAPSHOT",
+        Statement::ShowVerify(_) => "SHOW VERIFY",
+        Statement::CancelVerify(_) => "CANCEL VERIFY",
         Statement::CreateTable(_) => "CREATE TABLE",
         Statement::CreateDatabase { .. } => "CREATE DATABASE",
         Statement::DropDatabase { .. } => "DROP DATABASE",

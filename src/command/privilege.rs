@@ -220,7 +220,7 @@ impl Privileges {
 }
 
 /// The check for the REPOSITORY privilege, for statements that need only that (SHOW SNAPSHOT,
-/// SHOW REPOSITORIES, DROP/VERIFY SNAPSHOT, CREATE/DROP REPOSITORY).
+/// SHOW REPOSITORIES, DROP/VERIFY SNAPSHOT, SHOW/CANCEL VERIFY, CREATE/DROP REPOSITORY).
 pub fn require_repository(engine: &Engine, session: &Session) -> Result<()> {
     Privileges::of(engine, session).require_repository()
 }
@@ -239,7 +239,9 @@ pub async fn authorize(engine: &Arc<Engine>, session: &Session, stmt: &Statement
         | Statement::ShowRepositories
         | Statement::ShowSnapshot(_)
         | Statement::DropSnapshot(_)
-        | Statement::VerifySnapshot(_) => p.require_repository(),
+        | Statement::VerifySnapshot(_)
+        | Statement::ShowVerify(_)
+        | Statement::CancelVerify(_) => p.require_repository(),
         Statement::BackupSnapshot(b) => {
             p.require_repository()?;
             let Some(db) = b.db.as_ref().map(|d| d.value.as_str()).or(current) else {

@@ -17,6 +17,7 @@ pub async fn run(
     session: &mut Session,
     stmt: sqlparser::ast::Statement,
 ) -> Result<Outcome> {
+    crate::metrics::METRICS.query();
     let mut stmt = stmt;
     let (ctx, pins) = context_for(engine, session, &mut stmt).await?;
     let state = ctx.state();

@@ -8,8 +8,9 @@
 //! - The job's lease is written before it checks which objects the repository has.
 //! - UPLOADING uploads, with bounded parallelism, only the objects the repository lacks
 //!   (content-addressed by sha256): every backup is incremental by construction.
-//! - UPLOAD_INFO writes the manifest, re-checks the objects it skipped (another server's
-//!   garbage collection may have removed them), then writes COMMIT last.
+//! - UPLOAD_INFO writes the manifest, waits out any collection round that may delete one of
+//!   its objects without waiting for it, checks every object again (uploading any that went),
+//!   then writes COMMIT last.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ use super::{Job, JobError, JobState, JobStatus};
 use crate::catalog::TableTree;
 use crate::engine::Engine;
 use crate::repo::Repository;
+use crate::repo::gc;
 use crate::repo::manifest::{
     self, CommitMarker, Manifest, ManifestPartition, ManifestRowset, ManifestTable, ManifestTablet,
 };
@@ -35,10 +37,8 @@ use crate::repo::store::StoreError;
 /// second one on top. (A restore's download also retries a body cut mid-stream, which the
 /// client cannot; see `restore::with_download_retries`.)
 const ATTEMPTS: u32 = 1;
-/// How often a running job rewrites its lease.
-const LEASE_HEARTBEAT: Duration = Duration::from_secs(30);
-/// A lease not rewritten for this long belongs to a dead job.
-pub const LEASE_LIFETIME_MS: i64 = 5 * 60 * 1000;
+/// How often a job waiting for a collection round polls the repository.
+const MARK_POLL: Duration = Duration::from_millis(500);
 
 /// What a BACKUP statement asked for, checked at submission.
 #[derive(Debug, Clone)]
@@ -165,19 +165,20 @@ async fn steps(
             let manifest_sha = manifest::sha256_hex(&json);
             let manifest_key = format!("{dir}/{}", manifest::MANIFEST);
             with_retries(job, "upload manifest", || {
-                repo.store.put_bytes(&manifest_key, Bytes::from(json.clone()))
+                repo.store
+                    .put_bytes(&manifest_key, Bytes::from(json.clone()))
             })
             .await?;
-            let by_key: BTreeMap<&str, &Upload> =
-                uploads.iter().map(|u| (u.key.as_str(), u)).collect();
-            for key in &skipped {
-                let present = with_retries(job, "check object", || repo.store.head(key)).await?;
-                if let (None, Some(u)) = (present, by_key.get(key.as_str())) {
-                    tracing::warn!(object = %key, "object vanished since it was checked; uploading it again");
-                    with_retries(job, "upload object", || repo.store.put_file(&u.key, &u.path))
-                        .await?;
-                }
-            }
+            // Every object, not only the skipped ones: had the lease lapsed (storage unreachable
+            // for longer than its lifetime), a round may also have taken an uploaded object.
+            let every: Vec<String> = uploads.iter().map(|u| u.key.clone()).collect();
+            tracing::debug!(
+                job = record.id,
+                skipped = skipped.len(),
+                objects = every.len(),
+                "re-checking the snapshot's objects"
+            );
+            let lease_written_ms = recheck_objects(engine, job, repo, &uploads, &every).await?;
             crate::failpoint::hit("backup.before_commit").await?;
             let commit = CommitMarker {
                 manifest_sha256: manifest_sha,
@@ -186,8 +187,19 @@ async fn steps(
             let commit = serde_json::to_vec(&commit)
                 .map_err(|e| JobError::Failed(JobStatus::common(e.to_string())))?;
             let commit_key = format!("{dir}/{}", manifest::COMMIT);
+            // A lease that may look expired to a collector protects nothing: start over.
+            let lifetime = engine.config.lease_lifetime_ms();
+            if chrono::Utc::now().timestamp_millis() - lease_written_ms
+                > lifetime - gc::safety_margin_ms(lifetime)
+            {
+                return Err(JobError::Failed(JobStatus::common(
+                    "the job's lease in the repository could not be kept fresh before COMMIT; \
+                     nothing was committed. Run the backup again",
+                )));
+            }
             with_retries(job, "write COMMIT", || {
-                repo.store.put_bytes(&commit_key, Bytes::from(commit.clone()))
+                repo.store
+                    .put_bytes(&commit_key, Bytes::from(commit.clone()))
             })
             .await?;
             crate::failpoint::hit("backup.after_commit").await?;
@@ -202,7 +214,6 @@ async fn steps(
         r.finished_ms = chrono::Utc::now().timestamp_millis();
     })
     .await?;
-    tracing::info!(job = record.id, label = %record.label, timestamp = %record.timestamp, "backup finished");
     Ok(())
 }
 
@@ -289,10 +300,12 @@ async fn upload_all(
             }
             bandwidth.admit(u.size).await;
             with_retries(job, "upload object", || {
-                repo.store.put_file(&u.key, &u.path)
+                repo.store
+                    .put_file_parts(&u.key, &u.path, transfer.part_size)
             })
             .await?;
             job.progress.add(1, u.size);
+            job.moved(u.size);
             job.progress.store_retries.store(
                 repo.store.retries().saturating_sub(retries_before),
                 Ordering::Relaxed,
@@ -320,11 +333,11 @@ where
             Ok(v) => return Ok(v),
             Err(e) if e.is_transient() && attempt < ATTEMPTS => {
                 job.progress.retries.fetch_add(1, Ordering::Relaxed);
-                job.note_error(format!("{what}: {e}"));
+                job.storage_error(what, &e);
                 tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
             }
             Err(e) => {
-                job.note_error(format!("{what}: {e}"));
+                job.storage_error(what, &e);
                 return Err(JobError::Failed(JobStatus::common(format!(
                     "{what} failed: {e}"
                 ))));
@@ -333,7 +346,47 @@ where
     }
 }
 
-async fn write_lease(engine: &Engine, repo: &Repository, job: &Job) -> Result<(), JobError> {
+/// Before COMMIT: waits out every collection round that may delete one of `keys` without
+/// waiting for the job (module doc of [`crate::repo::gc`]), then checks each again and uploads
+/// the ones that are gone. Returns when the lease was last written.
+async fn recheck_objects(
+    engine: &Engine,
+    job: &Job,
+    repo: &Repository,
+    uploads: &[Upload],
+    keys: &[String],
+) -> Result<i64, JobError> {
+    let record = job.record();
+    let lease_key = manifest::lease_key(engine.catalog.server_id(), record.id);
+    let key_set: std::collections::BTreeSet<String> = keys.iter().cloned().collect();
+    crate::failpoint::hit("backup.before_recheck").await?;
+    loop {
+        let marks =
+            with_retries(job, "read collection marks", || gc::live_marks(&repo.store)).await?;
+        let blocking = gc::blocking_marks(&marks, &lease_key, &key_set);
+        if blocking.is_empty() {
+            break;
+        }
+        tracing::info!(job = record.id, marks = ?blocking, "waiting for a collection round before COMMIT");
+        tokio::time::sleep(MARK_POLL).await;
+    }
+    let written = write_lease(engine, repo, job).await?;
+    let by_key: BTreeMap<&str, &Upload> = uploads.iter().map(|u| (u.key.as_str(), u)).collect();
+    for key in keys {
+        let present = with_retries(job, "check object", || repo.store.head(key)).await?;
+        if let (None, Some(u)) = (present, by_key.get(key.as_str())) {
+            tracing::warn!(object = %key, "object vanished since it was checked; uploading it again");
+            with_retries(job, "upload object", || {
+                repo.store.put_file(&u.key, &u.path)
+            })
+            .await?;
+        }
+    }
+    Ok(written)
+}
+
+/// Writes the job's lease (fresh heartbeat); returns when.
+async fn write_lease(engine: &Engine, repo: &Repository, job: &Job) -> Result<i64, JobError> {
     let record = job.record();
     let now = chrono::Utc::now().timestamp_millis();
     let lease = Lease {
@@ -343,7 +396,7 @@ async fn write_lease(engine: &Engine, repo: &Repository, job: &Job) -> Result<()
         timestamp: record.timestamp.clone(),
         started_ms: record.created_ms,
         heartbeat_ms: now,
-        expires_ms: now + LEASE_LIFETIME_MS,
+        expires_ms: now + engine.config.lease_lifetime_ms(),
     };
     let json = serde_json::to_vec_pretty(&lease)
         .map_err(|e| JobError::Failed(JobStatus::common(e.to_string())))?;
@@ -351,7 +404,8 @@ async fn write_lease(engine: &Engine, repo: &Repository, job: &Job) -> Result<()
     with_retries(job, "write lease", || {
         repo.store.put_bytes(&key, Bytes::from(json.clone()))
     })
-    .await
+    .await?;
+    Ok(now)
 }
 
 fn spawn_heartbeat(
@@ -359,12 +413,13 @@ fn spawn_heartbeat(
     job: Arc<Job>,
     repo: Arc<Repository>,
 ) -> tokio::task::JoinHandle<()> {
+    let heartbeat = Duration::from_millis(engine.config.lease_lifetime_ms().unsigned_abs() / 10);
     tokio::spawn(async move {
         let done = job.done_token();
         loop {
             tokio::select! {
                 _ = done.cancelled() => return,
-                _ = tokio::time::sleep(LEASE_HEARTBEAT) => {
+                _ = tokio::time::sleep(heartbeat) => {
                     if let Err(JobError::Failed(s)) = write_lease(&engine, &repo, &job).await {
                         tracing::warn!(job = job.id(), error = %s.msg, "lease heartbeat failed");
                     }

@@ -11,7 +11,9 @@
 //!   in the commit's own transaction) or changed nothing.
 
 pub mod backup;
+pub mod lifecycle;
 pub mod restore;
+pub mod verify;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -27,6 +29,19 @@ use crate::error::{Error, Result};
 pub enum JobKind {
     Backup,
     Restore,
+    /// VERIFY SNAPSHOT (backstop): kept apart from the per-database jobs.
+    Verify,
+}
+
+impl JobKind {
+    /// `backup`, `restore` or `verify` (logs and metrics).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Backup => "backup",
+            JobKind::Restore => "restore",
+            JobKind::Verify => "verify",
+        }
+    }
 }
 
 /// StarRocks' job states (backup and restore share one enum).
@@ -43,6 +58,8 @@ pub enum JobState {
     Downloading,
     Commit,
     Committing,
+    /// VERIFY SNAPSHOT reading the snapshot.
+    Verifying,
     Finished,
     Cancelled,
 }
@@ -60,6 +77,7 @@ impl JobState {
             JobState::Downloading => "DOWNLOADING",
             JobState::Commit => "COMMIT",
             JobState::Committing => "COMMITTING",
+            JobState::Verifying => "VERIFYING",
             JobState::Finished => "FINISHED",
             JobState::Cancelled => "CANCELLED",
         }
@@ -141,6 +159,9 @@ pub struct JobRecord {
     /// Staged files a restore wrote (removed when it ends without committing).
     #[serde(default)]
     pub staged: Vec<std::path::PathBuf>,
+    /// VERIFY only: `metadata` or `full`.
+    #[serde(default)]
+    pub mode: Option<String>,
 }
 
 /// Live progress of the current transfer phase.
@@ -153,6 +174,10 @@ pub struct Progress {
     pub retries: AtomicU64,
     /// Retries the repository's client made for this job (S3's one retry loop).
     pub store_retries: AtomicU64,
+    /// Objects and bytes this job really moved (a backup's objects the repository already had
+    /// are not counted); never reset between phases.
+    pub moved_objects: AtomicU64,
+    pub moved_bytes: AtomicU64,
 }
 
 impl Progress {
@@ -166,6 +191,12 @@ impl Progress {
     pub fn add(&self, objects: u64, bytes: u64) {
         self.objects_done.fetch_add(objects, Ordering::Relaxed);
         self.bytes_done.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Counts one object of `bytes` really uploaded or downloaded.
+    pub fn moved(&self, bytes: u64) {
+        self.moved_objects.fetch_add(1, Ordering::Relaxed);
+        self.moved_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// `[objects: 12/48, bytes: 1.2 GiB/4.8 GiB]`
@@ -200,6 +231,8 @@ pub fn human_bytes(n: u64) -> String {
 pub struct TransferSettings {
     pub parallel: usize,
     pub max_bandwidth: Option<u64>,
+    /// S3 multipart part size of uploads.
+    pub part_size: u64,
 }
 
 impl Default for TransferSettings {
@@ -207,6 +240,7 @@ impl Default for TransferSettings {
         TransferSettings {
             parallel: DEFAULT_PARALLEL,
             max_bandwidth: None,
+            part_size: crate::repo::s3::PART_SIZE,
         }
     }
 }
@@ -332,9 +366,57 @@ impl Job {
     /// Moves to `state` (persisted), unless the job was cancelled meanwhile.
     pub async fn set_state(&self, catalog: &Catalog, state: JobState) -> Result<(), JobError> {
         self.check()?;
-        tracing::info!(job = self.id(), state = state.as_str(), "job state");
         self.update(catalog, |r| r.state = state).await?;
+        self.log_state();
         Ok(())
+    }
+
+    /// The one log line of a state change: who the job is and what it has moved so far. A job
+    /// record holds no secret (repository credentials live in the catalog's repository table).
+    fn log_state(&self) {
+        let r = self.record();
+        let p = &self.progress;
+        let kind = r.kind.as_str();
+        let objects_done = p.objects_done.load(Ordering::Relaxed);
+        let objects_total = p.objects_total.load(Ordering::Relaxed);
+        let bytes_done = p.bytes_done.load(Ordering::Relaxed);
+        let bytes_total = p.bytes_total.load(Ordering::Relaxed);
+        let moved_objects = p.moved_objects.load(Ordering::Relaxed);
+        let moved_bytes = p.moved_bytes.load(Ordering::Relaxed);
+        if !r.state.is_done() {
+            tracing::info!(
+                job = r.id,
+                kind,
+                db = %r.db,
+                label = %r.label,
+                repo = %r.repo,
+                backup_timestamp = %r.timestamp,
+                state = r.state.as_str(),
+                objects_done,
+                objects_total,
+                bytes_done,
+                bytes_total,
+                "job state"
+            );
+            return;
+        }
+        let duration_ms = r.finished_ms.saturating_sub(r.created_ms).max(0);
+        let status = r.status.cell();
+        if r.state == JobState::Finished {
+            tracing::info!(
+                job = r.id, kind, db = %r.db, label = %r.label, repo = %r.repo,
+                backup_timestamp = %r.timestamp, state = r.state.as_str(), status = %status,
+                objects_total, bytes_total, moved_objects, moved_bytes, duration_ms,
+                "job state"
+            );
+        } else {
+            tracing::warn!(
+                job = r.id, kind, db = %r.db, label = %r.label, repo = %r.repo,
+                backup_timestamp = %r.timestamp, state = r.state.as_str(), status = %status,
+                objects_total, bytes_total, moved_objects, moved_bytes, duration_ms,
+                "job state"
+            );
+        }
     }
 
     /// Err(Cancelled) once the job was cancelled.
@@ -386,8 +468,31 @@ impl Job {
         self.done.clone()
     }
 
+    /// The job has ended (its record says how): logs the end, counts it in the metrics, and
+    /// fires the done token. Only the first call counts.
     pub fn mark_done(&self) {
+        if self.done.is_cancelled() {
+            return;
+        }
+        self.log_state();
+        let r = self.record();
+        let retries = self.progress.retries.load(Ordering::Relaxed)
+            + self.progress.store_retries.load(Ordering::Relaxed);
+        let duration_ms = u64::try_from(r.finished_ms.saturating_sub(r.created_ms)).unwrap_or(0);
+        crate::metrics::METRICS.job_ended(r.kind, r.state, duration_ms, retries);
         self.done.cancel();
+    }
+
+    /// One object of `bytes` really uploaded or downloaded: the job's figures and the metrics.
+    pub fn moved(&self, bytes: u64) {
+        self.progress.moved(bytes);
+        crate::metrics::METRICS.moved(lock(&self.record).kind, bytes);
+    }
+
+    /// A storage error `what` met: kept for TaskErrMsg and counted by kind in the metrics.
+    pub fn storage_error(&self, what: &str, e: &crate::repo::StoreError) {
+        crate::metrics::METRICS.storage_error(e.kind());
+        self.note_error(format!("{what}: {e}"));
     }
 
     pub fn note_error(&self, message: String) {
@@ -424,13 +529,19 @@ pub struct Jobs {
     /// Table names a running restore will create at its commit: (database, table), lower
     /// case, → job id. CREATE TABLE on them is refused until the job ends.
     reserved: Mutex<HashMap<(String, String), u64>>,
+    /// VERIFY SNAPSHOT jobs, oldest first (the last [`KEPT_VERIFICATIONS`]).
+    verifications: Mutex<Vec<Arc<Job>>>,
 }
+
+/// How many VERIFY jobs are remembered (SHOW VERIFY, SHOW SNAPSHOT's last verification).
+pub const KEPT_VERIFICATIONS: usize = 200;
 
 impl Jobs {
     /// Loads job records at start-up. A job that was not done is ended CANCELLED with the
     /// reason; `cleanup` removes what it left (a restore's staged files).
     pub fn load(catalog: Catalog) -> Result<Jobs> {
         let mut latest: HashMap<String, Arc<Job>> = HashMap::new();
+        let mut verifications: Vec<Arc<Job>> = Vec::new();
         let mut stale = Vec::new();
         for (id, bytes) in catalog.jobs_blocking()? {
             let mut record: JobRecord = match serde_json::from_slice(&bytes) {
@@ -466,6 +577,10 @@ impl Jobs {
                     serde_json::to_vec(&record).map_err(|e| Error::Internal(e.to_string()))?;
                 catalog.put_job_blocking(id, &bytes)?;
             }
+            if record.kind == JobKind::Verify {
+                verifications.push(Job::new(record));
+                continue;
+            }
             let key = record.db.to_ascii_lowercase();
             match latest.get(&key) {
                 Some(existing) if existing.id() > id => stale.push(id),
@@ -478,6 +593,9 @@ impl Jobs {
                 }
             }
         }
+        verifications.sort_by_key(|j| j.id());
+        let excess = verifications.len().saturating_sub(KEPT_VERIFICATIONS);
+        stale.extend(verifications.drain(..excess).map(|j| j.id()));
         for id in stale {
             catalog.delete_job_blocking(id)?;
         }
@@ -485,6 +603,7 @@ impl Jobs {
             catalog,
             latest: Mutex::new(latest),
             reserved: Mutex::new(HashMap::new()),
+            verifications: Mutex::new(verifications),
         })
     }
 
@@ -562,10 +681,33 @@ impl Jobs {
             };
             return Err(e);
         }
+        job.log_state();
+        crate::metrics::METRICS.job_submitted(job.record().kind);
         if let Some(p) = previous {
             let _ = self.catalog.delete_job(p.id()).await;
         }
         Ok(job)
+    }
+
+    /// Registers and persists a VERIFY job; forgets the oldest beyond [`KEPT_VERIFICATIONS`].
+    pub async fn submit_verification(&self, record: JobRecord) -> Result<Arc<Job>> {
+        let job = Job::new(record);
+        job.update(&self.catalog, |_| {}).await?;
+        let forgotten: Vec<u64> = {
+            let mut list = lock(&self.verifications);
+            list.push(Arc::clone(&job));
+            let excess = list.len().saturating_sub(KEPT_VERIFICATIONS);
+            list.drain(..excess).map(|j| j.id()).collect()
+        };
+        for id in forgotten {
+            let _ = self.catalog.delete_job(id).await;
+        }
+        Ok(job)
+    }
+
+    /// The VERIFY jobs remembered, oldest first.
+    pub fn verifications(&self) -> Vec<Arc<Job>> {
+        lock(&self.verifications).clone()
     }
 
     /// Reserves table names for a restore's commit; fails naming the first one taken.
@@ -609,9 +751,9 @@ impl Jobs {
 
     /// Whether a job that is not done uses the repository.
     pub fn using_repository(&self, repo: &str) -> bool {
-        lock(&self.latest)
-            .values()
-            .any(|j| !j.state().is_done() && j.record().repo.eq_ignore_ascii_case(repo))
+        let busy =
+            |j: &Arc<Job>| !j.state().is_done() && j.record().repo.eq_ignore_ascii_case(repo);
+        lock(&self.latest).values().any(busy) || lock(&self.verifications).iter().any(busy)
     }
 
     /// Ends a job that stopped: CANCELLED with the cancel reason or the failure, persisted.
@@ -622,7 +764,6 @@ impl Jobs {
                 .unwrap_or_else(|| JobStatus::common("cancelled")),
             JobError::Failed(status) => status,
         };
-        tracing::warn!(job = job.id(), status = %status.cell(), "job cancelled");
         let result = job
             .update(&self.catalog, |r| {
                 r.state = JobState::Cancelled;

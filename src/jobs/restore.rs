@@ -101,82 +101,16 @@ async fn steps(
     })
     .await?;
 
-    // PENDING: plan against the existing tables.
-    let existing: Vec<TableTree> = match catalog.database_trees(&record.db, None).await {
-        Ok((_, trees)) => trees,
-        Err(crate::catalog::CatalogError::UnknownDatabase(_)) => Vec::new(),
-        Err(e) => return Err(e.into()),
-    };
-    let mut plan = Vec::new();
-    for item in &req.items {
-        let source = chosen(&req.manifest, item)?;
-        let target = existing
-            .iter()
-            .find(|t| t.table.name.eq_ignore_ascii_case(&item.target));
-        if let Some(target) = target {
-            if let Some(diff) = schema_difference(&target.table, &source) {
-                return Err(fail(
-                    "COMMON_ERROR",
-                    format!(
-                        "Table {} already exist but with different schema, {diff}. Restore it \
-                         under another name with ON ({} AS new_name), or DROP TABLE {} first",
-                        item.target, item.source, item.target
-                    ),
-                ));
-            }
-            for p in &source.partitions {
-                match target
-                    .partitions
-                    .iter()
-                    .find(|e| e.partition.name.eq_ignore_ascii_case(&p.name))
-                {
-                    Some(e) if e.partition.bounds != p.bounds => {
-                        return Err(fail(
-                            "COMMON_ERROR",
-                            format!(
-                                "Partition {} in table {} has different range with partition in repository",
-                                p.name, item.target
-                            ),
-                        ));
-                    }
-                    Some(e) if e.partition.buckets != p.buckets => {
-                        return Err(fail(
-                            "COMMON_ERROR",
-                            format!(
-                                "Partition {} in table {} has {} buckets, the snapshot's has {}",
-                                p.name, item.target, e.partition.buckets, p.buckets
-                            ),
-                        ));
-                    }
-                    Some(_) => {}
-                    None => {
-                        if target
-                            .partitions
-                            .iter()
-                            .any(|e| bounds_conflict(&e.partition.bounds, &p.bounds))
-                        {
-                            return Err(fail(
-                                "COMMON_ERROR",
-                                format!(
-                                    "Partition {} in table {} has conflict range with existing ranges",
-                                    p.name, item.target
-                                ),
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        plan.push((item.clone(), source, target.cloned()));
+    // PENDING: plan against the existing tables (the dry run runs the same checks).
+    let checked = plan(engine, &record.db, req, Some(record.id)).await?;
+    if let Some(first) = checked.conflicts.first() {
+        return Err(fail("COMMON_ERROR", first.message.clone()));
     }
-    let needed: u64 = plan
-        .iter()
-        .flat_map(|(_, s, _)| &s.partitions)
-        .flat_map(|p| &p.tablets)
-        .flat_map(|t| &t.rowsets)
-        .map(|r| r.size)
-        .sum();
-    check_free_space(&engine.config.data_dir, needed)?;
+    let plan: Vec<(RestoreItem, ManifestTable, Option<TableTree>)> = checked
+        .tables
+        .into_iter()
+        .map(|t| (t.item, t.source, t.target))
+        .collect();
 
     let to_mark: Vec<(String, u64)> = plan
         .iter()
@@ -379,9 +313,11 @@ async fn steps(
         return Err(JobError::Cancelled);
     }
     job.update(catalog, |r| r.state = JobState::Commit).await?;
+    job.log_state();
     crate::failpoint::hit("restore.before_commit").await?;
     job.update(catalog, |r| r.state = JobState::Committing)
         .await?;
+    job.log_state();
     let mut finished = job.record();
     finished.state = JobState::Finished;
     finished.status = JobStatus::ok();
@@ -407,8 +343,176 @@ async fn steps(
     job.update(catalog, |r| *r = finished).await?;
     // The partitions it replaced left files nothing references.
     engine.pins.mark_dirty();
-    tracing::info!(job = record.id, label = %record.label, db = %record.db, "restore finished");
     Ok(())
+}
+
+/// What a restore will do to one table.
+#[derive(Debug, Clone)]
+pub struct PlannedTable {
+    pub item: RestoreItem,
+    /// The snapshot's table, with only the chosen partitions.
+    pub source: ManifestTable,
+    /// The existing table restored over, if any.
+    pub target: Option<TableTree>,
+}
+
+impl PlannedTable {
+    /// Whether the restore replaces the existing partition `name`.
+    pub fn overwrites(&self, name: &str) -> bool {
+        self.target.as_ref().is_some_and(|t| {
+            t.partitions
+                .iter()
+                .any(|e| e.partition.name.eq_ignore_ascii_case(name))
+        })
+    }
+}
+
+/// Why a restore cannot run, and which table it is about.
+#[derive(Debug, Clone)]
+pub struct Conflict {
+    pub table: Option<String>,
+    pub message: String,
+}
+
+/// Everything RESTORE checks before it changes anything; `RESTORE ... PROPERTIES ("dry_run" =
+/// "true")` reports it as is. A real restore fails with the first conflict.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub creates_database: bool,
+    pub tables: Vec<PlannedTable>,
+    pub conflicts: Vec<Conflict>,
+    /// What DOWNLOADING moves: one object per rowset.
+    pub objects: u64,
+    pub bytes: u64,
+}
+
+/// Plans the restore of `req` into `db` (`job`: the restore's own id, whose reservations are
+/// not conflicts). Fails only when the snapshot lacks what the request names.
+pub async fn plan(
+    engine: &Engine,
+    db: &str,
+    req: &RestoreRequest,
+    job: Option<u64>,
+) -> Result<Plan, JobError> {
+    let catalog = &engine.catalog;
+    let (creates_database, existing): (bool, Vec<TableTree>) =
+        match catalog.database_trees(db, None).await {
+            Ok((_, trees)) => (false, trees),
+            Err(crate::catalog::CatalogError::UnknownDatabase(_)) => (true, Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+    let mut conflicts = Vec::new();
+    let mut conflict = |table: &str, message: String| {
+        conflicts.push(Conflict {
+            table: Some(table.to_string()),
+            message,
+        })
+    };
+    let mut tables = Vec::new();
+    for item in &req.items {
+        let source = chosen(&req.manifest, item)?;
+        let target = existing
+            .iter()
+            .find(|t| t.table.name.eq_ignore_ascii_case(&item.target));
+        if let Some(target) = target {
+            if let Some(diff) = schema_difference(&target.table, &source) {
+                conflict(
+                    &item.target,
+                    format!(
+                        "Table {} already exist but with different schema, {diff}. Restore it \
+                         under another name with ON ({} AS new_name), or DROP TABLE {} first",
+                        item.target, item.source, item.target
+                    ),
+                );
+            }
+            for p in &source.partitions {
+                match target
+                    .partitions
+                    .iter()
+                    .find(|e| e.partition.name.eq_ignore_ascii_case(&p.name))
+                {
+                    Some(e) if e.partition.bounds != p.bounds => conflict(
+                        &item.target,
+                        format!(
+                            "Partition {} in table {} has different range with partition in repository",
+                            p.name, item.target
+                        ),
+                    ),
+                    Some(e) if e.partition.buckets != p.buckets => conflict(
+                        &item.target,
+                        format!(
+                            "Partition {} in table {} has {} buckets, the snapshot's has {}",
+                            p.name, item.target, e.partition.buckets, p.buckets
+                        ),
+                    ),
+                    Some(_) => {}
+                    None => {
+                        if target
+                            .partitions
+                            .iter()
+                            .any(|e| bounds_conflict(&e.partition.bounds, &p.bounds))
+                        {
+                            conflict(
+                                &item.target,
+                                format!(
+                                    "Partition {} in table {} has conflict range with existing ranges",
+                                    p.name, item.target
+                                ),
+                            );
+                        }
+                    }
+                }
+            }
+            if target.table.state != TableState::Normal {
+                conflict(
+                    &item.target,
+                    format!(
+                        "Table {db}.{} is being restored by another job; wait until it ends",
+                        item.target
+                    ),
+                );
+            }
+        } else if let Some(other) = engine
+            .jobs
+            .reserved_by(db, &item.target)
+            .filter(|j| Some(*j) != job)
+        {
+            conflict(
+                &item.target,
+                format!(
+                    "table {db}.{} is reserved by RESTORE job {other}",
+                    item.target
+                ),
+            );
+        }
+        tables.push(PlannedTable {
+            item: item.clone(),
+            source,
+            target: target.cloned(),
+        });
+    }
+    let rowsets = || {
+        tables
+            .iter()
+            .flat_map(|t| &t.source.partitions)
+            .flat_map(|p| &p.tablets)
+            .flat_map(|t| &t.rowsets)
+    };
+    let objects = rowsets().count() as u64;
+    let bytes: u64 = rowsets().map(|r| r.size).sum();
+    if let Err(JobError::Failed(status)) = check_free_space(&engine.config.data_dir, bytes) {
+        conflicts.push(Conflict {
+            table: None,
+            message: status.msg,
+        });
+    }
+    Ok(Plan {
+        creates_database,
+        tables,
+        conflicts,
+        objects,
+        bytes,
+    })
 }
 
 /// The snapshot's table with only the chosen partitions.
@@ -531,6 +635,7 @@ async fn download_all(
             bandwidth.admit(d.size).await;
             with_download_retries(job, repo, &d).await?;
             job.progress.add(1, d.size);
+            job.moved(d.size);
             job.progress.store_retries.store(
                 repo.store.retries().saturating_sub(retries_before),
                 std::sync::atomic::Ordering::Relaxed,
@@ -561,12 +666,14 @@ async fn with_download_retries(job: &Job, repo: &Repository, d: &Download) -> Re
         match download(repo, d).await {
             Ok(()) => return Ok(()),
             Err(DownloadError::Store(StoreError::NotFound(_))) => {
+                crate::metrics::METRICS.storage_error("not_found");
                 return Err(fail(
                     "NOT_FOUND",
                     format!("object {} is missing from the repository", d.key),
                 ));
             }
             Err(DownloadError::Damaged(why)) => {
+                crate::metrics::METRICS.storage_error("corrupt");
                 return Err(fail(
                     "BAD_FILE",
                     format!("object {} is damaged: {why}", d.key),
@@ -576,11 +683,11 @@ async fn with_download_retries(job: &Job, repo: &Repository, d: &Download) -> Re
                 job.progress
                     .retries
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                job.note_error(format!("download {}: {e}", d.key));
+                job.storage_error(&format!("download {}", d.key), &e);
                 tokio::time::sleep(std::time::Duration::from_millis(500 << attempt)).await;
             }
             Err(DownloadError::Store(e) | DownloadError::Body(e)) => {
-                job.note_error(format!("download {}: {e}", d.key));
+                job.storage_error(&format!("download {}", d.key), &e);
                 return Err(fail(
                     "COMMON_ERROR",
                     format!("download of {} failed: {e}", d.key),

@@ -155,7 +155,16 @@ impl LocalStore {
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let path = self.path(key)?;
         match tokio::fs::remove_file(&path).await {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                // A dropped snapshot's folder goes with its last file (only its own job ever
+                // writes there). Object prefix folders stay: a backup may be writing into one.
+                if key.starts_with("snapshots/")
+                    && let Some(dir) = path.parent()
+                {
+                    let _ = tokio::fs::remove_dir(dir).await;
+                }
+                Ok(())
+            }
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_error("delete", key, &e)),
         }

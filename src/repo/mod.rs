@@ -9,6 +9,7 @@
 //! Keys given to a store are relative to the repository's root, `<location>/<repo name>/`
 //! (DESIGN.md "Repository format"), and always use `/`.
 
+pub mod gc;
 pub mod local;
 pub mod location;
 pub mod manifest;

@@ -46,6 +46,8 @@ pub const MAX_ATTEMPTS: u32 = 5;
 /// Files up to this size are uploaded with one PutObject; larger ones in parts of (at least) this
 /// size, one part in memory at a time.
 pub const PART_SIZE: u64 = 8 << 20;
+/// S3's smallest part (all but the last).
+pub const MIN_PART_SIZE: u64 = 5 << 20;
 /// S3 allows at most this many parts; a file that would need more gets larger parts.
 const MAX_PARTS: u64 = 10_000;
 /// The session name of assumed roles (shows in CloudTrail).
@@ -258,13 +260,19 @@ impl S3Store {
         Ok(())
     }
 
-    pub async fn put_file(&self, key: &str, path: &Path) -> Result<u64, StoreError> {
+    pub async fn put_file(
+        &self,
+        key: &str,
+        path: &Path,
+        part_size: u64,
+    ) -> Result<u64, StoreError> {
+        let part_size = part_size.max(MIN_PART_SIZE);
         let full = self.full_key(key)?;
         let size = tokio::fs::metadata(path)
             .await
             .map_err(|e| local_error(key, path, &e))?
             .len();
-        if size <= PART_SIZE {
+        if size <= part_size {
             let body = SdkByteStream::from_path(path)
                 .await
                 .map_err(|e| StoreError::Failed {
@@ -283,7 +291,7 @@ impl S3Store {
                 .map_err(|e| self.map_err("put", key, e))?;
             return Ok(size);
         }
-        self.put_multipart(key, &full, path, size).await
+        self.put_multipart(key, &full, path, size, part_size).await
     }
 
     async fn put_multipart(
@@ -292,6 +300,7 @@ impl S3Store {
         full: &str,
         path: &Path,
         size: u64,
+        part_size: u64,
     ) -> Result<u64, StoreError> {
         let upload = self
             .client
@@ -308,7 +317,9 @@ impl S3Store {
                 detail: "CreateMultipartUpload returned no upload id".to_string(),
             });
         };
-        let result = self.upload_parts(key, full, path, size, &upload_id).await;
+        let result = self
+            .upload_parts(key, full, path, size, part_size, &upload_id)
+            .await;
         if result.is_err() {
             // Best effort: a failed abort leaves parts that a bucket lifecycle rule removes.
             if let Err(e) = self
@@ -336,9 +347,10 @@ impl S3Store {
         full: &str,
         path: &Path,
         size: u64,
+        part_size: u64,
         upload_id: &str,
     ) -> Result<u64, StoreError> {
-        let part_size = PART_SIZE.max(size.div_ceil(MAX_PARTS).next_multiple_of(1 << 20));
+        let part_size = part_size.max(size.div_ceil(MAX_PARTS).next_multiple_of(1 << 20));
         let mut file = tokio::fs::File::open(path)
             .await
             .map_err(|e| local_error(key, path, &e))?;

@@ -64,6 +64,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// A short name of the error's kind, for metrics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StoreError::NotFound(_) => "not_found",
+            StoreError::NoBucket(_) => "no_bucket",
+            StoreError::AccessDenied { .. } => "access_denied",
+            StoreError::BadCredentials(_) => "bad_credentials",
+            StoreError::Unreachable { .. } => "unreachable",
+            StoreError::Timeout { .. } => "timeout",
+            StoreError::Failed { .. } => "failed",
+        }
+    }
+
     /// Whether retrying the same request later may succeed (throttling, 5xx, connection
     /// resets). The S3 client already retries these internally; callers that loop over many
     /// objects use this to decide whether to go on.
@@ -94,9 +107,20 @@ impl ObjectStore {
     /// Streams a local file into the object `key`; S3 uses multipart upload above its part
     /// size, so memory stays bounded. Returns the bytes written.
     pub async fn put_file(&self, key: &str, path: &Path) -> Result<u64, StoreError> {
+        self.put_file_parts(key, path, super::s3::PART_SIZE).await
+    }
+
+    /// [`ObjectStore::put_file`] with S3 multipart parts of `part_size` bytes (at least 5 MiB;
+    /// files up to one part go in one request). A local folder ignores it.
+    pub async fn put_file_parts(
+        &self,
+        key: &str,
+        path: &Path,
+        part_size: u64,
+    ) -> Result<u64, StoreError> {
         match self {
             ObjectStore::Local(s) => s.put_file(key, path).await,
-            ObjectStore::S3(s) => s.put_file(key, path).await,
+            ObjectStore::S3(s) => s.put_file(key, path, part_size).await,
         }
     }
 

@@ -7,8 +7,10 @@
 
 mod auth;
 pub mod federated;
+mod metrics;
 mod packet;
 mod prepared;
+mod redact;
 mod results;
 mod session;
 mod span;
@@ -37,9 +39,26 @@ pub async fn run_until_signal(config: Config) -> io::Result<()> {
     let listener = TcpListener::bind(config.listen).await.map_err(|e| {
         io::Error::new(e.kind(), format!("cannot listen on {}: {e}", config.listen))
     })?;
+    let metrics_listener = match config.metrics_listen {
+        Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+            io::Error::new(e.kind(), format!("cannot serve metrics on {addr}: {e}"))
+        })?),
+        None => None,
+    };
     let engine = Engine::new(config).map_err(|e| io::Error::other(e.to_string()))?;
     engine.start_background();
     let shutdown = CancellationToken::new();
+    if let Some(listener) = metrics_listener {
+        let addr = listener.local_addr()?;
+        // Printed before the MySQL line, so whoever waits for that one can read this one too.
+        println!("backstop metrics on http://{addr}/metrics");
+        info!(%addr, "serving metrics");
+        tokio::spawn(metrics::serve(
+            Arc::clone(&engine),
+            listener,
+            shutdown.clone(),
+        ));
+    }
     let signal_token = shutdown.clone();
     tokio::spawn(async move {
         wait_for_signal().await;

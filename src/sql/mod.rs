@@ -61,7 +61,7 @@ pub use ddl::{
 };
 pub use privilege::{
     AlterUser, CreateUser, Grant, GrantObject, Password, Privilege, UserIdent, is_native_hash,
-    is_sensitive_key, redact,
+    is_sensitive_key,
 };
 pub use repository::{
     Broker, CreateRepository, DropRepository, DropSnapshot, TimestampFilter, VerifySnapshot,
@@ -106,6 +106,10 @@ pub enum Statement {
     CancelRestore(CancelJob),
     DropSnapshot(DropSnapshot),
     VerifySnapshot(VerifySnapshot),
+    /// `SHOW VERIFY [ON repo]` (backstop): verification jobs.
+    ShowVerify(Option<Ident>),
+    /// `CANCEL VERIFY ON repo` (backstop): stops the running verifications of a repository.
+    CancelVerify(Ident),
     CreateTable(CreateTable),
     /// ```text
     /// CREATE {DATABASE | SCHEMA} [IF NOT EXISTS] db [PROPERTIES ("k" = "v", ...)]
@@ -197,6 +201,9 @@ impl fmt::Display for Statement {
             Statement::CancelRestore(s) => write!(f, "CANCEL RESTORE {s}"),
             Statement::DropSnapshot(s) => write!(f, "{s}"),
             Statement::VerifySnapshot(s) => write!(f, "{s}"),
+            Statement::ShowVerify(None) => f.write_str("SHOW VERIFY"),
+            Statement::ShowVerify(Some(repo)) => write!(f, "SHOW VERIFY ON {}", Id(repo)),
+            Statement::CancelVerify(repo) => write!(f, "CANCEL VERIFY ON {}", Id(repo)),
             Statement::CreateTable(s) => fmt::Display::fmt(s, f),
             Statement::CreateDatabase {
                 name,
@@ -552,7 +559,9 @@ impl BackstopParser<'_> {
             "CANCEL" if self.peek_words(1, &["BACKUP"]) || self.peek_words(1, &["RESTORE"]) => {
                 self.parse_cancel()
             }
+            "CANCEL" if self.peek_words(1, &["VERIFY"]) => self.parse_cancel_verify(),
             "SHOW" => match self.peek_word_upper(1).as_deref() {
+                Some("VERIFY") => self.parse_show_verify(),
                 Some(
                     "REPOSITORIES" | "SNAPSHOT" | "BACKUP" | "RESTORE" | "PARTITIONS" | "TABLET"
                     | "TABLETS",

@@ -266,6 +266,28 @@ impl BackstopParser<'_> {
         }))
     }
 
+    /// `SHOW VERIFY [ON | FROM repo]`
+    pub(super) fn parse_show_verify(&mut self) -> Result<Statement, ParseError> {
+        self.expect_words(&["SHOW", "VERIFY"])?;
+        let repo = if self.parse_one_of(&["ON", "FROM"]).is_some() {
+            Some(self.parse_ident("repository name")?)
+        } else {
+            None
+        };
+        Ok(Statement::ShowVerify(repo))
+    }
+
+    /// `CANCEL VERIFY ON repo`
+    pub(super) fn parse_cancel_verify(&mut self) -> Result<Statement, ParseError> {
+        self.expect_words(&["CANCEL", "VERIFY"])?;
+        if self.parse_one_of(&["ON", "FROM"]).is_none() {
+            return self.expected("ON <repository name>");
+        }
+        Ok(Statement::CancelVerify(
+            self.parse_ident("repository name")?,
+        ))
+    }
+
     /// `TIMESTAMP = 'ts'`, or also `TIMESTAMP <= 'ts'` when `allow_range`.
     fn parse_timestamp_filter(&mut self, allow_range: bool) -> Result<TimestampFilter, ParseError> {
         const SHAPE_RANGE: &str = "Where clause should look like: TIMESTAMP = '2018-04-18-19-19-10' \

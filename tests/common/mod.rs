@@ -325,6 +325,17 @@ impl TestDaemon {
             .prefer_socket(false)
     }
 
+    /// The `mysql` CLI in batch mode, connected to this daemon as root (no password).
+    pub fn mysql_batch_command(&self) -> Command {
+        let mut cmd = Command::new(require_tool("mysql"));
+        cmd.arg("--no-defaults")
+            .arg("-h127.0.0.1")
+            .arg(format!("-P{}", self.port()))
+            .arg("-uroot")
+            .args(["--batch", "--connect-timeout=20"]);
+        cmd
+    }
+
     /// A new `mysql_async` connection (panics with the daemon's stderr on failure).
     pub async fn conn(&self) -> Conn {
         match Conn::new(self.opts()).await {
@@ -598,6 +609,7 @@ pub fn run_with_deadline(cmd: &mut Command, stdin: &str, deadline: Duration) -> 
     }
 }
 
+pub mod backup;
 pub mod proxy;
 
 /// A raw MySQL-protocol client for byte-level tests: it does the HandshakeV10 /

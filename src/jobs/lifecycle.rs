@@ -1,0 +1,242 @@
+//! Snapshot lifecycle: DROP SNAPSHOT, expiry of snapshots whose `ttl` has passed, and the
+//! collection rounds that remove objects no snapshot references ([`crate::repo::gc`]).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::repo::Repository;
+use crate::repo::gc::{self, Dropped, GcError, RoundSettings, Swept, Which};
+
+/// How long DROP SNAPSHOT waits for its collection round before leaving it to the background
+/// (at most the lease lifetime).
+const ROUND_WAIT: Duration = Duration::from_secs(30);
+
+/// One collection round at a time per repository on this server.
+#[derive(Default)]
+pub struct Collections {
+    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl Collections {
+    fn lock_for(&self, repo: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(locks.entry(repo.to_ascii_lowercase()).or_default())
+    }
+}
+
+/// What a DROP SNAPSHOT asked for.
+#[derive(Debug, Clone)]
+pub struct DropRequest {
+    pub label: String,
+    pub which: Which,
+    pub force: bool,
+    pub dry_run: bool,
+}
+
+/// How the collection round after a drop went.
+#[derive(Debug, Clone)]
+pub enum Sweep {
+    /// A dry run: nothing was changed.
+    DryRun,
+    Done(Swept),
+    /// Still waiting for running backups; it finishes in the background.
+    Deferred,
+    /// The snapshots are dropped; their objects stay until a later round succeeds.
+    Failed(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct DropReport {
+    pub dropped: Vec<Dropped>,
+    pub sweep: Sweep,
+}
+
+fn round_settings(engine: &Engine) -> RoundSettings {
+    let lifetime_ms = engine.config.lease_lifetime_ms();
+    RoundSettings {
+        lifetime_ms,
+        poll: Duration::from_millis((lifetime_ms.unsigned_abs() / 20).clamp(200, 5_000)),
+    }
+}
+
+fn gc_error(e: GcError) -> Error {
+    match e {
+        GcError::Refused(msg) => Error::Common(msg),
+        other => Error::Common(format!("DROP SNAPSHOT failed: {other}")),
+    }
+}
+
+/// A job of this server that writes or reads the snapshot: dropping it is refused meanwhile.
+fn busy_with(engine: &Engine, repo: &str, label: &str, which: &Which) -> Option<String> {
+    let mut jobs = engine.jobs.all_latest();
+    jobs.extend(engine.jobs.verifications());
+    jobs.into_iter().find_map(|job| {
+        let r = job.record();
+        if r.state.is_done() || !r.repo.eq_ignore_ascii_case(repo) || r.label != label {
+            return None;
+        }
+        let reads = match which {
+            Which::All => true,
+            Which::Eq(ts) => *ts == r.timestamp,
+            Which::AtOrBefore(ts) => r.timestamp <= *ts,
+        };
+        match r.kind {
+            super::JobKind::Backup => Some(format!(
+                "BACKUP job {} of database {} is writing snapshot '{label}'; wait until it \
+                 ends or CANCEL BACKUP FROM {}",
+                r.id, r.db, r.db
+            )),
+            super::JobKind::Restore => reads.then(|| {
+                format!(
+                    "RESTORE job {} of database {} is reading snapshot '{label}' ({}); wait \
+                     until it ends or CANCEL RESTORE FROM {}",
+                    r.id, r.db, r.timestamp, r.db
+                )
+            }),
+            super::JobKind::Verify => reads.then(|| {
+                format!(
+                    "VERIFY job {} is reading snapshot '{label}' ({}); wait until it ends or \
+                     CANCEL VERIFY ON {repo}",
+                    r.id, r.timestamp
+                )
+            }),
+        }
+    })
+}
+
+/// DROP SNAPSHOT: checks, deletes each chosen snapshot (COMMIT first), then runs a collection
+/// round, waiting for it up to [`ROUND_WAIT`].
+pub async fn drop_snapshots(
+    engine: &Arc<Engine>,
+    repo: Arc<Repository>,
+    req: DropRequest,
+) -> Result<DropReport> {
+    let name = repo.meta.name.clone();
+    if repo.meta.read_only {
+        return Err(Error::Common(format!(
+            "Repository {name} is read only: DROP SNAPSHOT needs a writable repository"
+        )));
+    }
+    if let Some(msg) = busy_with(engine, &name, &req.label, &req.which) {
+        return Err(Error::Common(msg));
+    }
+    let settings = round_settings(engine);
+    let server_id = engine.catalog.server_id().to_string();
+    let dropped = gc::plan_drop(
+        &repo.store,
+        &req.label,
+        &req.which,
+        req.force,
+        &server_id,
+        settings.lifetime_ms,
+    )
+    .await
+    .map_err(gc_error)?;
+    if req.dry_run {
+        return Ok(DropReport {
+            dropped,
+            sweep: Sweep::DryRun,
+        });
+    }
+    for d in &dropped {
+        gc::delete_snapshot(&repo.store, &d.label, &d.timestamp)
+            .await
+            .map_err(gc_error)?;
+        tracing::info!(repository = %name, label = %d.label, timestamp = %d.timestamp, "snapshot dropped");
+    }
+    let round = tokio::spawn(run_round(Arc::clone(engine), repo));
+    let wait = ROUND_WAIT.min(Duration::from_millis(
+        engine.config.lease_lifetime_ms().unsigned_abs(),
+    ));
+    let sweep = match tokio::time::timeout(wait, round).await {
+        Ok(Ok(Ok(swept))) => Sweep::Done(swept),
+        Ok(Ok(Err(e))) => Sweep::Failed(e.to_string()),
+        Ok(Err(e)) => Sweep::Failed(e.to_string()),
+        Err(_) => Sweep::Deferred,
+    };
+    Ok(DropReport { dropped, sweep })
+}
+
+/// One collection round on `repo`, one at a time per repository on this server.
+pub async fn run_round(engine: Arc<Engine>, repo: Arc<Repository>) -> Result<Swept, GcError> {
+    let lock = engine.collections.lock_for(&repo.meta.name);
+    let _guard = lock.lock().await;
+    let result = gc::collect(
+        &repo.store,
+        engine.catalog.server_id(),
+        round_settings(&engine),
+    )
+    .await;
+    match &result {
+        Ok(s) if s.objects > 0 || s.leftovers > 0 => tracing::info!(
+            repository = %repo.meta.name,
+            objects = s.objects,
+            bytes = s.bytes,
+            leftovers = s.leftovers,
+            waited_for = s.waited_for,
+            "collection round removed unreferenced objects"
+        ),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(repository = %repo.meta.name, error = %e, "collection round failed")
+        }
+    }
+    result
+}
+
+/// Drops this server's snapshots whose `ttl` has passed, in every writable repository, then
+/// collects. Runs every `--snapshot-expiry-interval` seconds.
+pub async fn expire_loop(engine: Arc<Engine>) {
+    let secs = engine.config.snapshot_expiry_interval;
+    if secs == 0 {
+        return;
+    }
+    loop {
+        tokio::time::sleep(Duration::from_secs(secs)).await;
+        let repos = match engine.catalog.repositories().await {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "snapshot expiry cannot list repositories");
+                continue;
+            }
+        };
+        for meta in repos.into_iter().filter(|m| !m.read_only) {
+            let repo = match crate::command::repository::open(&engine, &meta.name).await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(repository = %meta.name, error = %e, "snapshot expiry cannot open the repository");
+                    continue;
+                }
+            };
+            if let Err(e) = expire(&engine, repo).await {
+                tracing::warn!(repository = %meta.name, error = %e, "snapshot expiry failed");
+            }
+        }
+    }
+}
+
+/// One expiry pass over `repo`.
+pub async fn expire(engine: &Arc<Engine>, repo: Arc<Repository>) -> Result<u64, GcError> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let server_id = engine.catalog.server_id();
+    let mut expired = 0;
+    for c in gc::committed(&repo.store).await? {
+        let Ok(m) = &c.manifest else { continue };
+        if m.server_id != server_id || m.expires_ms.is_none_or(|e| e > now) {
+            continue;
+        }
+        let which = Which::Eq(c.timestamp.clone());
+        if busy_with(engine, &repo.meta.name, &c.label, &which).is_some() {
+            continue;
+        }
+        gc::delete_snapshot(&repo.store, &c.label, &c.timestamp).await?;
+        tracing::info!(repository = %repo.meta.name, label = %c.label, timestamp = %c.timestamp, ttl = ?m.ttl, "snapshot expired and dropped");
+        expired += 1;
+    }
+    // Also finishes what a crash or a failed round left.
+    run_round(Arc::clone(engine), repo).await?;
+    Ok(expired)
+}

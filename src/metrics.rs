@@ -1,0 +1,364 @@
+//! Process-wide counters for `--metrics-listen`, and their Prometheus text encoding.
+//!
+//! The counters are plain atomics in one static ([`METRICS`]): one daemon per process, and the
+//! layers that count (jobs, loads, queries) need no handle passed down for it. Gauges that
+//! describe the present (connections, jobs by state) are read from the engine when scraped
+//! (`server::metrics`), so nothing here can drift from what SHOW BACKUP says.
+
+use std::fmt::Write as _;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::jobs::{JobKind, JobState};
+
+/// Upper bounds (seconds) of the job-duration histogram's buckets.
+const DURATION_BUCKETS: [f64; 10] = [
+    1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 43200.0, 86400.0,
+];
+
+/// One histogram: per-bucket counts (not cumulative; summed when rendered), sum and count.
+#[derive(Debug)]
+struct Histogram {
+    buckets: [AtomicU64; DURATION_BUCKETS.len()],
+    sum_ms: AtomicU64,
+    count: AtomicU64,
+}
+
+impl Histogram {
+    const fn new() -> Self {
+        Histogram {
+            buckets: [const { AtomicU64::new(0) }; DURATION_BUCKETS.len()],
+            sum_ms: AtomicU64::new(0),
+            count: AtomicU64::new(0),
+        }
+    }
+
+    fn observe(&self, ms: u64) {
+        let secs = ms as f64 / 1000.0;
+        if let Some(i) = DURATION_BUCKETS.iter().position(|b| secs <= *b)
+            && let Some(b) = self.buckets.get(i)
+        {
+            b.fetch_add(1, Ordering::Relaxed);
+        }
+        self.sum_ms.fetch_add(ms, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Counters by job kind: index 0 backup, 1 restore, 2 verify.
+type ByKind = [AtomicU64; 3];
+
+const fn by_kind() -> ByKind {
+    [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]
+}
+
+fn kind_index(kind: JobKind) -> usize {
+    match kind {
+        JobKind::Backup => 0,
+        JobKind::Restore => 1,
+        JobKind::Verify => 2,
+    }
+}
+
+const KINDS: [&str; 3] = ["backup", "restore", "verify"];
+
+/// Everything counted since the daemon started.
+#[derive(Debug)]
+pub struct Metrics {
+    jobs_submitted: ByKind,
+    jobs_finished: ByKind,
+    jobs_cancelled: ByKind,
+    /// By kind, then 0 finished / 1 cancelled.
+    durations: [[Histogram; 2]; 3],
+    moved_objects: ByKind,
+    moved_bytes: ByKind,
+    retries: ByKind,
+    /// Storage errors jobs met, by the error's kind (`StoreError::kind`).
+    storage_errors: Mutex<Vec<(&'static str, u64)>>,
+    queries: AtomicU64,
+    loads: AtomicU64,
+    loaded_rows: AtomicU64,
+}
+
+/// The daemon's counters.
+pub static METRICS: Metrics = Metrics {
+    jobs_submitted: by_kind(),
+    jobs_finished: by_kind(),
+    jobs_cancelled: by_kind(),
+    durations: [
+        [Histogram::new(), Histogram::new()],
+        [Histogram::new(), Histogram::new()],
+        [Histogram::new(), Histogram::new()],
+    ],
+    moved_objects: by_kind(),
+    moved_bytes: by_kind(),
+    retries: by_kind(),
+    storage_errors: Mutex::new(Vec::new()),
+    queries: AtomicU64::new(0),
+    loads: AtomicU64::new(0),
+    loaded_rows: AtomicU64::new(0),
+};
+
+fn add(counter: Option<&AtomicU64>, n: u64) {
+    if let Some(c) = counter {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+impl Metrics {
+    pub fn job_submitted(&self, kind: JobKind) {
+        add(self.jobs_submitted.get(kind_index(kind)), 1);
+    }
+
+    /// A job ended in `state` after `duration_ms`, having retried `retries` times.
+    pub fn job_ended(&self, kind: JobKind, state: JobState, duration_ms: u64, retries: u64) {
+        let k = kind_index(kind);
+        let (ended, outcome) = if state == JobState::Finished {
+            (&self.jobs_finished, 0)
+        } else {
+            (&self.jobs_cancelled, 1)
+        };
+        add(ended.get(k), 1);
+        add(self.retries.get(k), retries);
+        if let Some(h) = self.durations.get(k).and_then(|h| h.get(outcome)) {
+            h.observe(duration_ms);
+        }
+    }
+
+    /// One object of `bytes` really uploaded (backup) or downloaded (restore).
+    pub fn moved(&self, kind: JobKind, bytes: u64) {
+        add(self.moved_objects.get(kind_index(kind)), 1);
+        add(self.moved_bytes.get(kind_index(kind)), bytes);
+    }
+
+    pub fn storage_error(&self, kind: &'static str) {
+        let mut errors = self
+            .storage_errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match errors.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => errors.push((kind, 1)),
+        }
+    }
+
+    pub fn query(&self) {
+        self.queries.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn load(&self, rows: u64) {
+        self.loads.fetch_add(1, Ordering::Relaxed);
+        self.loaded_rows.fetch_add(rows, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition (format 0.0.4) of the counters plus `gauges`.
+    pub fn render(&self, gauges: &Gauges) -> String {
+        let mut out = String::new();
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        header(
+            &mut out,
+            "backstop_build_info",
+            "gauge",
+            "backstop's version",
+        );
+        let _ = writeln!(
+            out,
+            "backstop_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        );
+        single(
+            &mut out,
+            "backstop_uptime_seconds",
+            "gauge",
+            "seconds since the daemon started",
+            gauges.uptime_seconds,
+        );
+        single(
+            &mut out,
+            "backstop_connections",
+            "gauge",
+            "client connections being served now",
+            gauges.connections,
+        );
+        single(
+            &mut out,
+            "backstop_statements_total",
+            "counter",
+            "statements received",
+            gauges.statements,
+        );
+        single(
+            &mut out,
+            "backstop_queries_total",
+            "counter",
+            "SELECT statements run",
+            load(&self.queries),
+        );
+        single(
+            &mut out,
+            "backstop_loads_total",
+            "counter",
+            "INSERT statements committed",
+            load(&self.loads),
+        );
+        single(
+            &mut out,
+            "backstop_loaded_rows_total",
+            "counter",
+            "rows committed by INSERT",
+            load(&self.loaded_rows),
+        );
+
+        header(
+            &mut out,
+            "backstop_jobs",
+            "gauge",
+            "the latest job of each database, by kind and state",
+        );
+        for (kind, state, n) in &gauges.jobs {
+            let _ = writeln!(
+                out,
+                "backstop_jobs{{kind=\"{kind}\",state=\"{state}\"}} {n}"
+            );
+        }
+        // Always present, also at zero, so an alert needs no absent() guard.
+        header(
+            &mut out,
+            "backstop_jobs_running",
+            "gauge",
+            "jobs not yet FINISHED or CANCELLED, by kind",
+        );
+        for kind in KINDS {
+            let n: u64 = gauges
+                .jobs
+                .iter()
+                .filter(|(k, s, _)| *k == kind && !matches!(*s, "FINISHED" | "CANCELLED"))
+                .map(|(_, _, n)| n)
+                .sum();
+            let _ = writeln!(out, "backstop_jobs_running{{kind=\"{kind}\"}} {n}");
+        }
+        header(
+            &mut out,
+            "backstop_jobs_submitted_total",
+            "counter",
+            "BACKUP and RESTORE jobs submitted",
+        );
+        for (i, kind) in KINDS.iter().enumerate() {
+            let n = self.jobs_submitted.get(i).map_or(0, load);
+            let _ = writeln!(out, "backstop_jobs_submitted_total{{kind=\"{kind}\"}} {n}");
+        }
+        header(
+            &mut out,
+            "backstop_jobs_ended_total",
+            "counter",
+            "jobs that ended, by kind and final state",
+        );
+        for (i, kind) in KINDS.iter().enumerate() {
+            for (state, counter) in [
+                ("FINISHED", &self.jobs_finished),
+                ("CANCELLED", &self.jobs_cancelled),
+            ] {
+                let n = counter.get(i).map_or(0, load);
+                let _ = writeln!(
+                    out,
+                    "backstop_jobs_ended_total{{kind=\"{kind}\",state=\"{state}\"}} {n}"
+                );
+            }
+        }
+        for (name, help, counters) in [
+            (
+                "backstop_job_objects_transferred_total",
+                "objects jobs uploaded or downloaded (a backup skips objects the repository has)",
+                &self.moved_objects,
+            ),
+            (
+                "backstop_job_bytes_transferred_total",
+                "bytes jobs uploaded or downloaded",
+                &self.moved_bytes,
+            ),
+            (
+                "backstop_job_retries_total",
+                "storage operations jobs retried",
+                &self.retries,
+            ),
+        ] {
+            header(&mut out, name, "counter", help);
+            for (i, kind) in KINDS.iter().enumerate() {
+                let n = counters.get(i).map_or(0, load);
+                let _ = writeln!(out, "{name}{{kind=\"{kind}\"}} {n}");
+            }
+        }
+        header(
+            &mut out,
+            "backstop_job_duration_seconds",
+            "histogram",
+            "time from submission to the end of a job",
+        );
+        for (i, kind) in KINDS.iter().enumerate() {
+            for (o, state) in ["FINISHED", "CANCELLED"].iter().enumerate() {
+                let Some(h) = self.durations.get(i).and_then(|h| h.get(o)) else {
+                    continue;
+                };
+                let labels = format!("kind=\"{kind}\",state=\"{state}\"");
+                let mut cumulative = 0;
+                for (bound, count) in DURATION_BUCKETS.iter().zip(&h.buckets) {
+                    cumulative += load(count);
+                    let _ = writeln!(
+                        out,
+                        "backstop_job_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
+                    );
+                }
+                let count = load(&h.count);
+                let _ = writeln!(
+                    out,
+                    "backstop_job_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}"
+                );
+                let sum = load(&h.sum_ms) as f64 / 1000.0;
+                let _ = writeln!(out, "backstop_job_duration_seconds_sum{{{labels}}} {sum}");
+                let _ = writeln!(
+                    out,
+                    "backstop_job_duration_seconds_count{{{labels}}} {count}"
+                );
+            }
+        }
+        header(
+            &mut out,
+            "backstop_storage_errors_total",
+            "counter",
+            "storage errors jobs met, by kind",
+        );
+        let errors = self
+            .storage_errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        for (kind, n) in errors {
+            let _ = writeln!(out, "backstop_storage_errors_total{{kind=\"{kind}\"}} {n}");
+        }
+        out
+    }
+}
+
+/// What a scrape reads from the running daemon.
+#[derive(Debug, Default)]
+pub struct Gauges {
+    pub uptime_seconds: u64,
+    pub connections: u64,
+    pub statements: u64,
+    /// (kind, state, count) of the latest job of each database.
+    pub jobs: Vec<(&'static str, &'static str, u64)>,
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn single(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    header(out, name, kind, help);
+    let _ = writeln!(out, "{name} {value}");
+}
+
+/// `backup` or `restore`, as the metrics label them.
+pub fn kind_label(kind: JobKind) -> &'static str {
+    KINDS.get(kind_index(kind)).copied().unwrap_or("backup")
+}

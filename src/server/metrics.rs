@@ -1,0 +1,118 @@
+//! `--metrics-listen`: a minimal HTTP/1.1 responder for Prometheus scrapes.
+//!
+//! `GET /metrics` answers the text exposition of [`crate::metrics::METRICS`] plus gauges read
+//! from the engine at scrape time; anything else gets 404 or 405. One request per connection
+//! (`Connection: close`), a bounded request head, a read deadline and a small connection limit:
+//! a scraper is the only expected client, and nothing here may slow the MySQL side.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+use crate::engine::Engine;
+use crate::metrics::{Gauges, METRICS, kind_label};
+
+/// Scrapes served at once.
+const MAX_CONNECTIONS: usize = 8;
+/// Largest request head read.
+const MAX_HEAD: usize = 8 * 1024;
+/// How long a client may take to send its request.
+const READ_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Serves scrapes on `listener` until `shutdown` fires.
+pub async fn serve(engine: Arc<Engine>, listener: TcpListener, shutdown: CancellationToken) {
+    let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let permit = tokio::select! {
+            p = Arc::clone(&limit).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => return,
+            },
+            _ = shutdown.cancelled() => return,
+        };
+        let (socket, _) = tokio::select! {
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    debug!("metrics accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => return,
+        };
+        let engine = Arc::clone(&engine);
+        tokio::spawn(async move {
+            if let Err(e) = answer(&engine, socket).await {
+                debug!("metrics request failed: {e}");
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn answer(engine: &Engine, mut socket: TcpStream) -> std::io::Result<()> {
+    let head = match tokio::time::timeout(READ_DEADLINE, read_head(&mut socket)).await {
+        Ok(head) => head?,
+        Err(_) => return Ok(()),
+    };
+    let request_line = head.lines().next().unwrap_or_default();
+    let mut parts = request_line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let path = target.split('?').next().unwrap_or("");
+    let (status, body) = match (method, path) {
+        ("GET", "/metrics") => ("200 OK", METRICS.render(&gauges(engine))),
+        ("GET", _) => (
+            "404 Not Found",
+            "only /metrics is served here\n".to_string(),
+        ),
+        _ => ("405 Method Not Allowed", "use GET /metrics\n".to_string()),
+    };
+    let response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    socket.write_all(response.as_bytes()).await?;
+    socket.shutdown().await
+}
+
+/// Reads up to the blank line that ends the request head (or `MAX_HEAD` bytes).
+async fn read_head(socket: &mut TcpStream) -> std::io::Result<String> {
+    let mut buf = Vec::with_capacity(512);
+    let mut chunk = [0u8; 1024];
+    while buf.len() < MAX_HEAD && !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = socket.read(&mut chunk).await?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+    }
+    Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// What the daemon is doing right now.
+fn gauges(engine: &Engine) -> Gauges {
+    use std::sync::atomic::Ordering;
+    let mut jobs: Vec<(&'static str, &'static str, u64)> = Vec::new();
+    for job in engine.jobs.all_latest() {
+        let r = job.record();
+        let key = (kind_label(r.kind), r.state.as_str());
+        match jobs.iter_mut().find(|(k, s, _)| (*k, *s) == key) {
+            Some((_, _, n)) => *n += 1,
+            None => jobs.push((key.0, key.1, 1)),
+        }
+    }
+    jobs.sort();
+    Gauges {
+        uptime_seconds: engine.started.elapsed().as_secs(),
+        connections: engine.connections.load(Ordering::Relaxed) as u64,
+        statements: engine.questions.load(Ordering::Relaxed),
+        jobs,
+    }
+}
