@@ -433,6 +433,8 @@ async fn backup_statements_need_repository_and_table_privileges() {
         ("CANCEL RESTORE FROM d1", denied),
         ("DROP SNAPSHOT snap0 ON repo", denied),
         ("VERIFY SNAPSHOT snap0 ON repo", denied),
+        ("SHOW VERIFY ON repo", denied),
+        ("CANCEL VERIFY ON repo", denied),
     ];
     cases(&daemon, ("nopriv", "np"), &every).await;
 
@@ -454,6 +456,8 @@ async fn backup_statements_need_repository_and_table_privileges() {
             // Past the check: the snapshot does not exist.
             ("DROP SNAPSHOT nothing ON repo", Want::Allowed),
             ("VERIFY SNAPSHOT nothing ON repo", Want::Allowed),
+            ("SHOW VERIFY ON repo", Want::Ok),
+            ("CANCEL VERIFY ON repo", Want::Allowed),
             ("BACKUP SNAPSHOT d1.s_{c} TO repo ON (t1)", select_t1),
             (restore_d2.as_str(), insert_create_d2),
             ("SHOW BACKUP FROM d1", select_d1),
