@@ -135,12 +135,32 @@ async fn steps(
     // UPLOADING
     job.set_state(catalog, JobState::Uploading).await?;
     let heartbeat = spawn_heartbeat(Arc::clone(engine), Arc::clone(job), Arc::clone(repo));
+    // Objects of a local folder are staged, then published together (one syncfs); the list
+    // lives out here so that a cancel, which drops the uploads, still discards them.
+    let staged = std::sync::Mutex::new(Vec::new());
     let skipped = job
-        .interruptible(upload_all(job, repo, uploads.clone(), req.transfer))
+        .interruptible(upload_all(
+            job,
+            repo,
+            uploads.clone(),
+            req.transfer,
+            &staged,
+        ))
         .await;
+    let staged = staged.into_inner().unwrap_or_else(|p| p.into_inner());
     let skipped = match skipped {
-        Ok(s) => s,
+        Ok(s) => match repo.store.publish(staged).await {
+            Ok(()) => s,
+            Err(e) => {
+                heartbeat.abort();
+                job.note_error(format!("publish objects: {e}"));
+                return Err(JobError::Failed(JobStatus::common(format!(
+                    "publish objects failed: {e}"
+                ))));
+            }
+        },
         Err(e) => {
+            crate::repo::ObjectStore::discard(staged);
             heartbeat.abort();
             return Err(e);
         }
@@ -287,6 +307,7 @@ async fn upload_all(
     repo: &Arc<Repository>,
     uploads: Vec<Upload>,
     transfer: super::TransferSettings,
+    staged: &std::sync::Mutex<Vec<crate::repo::store::Staged>>,
 ) -> Result<Vec<String>, JobError> {
     let bandwidth = super::Bandwidth::new(transfer.max_bandwidth);
     let bandwidth = &bandwidth;
@@ -299,11 +320,11 @@ async fn upload_all(
                 return Ok::<_, JobError>(Some(u.key));
             }
             bandwidth.admit(u.size).await;
-            with_retries(job, "upload object", || {
-                repo.store
-                    .put_file_parts(&u.key, &u.path, transfer.part_size)
+            let (put, _) = with_retries(job, "upload object", || {
+                repo.store.stage_file(&u.key, &u.path, transfer.part_size)
             })
             .await?;
+            staged.lock().unwrap_or_else(|p| p.into_inner()).push(put);
             job.progress.add(1, u.size);
             job.moved(u.size);
             job.progress.store_retries.store(

@@ -554,6 +554,12 @@ async fn remove_leftovers(store: &ObjectStore, lifetime_ms: i64) -> Result<u64, 
             removed += 1;
         }
     }
+    if leases.is_empty() {
+        // Temporary files of a local folder's writers that died (no backup runs now).
+        removed += store
+            .remove_stale_temporaries(OBJECTS_PREFIX, lifetime_ms)
+            .await;
+    }
     let marks = live_marks(store).await?;
     for object in store.list(MARKS_PREFIX).await? {
         if !marks.contains_key(&object.key)

@@ -2,7 +2,10 @@
 //!
 //! Writes are atomic: a temporary file beside the target is written, fsynced and renamed over
 //! it, and the folder is fsynced, so a crash leaves either the old object or the new one, never
-//! a torn one. Temporary files start with `.tmp-` and are invisible to listings.
+//! a torn one. A backup's objects are staged the same way but made durable together (one
+//! `syncfs`, then the renames, then one fsync per folder: [`LocalStore::publish`]); an object
+//! gets its name only once its bytes are on disk. Temporary files start with `.tmp-` and are
+//! invisible to listings; the collection round removes those a crash left.
 
 use std::io::{ErrorKind, Write};
 use std::ops::Range;
@@ -220,6 +223,131 @@ fn walk(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<ObjectMeta>) -> std
     Ok(())
 }
 
+/// A file copied under a temporary name beside its object: neither durable nor visible until
+/// [`LocalStore::publish`].
+#[derive(Debug)]
+pub struct Staged {
+    tmp: PathBuf,
+    path: PathBuf,
+}
+
+impl LocalStore {
+    /// Copies `source` to a temporary file beside object `key`, without fsync: a backup stages
+    /// all its objects, then publishes them at once (one `syncfs` instead of one fsync per
+    /// file, as `cp -r` + `sync` does), and only then do they get their names.
+    pub async fn stage_file(&self, key: &str, source: &Path) -> Result<(Staged, u64), StoreError> {
+        let path = self.path(key)?;
+        let key = key.to_string();
+        let source = source.to_path_buf();
+        blocking(move || {
+            let dir = path
+                .parent()
+                .ok_or_else(|| std::io::Error::other("object path has no folder"))
+                .map_err(|e| io_error("put", &key, &e))?;
+            std::fs::create_dir_all(dir).map_err(|e| io_error("put", &key, &e))?;
+            let tmp = temporary_beside(&path);
+            let copied = (|| {
+                let mut input = std::fs::File::open(&source)?;
+                let mut output = std::fs::File::create(&tmp)?;
+                std::io::copy(&mut input, &mut output)
+            })();
+            match copied {
+                Ok(n) => Ok((Staged { tmp, path }, n)),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    Err(io_error("put", &key, &e))
+                }
+            }
+        })
+        .await
+    }
+
+    /// Makes staged files durable (one `syncfs` of the repository's file system), then gives
+    /// them their names, then makes the renames durable (each folder fsynced once).
+    pub async fn publish(&self, staged: Vec<Staged>) -> Result<(), StoreError> {
+        if staged.is_empty() {
+            return Ok(());
+        }
+        let root = self.root.clone();
+        blocking(move || {
+            let failed = |e: std::io::Error| io_error("publish", "objects/", &e);
+            let dir = std::fs::File::open(&root).map_err(failed)?;
+            rustix::fs::syncfs(&dir).map_err(|e| failed(e.into()))?;
+            let mut folders = std::collections::BTreeSet::new();
+            for s in &staged {
+                std::fs::rename(&s.tmp, &s.path).map_err(failed)?;
+                if let Some(parent) = s.path.parent() {
+                    folders.insert(parent.to_path_buf());
+                }
+            }
+            for folder in folders {
+                std::fs::File::open(&folder)
+                    .and_then(|f| f.sync_all())
+                    .map_err(failed)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes staged files that will not be published.
+    pub fn discard(staged: Vec<Staged>) {
+        for s in staged {
+            let _ = std::fs::remove_file(&s.tmp);
+        }
+    }
+
+    /// Removes temporary files older than `age_ms` (left by a crash) under `prefix`'s folder.
+    pub async fn remove_stale_temporaries(&self, prefix: &str, age_ms: i64) -> u64 {
+        let start = self.root.join(prefix.trim_end_matches('/'));
+        blocking(move || {
+            let mut removed = 0;
+            let now = std::time::SystemTime::now();
+            let mut dirs = vec![start];
+            while let Some(dir) = dirs.pop() {
+                let Ok(entries) = std::fs::read_dir(&dir) else {
+                    continue;
+                };
+                for entry in entries.flatten() {
+                    let path = entry.path();
+                    let Ok(kind) = entry.file_type() else {
+                        continue;
+                    };
+                    if kind.is_dir() {
+                        dirs.push(path);
+                        continue;
+                    }
+                    let old = entry
+                        .metadata()
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| now.duration_since(t).ok())
+                        .is_some_and(|d| d.as_millis() > u128::try_from(age_ms).unwrap_or(0));
+                    if old
+                        && entry.file_name().to_string_lossy().starts_with(TMP_PREFIX)
+                        && std::fs::remove_file(&path).is_ok()
+                    {
+                        removed += 1;
+                    }
+                }
+            }
+            Ok::<_, StoreError>(removed)
+        })
+        .await
+        .unwrap_or(0)
+    }
+}
+
+/// A temporary name in the folder of `path`.
+fn temporary_beside(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("object");
+    let dir = path.parent().unwrap_or(Path::new("."));
+    dir.join(format!("{TMP_PREFIX}{name}-{:016x}", rand::random::<u64>()))
+}
+
 /// Writes `path` through a temporary file: write, fsync, rename, fsync the folder.
 fn write_atomic(
     path: &Path,
@@ -229,11 +357,7 @@ fn write_atomic(
         .parent()
         .ok_or_else(|| std::io::Error::other("object path has no folder"))?;
     std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("object");
-    let tmp = dir.join(format!("{TMP_PREFIX}{name}-{:016x}", rand::random::<u64>()));
+    let tmp = temporary_beside(path);
     let result = (|| {
         let mut file = std::fs::File::create(&tmp)?;
         fill(&mut file)?;

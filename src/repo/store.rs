@@ -88,6 +88,14 @@ impl StoreError {
     }
 }
 
+/// An object written by [`ObjectStore::stage_file`], waiting for [`ObjectStore::publish`].
+#[derive(Debug)]
+pub enum Staged {
+    Local(super::local::Staged),
+    /// Already durable and visible.
+    Done,
+}
+
 /// One repository root on some storage.
 #[derive(Debug, Clone)]
 pub enum ObjectStore {
@@ -121,6 +129,61 @@ impl ObjectStore {
         match self {
             ObjectStore::Local(s) => s.put_file(key, path).await,
             ObjectStore::S3(s) => s.put_file(key, path, part_size).await,
+        }
+    }
+
+    /// Starts writing object `key` from `path` for [`ObjectStore::publish`]: a local folder
+    /// copies it under a temporary name (durable and visible only once published); S3 uploads
+    /// it now (a PUT is atomic and durable when it returns).
+    pub async fn stage_file(
+        &self,
+        key: &str,
+        path: &Path,
+        part_size: u64,
+    ) -> Result<(Staged, u64), StoreError> {
+        match self {
+            ObjectStore::Local(s) => {
+                let (staged, n) = s.stage_file(key, path).await?;
+                Ok((Staged::Local(staged), n))
+            }
+            ObjectStore::S3(s) => Ok((Staged::Done, s.put_file(key, path, part_size).await?)),
+        }
+    }
+
+    /// Makes every staged object durable and visible.
+    pub async fn publish(&self, staged: Vec<Staged>) -> Result<(), StoreError> {
+        let local: Vec<super::local::Staged> = staged
+            .into_iter()
+            .filter_map(|s| match s {
+                Staged::Local(l) => Some(l),
+                Staged::Done => None,
+            })
+            .collect();
+        match self {
+            ObjectStore::Local(s) => s.publish(local).await,
+            ObjectStore::S3(_) => Ok(()),
+        }
+    }
+
+    /// Drops staged objects that will not be published.
+    pub fn discard(staged: Vec<Staged>) {
+        super::local::LocalStore::discard(
+            staged
+                .into_iter()
+                .filter_map(|s| match s {
+                    Staged::Local(l) => Some(l),
+                    Staged::Done => None,
+                })
+                .collect(),
+        );
+    }
+
+    /// Removes what writers that died left under `prefix` and is older than `age_ms` (a local
+    /// folder's temporary files); S3 keeps nothing of an unfinished PUT.
+    pub async fn remove_stale_temporaries(&self, prefix: &str, age_ms: i64) -> u64 {
+        match self {
+            ObjectStore::Local(s) => s.remove_stale_temporaries(prefix, age_ms).await,
+            ObjectStore::S3(_) => 0,
         }
     }
 
