@@ -44,18 +44,12 @@ impl LocalStore {
         self.path(key)
     }
 
+    /// The file of `key`, which must stay inside the root: relative, `/`-separated, with no
+    /// empty, `.`, `..` or temporary segment, no `\\` and no NUL. Keys come from manifests and
+    /// users, so this is the one gate between them and the file system.
     fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
-        if key.is_empty()
-            || key.starts_with('/')
-            || key
-                .split('/')
-                .any(|s| s.is_empty() || s == "." || s == ".." || s.starts_with(TMP_PREFIX))
-        {
-            return Err(StoreError::Failed {
-                op: "use",
-                key: key.to_string(),
-                detail: "not a valid object key".to_string(),
-            });
+        if !is_safe_key(key, false) {
+            return Err(bad_key(key));
         }
         Ok(self.root.join(key))
     }
@@ -124,6 +118,10 @@ impl LocalStore {
     }
 
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        // A prefix names a folder to walk: the same rules as a key (a trailing `/` allowed).
+        if !prefix.is_empty() && !is_safe_key(prefix, true) {
+            return Err(bad_key(prefix));
+        }
         let root = self.root.clone();
         let prefix = prefix.to_string();
         blocking(move || {
@@ -168,6 +166,30 @@ impl LocalStore {
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_error("delete", key, &e)),
         }
+    }
+}
+
+/// Whether `key` names something inside the root (see [`LocalStore::path`]); `prefix` allows
+/// one trailing `/`.
+fn is_safe_key(key: &str, prefix: bool) -> bool {
+    let key = if prefix {
+        key.strip_suffix('/').unwrap_or(key)
+    } else {
+        key
+    };
+    !key.is_empty()
+        && !key.starts_with('/')
+        && !key.contains(['\\', '\0'])
+        && !key
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == ".." || s.starts_with(TMP_PREFIX))
+}
+
+fn bad_key(key: &str) -> StoreError {
+    StoreError::Failed {
+        op: "use",
+        key: key.to_string(),
+        detail: "not a valid object key".to_string(),
     }
 }
 
