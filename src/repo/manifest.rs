@@ -515,4 +515,181 @@ mod tests {
     fn object_keys_spread_over_prefixes() {
         assert_eq!(object_key("abcdef"), "objects/ab/abcdef");
     }
+
+    /// A manifest a real BACKUP wrote (two tables: range-partitioned and unpartitioned).
+    const REAL: &str = include_str!("testdata/manifest.json");
+    const LABEL: &str = "s";
+    const TIMESTAMP: &str = "2026-11-25-10-35-07-682";
+
+    #[test]
+    fn a_real_manifest_passes() {
+        let m = parse(REAL.as_bytes(), LABEL, TIMESTAMP).unwrap();
+        assert_eq!(m.tables.len(), 2);
+        assert_eq!(m.objects().len(), 4);
+        // Stored under another label or timestamp it does not.
+        assert!(parse(REAL.as_bytes(), "t", TIMESTAMP).is_err());
+        assert!(parse(REAL.as_bytes(), LABEL, "2026-11-25-10-35-07-683").is_err());
+    }
+
+    #[test]
+    fn labels() {
+        for ok in ["s", "sr_member_backup", "a b", "Ünïcode", "a.b", "..."] {
+            assert!(is_valid_label(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "../x",
+            "a\\b",
+            "a\0b",
+            "a\nb",
+            &"x".repeat(1025),
+        ] {
+            assert!(!is_valid_label(bad), "{bad:?}");
+        }
+    }
+
+    /// Every leaf of `v`, as a JSON pointer.
+    fn leaves(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                out.push(at.clone());
+                for (k, child) in map {
+                    leaves(child, format!("{at}/{k}"), out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                out.push(at.clone());
+                for (i, child) in items.iter().enumerate() {
+                    leaves(child, format!("{at}/{i}"), out);
+                }
+            }
+            _ => out.push(at),
+        }
+    }
+
+    /// What an accepted manifest guarantees its consumers, whatever its bytes were.
+    fn assert_sane(m: &Manifest) {
+        let mut total = 0u64;
+        for (key, r) in m.objects() {
+            assert_eq!(key, object_key(&r.sha256));
+            assert_eq!(key.len(), "objects/".len() + 2 + 1 + 64);
+            assert!(!key.contains(".."));
+            assert!(r.size <= MAX_OBJECT_BYTES);
+            total = total
+                .checked_add(r.size)
+                .expect("sizes add up without overflow");
+        }
+        for t in &m.tables {
+            for p in &t.partitions {
+                assert!((1..=crate::catalog::schema::MAX_BUCKETS).contains(&p.buckets));
+                assert!(p.tablets.iter().all(|tablet| tablet.bucket < p.buckets));
+            }
+        }
+    }
+
+    use proptest::prelude::*;
+
+    fn values() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::json;
+        prop_oneof![
+            Just(json!(null)),
+            Just(json!(0)),
+            Just(json!(-1)),
+            Just(json!(u64::MAX)),
+            Just(json!(u32::MAX)),
+            Just(json!(1u64 << 41)),
+            Just(json!(1.5)),
+            Just(json!("")),
+            Just(json!("../../etc/passwd")),
+            Just(json!("/etc/passwd")),
+            Just(json!("objects/../../x")),
+            Just(json!("ab".repeat(32))),
+            Just(json!([])),
+            Just(json!({})),
+            any::<i64>().prop_map(|n| json!(n)),
+            "\\PC{0,40}".prop_map(|s| json!(s)),
+        ]
+    }
+
+    proptest! {
+        // Bounded for CI (well under a second each); no regression files: a failure prints its
+        // minimal input, which belongs in a unit test.
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            if let Ok(m) = parse(&bytes, LABEL, TIMESTAMP) {
+                assert_sane(&m);
+            }
+        }
+
+        #[test]
+        fn json_shaped_text_never_panics(text in "[\\[\\]{}:,\"0-9a-z_ -]{0,400}") {
+            if let Ok(m) = parse(text.as_bytes(), LABEL, TIMESTAMP) {
+                assert_sane(&m);
+            }
+        }
+
+        /// A real manifest with bytes overwritten, removed or cut off.
+        #[test]
+        fn mutated_bytes_never_panic(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            cut in proptest::option::of(any::<prop::sample::Index>()),
+        ) {
+            let mut bytes = REAL.as_bytes().to_vec();
+            for (at, byte) in edits {
+                let i = at.index(bytes.len());
+                if let Some(b) = bytes.get_mut(i) {
+                    *b = byte;
+                }
+            }
+            if let Some(cut) = cut {
+                bytes.truncate(cut.index(bytes.len()));
+            }
+            if let Ok(m) = parse(&bytes, LABEL, TIMESTAMP) {
+                assert_sane(&m);
+            }
+        }
+
+        /// A real manifest with values replaced by hostile ones, or fields removed.
+        #[test]
+        fn mutated_fields_never_panic(
+            edits in proptest::collection::vec(
+                (any::<prop::sample::Index>(), proptest::option::of(values())),
+                1..4,
+            ),
+        ) {
+            let mut v: serde_json::Value = serde_json::from_str(REAL).unwrap();
+            for (at, value) in edits {
+                let mut paths = Vec::new();
+                leaves(&v, String::new(), &mut paths);
+                let path = paths.get(at.index(paths.len())).cloned().unwrap_or_default();
+                match value {
+                    Some(value) => {
+                        if let Some(slot) = v.pointer_mut(&path) {
+                            *slot = value;
+                        }
+                    }
+                    None => {
+                        if let Some((parent, key)) = path.rsplit_once('/')
+                            && let Some(serde_json::Value::Object(map)) = v.pointer_mut(parent)
+                        {
+                            map.remove(key);
+                        }
+                    }
+                }
+            }
+            let bytes = serde_json::to_vec(&v).unwrap();
+            if let Ok(m) = parse(&bytes, LABEL, TIMESTAMP) {
+                assert_sane(&m);
+            }
+        }
+    }
 }
