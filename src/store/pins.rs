@@ -6,8 +6,9 @@
 //! references it and no pin holds it.
 //!
 //! Ordering: a reader takes [`Pins::gate`] (shared) before it reads the catalog and keeps it
-//! until its pins are registered; the collector takes it exclusively while it reads the catalog
-//! and deletes. So a file the collector sees unreferenced cannot be picked up by a reader that
+//! until its pins are registered; a writer releases the pins on files it just committed under
+//! the same gate ([`Pins::release`]); the collector takes it exclusively while it reads the
+//! catalog and deletes. So a file the collector sees unreferenced cannot be picked up by a reader that
 //! read the catalog before the file was dropped from it: that reader's pin already exists.
 //! Rowset ids are never reused, so a pin names one file whatever its tablet.
 
@@ -68,6 +69,16 @@ impl Pins {
             pins: Arc::clone(self),
             ids,
         }
+    }
+
+    /// Drops `guard` once its files are committed. The pins go under the shared gate: a
+    /// collector round holds the gate exclusively from its catalog read to its last delete, so
+    /// a round that read the catalog before the commit still sees the pins and keeps the files,
+    /// and a round that starts later sees them committed. Dropped without the gate, a round
+    /// could read the catalog, see the pins gone and delete files that were just committed.
+    pub async fn release(&self, guard: PinGuard) {
+        let _gate = self.gate.read().await;
+        drop(guard);
     }
 
     pub fn is_pinned(&self, id: u64) -> bool {
