@@ -199,3 +199,81 @@ async fn a_full_disk_fails_loads_and_restores_cleanly() {
     let _ = restore_sql;
     let _ = root;
 }
+
+/// The disk fills while a restore waits at its COMMIT (its files are downloaded, the catalog
+/// transaction is next): the catalog write may fail or not, but the result is never half a
+/// restore, the committed tables stay as they were, and after space is freed and the daemon
+/// restarted the catalog opens and every table reads back whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_disk_at_the_restore_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut daemon = TestDaemon::start_with(
+        &[],
+        &[("BACKSTOP_FAILPOINT_DIR", dir.path().to_str().unwrap())],
+    );
+    let ts = {
+        let mut conn = daemon.conn().await;
+        load_sample(&mut conn, "src").await;
+        scratch_repo(&daemon, &mut conn, "repo").await;
+        backup(&mut conn, "src", "snap", "repo", "").await
+    };
+    daemon.stop();
+    let data_dir = daemon.data_dir().to_path_buf();
+    let _mount = move_onto_tmpfs(&data_dir);
+    daemon.set_env("BACKSTOP_FAILPOINTS", Some("restore.before_commit=pause"));
+    daemon.start_again();
+    let mut conn = daemon.conn().await;
+    let before = (
+        checksum(&mut conn, "src.sr_member").await,
+        count(&mut conn, "src.sr_member").await,
+    );
+    let sql = format!(
+        "RESTORE SNAPSHOT src.snap FROM repo ON (sr_member AS m2) \
+         PROPERTIES (\"backup_timestamp\" = \"{ts}\")"
+    );
+    exec(&mut conn, &sql).await;
+    wait_paused(&daemon, "restore.before_commit", 0).await;
+    let filler = fill(&data_dir);
+    std::fs::write(dir.path().join("restore.before_commit.resume"), b"").unwrap();
+    let job = wait_done(&mut conn, "RESTORE", "src").await;
+    println!(
+        "disk full at the restore's COMMIT: {} {}",
+        job.get("State"),
+        job.get("Status")
+    );
+    let tables = common::backup::table_names(&mut conn, "src").await;
+    match job.get("State") {
+        "FINISHED" => assert_eq!(checksum(&mut conn, "src.m2").await, before.0),
+        _ => assert!(!tables.contains(&"m2".to_string()), "{tables:?}"),
+    }
+    assert_eq!(checksum(&mut conn, "src.sr_member").await, before.0);
+    daemon.assert_alive("after the commit on a full disk");
+
+    // Space back, a restart: the catalog opens, the tables read back whole.
+    std::fs::remove_file(&filler).unwrap();
+    daemon.kill9();
+    daemon.set_env("BACKSTOP_FAILPOINTS", None);
+    daemon.start_again();
+    let mut conn = daemon.conn().await;
+    assert_eq!(
+        (
+            checksum(&mut conn, "src.sr_member").await,
+            count(&mut conn, "src.sr_member").await
+        ),
+        before
+    );
+    let after = wait_done(&mut conn, "RESTORE", "src").await;
+    if common::backup::table_names(&mut conn, "src")
+        .await
+        .contains(&"m2".to_string())
+    {
+        assert_eq!(after.get("State"), "FINISHED", "{after:?}");
+        assert_eq!(checksum(&mut conn, "src.m2").await, before.0);
+    }
+    assert_no_orphans(&daemon, &mut conn, "after the restart").await;
+    println!(
+        "disk full at the restore's COMMIT, after a restart: {} {}",
+        after.get("State"),
+        after.get("Status")
+    );
+}
