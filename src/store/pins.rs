@@ -216,4 +216,45 @@ mod tests {
         assert!(!tablet.join("2.parquet").exists());
         assert!(tablet.join("1.parquet").exists());
     }
+
+    /// The race the kill loop found: a round reads the catalog just before a load commits, and
+    /// the load drops its pins before the round checks them. `release` waits for the round, so
+    /// the round still sees the pin and keeps the file.
+    #[tokio::test]
+    async fn a_release_waits_for_the_round_in_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let tablet = dir.path().join("data").join("7");
+        std::fs::create_dir_all(&tablet).unwrap();
+        std::fs::write(tablet.join("5.parquet"), b"x").unwrap();
+        let pins = Arc::new(Pins::default());
+        let writing = pins.pin([5]);
+        let (read_tx, read_rx) = tokio::sync::oneshot::channel::<()>();
+        let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+        let round = tokio::spawn({
+            let pins = Arc::clone(&pins);
+            let root = dir.path().to_path_buf();
+            async move {
+                pins.collect(&root, || async move {
+                    // The catalog as read before the load's commit: rowset 5 is not in it.
+                    let _ = read_tx.send(());
+                    let _ = go_rx.await;
+                    Ok::<_, ()>(HashSet::new())
+                })
+                .await
+            }
+        });
+        read_rx.await.unwrap();
+        // The load has committed; it lets go of its pins.
+        let release = tokio::spawn({
+            let pins = Arc::clone(&pins);
+            async move { pins.release(writing).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!release.is_finished(), "release waits for the round");
+        go_tx.send(()).unwrap();
+        assert_eq!(round.await.unwrap().unwrap(), 0, "the pinned file stays");
+        assert!(tablet.join("5.parquet").exists());
+        release.await.unwrap();
+        assert!(!pins.is_pinned(5));
+    }
 }
