@@ -296,3 +296,55 @@ async fn blocking<T: Send + 'static>(
             detail: e.to_string(),
         })?
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn keys_outside_the_root_are_refused() {
+        let store = LocalStore::new(PathBuf::from("/repo/root"));
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "objects/../../x",
+            "a//b",
+            "a/./b",
+            "a\\..\\b",
+            "a\0b",
+            ".tmp-x",
+            "objects/ab/.tmp-1",
+        ] {
+            assert!(store.path(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            store.path("objects/ab/abcd").unwrap(),
+            PathBuf::from("/repo/root/objects/ab/abcd")
+        );
+        assert!(is_safe_key("snapshots/", true));
+        assert!(!is_safe_key("../", true));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 1024,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// Whatever the key, an accepted one names a path strictly below the root.
+        #[test]
+        fn accepted_keys_stay_below_the_root(key in "[a-z./\\\\\\x00-]{0,24}") {
+            let root = PathBuf::from("/repo/root");
+            let store = LocalStore::new(root.clone());
+            if let Ok(path) = store.path(&key) {
+                prop_assert!(path.starts_with(&root) && path != root);
+                prop_assert!(path
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_))));
+            }
+        }
+    }
+}
