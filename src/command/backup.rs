@@ -31,7 +31,7 @@ pub async fn backup(
         ));
     }
     let label = stmt.label.value.clone();
-    if label.is_empty() || label.contains('/') || label == "." || label == ".." {
+    if !crate::repo::manifest::is_valid_label(&label) {
         return Err(Error::Common(format!("Incorrect label name '{label}'")));
     }
     let props = JobProperties::parse(engine, &stmt.properties, JobKind::Backup)?;
@@ -778,7 +778,7 @@ pub async fn restore(
         ));
     }
     let label = stmt.label.value.clone();
-    if label.is_empty() || label.contains('/') {
+    if !crate::repo::manifest::is_valid_label(&label) {
         return Err(Error::Common(format!("Incorrect label name '{label}'")));
     }
     let props = JobProperties::parse(engine, &stmt.properties, JobKind::Restore)?;

@@ -84,7 +84,7 @@ pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) ->
     let tablets: usize = tree.partitions.iter().map(|p| p.tablets.len()).sum();
     let ids = engine.catalog.reserve_ids(tablets).await?;
     // The files are written before they are committed: pinned, the collector leaves them be.
-    let _writing = engine.pins.pin(ids.iter().copied());
+    let writing = engine.pins.pin(ids.iter().copied());
     let mut loader = Loader::new(engine.config.data_dir.clone(), &tree, allowed, ids);
     while let Some(batch) = stream.next().await {
         let batch = batch?;
@@ -119,6 +119,7 @@ pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) ->
         }
         return Err(e.into());
     }
+    engine.pins.release(writing).await;
     crate::metrics::METRICS.load(rows);
     Ok(Outcome::Done {
         affected_rows: rows,

@@ -62,7 +62,7 @@ pub async fn drop_snapshot(engine: &Arc<Engine>, stmt: DropSnapshot) -> Result<O
         }
     };
     let label = stmt.label.value.clone();
-    if label.is_empty() || label.contains('/') {
+    if !crate::repo::manifest::is_valid_label(&label) {
         return Err(Error::Common(format!("Incorrect label name '{label}'")));
     }
     let repo = super::repository::open(engine, &stmt.repo.value).await?;

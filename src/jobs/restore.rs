@@ -248,7 +248,7 @@ async fn steps(
     }
     let staged: Vec<PathBuf> = downloads.iter().map(|d| d.path.clone()).collect();
     // The downloads are files nothing references until the commit: pinned for the job's life.
-    let _downloading = engine.pins.pin(
+    let downloading = engine.pins.pin(
         tables
             .iter()
             .flat_map(|t| &t.partitions)
@@ -340,6 +340,8 @@ async fn steps(
                 format!("the commit failed, nothing changed: {e}"),
             )
         })?;
+    // The downloads are committed: unpinned under the collector's gate (see Pins::release).
+    engine.pins.release(downloading).await;
     job.update(catalog, |r| *r = finished).await?;
     // The partitions it replaced left files nothing references.
     engine.pins.mark_dirty();

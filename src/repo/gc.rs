@@ -183,8 +183,8 @@ pub async fn committed(store: &ObjectStore) -> Result<Vec<Committed>, StoreError
                 Err(SnapshotError::Damaged { .. }) => {
                     // Keep whatever it may name: read the raw text for object keys.
                     let key = format!("{}/{MANIFEST}", manifest::snapshot_dir(&label, &timestamp));
-                    match store.get_bytes(&key).await {
-                        Ok(bytes) => object_keys_in(&bytes).into_iter().map(|k| (k, 0)).collect(),
+                    match object_keys_streamed(store, &key).await {
+                        Ok(keys) => keys.into_iter().map(|k| (k, 0)).collect(),
                         Err(StoreError::NotFound(_)) => BTreeMap::new(),
                         Err(e) => return Err(e),
                     }
@@ -202,6 +202,29 @@ pub async fn committed(store: &ObjectStore) -> Result<Vec<Committed>, StoreError
 }
 
 /// Object keys (`objects/<2 hex>/<64 hex>`) appearing anywhere in `text`.
+/// The object keys in the first [`manifest::MAX_MANIFEST_BYTES`] of a damaged manifest, read
+/// chunk by chunk: a hostile manifest of any size costs bounded memory, never its whole size.
+async fn object_keys_streamed(
+    store: &ObjectStore,
+    key: &str,
+) -> Result<BTreeSet<String>, StoreError> {
+    use futures::StreamExt;
+    // A key is `objects/` plus 67 characters: carrying that much over finds keys cut in two.
+    const CARRY: usize = OBJECTS_PREFIX.len() + 67;
+    let mut stream = store
+        .get_stream(key, Some(0..manifest::MAX_MANIFEST_BYTES))
+        .await?;
+    let mut keys = BTreeSet::new();
+    let mut window: Vec<u8> = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        window.extend_from_slice(&chunk?);
+        keys.extend(object_keys_in(&window));
+        let keep = window.len().saturating_sub(CARRY);
+        window.drain(..keep);
+    }
+    Ok(keys)
+}
+
 pub fn object_keys_in(text: &[u8]) -> BTreeSet<String> {
     let text = String::from_utf8_lossy(text);
     let mut keys = BTreeSet::new();

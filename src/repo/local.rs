@@ -47,18 +47,12 @@ impl LocalStore {
         self.path(key)
     }
 
+    /// The file of `key`, which must stay inside the root: relative, `/`-separated, with no
+    /// empty, `.`, `..` or temporary segment, no `\\` and no NUL. Keys come from manifests and
+    /// users, so this is the one gate between them and the file system.
     fn path(&self, key: &str) -> Result<PathBuf, StoreError> {
-        if key.is_empty()
-            || key.starts_with('/')
-            || key
-                .split('/')
-                .any(|s| s.is_empty() || s == "." || s == ".." || s.starts_with(TMP_PREFIX))
-        {
-            return Err(StoreError::Failed {
-                op: "use",
-                key: key.to_string(),
-                detail: "not a valid object key".to_string(),
-            });
+        if !is_safe_key(key, false) {
+            return Err(bad_key(key));
         }
         Ok(self.root.join(key))
     }
@@ -127,6 +121,10 @@ impl LocalStore {
     }
 
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        // A prefix names a folder to walk: the same rules as a key (a trailing `/` allowed).
+        if !prefix.is_empty() && !is_safe_key(prefix, true) {
+            return Err(bad_key(prefix));
+        }
         let root = self.root.clone();
         let prefix = prefix.to_string();
         blocking(move || {
@@ -171,6 +169,30 @@ impl LocalStore {
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
             Err(e) => Err(io_error("delete", key, &e)),
         }
+    }
+}
+
+/// Whether `key` names something inside the root (see [`LocalStore::path`]); `prefix` allows
+/// one trailing `/`.
+fn is_safe_key(key: &str, prefix: bool) -> bool {
+    let key = if prefix {
+        key.strip_suffix('/').unwrap_or(key)
+    } else {
+        key
+    };
+    !key.is_empty()
+        && !key.starts_with('/')
+        && !key.contains(['\\', '\0'])
+        && !key
+            .split('/')
+            .any(|s| s.is_empty() || s == "." || s == ".." || s.starts_with(TMP_PREFIX))
+}
+
+fn bad_key(key: &str) -> StoreError {
+    StoreError::Failed {
+        op: "use",
+        key: key.to_string(),
+        detail: "not a valid object key".to_string(),
     }
 }
 
@@ -397,4 +419,56 @@ async fn blocking<T: Send + 'static>(
             key: String::new(),
             detail: e.to_string(),
         })?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn keys_outside_the_root_are_refused() {
+        let store = LocalStore::new(PathBuf::from("/repo/root"));
+        for bad in [
+            "",
+            "/etc/passwd",
+            "../x",
+            "objects/../../x",
+            "a//b",
+            "a/./b",
+            "a\\..\\b",
+            "a\0b",
+            ".tmp-x",
+            "objects/ab/.tmp-1",
+        ] {
+            assert!(store.path(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            store.path("objects/ab/abcd").unwrap(),
+            PathBuf::from("/repo/root/objects/ab/abcd")
+        );
+        assert!(is_safe_key("snapshots/", true));
+        assert!(!is_safe_key("../", true));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 1024,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        /// Whatever the key, an accepted one names a path strictly below the root.
+        #[test]
+        fn accepted_keys_stay_below_the_root(key in "[a-z./\\\\\\x00-]{0,24}") {
+            let root = PathBuf::from("/repo/root");
+            let store = LocalStore::new(root.clone());
+            if let Ok(path) = store.path(&key) {
+                prop_assert!(path.starts_with(&root) && path != root);
+                prop_assert!(path
+                    .components()
+                    .all(|c| matches!(c, std::path::Component::RootDir | std::path::Component::Normal(_))));
+            }
+        }
+    }
 }

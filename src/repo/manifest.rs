@@ -160,32 +160,84 @@ pub enum SnapshotError {
     Store(#[from] StoreError),
 }
 
+/// Largest manifest read into memory. A real one takes a few hundred bytes per rowset, so this
+/// allows about a million rowsets; a bigger file is refused unread, not allocated.
+pub const MAX_MANIFEST_BYTES: u64 = 256 << 20;
+/// Largest COMMIT object read (a real one is under 200 bytes).
+pub const MAX_COMMIT_BYTES: u64 = 64 << 10;
+/// Largest rowset object a manifest may declare (1 TiB). With at most about a million rowsets,
+/// sums of sizes stay far below `u64::MAX`, so no consumer can overflow adding them up.
+pub const MAX_OBJECT_BYTES: u64 = 1 << 40;
+/// Largest row count a rowset may declare.
+pub const MAX_ROWSET_ROWS: u64 = 1 << 40;
+
+/// Whether `label` can name a snapshot folder: not empty, no `/` or `\\`, not `.` or `..`, no
+/// control characters. Anything else names no snapshot (and never a path).
+pub fn is_valid_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= 1024
+        && label != "."
+        && label != ".."
+        && !label
+            .chars()
+            .any(|c| c == '/' || c == '\\' || c.is_control())
+}
+
 /// Reads and checks a committed snapshot: COMMIT exists, the manifest parses and its sha256 is
-/// the one COMMIT names (DESIGN.md: what `OK` means).
+/// the one COMMIT names (DESIGN.md: what `OK` means), and its content passes [`validate`].
+/// Every consumer (RESTORE, SHOW SNAPSHOT, VERIFY SNAPSHOT, DROP SNAPSHOT's collection) reads
+/// snapshots through here, so a manifest that lies is refused in one place.
 pub async fn read_committed(
     store: &ObjectStore,
     label: &str,
     timestamp: &str,
 ) -> Result<Manifest, SnapshotError> {
+    let missing = || SnapshotError::Missing {
+        label: label.to_string(),
+        timestamp: timestamp.to_string(),
+    };
+    // A label or timestamp that cannot name a snapshot folder names no snapshot: it is never
+    // turned into a key (`../x` must not reach a store).
+    if !is_valid_label(label) || !is_snapshot_timestamp(timestamp) {
+        return Err(missing());
+    }
     let dir = snapshot_dir(label, timestamp);
     let damaged = |why: String| SnapshotError::Damaged {
         label: label.to_string(),
         timestamp: timestamp.to_string(),
         why,
     };
-    let commit = match store.get_bytes(&format!("{dir}/{COMMIT}")).await {
-        Ok(b) => b,
-        Err(StoreError::NotFound(_)) => {
-            return Err(SnapshotError::Missing {
-                label: label.to_string(),
-                timestamp: timestamp.to_string(),
-            });
+    let commit_key = format!("{dir}/{COMMIT}");
+    match store.head(&commit_key).await? {
+        None => return Err(missing()),
+        Some(m) if m.size > MAX_COMMIT_BYTES => {
+            return Err(damaged(format!(
+                "its COMMIT has {} bytes; a COMMIT has at most {MAX_COMMIT_BYTES}",
+                m.size
+            )));
         }
+        Some(_) => {}
+    }
+    let commit = match store.get_bytes(&commit_key).await {
+        Ok(b) => b,
+        Err(StoreError::NotFound(_)) => return Err(missing()),
         Err(e) => return Err(e.into()),
     };
     let commit: CommitMarker = serde_json::from_slice(&commit)
         .map_err(|e| damaged(format!("its COMMIT cannot be read ({e})")))?;
-    let manifest = match store.get_bytes(&format!("{dir}/{MANIFEST}")).await {
+    let manifest_key = format!("{dir}/{MANIFEST}");
+    match store.head(&manifest_key).await? {
+        None => return Err(damaged("its manifest is missing".into())),
+        Some(m) if m.size > MAX_MANIFEST_BYTES => {
+            return Err(damaged(format!(
+                "its manifest has {} bytes, more than the {MAX_MANIFEST_BYTES} this backstop \
+                 reads",
+                m.size
+            )));
+        }
+        Some(_) => {}
+    }
+    let manifest = match store.get_bytes(&manifest_key).await {
         Ok(b) => b,
         Err(StoreError::NotFound(_)) => return Err(damaged("its manifest is missing".into())),
         Err(e) => return Err(e.into()),
@@ -197,16 +249,222 @@ pub async fn read_committed(
             commit.manifest_sha256
         )));
     }
-    let manifest: Manifest = serde_json::from_slice(&manifest)
-        .map_err(|e| damaged(format!("its manifest cannot be read ({e})")))?;
-    if manifest.format_version != super::repository::FORMAT_VERSION {
-        return Err(damaged(format!(
-            "its format version is {}; this backstop reads {}",
-            manifest.format_version,
-            super::repository::FORMAT_VERSION
-        )));
+    parse(&manifest, label, timestamp).map_err(damaged)
+}
+
+/// Parses and validates a manifest's bytes (the part of [`read_committed`] after the sha256
+/// check; also what the fuzz tests drive). `Err` says what is wrong, for a `Damaged` error.
+pub fn parse(bytes: &[u8], label: &str, timestamp: &str) -> Result<Manifest, String> {
+    if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > MAX_MANIFEST_BYTES {
+        return Err(format!(
+            "its manifest has {} bytes, more than the {MAX_MANIFEST_BYTES} this backstop reads",
+            bytes.len()
+        ));
     }
+    // The version first: a newer format may not parse as this one, and saying "newer" is the
+    // useful message.
+    #[derive(Deserialize)]
+    struct Version {
+        format_version: Option<serde_json::Value>,
+    }
+    let version: Version =
+        serde_json::from_slice(bytes).map_err(|e| format!("its manifest cannot be read ({e})"))?;
+    let current = super::repository::FORMAT_VERSION;
+    match version.format_version.as_ref().and_then(|v| v.as_u64()) {
+        None => {
+            return Err(
+                "its manifest has no valid format_version (a whole number); it was not written \
+                 by backstop"
+                    .into(),
+            );
+        }
+        Some(v) if v > u64::from(current) => {
+            return Err(format!(
+                "its manifest is format version {v}, written by a newer backstop; this backstop \
+                 reads format version {current}: upgrade backstop to restore it"
+            ));
+        }
+        Some(v) if v != u64::from(current) => {
+            return Err(format!(
+                "its manifest is format version {v}; this backstop reads format version {current}"
+            ));
+        }
+        Some(_) => {}
+    }
+    let manifest: Manifest =
+        serde_json::from_slice(bytes).map_err(|e| format!("its manifest cannot be read ({e})"))?;
+    validate(&manifest, label, timestamp)?;
     Ok(manifest)
+}
+
+/// Checks that a manifest is one backstop could have written for snapshot `label/timestamp`:
+/// names valid and unique, every table definition one CREATE TABLE accepts, bucket counts in
+/// range, every object key exactly `objects/<2 hex>/<sha256>` of its own sha256, sizes and row
+/// counts within bounds and consistent with their totals. Nothing here allocates from a
+/// declared size. `Err` names the first problem.
+pub fn validate(m: &Manifest, label: &str, timestamp: &str) -> Result<(), String> {
+    if m.label != label {
+        return Err(format!(
+            "its manifest names label '{}', but it is stored under '{label}'",
+            m.label
+        ));
+    }
+    if m.timestamp != timestamp {
+        return Err(format!(
+            "its manifest names timestamp '{}', but it is stored under '{timestamp}'",
+            m.timestamp
+        ));
+    }
+    crate::catalog::validate_database_name(&m.database)
+        .map_err(|e| format!("its manifest names a bad database: {e}"))?;
+    for (i, t) in m.tables.iter().enumerate() {
+        validate_table(t).map_err(|why| format!("table '{}' in its manifest: {why}", t.name))?;
+        if m.tables
+            .iter()
+            .take(i)
+            .any(|o| o.name.eq_ignore_ascii_case(&t.name))
+        {
+            return Err(format!("its manifest lists table '{}' twice", t.name));
+        }
+    }
+    // One object, one size: two rowsets naming the same content must agree on its size.
+    let mut sizes: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in m
+        .tables
+        .iter()
+        .flat_map(|t| &t.partitions)
+        .flat_map(|p| &p.tablets)
+        .flat_map(|t| &t.rowsets)
+    {
+        if let Some(size) = sizes.insert(&r.object, r.size)
+            && size != r.size
+        {
+            return Err(format!(
+                "its manifest gives object {} two sizes, {size} and {}",
+                r.object, r.size
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_table(t: &ManifestTable) -> Result<(), String> {
+    let meta = crate::catalog::TableMeta {
+        id: 0,
+        db_id: 0,
+        name: t.name.clone(),
+        columns: t.columns.clone(),
+        key: t.key.clone(),
+        comment: t.comment.clone(),
+        partitioning: t.partitioning.clone(),
+        distribution: t.distribution.clone(),
+        properties: t.properties.clone(),
+        created_ms: 0,
+        state: Default::default(),
+    };
+    crate::catalog::schema::validate_table(&meta).map_err(|e| e.to_string())?;
+    let mut rows = 0u64;
+    let mut checksum = 0u64;
+    for (i, p) in t.partitions.iter().enumerate() {
+        let at = format!("partition '{}'", p.name);
+        if t.partitioning == crate::catalog::Partitioning::None {
+            if !p.name.eq_ignore_ascii_case(&t.name) || t.partitions.len() != 1 {
+                return Err(format!(
+                    "{at}: an unpartitioned table has one partition, named like the table"
+                ));
+            }
+        } else {
+            crate::catalog::validate_partition_name(&p.name).map_err(|e| e.to_string())?;
+        }
+        if t.partitions
+            .iter()
+            .take(i)
+            .any(|o| o.name.eq_ignore_ascii_case(&p.name))
+        {
+            return Err(format!("{at} is listed twice"));
+        }
+        crate::catalog::schema::validate_buckets(p.buckets).map_err(|e| format!("{at}: {e}"))?;
+        let mut partition_rows = 0u64;
+        for (j, tablet) in p.tablets.iter().enumerate() {
+            if tablet.bucket >= p.buckets {
+                return Err(format!(
+                    "{at}: tablet (bucket) {} is outside its {} buckets",
+                    tablet.bucket, p.buckets
+                ));
+            }
+            if p.tablets.iter().take(j).any(|o| o.bucket == tablet.bucket) {
+                return Err(format!(
+                    "{at}: tablet (bucket) {} is listed twice",
+                    tablet.bucket
+                ));
+            }
+            for r in &tablet.rowsets {
+                validate_rowset(r, p.visible_version)
+                    .map_err(|why| format!("{at}, tablet (bucket) {}: {why}", tablet.bucket))?;
+                partition_rows = partition_rows.saturating_add(r.rows);
+                checksum = checksum.wrapping_add(r.checksum);
+            }
+        }
+        if partition_rows != p.rows {
+            return Err(format!(
+                "{at} declares {} rows, its rowsets hold {partition_rows}",
+                p.rows
+            ));
+        }
+        rows = rows.saturating_add(p.rows);
+    }
+    if rows != t.rows {
+        return Err(format!(
+            "it declares {} rows, its partitions hold {rows}",
+            t.rows
+        ));
+    }
+    if checksum != t.checksum {
+        return Err(format!(
+            "it declares checksum {}, its rowsets add up to {checksum}",
+            t.checksum
+        ));
+    }
+    Ok(())
+}
+
+fn validate_rowset(r: &ManifestRowset, visible_version: u64) -> Result<(), String> {
+    let hex = r.sha256.len() == 64
+        && r.sha256
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !hex {
+        return Err(format!(
+            "rowset sha256 '{}' is not 64 lowercase hex digits",
+            r.sha256
+        ));
+    }
+    let key = object_key(&r.sha256);
+    if r.object != key {
+        return Err(format!(
+            "rowset object key '{}' is not the key of its content, {key}",
+            r.object
+        ));
+    }
+    if r.size > MAX_OBJECT_BYTES {
+        return Err(format!(
+            "object {} declares {} bytes, more than the {MAX_OBJECT_BYTES} a rowset may have",
+            r.object, r.size
+        ));
+    }
+    if r.rows > MAX_ROWSET_ROWS {
+        return Err(format!(
+            "object {} declares {} rows, more than the {MAX_ROWSET_ROWS} a rowset may have",
+            r.object, r.rows
+        ));
+    }
+    if r.start_version > r.end_version || r.end_version > visible_version {
+        return Err(format!(
+            "object {} covers versions {}..={}, not within the partition's visible version {}",
+            r.object, r.start_version, r.end_version, visible_version
+        ));
+    }
+    Ok(())
 }
 
 /// Labels and their timestamps found under `snapshots/`, with whether each has a COMMIT.
@@ -215,6 +473,8 @@ pub async fn list_snapshots(
     label: Option<&str>,
 ) -> Result<BTreeMap<String, BTreeMap<String, bool>>, StoreError> {
     let prefix = match label {
+        // A label that cannot name a folder has no snapshots (and never becomes a prefix).
+        Some(l) if !is_valid_label(l) => return Ok(BTreeMap::new()),
         Some(l) => format!("snapshots/{l}/"),
         None => "snapshots/".to_string(),
     };
@@ -254,5 +514,182 @@ mod tests {
     #[test]
     fn object_keys_spread_over_prefixes() {
         assert_eq!(object_key("abcdef"), "objects/ab/abcdef");
+    }
+
+    /// A manifest a real BACKUP wrote (two tables: range-partitioned and unpartitioned).
+    const REAL: &str = include_str!("testdata/manifest.json");
+    const LABEL: &str = "s";
+    const TIMESTAMP: &str = "2026-11-25-10-35-07-682";
+
+    #[test]
+    fn a_real_manifest_passes() {
+        let m = parse(REAL.as_bytes(), LABEL, TIMESTAMP).unwrap();
+        assert_eq!(m.tables.len(), 2);
+        assert_eq!(m.objects().len(), 4);
+        // Stored under another label or timestamp it does not.
+        assert!(parse(REAL.as_bytes(), "t", TIMESTAMP).is_err());
+        assert!(parse(REAL.as_bytes(), LABEL, "2026-11-25-10-35-07-683").is_err());
+    }
+
+    #[test]
+    fn labels() {
+        for ok in ["s", "sr_member_backup", "a b", "Ünïcode", "a.b", "..."] {
+            assert!(is_valid_label(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "../x",
+            "a\\b",
+            "a\0b",
+            "a\nb",
+            &"x".repeat(1025),
+        ] {
+            assert!(!is_valid_label(bad), "{bad:?}");
+        }
+    }
+
+    /// Every leaf of `v`, as a JSON pointer.
+    fn leaves(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                out.push(at.clone());
+                for (k, child) in map {
+                    leaves(child, format!("{at}/{k}"), out);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                out.push(at.clone());
+                for (i, child) in items.iter().enumerate() {
+                    leaves(child, format!("{at}/{i}"), out);
+                }
+            }
+            _ => out.push(at),
+        }
+    }
+
+    /// What an accepted manifest guarantees its consumers, whatever its bytes were.
+    fn assert_sane(m: &Manifest) {
+        let mut total = 0u64;
+        for (key, r) in m.objects() {
+            assert_eq!(key, object_key(&r.sha256));
+            assert_eq!(key.len(), "objects/".len() + 2 + 1 + 64);
+            assert!(!key.contains(".."));
+            assert!(r.size <= MAX_OBJECT_BYTES);
+            total = total
+                .checked_add(r.size)
+                .expect("sizes add up without overflow");
+        }
+        for t in &m.tables {
+            for p in &t.partitions {
+                assert!((1..=crate::catalog::schema::MAX_BUCKETS).contains(&p.buckets));
+                assert!(p.tablets.iter().all(|tablet| tablet.bucket < p.buckets));
+            }
+        }
+    }
+
+    use proptest::prelude::*;
+
+    fn values() -> impl Strategy<Value = serde_json::Value> {
+        use serde_json::json;
+        prop_oneof![
+            Just(json!(null)),
+            Just(json!(0)),
+            Just(json!(-1)),
+            Just(json!(u64::MAX)),
+            Just(json!(u32::MAX)),
+            Just(json!(1u64 << 41)),
+            Just(json!(1.5)),
+            Just(json!("")),
+            Just(json!("../../etc/passwd")),
+            Just(json!("/etc/passwd")),
+            Just(json!("objects/../../x")),
+            Just(json!("ab".repeat(32))),
+            Just(json!([])),
+            Just(json!({})),
+            any::<i64>().prop_map(|n| json!(n)),
+            "\\PC{0,40}".prop_map(|s| json!(s)),
+        ]
+    }
+
+    proptest! {
+        // Bounded for CI (well under a second each); no regression files: a failure prints its
+        // minimal input, which belongs in a unit test.
+        #![proptest_config(ProptestConfig {
+            cases: 512,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+            if let Ok(m) = parse(&bytes, LABEL, TIMESTAMP) {
+                assert_sane(&m);
+            }
+        }
+
+        #[test]
+        fn json_shaped_text_never_panics(text in "[\\[\\]{}:,\"0-9a-z_ -]{0,400}") {
+            if let Ok(m) = parse(text.as_bytes(), LABEL, TIMESTAMP) {
+                assert_sane(&m);
+            }
+        }
+
+        /// A real manifest with bytes overwritten, removed or cut off.
+        #[test]
+        fn mutated_bytes_never_panic(
+            edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            cut in proptest::option::of(any::<prop::sample::Index>()),
+        ) {
+            let mut bytes = REAL.as_bytes().to_vec();
+            for (at, byte) in edits {
+                let i = at.index(bytes.len());
+                if let Some(b) = bytes.get_mut(i) {
+                    *b = byte;
+                }
+            }
+            if let Some(cut) = cut {
+                bytes.truncate(cut.index(bytes.len()));
+            }
+            if let Ok(m) = parse(&bytes, LABEL, TIMESTAMP) {
+                assert_sane(&m);
+            }
+        }
+
+        /// A real manifest with values replaced by hostile ones, or fields removed.
+        #[test]
+        fn mutated_fields_never_panic(
+            edits in proptest::collection::vec(
+                (any::<prop::sample::Index>(), proptest::option::of(values())),
+                1..4,
+            ),
+        ) {
+            let mut v: serde_json::Value = serde_json::from_str(REAL).unwrap();
+            for (at, value) in edits {
+                let mut paths = Vec::new();
+                leaves(&v, String::new(), &mut paths);
+                let path = paths.get(at.index(paths.len())).cloned().unwrap_or_default();
+                match value {
+                    Some(value) => {
+                        if let Some(slot) = v.pointer_mut(&path) {
+                            *slot = value;
+                        }
+                    }
+                    None => {
+                        if let Some((parent, key)) = path.rsplit_once('/')
+                            && let Some(serde_json::Value::Object(map)) = v.pointer_mut(parent)
+                        {
+                            map.remove(key);
+                        }
+                    }
+                }
+            }
+            let bytes = serde_json::to_vec(&v).unwrap();
+            if let Ok(m) = parse(&bytes, LABEL, TIMESTAMP) {
+                assert_sane(&m);
+            }
+        }
     }
 }

@@ -41,6 +41,15 @@ use super::store::{ByteStream, ObjectMeta, StoreError};
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the service may take to start answering a request.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// [`READ_TIMEOUT`], or in debug builds `BACKSTOP_TEST_S3_READ_TIMEOUT_MS` (tests make a stall
+/// longer than the timeout cost a second, not half a minute).
+fn read_timeout() -> Duration {
+    std::env::var("BACKSTOP_TEST_S3_READ_TIMEOUT_MS")
+        .ok()
+        .filter(|_| cfg!(debug_assertions))
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(READ_TIMEOUT, Duration::from_millis)
+}
 /// Attempts per request, the first included.
 pub const MAX_ATTEMPTS: u32 = 5;
 /// Files up to this size are uploaded with one PutObject; larger ones in parts of (at least) this
@@ -116,7 +125,7 @@ impl S3Store {
     ) -> Result<S3Store, StoreError> {
         let timeouts = TimeoutConfig::builder()
             .connect_timeout(CONNECT_TIMEOUT)
-            .read_timeout(READ_TIMEOUT)
+            .read_timeout(read_timeout())
             .build();
         // Adaptive: on throttling (SlowDown, 503) the client also lowers its request rate
         // (a token bucket), then ramps up again.
@@ -646,7 +655,7 @@ impl S3Store {
             SdkError::TimeoutError(_) => StoreError::Timeout {
                 op,
                 key,
-                secs: READ_TIMEOUT.as_secs(),
+                secs: read_timeout().as_secs(),
             },
             SdkError::DispatchFailure(failure) => {
                 let detail = self.scrub(error_chain(&err));
@@ -654,7 +663,7 @@ impl S3Store {
                     StoreError::Timeout {
                         op,
                         key,
-                        secs: READ_TIMEOUT.as_secs(),
+                        secs: read_timeout().as_secs(),
                     }
                 } else if failure.is_io() || failure.is_timeout() || failure.is_other() {
                     StoreError::Unreachable {

@@ -6,8 +6,9 @@
 //! references it and no pin holds it.
 //!
 //! Ordering: a reader takes [`Pins::gate`] (shared) before it reads the catalog and keeps it
-//! until its pins are registered; the collector takes it exclusively while it reads the catalog
-//! and deletes. So a file the collector sees unreferenced cannot be picked up by a reader that
+//! until its pins are registered; a writer releases the pins on files it just committed under
+//! the same gate ([`Pins::release`]); the collector takes it exclusively while it reads the
+//! catalog and deletes. So a file the collector sees unreferenced cannot be picked up by a reader that
 //! read the catalog before the file was dropped from it: that reader's pin already exists.
 //! Rowset ids are never reused, so a pin names one file whatever its tablet.
 
@@ -68,6 +69,16 @@ impl Pins {
             pins: Arc::clone(self),
             ids,
         }
+    }
+
+    /// Drops `guard` once its files are committed. The pins go under the shared gate: a
+    /// collector round holds the gate exclusively from its catalog read to its last delete, so
+    /// a round that read the catalog before the commit still sees the pins and keeps the files,
+    /// and a round that starts later sees them committed. Dropped without the gate, a round
+    /// could read the catalog, see the pins gone and delete files that were just committed.
+    pub async fn release(&self, guard: PinGuard) {
+        let _gate = self.gate.read().await;
+        drop(guard);
     }
 
     pub fn is_pinned(&self, id: u64) -> bool {
@@ -204,5 +215,46 @@ mod tests {
         assert_eq!(removed, 1);
         assert!(!tablet.join("2.parquet").exists());
         assert!(tablet.join("1.parquet").exists());
+    }
+
+    /// The race the kill loop found: a round reads the catalog just before a load commits, and
+    /// the load drops its pins before the round checks them. `release` waits for the round, so
+    /// the round still sees the pin and keeps the file.
+    #[tokio::test]
+    async fn a_release_waits_for_the_round_in_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let tablet = dir.path().join("data").join("7");
+        std::fs::create_dir_all(&tablet).unwrap();
+        std::fs::write(tablet.join("5.parquet"), b"x").unwrap();
+        let pins = Arc::new(Pins::default());
+        let writing = pins.pin([5]);
+        let (read_tx, read_rx) = tokio::sync::oneshot::channel::<()>();
+        let (go_tx, go_rx) = tokio::sync::oneshot::channel::<()>();
+        let round = tokio::spawn({
+            let pins = Arc::clone(&pins);
+            let root = dir.path().to_path_buf();
+            async move {
+                pins.collect(&root, || async move {
+                    // The catalog as read before the load's commit: rowset 5 is not in it.
+                    let _ = read_tx.send(());
+                    let _ = go_rx.await;
+                    Ok::<_, ()>(HashSet::new())
+                })
+                .await
+            }
+        });
+        read_rx.await.unwrap();
+        // The load has committed; it lets go of its pins.
+        let release = tokio::spawn({
+            let pins = Arc::clone(&pins);
+            async move { pins.release(writing).await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!release.is_finished(), "release waits for the round");
+        go_tx.send(()).unwrap();
+        assert_eq!(round.await.unwrap().unwrap(), 0, "the pinned file stays");
+        assert!(tablet.join("5.parquet").exists());
+        release.await.unwrap();
+        assert!(!pins.is_pinned(5));
     }
 }

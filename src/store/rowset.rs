@@ -64,12 +64,14 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-/// A rowset being written. Dropping it without [`finish`](Self::finish) removes the temporary
-/// file.
+/// A rowset being written. Dropping it without a successful [`finish`](Self::finish) (also
+/// when `finish` itself fails, say on a full disk) removes the temporary file.
 pub struct RowsetWriter {
     tmp: PathBuf,
     target: PathBuf,
     writer: Option<ArrowWriter<HashingWriter<BufWriter<File>>>>,
+    /// Set once the temporary file has its final name: from then on it is not ours to remove.
+    renamed: bool,
     rows: u64,
     checksum: u64,
 }
@@ -106,6 +108,7 @@ impl RowsetWriter {
             tmp,
             target,
             writer: Some(writer),
+            renamed: false,
             rows: 0,
             checksum: 0,
         })
@@ -145,7 +148,12 @@ impl RowsetWriter {
         file.sync_all().map_err(|e| StoreError::io(&self.tmp, e))?;
         drop(file);
         fs::rename(&self.tmp, &self.target).map_err(|e| StoreError::io(&self.target, e))?;
-        sync_dir(&self.target)?;
+        self.renamed = true;
+        if let Err(e) = sync_dir(&self.target) {
+            // Not durable, so not a rowset: the caller fails the load, nothing else removes it.
+            let _ = fs::remove_file(&self.target);
+            return Err(e);
+        }
         let sha256 = crate::hex(&hasher.finalize());
         Ok(RowsetFile {
             path: self.target.clone(),
@@ -159,7 +167,8 @@ impl RowsetWriter {
 
 impl Drop for RowsetWriter {
     fn drop(&mut self) {
-        if self.writer.take().is_some() {
+        drop(self.writer.take());
+        if !self.renamed {
             let _ = fs::remove_file(&self.tmp);
         }
     }

@@ -73,6 +73,8 @@ pub enum Fault {
     /// the connection stays usable (with `Expect: 100-continue` the proxy answers at once and
     /// closes the connection).
     Status503 { count: u32, slow_down: bool },
+    /// Like [`Fault::Status503`], with `500 Internal Server Error` and S3's `InternalError`.
+    Status500 { count: u32 },
     /// Read what the client sends but send nothing for `duration`; then forward the request and
     /// relay the response as usual. If the client closes the connection during the stall, the
     /// request is never forwarded.
@@ -154,6 +156,8 @@ pub enum Outcome {
     ResetMidBody,
     /// Answered with 503, not forwarded.
     Status503,
+    /// Answered with 500, not forwarded.
+    Status500,
     /// Held under [`Fault::Stall`], forwarded afterwards unless the client gave up.
     Stalled,
 }
@@ -397,6 +401,7 @@ enum Action {
     Forward { cut: Option<u64> },
     Refuse,
     Reply503 { slow_down: bool },
+    Reply500,
     Stall(Duration),
 }
 
@@ -435,20 +440,24 @@ impl Ctl {
                 },
                 Outcome::ResetMidBody,
             ),
-            Fault::Status503 { count, slow_down } => {
+            Fault::Status503 { count, .. } | Fault::Status500 { count } => {
                 if count == 0 {
                     self.fault = Fault::None;
                     return forward;
                 }
-                self.fault = if count == 1 {
-                    Fault::None
-                } else {
-                    Fault::Status503 {
-                        count: count - 1,
-                        slow_down,
+                let (action, outcome) = match self.fault {
+                    Fault::Status503 { slow_down, .. } => {
+                        (Action::Reply503 { slow_down }, Outcome::Status503)
                     }
+                    _ => (Action::Reply500, Outcome::Status500),
                 };
-                (Action::Reply503 { slow_down }, Outcome::Status503)
+                // One request answered: the count goes down, and at zero the fault is over.
+                match &mut self.fault {
+                    _ if count == 1 => self.fault = Fault::None,
+                    Fault::Status503 { count, .. } | Fault::Status500 { count } => *count -= 1,
+                    _ => {}
+                }
+                (action, outcome)
             }
             Fault::Stall { duration } => (Action::Stall(duration), Outcome::Stalled),
         };
@@ -669,7 +678,8 @@ async fn serve(shared: &Shared, conn: &mut Conn) -> Result<(), Stop> {
         let req = Head::parse(&raw)?;
         let framing = req.request_framing()?;
         let close_after = req.wants_close();
-        let keep = match shared.decide(&req.parts[0], &req.parts[1]) {
+        let action = shared.decide(&req.parts[0], &req.parts[1]);
+        let keep = match action {
             Action::Refuse => return Err(Stop::Down),
             Action::Forward { cut: None } => {
                 forward(shared, conn, &raw, &req, framing, None).await?
@@ -682,13 +692,18 @@ async fn serve(shared: &Shared, conn: &mut Conn) -> Result<(), Stop> {
                 stall(conn, duration).await?;
                 forward(shared, conn, &raw, &req, framing, None).await?
             }
-            Action::Reply503 { slow_down } => {
+            Action::Reply503 { .. } | Action::Reply500 => {
                 let expect = req.expects_continue();
                 if !expect {
                     pump_body(&mut conn.client_r, &mut tokio::io::sink(), framing, None).await?;
                 }
                 let id = shared.lock().log.len();
-                let reply = error_reply(slow_down, &req, expect || close_after, id);
+                let status = match action {
+                    Action::Reply503 { slow_down: true } => Status::SlowDown,
+                    Action::Reply503 { slow_down: false } => Status::Unavailable,
+                    _ => Status::Internal,
+                };
+                let reply = error_reply(status, &req, expect || close_after, id);
                 conn.client_w.write_all(&reply).await.map_err(Stop::Io)?;
                 !expect
             }
@@ -1135,12 +1150,32 @@ impl Head {
     }
 }
 
-/// A 503 with an S3 XML error body, for `req`.
-fn error_reply(slow_down: bool, req: &Head, close: bool, id: usize) -> Vec<u8> {
-    let (code, message) = if slow_down {
-        ("SlowDown", "Please reduce your request rate.")
-    } else {
-        ("ServiceUnavailable", "Service is unable to handle request.")
+/// Which error [`error_reply`] sends.
+#[derive(Clone, Copy)]
+enum Status {
+    SlowDown,
+    Unavailable,
+    Internal,
+}
+
+/// A 503 or 500 with an S3 XML error body, for `req`.
+fn error_reply(status: Status, req: &Head, close: bool, id: usize) -> Vec<u8> {
+    let (line, code, message) = match status {
+        Status::SlowDown => (
+            "503 Service Unavailable",
+            "SlowDown",
+            "Please reduce your request rate.",
+        ),
+        Status::Unavailable => (
+            "503 Service Unavailable",
+            "ServiceUnavailable",
+            "Service is unable to handle request.",
+        ),
+        Status::Internal => (
+            "500 Internal Server Error",
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        ),
     };
     let resource = req.parts[1].split('?').next().unwrap_or_default();
     let resource = resource
@@ -1154,7 +1189,7 @@ fn error_reply(slow_down: bool, req: &Head, close: bool, id: usize) -> Vec<u8> {
          <RequestId>{request_id}</RequestId></Error>"
     );
     let mut out = format!(
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/xml\r\n\
+        "HTTP/1.1 {line}\r\nContent-Type: application/xml\r\n\
          Content-Length: {}\r\nx-amz-request-id: {request_id}\r\n",
         body.len()
     );

@@ -1,0 +1,297 @@
+//! SIGKILL at random moments while loads, a BACKUP and a RESTORE run, many times over. After
+//! every restart:
+//! - every acknowledged load is whole and no load is partial;
+//! - the backed-up database is unchanged (CHECKSUM TABLE as committed);
+//! - the restore target is either absent or equal to the snapshot (no partial restore);
+//! - every job ends FINISHED, or CANCELLED with a reason;
+//! - a COMMIT exists exactly for the backups that FINISHED, and every snapshot reads `OK`;
+//! - no rowset file is an orphan.
+//!
+//! Seeded: `BACKSTOP_KILL_SEED` replays a run (the seed is printed); `BACKSTOP_KILL_ROUNDS`
+//! sets the number of kills (default 24).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::backup::{
+    Named, assert_no_orphans, backup, checksum, commit_files, count, load_sample, named_rows,
+    scratch_repo, show_job, table_names, wait_done,
+};
+use common::{TestDaemon, exec, rows};
+use mysql_async::prelude::Queryable;
+use rand::{Rng, SeedableRng};
+
+const LOAD_TABLE: &str = "CREATE TABLE d.t (k BIGINT NOT NULL, v STRING) DUPLICATE KEY(k) \
+     DISTRIBUTED BY HASH(k) BUCKETS 4";
+
+/// A table big enough (and a bandwidth low enough) that jobs take a second or two.
+const BIG_TABLE: &str = "CREATE TABLE src.big (k BIGINT NOT NULL, v STRING) DUPLICATE KEY(k) \
+     DISTRIBUTED BY HASH(k) BUCKETS 8";
+const BANDWIDTH: &str = "1M";
+
+fn load_values(statement: i64) -> String {
+    (0..10)
+        .map(|r| format!("({}, 'v{statement}-{r}')", statement * 10 + r))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+async fn fill_big(conn: &mut mysql_async::Conn) {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+    for chunk in 0..10 {
+        let values: Vec<String> = (0..2000)
+            .map(|i| {
+                let noise: String = (0..48)
+                    .map(|_| char::from(b'a' + rng.random_range(0..26u8)))
+                    .collect();
+                format!("({}, '{noise}')", chunk * 2000 + i)
+            })
+            .collect();
+        exec(
+            conn,
+            &format!("INSERT INTO src.big VALUES {}", values.join(", ")),
+        )
+        .await;
+    }
+}
+
+/// Checksums of the source tables: what every restore must reproduce.
+async fn source_prints(conn: &mut mysql_async::Conn) -> Vec<(String, String, u64)> {
+    let mut out = Vec::new();
+    for t in ["sr_member", "sr_order", "big"] {
+        out.push((
+            t.to_string(),
+            checksum(conn, &format!("src.{t}")).await,
+            count(conn, &format!("src.{t}")).await,
+        ));
+    }
+    out
+}
+
+/// Waits for the latest job of `db` to end; checks that a CANCELLED one says why.
+async fn settled(conn: &mut mysql_async::Conn, kind: &str, db: &str, ctx: &str) -> Option<Named> {
+    show_job(conn, kind, db).await?;
+    let r = wait_done(conn, kind, db).await;
+    if r.get("State") == "CANCELLED" {
+        let status = r.get("Status");
+        assert!(
+            status.starts_with('[')
+                && status.contains("msg: ")
+                && status.len() > "[X, msg: ]".len(),
+            "{ctx}: a cancelled {kind} job gives its reason: {r:?}"
+        );
+    } else {
+        assert_eq!(r.get("Status"), "[OK]", "{ctx}: {r:?}");
+    }
+    Some(r)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_kill_dash_nine_during_loads_backups_and_restores() {
+    let seed: u64 = std::env::var("BACKSTOP_KILL_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
+    let rounds: u64 = std::env::var("BACKSTOP_KILL_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(24);
+    println!("kill loop: seed {seed} (BACKSTOP_KILL_SEED={seed} replays it), {rounds} rounds");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+
+    let mut daemon = TestDaemon::start();
+    let (ts0, expected) = {
+        let mut conn = daemon.conn().await;
+        exec(&mut conn, "CREATE DATABASE d").await;
+        exec(&mut conn, LOAD_TABLE).await;
+        load_sample(&mut conn, "src").await;
+        exec(&mut conn, BIG_TABLE).await;
+        fill_big(&mut conn).await;
+        scratch_repo(&daemon, &mut conn, "repo").await;
+        let ts0 = backup(&mut conn, "src", "base", "repo", "").await;
+        (ts0, source_prints(&mut conn).await)
+    };
+
+    let mut next: i64 = 0;
+    let mut acknowledged = 0usize;
+    let (mut backups, mut restores) = (0, 0);
+    let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
+    let started = Instant::now();
+    for round in 0..rounds {
+        let ctx = format!("round {round} (seed {seed})");
+        let mut conn = daemon.conn().await;
+        // What runs this round: always loads, and a backup and/or a restore.
+        let with_backup = rng.random_bool(0.6);
+        let with_restore = rng.random_bool(0.6);
+        let label = format!("k{round}");
+        // Each backup goes to a repository of its own: it uploads every object (an unchanged
+        // database backed up again to the same repository uploads nothing and is over at once).
+        let repo_root = scratch_repo(&daemon, &mut conn, &format!("r{round}")).await;
+        if with_backup {
+            exec(
+                &mut conn,
+                &format!(
+                    "BACKUP SNAPSHOT src.{label} TO r{round} PROPERTIES (\"max_bandwidth\" = \"{BANDWIDTH}\")"
+                ),
+            )
+            .await;
+            backups += 1;
+        }
+        if with_restore {
+            exec(
+                &mut conn,
+                &format!(
+                    "RESTORE SNAPSHOT dst.base FROM repo PROPERTIES (\"backup_timestamp\" = \"{ts0}\", \"max_bandwidth\" = \"{BANDWIDTH}\")"
+                ),
+            )
+            .await;
+            restores += 1;
+        }
+        let opts = daemon.opts();
+        let first = next;
+        let loader = tokio::spawn(async move {
+            let mut acked = Vec::new();
+            let Ok(mut conn) = mysql_async::Conn::new(opts).await else {
+                return acked;
+            };
+            let mut s = first;
+            loop {
+                match conn
+                    .query_drop(format!("INSERT INTO d.t VALUES {}", load_values(s)))
+                    .await
+                {
+                    Ok(()) => acked.push(s),
+                    Err(_) => return acked,
+                }
+                s += 1;
+            }
+        });
+        let delay = rng.random_range(30..1200);
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        let backup_state = if with_backup {
+            show_job(&mut conn, "BACKUP", "src")
+                .await
+                .map(|r| r.get("State").to_string())
+        } else {
+            None
+        };
+        let restore_state = if with_restore {
+            show_job(&mut conn, "RESTORE", "dst")
+                .await
+                .map(|r| r.get("State").to_string())
+        } else {
+            None
+        };
+        drop(conn);
+        daemon.kill9();
+        let acked = loader.await.unwrap();
+        acknowledged += acked.len();
+        next = first + acked.len() as i64 + 1;
+        for s in [&backup_state, &restore_state].into_iter().flatten() {
+            *outcomes.entry(format!("killed in {s}")).or_default() += 1;
+        }
+
+        daemon.start_again();
+        let mut conn = daemon.conn().await;
+
+        // Loads: every acknowledged one whole, none partial.
+        let present: Vec<i64> = rows(
+            &mut conn,
+            "SELECT DISTINCT CAST(k / 10 AS BIGINT) FROM d.t ORDER BY 1",
+        )
+        .await
+        .iter()
+        .map(|r| r[0].clone().unwrap().parse().unwrap())
+        .collect();
+        for s in &acked {
+            assert!(
+                present.contains(s),
+                "{ctx}: acknowledged load {s} is missing"
+            );
+        }
+        assert_eq!(
+            count(&mut conn, "d.t").await,
+            present.len() as u64 * 10,
+            "{ctx}: a load is partial"
+        );
+
+        // Jobs end, each FINISHED or CANCELLED with a reason.
+        let b = if with_backup {
+            settled(&mut conn, "BACKUP", "src", &ctx).await
+        } else {
+            None
+        };
+        let r = if with_restore {
+            settled(&mut conn, "RESTORE", "dst", &ctx).await
+        } else {
+            None
+        };
+        for job in [&b, &r].into_iter().flatten() {
+            *outcomes.entry(job.get("State").to_string()).or_default() += 1;
+        }
+
+        // The source is unchanged; the target is absent or whole.
+        assert_eq!(
+            source_prints(&mut conn).await,
+            expected,
+            "{ctx}: the source"
+        );
+        let dbs: Vec<String> = rows(&mut conn, "SHOW DATABASES")
+            .await
+            .into_iter()
+            .map(|r| r[0].clone().unwrap())
+            .collect();
+        if dbs.contains(&"dst".to_string()) {
+            let tables = table_names(&mut conn, "dst").await;
+            for (t, sum, n) in &expected {
+                if tables.contains(t) {
+                    assert_eq!(
+                        (
+                            checksum(&mut conn, &format!("dst.{t}")).await,
+                            count(&mut conn, &format!("dst.{t}")).await
+                        ),
+                        (sum.clone(), *n),
+                        "{ctx}: restored table dst.{t} is partial"
+                    );
+                }
+            }
+        }
+
+        // COMMIT exactly for finished backups; every snapshot reads OK.
+        let label_dir = repo_root.join("snapshots").join(&label);
+        let commits = commit_files(&repo_root)
+            .iter()
+            .filter(|p| p.starts_with(&label_dir))
+            .count();
+        if let Some(b) = &b {
+            let finished = b.get("State") == "FINISHED" && b.get("SnapshotName") == label;
+            assert_eq!(
+                commits > 0,
+                finished,
+                "{ctx}: COMMIT for {label} vs job {b:?}"
+            );
+        } else {
+            assert_eq!(commits, 0, "{ctx}");
+        }
+        for repo in ["repo".to_string(), format!("r{round}")] {
+            for s in named_rows(&mut conn, &format!("SHOW SNAPSHOT ON {repo}")).await {
+                assert_eq!(s.get("Status"), "OK", "{ctx}: {repo}: {s:?}");
+            }
+        }
+
+        // No orphan rowset files once the jobs are over.
+        assert_no_orphans(&daemon, &mut conn, &ctx).await;
+    }
+    println!(
+        "kill loop: {rounds} SIGKILLs in {:.1} s (seed {seed}): {backups} backups, {restores} \
+         restores, {acknowledged} acknowledged loads all whole; {outcomes:?}",
+        started.elapsed().as_secs_f64()
+    );
+}
