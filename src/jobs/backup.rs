@@ -37,6 +37,16 @@ use crate::repo::store::StoreError;
 /// second one on top. (A restore's download also retries a body cut mid-stream, which the
 /// client cannot; see `restore::with_download_retries`.)
 const ATTEMPTS: u32 = 1;
+/// A request the storage still throttles after the client's own retries (whose adaptive mode
+/// has already lowered the client's request rate) is tried again after a pause, up to this many
+/// times in all: throttling means "later", never "fail the job". Nothing else is retried here.
+pub const THROTTLED_ROUNDS: u32 = 6;
+
+/// The pause before the next round of a throttled request: 2, 4, 8, 16, 30 s.
+pub fn throttle_pause(round: u32) -> Duration {
+    Duration::from_secs((1u64 << round.min(5)).min(30))
+}
+
 /// How often a job waiting for a collection round polls the repository.
 const MARK_POLL: Duration = Duration::from_millis(500);
 
@@ -356,6 +366,11 @@ where
                 job.progress.retries.fetch_add(1, Ordering::Relaxed);
                 job.storage_error(what, &e);
                 tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
+            }
+            Err(e @ StoreError::Throttled { .. }) if attempt < THROTTLED_ROUNDS => {
+                job.progress.retries.fetch_add(1, Ordering::Relaxed);
+                job.storage_error(what, &e);
+                tokio::time::sleep(throttle_pause(attempt)).await;
             }
             Err(e) => {
                 job.storage_error(what, &e);

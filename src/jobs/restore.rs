@@ -681,6 +681,15 @@ async fn with_download_retries(job: &Job, repo: &Repository, d: &Download) -> Re
                     format!("object {} is damaged: {why}", d.key),
                 ));
             }
+            Err(DownloadError::Store(e @ StoreError::Throttled { .. }))
+                if attempt < super::backup::THROTTLED_ROUNDS =>
+            {
+                job.progress
+                    .retries
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                job.storage_error(&format!("download {}", d.key), &e);
+                tokio::time::sleep(super::backup::throttle_pause(attempt)).await;
+            }
             Err(DownloadError::Body(e)) if attempt < 3 => {
                 job.progress
                     .retries

@@ -649,6 +649,12 @@ impl S3Store {
                         detail: "HTTP status 403 (no error code: the credentials are wrong or lack the permission)".to_string(),
                     },
                     ("", Some(401)) => StoreError::BadCredentials(detail),
+                    (
+                        "SlowDown" | "Throttling" | "ThrottlingException" | "RequestLimitExceeded"
+                        | "TooManyRequests" | "RequestThrottled",
+                        _,
+                    )
+                    | (_, Some(429)) => StoreError::Throttled { op, key, detail },
                     _ => StoreError::Failed { op, key, detail },
                 }
             }

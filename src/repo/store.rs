@@ -54,6 +54,13 @@ pub enum StoreError {
         key: String,
         secs: u64,
     },
+    /// The storage still asked to slow down (SlowDown, 429) after the client's retries.
+    #[error("{op} '{key}' was throttled: {detail}")]
+    Throttled {
+        op: &'static str,
+        key: String,
+        detail: String,
+    },
     /// Any other failure of one operation, after retries.
     #[error("{op} '{key}' failed: {detail}")]
     Failed {
@@ -73,6 +80,7 @@ impl StoreError {
             StoreError::BadCredentials(_) => "bad_credentials",
             StoreError::Unreachable { .. } => "unreachable",
             StoreError::Timeout { .. } => "timeout",
+            StoreError::Throttled { .. } => "throttled",
             StoreError::Failed { .. } => "failed",
         }
     }
@@ -83,7 +91,10 @@ impl StoreError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            StoreError::Unreachable { .. } | StoreError::Timeout { .. } | StoreError::Failed { .. }
+            StoreError::Unreachable { .. }
+                | StoreError::Timeout { .. }
+                | StoreError::Throttled { .. }
+                | StoreError::Failed { .. }
         )
     }
 }
