@@ -146,6 +146,10 @@ impl Engine {
         config.options_mut().sql_parser.parse_float_as_decimal = true;
         // NULL sorts first in ascending order, as in MySQL and StarRocks.
         config.options_mut().sql_parser.default_null_ordering = "nulls_min".to_string();
+        // No statistics gathering at planning: it reads the footer of every rowset file of the
+        // table (32 files at once per query), and a hundred clients over tables of many small
+        // rowsets then run out of file descriptors. Scans still prune by row-group statistics.
+        config.options_mut().execution.collect_statistics = false;
         if let Some(db) = database {
             // Unqualified names resolve in the session's database (for information_schema, in
             // the tables `command::information_schema` registers).

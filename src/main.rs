@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         eprintln!("backstop: {msg}");
         return ExitCode::from(2);
     }
+    raise_open_files_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -57,5 +58,31 @@ fn main() -> ExitCode {
             eprintln!("backstop: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Raises the soft limit of open files to the hard one, as database servers do: queries over
+/// tables of many rowsets, with many clients, hold thousands of files open at once (a default
+/// soft limit of 1024 would fail them).
+fn raise_open_files_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        let raised = rustix::process::Rlimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        match setrlimit(Resource::Nofile, raised) {
+            Ok(()) => tracing::debug!(limit = ?limit.maximum, "raised the open files limit"),
+            Err(e) => tracing::warn!(error = %e, "cannot raise the open files limit"),
+        }
+    }
+    let now = getrlimit(Resource::Nofile).current;
+    if now.is_some_and(|n| n < 8192) {
+        tracing::warn!(
+            limit = ?now,
+            "the open files limit is low: many clients querying tables of many rowsets may fail \
+             with 'Too many open files'; raise it (ulimit -n, LimitNOFILE= in systemd)"
+        );
     }
 }
