@@ -102,23 +102,7 @@ async fn kill_dash_nine_during_loads_keeps_every_acknowledged_load_whole() {
         // A client loads statement after statement until the daemon dies under it.
         let opts = daemon.opts();
         let first = next;
-        let loader = tokio::spawn(async move {
-            let mut acked = Vec::new();
-            let Ok(mut conn) = mysql_async::Conn::new(opts).await else {
-                return acked;
-            };
-            let mut s = first;
-            loop {
-                match conn
-                    .query_drop(format!("INSERT INTO d.t VALUES {}", values(s)))
-                    .await
-                {
-                    Ok(()) => acked.push(s),
-                    Err(_) => return acked,
-                }
-                s += 1;
-            }
-        });
+        let loader = common::spawn_loader(opts, first, values);
         tokio::time::sleep(Duration::from_millis(150 + (round * 97) % 400)).await;
         daemon.kill9();
         let acked = loader.await.unwrap();

@@ -20,7 +20,6 @@ use common::backup::{
     scratch_repo, show_job, table_names, wait_done,
 };
 use common::{TestDaemon, exec, rows};
-use mysql_async::prelude::Queryable;
 use rand::{Rng, SeedableRng};
 
 const LOAD_TABLE: &str = "CREATE TABLE d.t (k BIGINT NOT NULL, v STRING) DUPLICATE KEY(k) \
@@ -156,23 +155,7 @@ async fn random_kill_dash_nine_during_loads_backups_and_restores() {
         }
         let opts = daemon.opts();
         let first = next;
-        let loader = tokio::spawn(async move {
-            let mut acked = Vec::new();
-            let Ok(mut conn) = mysql_async::Conn::new(opts).await else {
-                return acked;
-            };
-            let mut s = first;
-            loop {
-                match conn
-                    .query_drop(format!("INSERT INTO d.t VALUES {}", load_values(s)))
-                    .await
-                {
-                    Ok(()) => acked.push(s),
-                    Err(_) => return acked,
-                }
-                s += 1;
-            }
-        });
+        let loader = common::spawn_loader(opts, first, load_values);
         let delay = rng.random_range(30..1200);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         let backup_state = if with_backup {

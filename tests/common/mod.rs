@@ -610,6 +610,32 @@ pub fn run_with_deadline(cmd: &mut Command, stdin: &str, deadline: Duration) -> 
 }
 
 pub mod backup;
+
+/// A client that loads `INSERT INTO d.t VALUES <values(s)>` for s = first, first + 1, ... until
+/// the daemon dies under it; returns the statements the server acknowledged.
+pub fn spawn_loader(
+    opts: OptsBuilder,
+    first: i64,
+    values: fn(i64) -> String,
+) -> tokio::task::JoinHandle<Vec<i64>> {
+    tokio::spawn(async move {
+        let mut acked = Vec::new();
+        let Ok(mut conn) = mysql_async::Conn::new(opts).await else {
+            return acked;
+        };
+        let mut s = first;
+        loop {
+            match conn
+                .query_drop(format!("INSERT INTO d.t VALUES {}", values(s)))
+                .await
+            {
+                Ok(()) => acked.push(s),
+                Err(_) => return acked,
+            }
+            s += 1;
+        }
+    })
+}
 pub mod proxy;
 
 /// A raw MySQL-protocol client for byte-level tests: it does the HandshakeV10 /
