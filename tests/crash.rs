@@ -112,20 +112,8 @@ async fn kill_dash_nine_during_loads_keeps_every_acknowledged_load_whole() {
         next = in_flight + 1;
         daemon.start_again();
         let mut conn = daemon.conn().await;
-        let present: Vec<i64> = rows(
-            &mut conn,
-            "SELECT DISTINCT CAST(k / 10 AS BIGINT) FROM d.t ORDER BY 1",
-        )
-        .await
-        .iter()
-        .map(|r| r[0].clone().unwrap().parse().unwrap())
-        .collect();
-        for s in &acked {
-            assert!(
-                present.contains(s),
-                "round {round}: acknowledged load {s} is missing"
-            );
-        }
+        let present =
+            common::assert_acknowledged_loads(&mut conn, &acked, &format!("round {round}")).await;
         let count: i64 = rows(&mut conn, "SELECT count(*) FROM d.t").await[0][0]
             .clone()
             .unwrap()

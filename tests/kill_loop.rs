@@ -185,20 +185,7 @@ async fn random_kill_dash_nine_during_loads_backups_and_restores() {
         let mut conn = daemon.conn().await;
 
         // Loads: every acknowledged one whole, none partial.
-        let present: Vec<i64> = rows(
-            &mut conn,
-            "SELECT DISTINCT CAST(k / 10 AS BIGINT) FROM d.t ORDER BY 1",
-        )
-        .await
-        .iter()
-        .map(|r| r[0].clone().unwrap().parse().unwrap())
-        .collect();
-        for s in &acked {
-            assert!(
-                present.contains(s),
-                "{ctx}: acknowledged load {s} is missing"
-            );
-        }
+        let present = common::assert_acknowledged_loads(&mut conn, &acked, &ctx).await;
         assert_eq!(
             count(&mut conn, "d.t").await,
             present.len() as u64 * 10,

@@ -152,19 +152,7 @@ async fn steps(
                 if let Some(n) = req.replication_num {
                     properties.insert("replication_num".into(), n.to_string());
                 }
-                TableMeta {
-                    id: next()?,
-                    db_id: 0,
-                    name: item.target.clone(),
-                    columns: source.columns.clone(),
-                    key: source.key.clone(),
-                    comment: source.comment.clone(),
-                    partitioning: source.partitioning.clone(),
-                    distribution: source.distribution.clone(),
-                    properties,
-                    created_ms: now,
-                    state: TableState::Normal,
-                }
+                source.table_meta(next()?, item.target.clone(), properties, now)
             }
         };
         let mut partitions = Vec::new();

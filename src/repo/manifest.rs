@@ -115,6 +115,32 @@ pub struct ManifestRowset {
     pub end_version: u64,
 }
 
+impl ManifestTable {
+    /// The catalog definition of this table under `name` (a new table's, before it has a
+    /// database).
+    pub fn table_meta(
+        &self,
+        id: u64,
+        name: String,
+        properties: BTreeMap<String, String>,
+        created_ms: i64,
+    ) -> crate::catalog::TableMeta {
+        crate::catalog::TableMeta {
+            id,
+            db_id: 0,
+            name,
+            columns: self.columns.clone(),
+            key: self.key.clone(),
+            comment: self.comment.clone(),
+            partitioning: self.partitioning.clone(),
+            distribution: self.distribution.clone(),
+            properties,
+            created_ms,
+            state: crate::catalog::TableState::Normal,
+        }
+    }
+}
+
 impl Manifest {
     pub fn table(&self, name: &str) -> Option<&ManifestTable> {
         self.tables
@@ -349,19 +375,7 @@ pub fn validate(m: &Manifest, label: &str, timestamp: &str) -> Result<(), String
 }
 
 fn validate_table(t: &ManifestTable) -> Result<(), String> {
-    let meta = crate::catalog::TableMeta {
-        id: 0,
-        db_id: 0,
-        name: t.name.clone(),
-        columns: t.columns.clone(),
-        key: t.key.clone(),
-        comment: t.comment.clone(),
-        partitioning: t.partitioning.clone(),
-        distribution: t.distribution.clone(),
-        properties: t.properties.clone(),
-        created_ms: 0,
-        state: Default::default(),
-    };
+    let meta = t.table_meta(0, t.name.clone(), t.properties.clone(), 0);
     crate::catalog::schema::validate_table(&meta).map_err(|e| e.to_string())?;
     let mut rows = 0u64;
     let mut checksum = 0u64;

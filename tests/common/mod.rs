@@ -611,6 +611,26 @@ pub fn run_with_deadline(cmd: &mut Command, stdin: &str, deadline: Duration) -> 
 
 pub mod backup;
 
+/// The load statements present in `d.t` (rows `k` of statement s hold k / 10 = s); fails naming
+/// `ctx` when an acknowledged one is missing.
+pub async fn assert_acknowledged_loads(conn: &mut Conn, acked: &[i64], ctx: &str) -> Vec<i64> {
+    let present: Vec<i64> = rows(
+        conn,
+        "SELECT DISTINCT CAST(k / 10 AS BIGINT) FROM d.t ORDER BY 1",
+    )
+    .await
+    .iter()
+    .map(|r| r[0].clone().unwrap().parse().unwrap())
+    .collect();
+    for s in acked {
+        assert!(
+            present.contains(s),
+            "{ctx}: acknowledged load {s} is missing"
+        );
+    }
+    present
+}
+
 /// A client that loads `INSERT INTO d.t VALUES <values(s)>` for s = first, first + 1, ... until
 /// the daemon dies under it; returns the statements the server acknowledged.
 pub fn spawn_loader(
