@@ -1,5 +1,9 @@
 //! The `backstop` binary: parses flags and runs the server until SIGINT or SIGTERM.
 
+// The server's future nests every statement's future down to the store's retry loop; computing
+// its layout goes deeper than rustc's default limit of 128.
+#![recursion_limit = "256"]
+
 use std::process::ExitCode;
 
 use backstop::config::{Config, ConfigError, LogFormat};

@@ -132,11 +132,9 @@ fn every_commit_is_complete(root: &Path) {
     }
 }
 
-/// The S3 server goes away in the middle of the uploads and comes back: the job either
-/// finishes (and its snapshot restores exactly) or ends CANCELLED with the cause; no COMMIT
-/// without every object.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn storage_stopped_mid_upload_and_restarted() {
+/// s3s-fs behind the fault proxy, a daemon with the loaded table (and its checksum), and the
+/// repository `repo` through the proxy.
+async fn proxied_rig() -> (S3sFsServer, FaultProxy, TestDaemon, Conn, Option<String>) {
     let s3 = S3sFsServer::start();
     s3.create_bucket(BUCKET);
     let proxy = FaultProxy::start(s3.endpoint().trim_start_matches("http://"));
@@ -145,6 +143,31 @@ async fn storage_stopped_mid_upload_and_restarted() {
     load(&mut c).await;
     let sum = rows(&mut c, "CHECKSUM TABLE shop.sr_member").await[0][1].clone();
     create_repo(&mut c, "repo", &proxy.endpoint(), &s3).await;
+    (s3, proxy, daemon, c, sum)
+}
+
+/// Restores the latest snapshot of `repo` as `shop.copy`; the job's row once it is done.
+async fn restore_copy(c: &mut Conn) -> Vec<String> {
+    let ts = rows(c, "SHOW SNAPSHOT ON repo").await[0][1]
+        .clone()
+        .unwrap();
+    exec(
+        c,
+        &format!(
+            "RESTORE SNAPSHOT shop.snap FROM repo ON (sr_member AS copy) \
+             PROPERTIES (\"backup_timestamp\" = \"{ts}\")"
+        ),
+    )
+    .await;
+    wait_done(c, "RESTORE", "shop", Duration::from_secs(120)).await
+}
+
+/// The S3 server goes away in the middle of the uploads and comes back: the job either
+/// finishes (and its snapshot restores exactly) or ends CANCELLED with the cause; no COMMIT
+/// without every object.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_stopped_mid_upload_and_restarted() {
+    let (s3, proxy, _daemon, mut c, sum) = proxied_rig().await;
     // Down at the 6th object upload, back after two seconds.
     proxy.set_fault_when(
         Fault::Refuse,
@@ -230,14 +253,7 @@ async fn storage_gone_for_good_cancels_with_the_cause() {
 /// and finishes; the restore through the same faults verifies every object.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resets_throttling_and_stalls_are_retried() {
-    let s3 = S3sFsServer::start();
-    s3.create_bucket(BUCKET);
-    let proxy = FaultProxy::start(s3.endpoint().trim_start_matches("http://"));
-    let daemon = TestDaemon::start();
-    let mut c = daemon.conn().await;
-    load(&mut c).await;
-    let sum = rows(&mut c, "CHECKSUM TABLE shop.sr_member").await[0][1].clone();
-    create_repo(&mut c, "repo", &proxy.endpoint(), &s3).await;
+    let (s3, proxy, _daemon, mut c, sum) = proxied_rig().await;
     proxy.set_fault_when(
         Fault::ResetMidBody { after_bytes: 200 },
         Match::any()
@@ -257,18 +273,7 @@ async fn resets_throttling_and_stalls_are_retried() {
         },
         Match::any().method("GET").path_contains("/objects/"),
     );
-    let ts = rows(&mut c, "SHOW SNAPSHOT ON repo").await[0][1]
-        .clone()
-        .unwrap();
-    exec(
-        &mut c,
-        &format!(
-            "RESTORE SNAPSHOT shop.snap FROM repo ON (sr_member AS copy) \
-             PROPERTIES (\"backup_timestamp\" = \"{ts}\")"
-        ),
-    )
-    .await;
-    let restored = wait_done(&mut c, "RESTORE", "shop", Duration::from_secs(120)).await;
+    let restored = restore_copy(&mut c).await;
     assert_eq!(restored[1], "[OK]", "after SlowDown: {restored:?}");
     assert!(
         restored[2].contains("retries: "),
@@ -276,6 +281,43 @@ async fn resets_throttling_and_stalls_are_retried() {
     );
     assert_eq!(rows(&mut c, "CHECKSUM TABLE shop.copy").await[0][1], sum);
     every_commit_is_complete(&repo_root(&s3, "repo"));
+}
+
+/// Downloads whose connection is reset in the middle of the body: each resumes where it broke
+/// off (a ranged GET from the next byte, by the store's one retry loop), and the restore is
+/// exact; the job counts the retries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn downloads_cut_mid_body_resume() {
+    let (s3, proxy, _daemon, mut c, sum) = proxied_rig().await;
+    exec(&mut c, "BACKUP SNAPSHOT shop.snap TO repo").await;
+    let done = wait_done(&mut c, "BACKUP", "shop", Duration::from_secs(120)).await;
+    assert_eq!(done[1], "[OK]", "{done:?}");
+    proxy.clear_log();
+
+    // Three object downloads cut after 100 bytes of their body, one after the other.
+    proxy.set_fault_when(
+        Fault::ResetMidBody { after_bytes: 100 },
+        Match::any()
+            .method("GET")
+            .path_contains("/objects/")
+            .skip(2)
+            .times(3),
+    );
+    let restored = restore_copy(&mut c).await;
+    assert_eq!(restored[1], "[OK]", "after resets: {restored:?}");
+    assert!(
+        restored[2].contains("(retries: 3)"),
+        "one retry per cut body: {restored:?}"
+    );
+    assert_eq!(rows(&mut c, "CHECKSUM TABLE shop.copy").await[0][1], sum);
+    // One GET per object, plus one resumed GET per cut.
+    let gets = proxy
+        .log()
+        .iter()
+        .filter(|s| s.method == "GET" && s.path.contains("/objects/"))
+        .count();
+    let objects = files(&repo_root(&s3, "repo").join("objects"), "").len();
+    assert_eq!(gets, objects + 3, "{objects} objects");
 }
 
 /// `max_bandwidth` caps a job's average transfer rate; `parallel` sets its streams.

@@ -15,7 +15,6 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -30,22 +29,8 @@ use crate::repo::gc;
 use crate::repo::manifest::{
     self, CommitMarker, Manifest, ManifestPartition, ManifestRowset, ManifestTable, ManifestTablet,
 };
+use crate::repo::retry::{self, RetryObserver};
 use crate::repo::store::StoreError;
-
-/// Attempts per request at the job's level. The S3 client retries requests itself (with
-/// backoff, adaptive after throttling): that is the one retry loop, so the job does not stack a
-/// second one on top. (A restore's download also retries a body cut mid-stream, which the
-/// client cannot; see `restore::with_download_retries`.)
-const ATTEMPTS: u32 = 1;
-/// A request the storage still throttles after the client's own retries (whose adaptive mode
-/// has already lowered the client's request rate) is tried again after a pause, up to this many
-/// times in all: throttling means "later", never "fail the job". Nothing else is retried here.
-pub const THROTTLED_ROUNDS: u32 = 6;
-
-/// The pause before the next round of a throttled request: 2, 4, 8, 16, 30 s.
-pub fn throttle_pause(round: u32) -> Duration {
-    Duration::from_secs((1u64 << round.min(5)).min(30))
-}
 
 /// How often a job waiting for a collection round polls the repository.
 const MARK_POLL: Duration = Duration::from_millis(500);
@@ -83,7 +68,8 @@ struct Upload {
 
 /// Runs the job to its end; never returns an error (the job's record says how it ended).
 pub async fn run(engine: Arc<Engine>, job: Arc<Job>, repo: Arc<Repository>, req: BackupRequest) {
-    let result = steps(&engine, &job, &repo, &req).await;
+    let observer: Arc<dyn RetryObserver> = job.clone();
+    let result = retry::observed(observer, steps(&engine, &job, &repo, &req)).await;
     // The lease goes whatever the outcome: a finished or cancelled job protects nothing.
     let record = job.record();
     let lease = manifest::lease_key(engine.catalog.server_id(), record.id);
@@ -321,7 +307,6 @@ async fn upload_all(
 ) -> Result<Vec<String>, JobError> {
     let bandwidth = super::Bandwidth::new(transfer.max_bandwidth);
     let bandwidth = &bandwidth;
-    let retries_before = repo.store.retries();
     let results: Vec<Option<String>> = futures::stream::iter(uploads)
         .map(|u| async move {
             let existing = with_retries(job, "check object", || repo.store.head(&u.key)).await?;
@@ -337,10 +322,6 @@ async fn upload_all(
             staged.lock().unwrap_or_else(|p| p.into_inner()).push(put);
             job.progress.add(1, u.size);
             job.moved(u.size);
-            job.progress.store_retries.store(
-                repo.store.retries().saturating_sub(retries_before),
-                Ordering::Relaxed,
-            );
             crate::failpoint::hit("backup.after_object_upload").await?;
             Ok(None)
         })
@@ -350,36 +331,17 @@ async fn upload_all(
     Ok(results.into_iter().flatten().collect())
 }
 
-/// Runs one storage operation, retrying transient failures with backoff; the errors go to
-/// the job's TaskErrMsg. A failure retries cannot cure fails the job with its cause.
-pub async fn with_retries<T, F, Fut>(job: &Job, what: &str, mut op: F) -> Result<T, JobError>
+/// Runs one storage operation; its failure (the store has already retried it as far as makes
+/// sense, [`crate::repo::retry`]) goes to the job's TaskErrMsg and fails the job with its cause.
+pub async fn with_retries<T, F, Fut>(job: &Job, what: &str, op: F) -> Result<T, JobError>
 where
-    F: FnMut() -> Fut,
+    F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<T, StoreError>>,
 {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match op().await {
-            Ok(v) => return Ok(v),
-            Err(e) if e.is_transient() && attempt < ATTEMPTS => {
-                job.progress.retries.fetch_add(1, Ordering::Relaxed);
-                job.storage_error(what, &e);
-                tokio::time::sleep(Duration::from_millis(500 << attempt)).await;
-            }
-            Err(e @ StoreError::Throttled { .. }) if attempt < THROTTLED_ROUNDS => {
-                job.progress.retries.fetch_add(1, Ordering::Relaxed);
-                job.storage_error(what, &e);
-                tokio::time::sleep(throttle_pause(attempt)).await;
-            }
-            Err(e) => {
-                job.storage_error(what, &e);
-                return Err(JobError::Failed(JobStatus::common(format!(
-                    "{what} failed: {e}"
-                ))));
-            }
-        }
-    }
+    op().await.map_err(|e| {
+        job.storage_error(what, &e);
+        JobError::Failed(JobStatus::common(format!("{what} failed: {e}")))
+    })
 }
 
 /// Before COMMIT: waits out every collection round that may delete one of `keys` without

@@ -171,9 +171,8 @@ pub struct Progress {
     pub objects_total: AtomicU64,
     pub bytes_done: AtomicU64,
     pub bytes_total: AtomicU64,
+    /// Storage requests of this job sent again ([`crate::repo::retry`]).
     pub retries: AtomicU64,
-    /// Retries the repository's client made for this job (S3's one retry loop).
-    pub store_retries: AtomicU64,
     /// Objects and bytes this job really moved (a backup's objects the repository already had
     /// are not counted); never reset between phases.
     pub moved_objects: AtomicU64,
@@ -476,8 +475,7 @@ impl Job {
         }
         self.log_state();
         let r = self.record();
-        let retries = self.progress.retries.load(Ordering::Relaxed)
-            + self.progress.store_retries.load(Ordering::Relaxed);
+        let retries = self.progress.retries.load(Ordering::Relaxed);
         let duration_ms = u64::try_from(r.finished_ms.saturating_sub(r.created_ms)).unwrap_or(0);
         crate::metrics::METRICS.job_ended(r.kind, r.state, duration_ms, retries);
         self.done.cancel();
@@ -504,8 +502,7 @@ impl Job {
 
     pub fn task_errors_cell(&self) -> String {
         let errors = lock(&self.task_errors);
-        let retries = self.progress.retries.load(Ordering::Relaxed)
-            + self.progress.store_retries.load(Ordering::Relaxed);
+        let retries = self.progress.retries.load(Ordering::Relaxed);
         if errors.is_empty() {
             return if retries == 0 {
                 String::new()
@@ -519,6 +516,14 @@ impl Job {
             .collect::<Vec<_>>()
             .join(", ");
         format!("{list} (retries: {retries})")
+    }
+}
+
+/// A job counts the retries of the storage requests it sends, and shows their errors.
+impl crate::repo::retry::RetryObserver for Job {
+    fn retried(&self, what: &str, error: &crate::repo::StoreError) {
+        self.progress.retries.fetch_add(1, Ordering::Relaxed);
+        self.storage_error(what, error);
     }
 }
 

@@ -7,7 +7,8 @@
 //!   commit will use.
 //! - DOWNLOADING streams each object straight to its final rowset path (through a temporary
 //!   file), checking its size and sha256; the files are invisible until the commit adds their
-//!   rows, and start-up removes them if the daemon dies first.
+//!   rows, and start-up removes them if the daemon dies first. Their writeback starts as each
+//!   one is written, and one `syncfs` of the data folder makes them all durable before COMMIT.
 //! - COMMIT is one catalog transaction ([`crate::catalog::restore`]); from its start CANCEL is
 //!   refused, and the job's FINISHED record is written in the same transaction.
 //! - Any failure or cancel before COMMIT removes the downloaded files and unmarks the tables:
@@ -26,7 +27,11 @@ use crate::catalog::{PartitionMeta, RowsetMeta, TableMeta, TableState, TableTree
 use crate::engine::Engine;
 use crate::repo::Repository;
 use crate::repo::manifest::{Manifest, ManifestTable};
+use crate::repo::retry::{self, RetryObserver};
 use crate::repo::store::StoreError;
+
+/// Size of the writes of a downloaded object to its file.
+const WRITE_SIZE: usize = 1 << 20;
 
 /// Room kept free beyond the staged copy.
 const DISK_MARGIN: u64 = 64 << 20;
@@ -60,7 +65,8 @@ struct Download {
 }
 
 pub async fn run(engine: Arc<Engine>, job: Arc<Job>, repo: Arc<Repository>, req: RestoreRequest) {
-    let result = steps(&engine, &job, &repo, &req).await;
+    let observer: Arc<dyn RetryObserver> = job.clone();
+    let result = retry::observed(observer, steps(&engine, &job, &repo, &req)).await;
     engine.jobs.release(job.id());
     match result {
         Ok(()) => job.mark_done(),
@@ -291,6 +297,18 @@ async fn steps(
     job.set_state(catalog, JobState::Downloading).await?;
     job.interruptible(download_all(job, repo, downloads, req.transfer))
         .await?;
+    // Every downloaded file durable, with one sync of the data folder's file system instead of
+    // an fsync per file and folder: the commit below may rely on them.
+    let data_dir = engine.config.data_dir.clone();
+    tokio::task::spawn_blocking(move || crate::repo::local::sync_filesystem(&data_dir))
+        .await
+        .map_err(|e| fail("COMMON_ERROR", e.to_string()))?
+        .map_err(|e| {
+            fail(
+                "COMMON_ERROR",
+                format!("cannot make the downloaded files durable: {e}"),
+            )
+        })?;
     job.update(catalog, |r| {
         r.transfer_finished_ms = chrono::Utc::now().timestamp_millis()
     })
@@ -619,17 +637,12 @@ async fn download_all(
 ) -> Result<(), JobError> {
     let bandwidth = super::Bandwidth::new(transfer.max_bandwidth);
     let bandwidth = &bandwidth;
-    let retries_before = repo.store.retries();
     futures::stream::iter(downloads)
         .map(|d| async move {
             bandwidth.admit(d.size).await;
-            with_download_retries(job, repo, &d).await?;
+            download_checked(job, repo, &d).await?;
             job.progress.add(1, d.size);
             job.moved(d.size);
-            job.progress.store_retries.store(
-                repo.store.retries().saturating_sub(retries_before),
-                std::sync::atomic::Ordering::Relaxed,
-            );
             crate::failpoint::hit("restore.after_object_download").await?;
             Ok::<_, JobError>(())
         })
@@ -639,71 +652,49 @@ async fn download_all(
     Ok(())
 }
 
-/// Errors of one download: the store's, or a damaged object (not worth retrying).
+/// Errors of one download: the store's (already retried by the store, a body cut mid-stream
+/// included), a damaged object, or the local file.
 enum DownloadError {
-    /// The request failed (the S3 client already retried it).
     Store(StoreError),
-    /// The body broke off mid-stream: the client does not retry that, the job does.
-    Body(StoreError),
     Damaged(String),
     Local(std::io::Error),
 }
 
-async fn with_download_retries(job: &Job, repo: &Repository, d: &Download) -> Result<(), JobError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        match download(repo, d).await {
-            Ok(()) => return Ok(()),
-            Err(DownloadError::Store(StoreError::NotFound(_))) => {
-                crate::metrics::METRICS.storage_error("not_found");
-                return Err(fail(
-                    "NOT_FOUND",
-                    format!("object {} is missing from the repository", d.key),
-                ));
-            }
-            Err(DownloadError::Damaged(why)) => {
-                crate::metrics::METRICS.storage_error("corrupt");
-                return Err(fail(
-                    "BAD_FILE",
-                    format!("object {} is damaged: {why}", d.key),
-                ));
-            }
-            Err(DownloadError::Store(e @ StoreError::Throttled { .. }))
-                if attempt < super::backup::THROTTLED_ROUNDS =>
-            {
-                job.progress
-                    .retries
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                job.storage_error(&format!("download {}", d.key), &e);
-                tokio::time::sleep(super::backup::throttle_pause(attempt)).await;
-            }
-            Err(DownloadError::Body(e)) if attempt < 3 => {
-                job.progress
-                    .retries
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                job.storage_error(&format!("download {}", d.key), &e);
-                tokio::time::sleep(std::time::Duration::from_millis(500 << attempt)).await;
-            }
-            Err(DownloadError::Store(e) | DownloadError::Body(e)) => {
-                job.storage_error(&format!("download {}", d.key), &e);
-                return Err(fail(
-                    "COMMON_ERROR",
-                    format!("download of {} failed: {e}", d.key),
-                ));
-            }
-            Err(DownloadError::Local(e)) => {
-                return Err(fail(
-                    "COMMON_ERROR",
-                    format!("cannot write {}: {e}", d.path.display()),
-                ));
-            }
+/// Downloads one object; a failure fails the job with its cause.
+async fn download_checked(job: &Job, repo: &Repository, d: &Download) -> Result<(), JobError> {
+    match download(repo, d).await {
+        Ok(()) => Ok(()),
+        Err(DownloadError::Store(StoreError::NotFound(_))) => {
+            crate::metrics::METRICS.storage_error("not_found");
+            Err(fail(
+                "NOT_FOUND",
+                format!("object {} is missing from the repository", d.key),
+            ))
         }
+        Err(DownloadError::Damaged(why)) => {
+            crate::metrics::METRICS.storage_error("corrupt");
+            Err(fail(
+                "BAD_FILE",
+                format!("object {} is damaged: {why}", d.key),
+            ))
+        }
+        Err(DownloadError::Store(e)) => {
+            job.storage_error(&format!("download {}", d.key), &e);
+            Err(fail(
+                "COMMON_ERROR",
+                format!("download of {} failed: {e}", d.key),
+            ))
+        }
+        Err(DownloadError::Local(e)) => Err(fail(
+            "COMMON_ERROR",
+            format!("cannot write {}: {e}", d.path.display()),
+        )),
     }
 }
 
-/// Streams one object to a temporary file beside its rowset path, checks size and sha256,
-/// fsyncs and renames it into place.
+/// Streams one object to a temporary file beside its rowset path, checks size and sha256, and
+/// renames it into place. Its writeback starts at once; the job makes every file durable with
+/// one sync of the file system before COMMIT.
 async fn download(repo: &Repository, d: &Download) -> Result<(), DownloadError> {
     let dir = d
         .path
@@ -733,13 +724,26 @@ async fn download(repo: &Repository, d: &Download) -> Result<(), DownloadError> 
                 .map_err(DownloadError::Local)?;
             let mut hasher = Sha256::new();
             let mut size = 0u64;
+            // The body arrives in small chunks: write it in large ones (each write of a tokio
+            // file is a hop to a blocking thread).
+            let mut pending = Vec::with_capacity(WRITE_SIZE);
             while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(DownloadError::Body)?;
+                let chunk = chunk.map_err(DownloadError::Store)?;
                 hasher.update(&chunk);
                 size += chunk.len() as u64;
-                file.write_all(&chunk).await.map_err(DownloadError::Local)?;
+                pending.extend_from_slice(&chunk);
+                if pending.len() >= WRITE_SIZE {
+                    file.write_all(&pending)
+                        .await
+                        .map_err(DownloadError::Local)?;
+                    pending.clear();
+                }
             }
-            file.sync_all().await.map_err(DownloadError::Local)?;
+            file.write_all(&pending)
+                .await
+                .map_err(DownloadError::Local)?;
+            file.flush().await.map_err(DownloadError::Local)?;
+            crate::repo::local::start_writeback(&file.into_std().await);
             (size, crate::hex(&hasher.finalize()))
         }
     };
@@ -753,13 +757,10 @@ async fn download(repo: &Repository, d: &Download) -> Result<(), DownloadError> 
     tokio::fs::rename(&tmp, &d.path)
         .await
         .map_err(DownloadError::Local)?;
-    if let Ok(dir) = tokio::fs::File::open(dir).await {
-        let _ = dir.sync_all().await;
-    }
     Ok(())
 }
 
-/// Copies the object file `source` to `target`, hashing on the way, and fsyncs the copy.
+/// Copies the object file `source` to `target`, hashing on the way, and starts its writeback.
 /// Blocking. Returns the size and sha256 of what was copied.
 fn copy_hashing(
     key: &str,
@@ -784,7 +785,7 @@ fn copy_hashing(
     let mut size = 0u64;
     loop {
         let n = input.read(&mut buffer).map_err(|e| {
-            DownloadError::Body(StoreError::Failed {
+            DownloadError::Store(StoreError::Failed {
                 op: "get",
                 key: key.to_string(),
                 detail: e.to_string(),
@@ -797,6 +798,6 @@ fn copy_hashing(
         output.write_all(chunk).map_err(DownloadError::Local)?;
         size += n as u64;
     }
-    output.sync_all().map_err(DownloadError::Local)?;
+    crate::repo::local::start_writeback(&output);
     Ok((size, crate::hex(&hasher.finalize())))
 }

@@ -20,6 +20,7 @@ use super::{Job, JobError, JobState, JobStatus};
 use crate::engine::Engine;
 use crate::repo::Repository;
 use crate::repo::manifest::{self, Manifest, ManifestRowset};
+use crate::repo::retry::{self, RetryObserver};
 use crate::repo::store::{ObjectStore, StoreError};
 
 /// `metadata` or `full`.
@@ -58,7 +59,8 @@ pub async fn run(
     parallel: usize,
 ) {
     for job in jobs {
-        let result = steps(&engine, &job, &repo, mode, parallel).await;
+        let observer: Arc<dyn RetryObserver> = job.clone();
+        let result = retry::observed(observer, steps(&engine, &job, &repo, mode, parallel)).await;
         match result {
             Ok(()) => job.mark_done(),
             Err(e) => engine.jobs.finish_failed(&job, e).await,

@@ -271,7 +271,11 @@ impl LocalStore {
             let copied = (|| {
                 let mut input = std::fs::File::open(&source)?;
                 let mut output = std::fs::File::create(&tmp)?;
-                std::io::copy(&mut input, &mut output)
+                // In-kernel (copy_file_range), then the disk writes start while the next
+                // object is copied; publish waits for them.
+                let n = std::io::copy(&mut input, &mut output)?;
+                start_writeback(&output);
+                Ok(n)
             })();
             match copied {
                 Ok(n) => Ok((Staged { tmp, path }, n)),
@@ -293,8 +297,7 @@ impl LocalStore {
         let root = self.root.clone();
         blocking(move || {
             let failed = |e: std::io::Error| io_error("publish", "objects/", &e);
-            let dir = std::fs::File::open(&root).map_err(failed)?;
-            rustix::fs::syncfs(&dir).map_err(|e| failed(e.into()))?;
+            sync_filesystem(&root).map_err(failed)?;
             let mut folders = std::collections::BTreeSet::new();
             for s in &staged {
                 std::fs::rename(&s.tmp, &s.path).map_err(failed)?;
@@ -358,6 +361,24 @@ impl LocalStore {
         .await
         .unwrap_or(0)
     }
+}
+
+/// Asks the kernel to start writing `file`'s dirty pages to disk now, without waiting for
+/// them: a job that makes many files durable with one [`sync_filesystem`] at its end overlaps
+/// the disk writes with its copying instead of doing them all at the end. Advisory: where the
+/// call is not supported, the final sync does all the work.
+pub fn start_writeback(file: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: sync_file_range only reads its arguments; the descriptor is open for the call's
+    // duration (borrowed from `file`), and offset 0 with length 0 means "to the end of file".
+    let _ = unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
+}
+
+/// Makes everything written to the file system that holds `path` durable (`syncfs`): file
+/// data, and metadata such as renames. One call instead of an fsync per file and folder.
+pub fn sync_filesystem(path: &Path) -> std::io::Result<()> {
+    let dir = std::fs::File::open(path)?;
+    rustix::fs::syncfs(&dir).map_err(std::io::Error::from)
 }
 
 /// A temporary name in the folder of `path`.

@@ -14,6 +14,7 @@ pub mod local;
 pub mod location;
 pub mod manifest;
 pub mod repository;
+pub mod retry;
 pub mod s3;
 pub mod s3props;
 pub mod store;

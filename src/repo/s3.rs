@@ -4,10 +4,14 @@
 //! - Credentials come from [`S3Options`]: static keys, the EC2 instance profile (IMDSv2), or
 //!   aws-config's default chain, optionally with an STS AssumeRole on top.
 //! - Every request has a connect timeout ([`CONNECT_TIMEOUT`]) and a read timeout
-//!   ([`READ_TIMEOUT`]), and the SDK's standard retry (throttling, 5xx, connection errors) with
-//!   [`MAX_ATTEMPTS`] attempts and capped backoff, so an unreachable endpoint fails within about
-//!   half a minute at worst (connection refused: a few seconds).
-//! - Large files are uploaded in parts ([`PART_SIZE`]) read one at a time, downloads stream.
+//!   ([`READ_TIMEOUT`]). The SDK's own retries are off: each request goes through the one
+//!   retry loop of [`super::retry`] (5xx, timeouts and connection errors tried 5 times with
+//!   capped backoff, throttling longer while the store's [`Gate`] lowers the requests in
+//!   flight), so an unreachable endpoint fails within about half a minute at worst (connection
+//!   refused: a few seconds).
+//! - Large files are uploaded in parts ([`PART_SIZE`]); every request body streams from its
+//!   byte range of the file, and a retry reads that range again. Downloads stream, and a body
+//!   cut mid-stream resumes with a ranged GET from the next byte.
 //! - Requests carry a checksum only where S3 requires one: streamed uploads then need no
 //!   `aws-chunked` trailer, which several S3-compatible stores (GCS among them) do not accept.
 //!   Every object's sha256 is kept and verified by the repository layer.
@@ -29,11 +33,12 @@ use aws_sdk_s3::config::{
     Credentials, Region, RequestChecksumCalculation, SharedCredentialsProvider,
 };
 use aws_sdk_s3::error::{ErrorMetadata, ProvideErrorMetadata, SdkError};
-use aws_sdk_s3::primitives::ByteStream as SdkByteStream;
+use aws_sdk_s3::primitives::{ByteStream as SdkByteStream, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
-use tokio::io::AsyncReadExt;
+use futures::StreamExt;
 
+use super::retry::{self, Backoff, Class, Gate, Permit};
 use super::s3props::{CredentialMode, S3Options};
 use super::store::{ByteStream, ObjectMeta, StoreError};
 
@@ -50,10 +55,8 @@ fn read_timeout() -> Duration {
         .and_then(|v| v.parse::<u64>().ok())
         .map_or(READ_TIMEOUT, Duration::from_millis)
 }
-/// Attempts per request, the first included.
-pub const MAX_ATTEMPTS: u32 = 5;
 /// Files up to this size are uploaded with one PutObject; larger ones in parts of (at least) this
-/// size, one part in memory at a time.
+/// size, each streamed from its range of the file.
 pub const PART_SIZE: u64 = 8 << 20;
 /// S3's smallest part (all but the last).
 pub const MIN_PART_SIZE: u64 = 5 << 20;
@@ -73,36 +76,8 @@ pub struct S3Store {
     endpoint: String,
     /// Secrets of static credentials, scrubbed from every message as a last line of defence.
     secrets: Arc<Vec<String>>,
-    /// Requests the client sent again (its one retry loop), for SHOW BACKUP / RESTORE.
-    retries: Arc<std::sync::atomic::AtomicU64>,
-}
-
-/// Counts the client's retries: attempts beyond the first of each operation.
-#[derive(Debug)]
-struct RetryCounter {
-    retries: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl aws_sdk_s3::config::Intercept for RetryCounter {
-    fn name(&self) -> &'static str {
-        "backstop-retry-counter"
-    }
-
-    fn read_before_attempt(
-        &self,
-        _context: &aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
-        _runtime_components: &aws_sdk_s3::config::RuntimeComponents,
-        cfg: &mut aws_sdk_s3::config::ConfigBag,
-    ) -> Result<(), aws_sdk_s3::error::BoxError> {
-        let attempts = cfg
-            .load::<aws_smithy_runtime_api::client::retries::RequestAttempts>()
-            .map_or(1, |a| a.attempts());
-        if attempts > 1 {
-            self.retries
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        }
-        Ok(())
-    }
+    /// How many requests may be in flight (lowered by throttling), shared by every clone.
+    gate: Arc<Gate>,
 }
 
 impl std::fmt::Debug for S3Store {
@@ -127,14 +102,10 @@ impl S3Store {
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(read_timeout())
             .build();
-        // Adaptive: on throttling (SlowDown, 503) the client also lowers its request rate
-        // (a token bucket), then ramps up again.
-        let retries = RetryConfig::adaptive()
-            .with_max_attempts(MAX_ATTEMPTS)
-            .with_initial_backoff(Duration::from_millis(500))
-            .with_max_backoff(Duration::from_secs(5));
+        // Requests to S3 are retried by our loop alone ([`S3Store::send`]). AssumeRole calls to
+        // STS, made by the credential provider, keep the SDK's standard retry.
+        let sts_retries = RetryConfig::standard().with_max_attempts(3);
         let region = Region::new(opts.region.clone());
-        let retry_count = Arc::new(std::sync::atomic::AtomicU64::new(0));
 
         let mut secrets = Vec::new();
         let base = match &opts.credentials {
@@ -178,7 +149,7 @@ impl S3Store {
                     .region(sts_region)
                     .credentials_provider(base)
                     .timeout_config(timeouts.clone())
-                    .retry_config(retries.clone());
+                    .retry_config(sts_retries);
                 if let Some(endpoint) = sts_endpoint(opts) {
                     loader = loader.endpoint_url(endpoint);
                 }
@@ -199,10 +170,7 @@ impl S3Store {
             .credentials_provider(credentials)
             .force_path_style(opts.path_style)
             .timeout_config(timeouts)
-            .retry_config(retries)
-            .interceptor(RetryCounter {
-                retries: Arc::clone(&retry_count),
-            })
+            .retry_config(RetryConfig::disabled())
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired);
         if let Some(endpoint) = &opts.endpoint {
             conf = conf.endpoint_url(endpoint);
@@ -217,13 +185,13 @@ impl S3Store {
             prefix: prefix.trim_matches('/').to_string(),
             endpoint,
             secrets: Arc::new(secrets),
-            retries: retry_count,
+            gate: Arc::new(Gate::default()),
         })
     }
 
-    /// Requests retried so far by this store's client.
-    pub fn retries(&self) -> u64 {
-        self.retries.load(std::sync::atomic::Ordering::Relaxed)
+    /// The store's concurrency governor (throttling lowers its limit).
+    pub fn gate(&self) -> &Gate {
+        &self.gate
     }
 
     pub fn describe(&self) -> String {
@@ -254,21 +222,82 @@ impl S3Store {
         }
     }
 
+    /// Sends one request through the store's retry loop ([`super::retry`]): `attempt` builds
+    /// and sends it afresh each time (a body is re-read from its file or bytes). Returns the
+    /// answer with the permit it was sent under (held by a caller that goes on streaming its
+    /// body), or the last attempt's error.
+    async fn send<T, E, F, Fut>(
+        &self,
+        op: &'static str,
+        key: &str,
+        mut attempt: F,
+    ) -> Result<(T, Permit), SdkError<E, HttpResponse>>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        let mut backoff = Backoff::new(retry::POLICY);
+        loop {
+            let permit = self.gate.acquire().await;
+            match attempt().await {
+                Ok(out) => {
+                    permit.succeeded();
+                    return Ok((out, permit));
+                }
+                Err(e) => {
+                    let class = classify(&e);
+                    let Some(pause) = backoff.next(class) else {
+                        return Err(e);
+                    };
+                    if class == Class::Throttled {
+                        permit.throttled();
+                    }
+                    drop(permit);
+                    retry::report("retrying", &self.map_err(op, key, e));
+                    tokio::time::sleep(pause).await;
+                }
+            }
+        }
+    }
+
+    /// [`S3Store::send`] for a request whose answer is read at once: the error mapped.
+    async fn call<T, E, F, Fut>(
+        &self,
+        op: &'static str,
+        key: &str,
+        attempt: F,
+    ) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, SdkError<E, HttpResponse>>>,
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        match self.send(op, key, attempt).await {
+            Ok((out, _permit)) => Ok(out),
+            Err(e) => Err(self.map_err(op, key, e)),
+        }
+    }
+
     pub async fn put_bytes(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
         let full = self.full_key(key)?;
-        let len = data.len();
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(full)
-            .content_length(i64::try_from(len).unwrap_or(i64::MAX))
-            .body(SdkByteStream::from(data))
-            .send()
-            .await
-            .map_err(|e| self.map_err("put", key, e))?;
+        let len = i64::try_from(data.len()).unwrap_or(i64::MAX);
+        self.call("put", key, || {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(&full)
+                .content_length(len)
+                .body(SdkByteStream::from(data.clone()))
+                .send()
+        })
+        .await?;
         Ok(())
     }
 
+    /// Uploads the file at `path`: one PutObject up to `part_size` bytes, else a multipart
+    /// upload. Every request body streams from its byte range of the file (re-read by a retry),
+    /// so memory does not depend on the part size.
     pub async fn put_file(
         &self,
         key: &str,
@@ -282,22 +311,18 @@ impl S3Store {
             .map_err(|e| local_error(key, path, &e))?
             .len();
         if size <= part_size {
-            let body = SdkByteStream::from_path(path)
-                .await
-                .map_err(|e| StoreError::Failed {
-                    op: "put",
-                    key: key.to_string(),
-                    detail: format!("cannot read {}: {}", path.display(), error_chain(&e)),
-                })?;
-            self.client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(full)
-                .content_length(i64::try_from(size).unwrap_or(i64::MAX))
-                .body(body)
-                .send()
-                .await
-                .map_err(|e| self.map_err("put", key, e))?;
+            self.call("put", key, || async {
+                let body = file_range(path, 0, size).await?;
+                self.client
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(&full)
+                    .content_length(i64::try_from(size).unwrap_or(i64::MAX))
+                    .body(body)
+                    .send()
+                    .await
+            })
+            .await?;
             return Ok(size);
         }
         self.put_multipart(key, &full, path, size, part_size).await
@@ -312,13 +337,14 @@ impl S3Store {
         part_size: u64,
     ) -> Result<u64, StoreError> {
         let upload = self
-            .client
-            .create_multipart_upload()
-            .bucket(&self.bucket)
-            .key(full)
-            .send()
-            .await
-            .map_err(|e| self.map_err("put", key, e))?;
+            .call("put", key, || {
+                self.client
+                    .create_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(full)
+                    .send()
+            })
+            .await?;
         let Some(upload_id) = upload.upload_id else {
             return Err(StoreError::Failed {
                 op: "put",
@@ -332,19 +358,17 @@ impl S3Store {
         if result.is_err() {
             // Best effort: a failed abort leaves parts that a bucket lifecycle rule removes.
             if let Err(e) = self
-                .client
-                .abort_multipart_upload()
-                .bucket(&self.bucket)
-                .key(full)
-                .upload_id(&upload_id)
-                .send()
+                .call("abort upload", key, || {
+                    self.client
+                        .abort_multipart_upload()
+                        .bucket(&self.bucket)
+                        .key(full)
+                        .upload_id(&upload_id)
+                        .send()
+                })
                 .await
             {
-                tracing::warn!(
-                    key,
-                    error = %self.map_err("abort upload", key, e),
-                    "cannot abort a failed multipart upload"
-                );
+                tracing::warn!(key, error = %e, "cannot abort a failed multipart upload");
             }
         }
         result
@@ -360,38 +384,32 @@ impl S3Store {
         upload_id: &str,
     ) -> Result<u64, StoreError> {
         let part_size = part_size.max(size.div_ceil(MAX_PARTS).next_multiple_of(1 << 20));
-        let mut file = tokio::fs::File::open(path)
-            .await
-            .map_err(|e| local_error(key, path, &e))?;
         let mut parts = Vec::new();
-        let mut written: u64 = 0;
+        let mut offset: u64 = 0;
         for number in 1.. {
-            let part = read_part(&mut file, part_size)
-                .await
-                .map_err(|e| local_error(key, path, &e))?;
-            if part.is_empty() && number > 1 {
-                break;
-            }
-            let len = part.len();
+            let len = part_size.min(size - offset);
             let out = self
-                .client
-                .upload_part()
-                .bucket(&self.bucket)
-                .key(full)
-                .upload_id(upload_id)
-                .part_number(number)
-                .content_length(i64::try_from(len).unwrap_or(i64::MAX))
-                .body(SdkByteStream::from(part))
-                .send()
-                .await
-                .map_err(|e| self.map_err("put", key, e))?;
+                .call("put", key, || async move {
+                    let body = file_range(path, offset, len).await?;
+                    self.client
+                        .upload_part()
+                        .bucket(&self.bucket)
+                        .key(full)
+                        .upload_id(upload_id)
+                        .part_number(number)
+                        .content_length(i64::try_from(len).unwrap_or(i64::MAX))
+                        .body(body)
+                        .send()
+                        .await
+                })
+                .await?;
             parts.push(
                 CompletedPart::builder()
                     .part_number(number)
                     .set_e_tag(out.e_tag)
                     .build(),
             );
-            written += len as u64;
+            offset += len;
             crate::failpoint::hit("s3.multipart.after_part")
                 .await
                 .map_err(|e| StoreError::Failed {
@@ -399,81 +417,106 @@ impl S3Store {
                     key: key.to_string(),
                     detail: e.to_string(),
                 })?;
-            if (len as u64) < part_size {
+            if offset >= size {
                 break;
             }
         }
-        self.client
-            .complete_multipart_upload()
-            .bucket(&self.bucket)
-            .key(full)
-            .upload_id(upload_id)
-            .multipart_upload(
-                CompletedMultipartUpload::builder()
-                    .set_parts(Some(parts))
-                    .build(),
-            )
-            .send()
-            .await
-            .map_err(|e| self.map_err("put", key, e))?;
-        Ok(written)
+        let completed = CompletedMultipartUpload::builder()
+            .set_parts(Some(parts))
+            .build();
+        self.call("put", key, || {
+            self.client
+                .complete_multipart_upload()
+                .bucket(&self.bucket)
+                .key(full)
+                .upload_id(upload_id)
+                .multipart_upload(completed.clone())
+                .send()
+        })
+        .await?;
+        Ok(size)
     }
 
+    /// Reads a small object whole.
     pub async fn get_bytes(&self, key: &str) -> Result<Bytes, StoreError> {
-        let full = self.full_key(key)?;
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(full)
-            .send()
-            .await
-            .map_err(|e| self.map_err("get", key, e))?;
-        let data = out
-            .body
-            .collect()
-            .await
-            .map_err(|e| self.body_error(key, &e))?;
-        Ok(data.into_bytes())
+        let mut stream = self.get_stream(key, None).await?;
+        let mut data = Vec::new();
+        while let Some(chunk) = stream.next().await {
+            data.extend_from_slice(&chunk?);
+        }
+        Ok(Bytes::from(data))
     }
 
+    /// Streams an object, or a byte range of it. A body cut mid-stream resumes where it broke
+    /// off (a ranged GET from the next byte), under the same retry policy as any request; the
+    /// request's permit of the gate is held while the body streams.
     pub async fn get_stream(
         &self,
         key: &str,
         range: Option<Range<u64>>,
     ) -> Result<ByteStream, StoreError> {
         let full = self.full_key(key)?;
-        let mut request = self.client.get_object().bucket(&self.bucket).key(full);
-        if let Some(range) = &range {
-            if range.end <= range.start {
-                return Ok(Box::pin(futures::stream::empty()));
-            }
-            request = request.range(format!("bytes={}-{}", range.start, range.end - 1));
-        }
-        let out = match request.send().await {
-            Ok(out) => out,
-            // A range that starts at or past the end: nothing, as the local store answers.
-            Err(e) if range.is_some() && e.code() == Some("InvalidRange") => {
-                return Ok(Box::pin(futures::stream::empty()));
-            }
-            Err(e) => return Err(self.map_err("get", key, e)),
+        let (start, end) = match range {
+            Some(r) if r.end <= r.start => return Ok(Box::pin(futures::stream::empty())),
+            Some(r) => (r.start, Some(r.end)),
+            None => (0, None),
         };
-        let store = self.clone();
-        let key = key.to_string();
-        let stream = futures::stream::unfold(Some(out.body), move |body| {
-            let store = store.clone();
-            let key = key.clone();
-            async move {
-                let mut body = body?;
-                match body.next().await {
-                    None => None,
-                    Some(Ok(chunk)) => Some((Ok(chunk), Some(body))),
+        let Some((body, permit)) = self.open_body(key, &full, start, end).await? else {
+            return Ok(Box::pin(futures::stream::empty()));
+        };
+        let reading = Reading {
+            store: self.clone(),
+            key: key.to_string(),
+            full,
+            next: start,
+            end,
+            body,
+            _permit: permit,
+            backoff: Backoff::new(retry::POLICY),
+        };
+        Ok(Box::pin(futures::stream::unfold(
+            Some(reading),
+            |reading| async move {
+                let mut r = reading?;
+                match r.next_chunk().await {
+                    Ok(None) => None,
+                    Ok(Some(chunk)) => Some((Ok(chunk), Some(r))),
                     // Stop after the first error.
-                    Some(Err(e)) => Some((Err(store.body_error(&key, &e)), None)),
+                    Err(e) => Some((Err(e), None)),
                 }
-            }
-        });
-        Ok(Box::pin(stream))
+            },
+        )))
+    }
+
+    /// Sends the GET of `[start, end)` (`end` `None`: to the object's end); `None` when the
+    /// range starts at or past the end (nothing, as the local store answers).
+    async fn open_body(
+        &self,
+        key: &str,
+        full: &str,
+        start: u64,
+        end: Option<u64>,
+    ) -> Result<Option<(SdkByteStream, Permit)>, StoreError> {
+        let range = match (start, end) {
+            (0, None) => None,
+            (s, None) => Some(format!("bytes={s}-")),
+            (s, Some(e)) => Some(format!("bytes={s}-{}", e.saturating_sub(1))),
+        };
+        let sent = self
+            .send("get", key, || {
+                self.client
+                    .get_object()
+                    .bucket(&self.bucket)
+                    .key(full)
+                    .set_range(range.clone())
+                    .send()
+            })
+            .await;
+        match sent {
+            Ok((out, permit)) => Ok(Some((out.body, permit))),
+            Err(e) if range.is_some() && e.code() == Some("InvalidRange") => Ok(None),
+            Err(e) => Err(self.map_err("get", key, e)),
+        }
     }
 
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
@@ -487,14 +530,15 @@ impl S3Store {
         let mut token: Option<String> = None;
         loop {
             let page = self
-                .client
-                .list_objects_v2()
-                .bucket(&self.bucket)
-                .prefix(&full_prefix)
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|e| self.map_err("list", prefix, e))?;
+                .call("list", prefix, || {
+                    self.client
+                        .list_objects_v2()
+                        .bucket(&self.bucket)
+                        .prefix(&full_prefix)
+                        .set_continuation_token(token.clone())
+                        .send()
+                })
+                .await?;
             for object in page.contents.unwrap_or_default() {
                 let Some(full) = object.key else { continue };
                 let Some(key) = full.strip_prefix(&root) else {
@@ -519,15 +563,17 @@ impl S3Store {
 
     pub async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
         let full = self.full_key(key)?;
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(full)
-            .send()
-            .await
-        {
-            Ok(out) => Ok(Some(ObjectMeta {
+        let sent = self
+            .send("head", key, || {
+                self.client
+                    .head_object()
+                    .bucket(&self.bucket)
+                    .key(&full)
+                    .send()
+            })
+            .await;
+        match sent {
+            Ok((out, _permit)) => Ok(Some(ObjectMeta {
                 key: key.to_string(),
                 size: out
                     .content_length
@@ -540,12 +586,14 @@ impl S3Store {
                 // Nor can a wrong secret be told from a missing permission: ask a one-byte GET
                 // of the same object, whose error has a code.
                 let probe = self
-                    .client
-                    .get_object()
-                    .bucket(&self.bucket)
-                    .key(self.join(key))
-                    .range("bytes=0-0")
-                    .send()
+                    .send("head", key, || {
+                        self.client
+                            .get_object()
+                            .bucket(&self.bucket)
+                            .key(&full)
+                            .range("bytes=0-0")
+                            .send()
+                    })
                     .await;
                 match probe {
                     Err(probe) if probe.code().is_some() => Err(self.map_err("head", key, probe)),
@@ -562,18 +610,18 @@ impl S3Store {
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let full = self.full_key(key)?;
         match self
-            .client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(full)
-            .send()
+            .call("delete", key, || {
+                self.client
+                    .delete_object()
+                    .bucket(&self.bucket)
+                    .key(&full)
+                    .send()
+            })
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) => match self.map_err("delete", key, e) {
-                StoreError::NotFound(_) => Ok(()),
-                other => Err(other),
-            },
+            Err(StoreError::NotFound(_)) => Ok(()),
+            Err(other) => Err(other),
         }
     }
 
@@ -654,7 +702,7 @@ impl S3Store {
                         | "TooManyRequests" | "RequestThrottled",
                         _,
                     )
-                    | (_, Some(429)) => StoreError::Throttled { op, key, detail },
+                    | (_, Some(429 | 503)) => StoreError::Throttled { op, key, detail },
                     _ => StoreError::Failed { op, key, detail },
                 }
             }
@@ -748,11 +796,109 @@ fn find_source<'a, T: StdError + 'static>(err: &'a (dyn StdError + 'static)) -> 
     None
 }
 
-/// Reads up to `size` bytes, fewer only at the end of the file.
-async fn read_part(file: &mut tokio::fs::File, size: u64) -> std::io::Result<Bytes> {
-    let mut buf = Vec::with_capacity(usize::try_from(size).unwrap_or(usize::MAX));
-    (&mut *file).take(size).read_to_end(&mut buf).await?;
-    Ok(Bytes::from(buf))
+/// The body of a request: `len` bytes of the file at `path` from `offset`, streamed.
+async fn file_range<E>(
+    path: &Path,
+    offset: u64,
+    len: u64,
+) -> Result<SdkByteStream, SdkError<E, HttpResponse>> {
+    SdkByteStream::read_from()
+        .path(path)
+        .offset(offset)
+        .length(Length::Exact(len))
+        .buffer_size(READ_BUFFER)
+        .build()
+        .await
+        .map_err(SdkError::construction_failure)
+}
+
+/// Read size of request bodies streamed from files.
+const READ_BUFFER: usize = 256 << 10;
+
+/// How an attempt's failure may be retried ([`super::retry`]).
+fn classify<E: ProvideErrorMetadata + StdError + 'static>(
+    err: &SdkError<E, HttpResponse>,
+) -> Class {
+    if find_source::<CredentialsError>(err).is_some() {
+        return Class::Permanent;
+    }
+    match err {
+        SdkError::TimeoutError(_) => Class::Transient,
+        // Connections refused, reset or closed before the answer was complete ("other" is
+        // how the HTTP client reports a connection the server closed on it).
+        SdkError::DispatchFailure(f) if f.is_io() || f.is_timeout() || f.is_other() => {
+            Class::Transient
+        }
+        SdkError::ServiceError(_) | SdkError::ResponseError(_) => {
+            let status = err.raw_response().map(|r| r.status().as_u16());
+            match (err.code().unwrap_or(""), status) {
+                (
+                    "SlowDown"
+                    | "Throttling"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "TooManyRequests"
+                    | "RequestThrottled",
+                    _,
+                )
+                | (_, Some(429 | 503)) => Class::Throttled,
+                ("InternalError" | "RequestTimeout" | "ServiceUnavailable", _) => Class::Transient,
+                (_, Some(s)) if s >= 500 => Class::Transient,
+                // An answer that could not be read: cut off, or garbled on the way.
+                _ if matches!(err, SdkError::ResponseError(_)) => Class::Transient,
+                _ => Class::Permanent,
+            }
+        }
+        _ => Class::Permanent,
+    }
+}
+
+/// A GET body being streamed, resumable where it broke off.
+struct Reading {
+    store: S3Store,
+    key: String,
+    full: String,
+    /// The next byte to read.
+    next: u64,
+    end: Option<u64>,
+    body: SdkByteStream,
+    /// The gate's room for this request, held until the body is read or dropped.
+    _permit: Permit,
+    backoff: Backoff,
+}
+
+impl Reading {
+    async fn next_chunk(&mut self) -> Result<Option<Bytes>, StoreError> {
+        loop {
+            match self.body.next().await {
+                None => return Ok(None),
+                Some(Ok(chunk)) => {
+                    self.next += chunk.len() as u64;
+                    return Ok(Some(chunk));
+                }
+                Some(Err(e)) => {
+                    let err = self.store.body_error(&self.key, &e);
+                    let Some(pause) = self.backoff.next(Class::Transient) else {
+                        return Err(err);
+                    };
+                    retry::report("retrying", &err);
+                    tokio::time::sleep(pause).await;
+                    match self
+                        .store
+                        .open_body(&self.key, &self.full, self.next, self.end)
+                        .await?
+                    {
+                        Some((body, permit)) => {
+                            self.body = body;
+                            self._permit = permit;
+                        }
+                        // The object ended where the body broke off.
+                        None => return Ok(None),
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn local_error(key: &str, path: &Path, e: &std::io::Error) -> StoreError {

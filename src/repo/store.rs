@@ -54,7 +54,7 @@ pub enum StoreError {
         key: String,
         secs: u64,
     },
-    /// The storage still asked to slow down (SlowDown, 429) after the client's retries.
+    /// The storage still asked to slow down (SlowDown, 503, 429) after the store's retries.
     #[error("{op} '{key}' was throttled: {detail}")]
     Throttled {
         op: &'static str,
@@ -86,8 +86,8 @@ impl StoreError {
     }
 
     /// Whether retrying the same request later may succeed (throttling, 5xx, connection
-    /// resets). The S3 client already retries these internally; callers that loop over many
-    /// objects use this to decide whether to go on.
+    /// resets). The store has already retried these ([`super::retry`]): callers do not retry
+    /// again, they use this to decide whether to go on with other objects.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
@@ -239,14 +239,6 @@ impl ObjectStore {
         match self {
             ObjectStore::Local(s) => s.delete(key).await,
             ObjectStore::S3(s) => s.delete(key).await,
-        }
-    }
-
-    /// Requests the store's client retried so far (S3); a local folder never retries.
-    pub fn retries(&self) -> u64 {
-        match self {
-            ObjectStore::Local(_) => 0,
-            ObjectStore::S3(s) => s.retries(),
         }
     }
 
