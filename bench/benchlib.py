@@ -69,9 +69,12 @@ class Daemon:
         if not os.path.isfile(BINARY):
             raise SystemExit(f"{BINARY} is missing: cargo build --release first")
         self.data_dir = data_dir
+        self.start()
+
+    def start(self):
         self.port = free_port()
         self.proc = subprocess.Popen(
-            [BINARY, "--data-dir", data_dir, "--listen", f"127.0.0.1:{self.port}"],
+            [BINARY, "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}"],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
         self.proc.stdout.readline()  # "backstop listening on ..."
@@ -117,6 +120,11 @@ class Daemon:
         self.conn.close()
         self.proc.terminate()
         self.proc.wait()
+
+    def restart(self):
+        """The same data folder in a new process (its memory starts afresh)."""
+        self.stop()
+        self.start()
 
 
 class S3sFs:

@@ -1,5 +1,6 @@
 """An HTTP proxy in front of an S3 server that answers a share of the requests with 503 SlowDown
-(without forwarding them), for the benchmark's fault run (issue 8). Counts what it did."""
+(without forwarding them), for the benchmark's fault run (issue 8). Counts what it did, and how
+many requests were in flight when each one arrived (the client's concurrency)."""
 
 import http.client
 import random
@@ -18,6 +19,8 @@ class FaultProxy:
         self.lock = threading.Lock()
         self.forwarded = 0
         self.refused = 0
+        self.in_flight = 0
+        self.arrivals = []  # requests in flight (this one included) as each arrived
         proxy = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -27,6 +30,16 @@ class FaultProxy:
                 pass
 
             def handle_any(self):
+                with proxy.lock:
+                    proxy.in_flight += 1
+                    proxy.arrivals.append(proxy.in_flight)
+                try:
+                    self.relay()
+                finally:
+                    with proxy.lock:
+                        proxy.in_flight -= 1
+
+            def relay(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 with proxy.lock:
@@ -65,6 +78,12 @@ class FaultProxy:
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+
+    def concurrency(self):
+        """(mean, max) of the requests in flight as each request arrived."""
+        with self.lock:
+            a = list(self.arrivals)
+        return (sum(a) / len(a), max(a)) if a else (0.0, 0)
 
     @property
     def endpoint(self):
