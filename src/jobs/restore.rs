@@ -294,13 +294,22 @@ async fn steps(
         downloads.len() as u64,
         downloads.iter().map(|d| d.size).sum(),
     );
+    // The rowsets' folder, opened before the downloads so that its sync below reports any
+    // writeback error they meet.
+    let rowsets_dir = engine.config.data_dir.join("data");
+    let sync_dir = tokio::task::spawn_blocking(move || {
+        std::fs::create_dir_all(&rowsets_dir)?;
+        std::fs::File::open(&rowsets_dir)
+    })
+    .await
+    .map_err(|e| fail("COMMON_ERROR", e.to_string()))?
+    .map_err(|e| fail("COMMON_ERROR", format!("cannot open the data folder: {e}")))?;
     job.set_state(catalog, JobState::Downloading).await?;
     job.interruptible(download_all(job, repo, downloads, req.transfer))
         .await?;
     // Every downloaded file durable, with one sync of the data folder's file system instead of
     // an fsync per file and folder: the commit below may rely on them.
-    let data_dir = engine.config.data_dir.clone();
-    tokio::task::spawn_blocking(move || crate::repo::local::sync_filesystem(&data_dir))
+    tokio::task::spawn_blocking(move || crate::repo::local::sync_filesystem(&sync_dir))
         .await
         .map_err(|e| fail("COMMON_ERROR", e.to_string()))?
         .map_err(|e| {

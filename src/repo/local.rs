@@ -251,6 +251,8 @@ fn walk(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<ObjectMeta>) -> std
 pub struct Staged {
     tmp: PathBuf,
     path: PathBuf,
+    /// The repository's root, opened before the copy ([`sync_filesystem`]).
+    root: std::sync::Arc<std::fs::File>,
 }
 
 impl LocalStore {
@@ -259,6 +261,7 @@ impl LocalStore {
     /// file, as `cp -r` + `sync` does), and only then do they get their names.
     pub async fn stage_file(&self, key: &str, source: &Path) -> Result<(Staged, u64), StoreError> {
         let path = self.path(key)?;
+        let root = self.root.clone();
         let key = key.to_string();
         let source = source.to_path_buf();
         blocking(move || {
@@ -267,6 +270,7 @@ impl LocalStore {
                 .ok_or_else(|| std::io::Error::other("object path has no folder"))
                 .map_err(|e| io_error("put", &key, &e))?;
             std::fs::create_dir_all(dir).map_err(|e| io_error("put", &key, &e))?;
+            let root = std::fs::File::open(&root).map_err(|e| io_error("put", &key, &e))?;
             let tmp = temporary_beside(&path);
             let copied = (|| {
                 let mut input = std::fs::File::open(&source)?;
@@ -278,7 +282,14 @@ impl LocalStore {
                 Ok(n)
             })();
             match copied {
-                Ok(n) => Ok((Staged { tmp, path }, n)),
+                Ok(n) => Ok((
+                    Staged {
+                        tmp,
+                        path,
+                        root: std::sync::Arc::new(root),
+                    },
+                    n,
+                )),
                 Err(e) => {
                     let _ = std::fs::remove_file(&tmp);
                     Err(io_error("put", &key, &e))
@@ -294,10 +305,12 @@ impl LocalStore {
         if staged.is_empty() {
             return Ok(());
         }
-        let root = self.root.clone();
         blocking(move || {
             let failed = |e: std::io::Error| io_error("publish", "objects/", &e);
-            sync_filesystem(&root).map_err(failed)?;
+            // The root as the first object's copy found it: opened before any of the copies.
+            if let Some(first) = staged.first() {
+                sync_filesystem(&first.root).map_err(failed)?;
+            }
             let mut folders = std::collections::BTreeSet::new();
             for s in &staged {
                 std::fs::rename(&s.tmp, &s.path).map_err(failed)?;
@@ -374,11 +387,14 @@ pub fn start_writeback(file: &std::fs::File) {
     let _ = unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
 }
 
-/// Makes everything written to the file system that holds `path` durable (`syncfs`): file
+/// Makes everything written to the file system that holds `dir` durable (`syncfs`): file
 /// data, and metadata such as renames. One call instead of an fsync per file and folder.
-pub fn sync_filesystem(path: &Path) -> std::io::Result<()> {
-    let dir = std::fs::File::open(path)?;
-    rustix::fs::syncfs(&dir).map_err(std::io::Error::from)
+///
+/// Open `dir` before writing what it must make durable: the kernel reports a writeback error
+/// to `syncfs` only when it happened after the descriptor was opened, or was not yet reported
+/// to anyone else.
+pub fn sync_filesystem(dir: &std::fs::File) -> std::io::Result<()> {
+    rustix::fs::syncfs(dir).map_err(std::io::Error::from)
 }
 
 /// A temporary name in the folder of `path`.

@@ -58,18 +58,21 @@ pub const POLICY: Policy = Policy {
     throttled_cap: Duration::from_secs(20),
 };
 
-/// The retry state of one request.
+/// The retry state of one request: failures are counted by class, so throttling that ended
+/// does not use up the attempts of a later server error, nor the reverse.
 #[derive(Debug)]
 pub struct Backoff {
     policy: Policy,
-    attempts: u32,
+    transient: u32,
+    throttled: u32,
 }
 
 impl Backoff {
     pub fn new(policy: Policy) -> Backoff {
         Backoff {
             policy,
-            attempts: 0,
+            transient: 0,
+            throttled: 0,
         }
     }
 
@@ -77,19 +80,27 @@ impl Backoff {
     /// request must fail now. The pause is half fixed, half random ("equal jitter"), so
     /// requests that failed together do not come back together.
     pub fn next(&mut self, class: Class) -> Option<Duration> {
-        self.attempts += 1;
-        let (limit, cap) = match class {
+        let (failures, limit, cap) = match class {
             Class::Permanent => return None,
-            Class::Transient => (self.policy.transient_attempts, self.policy.transient_cap),
-            Class::Throttled => (self.policy.throttled_attempts, self.policy.throttled_cap),
+            Class::Transient => (
+                &mut self.transient,
+                self.policy.transient_attempts,
+                self.policy.transient_cap,
+            ),
+            Class::Throttled => (
+                &mut self.throttled,
+                self.policy.throttled_attempts,
+                self.policy.throttled_cap,
+            ),
         };
-        if self.attempts >= limit {
+        *failures += 1;
+        if *failures >= limit {
             return None;
         }
         let full = self
             .policy
             .base
-            .saturating_mul(1 << (self.attempts - 1).min(16))
+            .saturating_mul(1 << (*failures - 1).min(16))
             .min(cap);
         let half = full / 2;
         Some(half + half.mul_f64(rand::random::<f64>()))
@@ -279,6 +290,8 @@ mod tests {
         assert!(pauses.iter().all(|p| *p <= POLICY.throttled_cap));
         let total: Duration = pauses.iter().sum();
         assert!(total > Duration::from_secs(60), "{total:?}");
+        // The classes count apart: after 11 throttles a server error still has its 4 retries.
+        assert!(b.next(Class::Transient).is_some());
     }
 
     #[tokio::test]

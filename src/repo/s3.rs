@@ -424,16 +424,26 @@ impl S3Store {
         let completed = CompletedMultipartUpload::builder()
             .set_parts(Some(parts))
             .build();
-        self.call("put", key, || {
-            self.client
-                .complete_multipart_upload()
-                .bucket(&self.bucket)
-                .key(full)
-                .upload_id(upload_id)
-                .multipart_upload(completed.clone())
-                .send()
-        })
-        .await?;
+        let completing = self
+            .call("put", key, || {
+                self.client
+                    .complete_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(full)
+                    .upload_id(upload_id)
+                    .multipart_upload(completed.clone())
+                    .send()
+            })
+            .await;
+        if let Err(e) = completing {
+            // An attempt may have completed the upload and lost its answer, and the retry then
+            // finds no such upload. Keys are content-addressed: an object of this key and size
+            // is this file.
+            match self.head(key).await {
+                Ok(Some(meta)) if meta.size == size => {}
+                _ => return Err(e),
+            }
+        }
         Ok(size)
     }
 
@@ -471,8 +481,9 @@ impl S3Store {
             next: start,
             end,
             body,
-            _permit: permit,
+            permit: Some(permit),
             backoff: Backoff::new(retry::POLICY),
+            since_break: 0,
         };
         Ok(Box::pin(futures::stream::unfold(
             Some(reading),
@@ -513,6 +524,17 @@ impl S3Store {
             })
             .await;
         match sent {
+            // A store that ignored the range would hand back bytes from the object's start.
+            Ok((out, _)) if start > 0 && !starts_at(out.content_range.as_deref(), start) => {
+                Err(StoreError::Failed {
+                    op: "get",
+                    key: key.to_string(),
+                    detail: format!(
+                        "asked for the bytes from {start}, the storage answered the range {:?}",
+                        out.content_range.unwrap_or_default()
+                    ),
+                })
+            }
             Ok((out, permit)) => Ok(Some((out.body, permit))),
             Err(e) if range.is_some() && e.code() == Some("InvalidRange") => Ok(None),
             Err(e) => Err(self.map_err("get", key, e)),
@@ -686,10 +708,10 @@ impl S3Store {
                     ("", Some(status)) if op != "head" => StoreError::Failed {
                         op,
                         key,
-                        detail: format!(
+                        detail: self.scrub(format!(
                             "HTTP status {status} without an S3 error code: is {} an S3 endpoint?",
                             self.endpoint
-                        ),
+                        )),
                     },
                     ("", Some(403)) => StoreError::AccessDenied {
                         op,
@@ -842,7 +864,11 @@ fn classify<E: ProvideErrorMetadata + StdError + 'static>(
                     _,
                 )
                 | (_, Some(429 | 503)) => Class::Throttled,
-                ("InternalError" | "RequestTimeout" | "ServiceUnavailable", _) => Class::Transient,
+                (
+                    "InternalError" | "RequestTimeout" | "ServiceUnavailable" | "IncompleteBody",
+                    _,
+                ) => Class::Transient,
+                (_, Some(501)) => Class::Permanent,
                 (_, Some(s)) if s >= 500 => Class::Transient,
                 // An answer that could not be read: cut off, or garbled on the way.
                 _ if matches!(err, SdkError::ResponseError(_)) => Class::Transient,
@@ -862,10 +888,17 @@ struct Reading {
     next: u64,
     end: Option<u64>,
     body: SdkByteStream,
-    /// The gate's room for this request, held until the body is read or dropped.
-    _permit: Permit,
+    /// The gate's room for this request, held while the body streams (not while it waits to
+    /// resume: with the limit at one, the resumed GET would wait for itself).
+    permit: Option<Permit>,
     backoff: Backoff,
+    /// Bytes read since the body last broke.
+    since_break: u64,
 }
+
+/// A body that broke after this many bytes since the last break starts a fresh count of
+/// attempts: a long download over a flaky link fails only if it stops making progress.
+const PROGRESS_RESETS_ATTEMPTS: u64 = 1 << 20;
 
 impl Reading {
     async fn next_chunk(&mut self) -> Result<Option<Bytes>, StoreError> {
@@ -874,15 +907,25 @@ impl Reading {
                 None => return Ok(None),
                 Some(Ok(chunk)) => {
                     self.next += chunk.len() as u64;
+                    self.since_break += chunk.len() as u64;
                     return Ok(Some(chunk));
                 }
                 Some(Err(e)) => {
+                    self.permit = None;
                     let err = self.store.body_error(&self.key, &e);
+                    if self.since_break >= PROGRESS_RESETS_ATTEMPTS {
+                        self.backoff = Backoff::new(retry::POLICY);
+                    }
+                    self.since_break = 0;
                     let Some(pause) = self.backoff.next(Class::Transient) else {
                         return Err(err);
                     };
                     retry::report("retrying", &err);
                     tokio::time::sleep(pause).await;
+                    // Broke after the range's last byte: nothing is left to read.
+                    if self.end.is_some_and(|end| self.next >= end) {
+                        return Ok(None);
+                    }
                     match self
                         .store
                         .open_body(&self.key, &self.full, self.next, self.end)
@@ -890,7 +933,7 @@ impl Reading {
                     {
                         Some((body, permit)) => {
                             self.body = body;
-                            self._permit = permit;
+                            self.permit = Some(permit);
                         }
                         // The object ended where the body broke off.
                         None => return Ok(None),
@@ -899,6 +942,15 @@ impl Reading {
             }
         }
     }
+}
+
+/// Whether a `Content-Range` answer (`bytes 100-199/1000`) starts at byte `start`.
+fn starts_at(content_range: Option<&str>, start: u64) -> bool {
+    content_range
+        .and_then(|r| r.trim().strip_prefix("bytes "))
+        .and_then(|r| r.split('-').next())
+        .and_then(|first| first.trim().parse::<u64>().ok())
+        == Some(start)
 }
 
 fn local_error(key: &str, path: &Path, e: &std::io::Error) -> StoreError {
@@ -957,6 +1009,15 @@ mod tests {
             ])),
             Some("https://sts.us-west-2.amazonaws.com")
         );
+    }
+
+    #[test]
+    fn content_range_start() {
+        assert!(starts_at(Some("bytes 100-199/1000"), 100));
+        assert!(starts_at(Some("bytes 0-0/1"), 0));
+        assert!(!starts_at(Some("bytes 0-999/1000"), 100));
+        assert!(!starts_at(Some("bytes */1000"), 100));
+        assert!(!starts_at(None, 100));
     }
 
     #[test]
