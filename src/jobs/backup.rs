@@ -29,7 +29,6 @@ use crate::repo::gc;
 use crate::repo::manifest::{
     self, CommitMarker, Manifest, ManifestPartition, ManifestRowset, ManifestTable, ManifestTablet,
 };
-use crate::repo::retry::{self, RetryObserver};
 use crate::repo::store::StoreError;
 
 /// How often a job waiting for a collection round polls the repository.
@@ -68,8 +67,7 @@ struct Upload {
 
 /// Runs the job to its end; never returns an error (the job's record says how it ended).
 pub async fn run(engine: Arc<Engine>, job: Arc<Job>, repo: Arc<Repository>, req: BackupRequest) {
-    let observer: Arc<dyn RetryObserver> = job.clone();
-    let result = retry::observed(observer, steps(&engine, &job, &repo, &req)).await;
+    let result = job.observing(steps(&engine, &job, &repo, &req)).await;
     // The lease goes whatever the outcome: a finished or cancelled job protects nothing.
     let record = job.record();
     let lease = manifest::lease_key(engine.catalog.server_id(), record.id);
@@ -180,7 +178,7 @@ async fn steps(
                 .map_err(|e| JobError::Failed(JobStatus::common(e.to_string())))?;
             let manifest_sha = manifest::sha256_hex(&json);
             let manifest_key = format!("{dir}/{}", manifest::MANIFEST);
-            with_retries(job, "upload manifest", || {
+            storage_op(job, "upload manifest", || {
                 repo.store
                     .put_bytes(&manifest_key, Bytes::from(json.clone()))
             })
@@ -213,7 +211,7 @@ async fn steps(
                      nothing was committed. Run the backup again",
                 )));
             }
-            with_retries(job, "write COMMIT", || {
+            storage_op(job, "write COMMIT", || {
                 repo.store
                     .put_bytes(&commit_key, Bytes::from(commit.clone()))
             })
@@ -309,13 +307,13 @@ async fn upload_all(
     let bandwidth = &bandwidth;
     let results: Vec<Option<String>> = futures::stream::iter(uploads)
         .map(|u| async move {
-            let existing = with_retries(job, "check object", || repo.store.head(&u.key)).await?;
+            let existing = storage_op(job, "check object", || repo.store.head(&u.key)).await?;
             if existing.as_ref().is_some_and(|m| m.size == u.size) {
                 job.progress.add(1, u.size);
                 return Ok::<_, JobError>(Some(u.key));
             }
             bandwidth.admit(u.size).await;
-            let (put, _) = with_retries(job, "upload object", || {
+            let (put, _) = storage_op(job, "upload object", || {
                 repo.store.stage_file(&u.key, &u.path, transfer.part_size)
             })
             .await?;
@@ -333,7 +331,7 @@ async fn upload_all(
 
 /// Runs one storage operation; its failure (the store has already retried it as far as makes
 /// sense, [`crate::repo::retry`]) goes to the job's TaskErrMsg and fails the job with its cause.
-pub async fn with_retries<T, F, Fut>(job: &Job, what: &str, op: F) -> Result<T, JobError>
+pub async fn storage_op<T, F, Fut>(job: &Job, what: &str, op: F) -> Result<T, JobError>
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<T, StoreError>>,
@@ -360,7 +358,7 @@ async fn recheck_objects(
     crate::failpoint::hit("backup.before_recheck").await?;
     loop {
         let marks =
-            with_retries(job, "read collection marks", || gc::live_marks(&repo.store)).await?;
+            storage_op(job, "read collection marks", || gc::live_marks(&repo.store)).await?;
         let blocking = gc::blocking_marks(&marks, &lease_key, &key_set);
         if blocking.is_empty() {
             break;
@@ -371,10 +369,10 @@ async fn recheck_objects(
     let written = write_lease(engine, repo, job).await?;
     let by_key: BTreeMap<&str, &Upload> = uploads.iter().map(|u| (u.key.as_str(), u)).collect();
     for key in keys {
-        let present = with_retries(job, "check object", || repo.store.head(key)).await?;
+        let present = storage_op(job, "check object", || repo.store.head(key)).await?;
         if let (None, Some(u)) = (present, by_key.get(key.as_str())) {
             tracing::warn!(object = %key, "object vanished since it was checked; uploading it again");
-            with_retries(job, "upload object", || {
+            storage_op(job, "upload object", || {
                 repo.store.put_file(&u.key, &u.path)
             })
             .await?;
@@ -399,7 +397,7 @@ async fn write_lease(engine: &Engine, repo: &Repository, job: &Job) -> Result<i6
     let json = serde_json::to_vec_pretty(&lease)
         .map_err(|e| JobError::Failed(JobStatus::common(e.to_string())))?;
     let key = manifest::lease_key(&lease.server_id, record.id);
-    with_retries(job, "write lease", || {
+    storage_op(job, "write lease", || {
         repo.store.put_bytes(&key, Bytes::from(json.clone()))
     })
     .await?;

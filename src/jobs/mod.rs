@@ -519,6 +519,14 @@ impl Job {
     }
 }
 
+impl Job {
+    /// Runs the job's steps `fut` with the job told of every storage request they retry.
+    pub async fn observing<F: std::future::Future>(self: &Arc<Self>, fut: F) -> F::Output {
+        let observer: Arc<dyn crate::repo::retry::RetryObserver> = self.clone();
+        crate::repo::retry::observed(observer, fut).await
+    }
+}
+
 /// A job counts the retries of the storage requests it sends, and shows their errors.
 impl crate::repo::retry::RetryObserver for Job {
     fn retried(&self, what: &str, error: &crate::repo::StoreError) {

@@ -27,7 +27,6 @@ use crate::catalog::{PartitionMeta, RowsetMeta, TableMeta, TableState, TableTree
 use crate::engine::Engine;
 use crate::repo::Repository;
 use crate::repo::manifest::{Manifest, ManifestTable};
-use crate::repo::retry::{self, RetryObserver};
 use crate::repo::store::StoreError;
 
 /// Size of the writes of a downloaded object to its file.
@@ -65,8 +64,7 @@ struct Download {
 }
 
 pub async fn run(engine: Arc<Engine>, job: Arc<Job>, repo: Arc<Repository>, req: RestoreRequest) {
-    let observer: Arc<dyn RetryObserver> = job.clone();
-    let result = retry::observed(observer, steps(&engine, &job, &repo, &req)).await;
+    let result = job.observing(steps(&engine, &job, &repo, &req)).await;
     engine.jobs.release(job.id());
     match result {
         Ok(()) => job.mark_done(),
@@ -296,7 +294,7 @@ async fn steps(
     );
     // The rowsets' folder, opened before the downloads so that its sync below reports any
     // writeback error they meet.
-    let rowsets_dir = engine.config.data_dir.join("data");
+    let rowsets_dir = crate::store::table::rowsets_root(&engine.config.data_dir);
     let sync_dir = tokio::task::spawn_blocking(move || {
         std::fs::create_dir_all(&rowsets_dir)?;
         std::fs::File::open(&rowsets_dir)
@@ -728,31 +726,24 @@ async fn download(repo: &Repository, d: &Download) -> Result<(), DownloadError> 
                 .get_stream(&d.key, None)
                 .await
                 .map_err(DownloadError::Store)?;
-            let mut file = tokio::fs::File::create(&tmp)
-                .await
-                .map_err(DownloadError::Local)?;
-            let mut hasher = Sha256::new();
-            let mut size = 0u64;
             // The body arrives in small chunks: write it in large ones (each write of a tokio
             // file is a hop to a blocking thread).
-            let mut pending = Vec::with_capacity(WRITE_SIZE);
+            let mut file = tokio::io::BufWriter::with_capacity(
+                WRITE_SIZE,
+                tokio::fs::File::create(&tmp)
+                    .await
+                    .map_err(DownloadError::Local)?,
+            );
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
             while let Some(chunk) = stream.next().await {
                 let chunk = chunk.map_err(DownloadError::Store)?;
                 hasher.update(&chunk);
                 size += chunk.len() as u64;
-                pending.extend_from_slice(&chunk);
-                if pending.len() >= WRITE_SIZE {
-                    file.write_all(&pending)
-                        .await
-                        .map_err(DownloadError::Local)?;
-                    pending.clear();
-                }
+                file.write_all(&chunk).await.map_err(DownloadError::Local)?;
             }
-            file.write_all(&pending)
-                .await
-                .map_err(DownloadError::Local)?;
             file.flush().await.map_err(DownloadError::Local)?;
-            crate::repo::local::start_writeback(&file.into_std().await);
+            crate::repo::local::start_writeback(&file.into_inner().into_std().await);
             (size, crate::hex(&hasher.finalize()))
         }
     };

@@ -20,7 +20,6 @@ use super::{Job, JobError, JobState, JobStatus};
 use crate::engine::Engine;
 use crate::repo::Repository;
 use crate::repo::manifest::{self, Manifest, ManifestRowset};
-use crate::repo::retry::{self, RetryObserver};
 use crate::repo::store::{ObjectStore, StoreError};
 
 /// `metadata` or `full`.
@@ -59,8 +58,9 @@ pub async fn run(
     parallel: usize,
 ) {
     for job in jobs {
-        let observer: Arc<dyn RetryObserver> = job.clone();
-        let result = retry::observed(observer, steps(&engine, &job, &repo, mode, parallel)).await;
+        let result = job
+            .observing(steps(&engine, &job, &repo, mode, parallel))
+            .await;
         match result {
             Ok(()) => job.mark_done(),
             Err(e) => engine.jobs.finish_failed(&job, e).await,

@@ -252,7 +252,7 @@ pub struct Staged {
     tmp: PathBuf,
     path: PathBuf,
     /// The repository's root, opened before the copy ([`sync_filesystem`]).
-    root: std::sync::Arc<std::fs::File>,
+    root: std::fs::File,
 }
 
 impl LocalStore {
@@ -282,14 +282,7 @@ impl LocalStore {
                 Ok(n)
             })();
             match copied {
-                Ok(n) => Ok((
-                    Staged {
-                        tmp,
-                        path,
-                        root: std::sync::Arc::new(root),
-                    },
-                    n,
-                )),
+                Ok(n) => Ok((Staged { tmp, path, root }, n)),
                 Err(e) => {
                     let _ = std::fs::remove_file(&tmp);
                     Err(io_error("put", &key, &e))

@@ -36,7 +36,7 @@ use aws_sdk_s3::error::{ErrorMetadata, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::{ByteStream as SdkByteStream, Length};
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
-use futures::StreamExt;
+use futures::TryStreamExt;
 
 use super::retry::{self, Backoff, Class, Gate, Permit};
 use super::s3props::{CredentialMode, S3Options};
@@ -187,11 +187,6 @@ impl S3Store {
             secrets: Arc::new(secrets),
             gate: Arc::new(Gate::default()),
         })
-    }
-
-    /// The store's concurrency governor (throttling lowers its limit).
-    pub fn gate(&self) -> &Gate {
-        &self.gate
     }
 
     pub fn describe(&self) -> String {
@@ -449,12 +444,8 @@ impl S3Store {
 
     /// Reads a small object whole.
     pub async fn get_bytes(&self, key: &str) -> Result<Bytes, StoreError> {
-        let mut stream = self.get_stream(key, None).await?;
-        let mut data = Vec::new();
-        while let Some(chunk) = stream.next().await {
-            data.extend_from_slice(&chunk?);
-        }
-        Ok(Bytes::from(data))
+        let chunks: Vec<Bytes> = self.get_stream(key, None).await?.try_collect().await?;
+        Ok(Bytes::from(chunks.concat()))
     }
 
     /// Streams an object, or a byte range of it. A body cut mid-stream resumes where it broke

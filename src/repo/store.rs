@@ -86,8 +86,8 @@ impl StoreError {
     }
 
     /// Whether retrying the same request later may succeed (throttling, 5xx, connection
-    /// resets). The store has already retried these ([`super::retry`]): callers do not retry
-    /// again, they use this to decide whether to go on with other objects.
+    /// resets). The store has already retried these ([`super::retry`]) by the time a caller
+    /// sees one: nothing above the store retries again.
     pub fn is_transient(&self) -> bool {
         matches!(
             self,

@@ -118,7 +118,7 @@ impl Pins {
         let _exclusive = self.gate.write().await;
         let committed = read_committed().await?;
         let candidates = tokio::task::spawn_blocking({
-            let root = data_dir.join("data");
+            let root = super::table::rowsets_root(data_dir);
             move || rowset_files(&root)
         })
         .await

@@ -50,11 +50,15 @@ pub fn arrow_schema(table: &TableMeta) -> SchemaRef {
     ))
 }
 
+/// `<data-dir>/data`: the folder of every tablet's rowset files.
+pub fn rowsets_root(data_dir: &Path) -> PathBuf {
+    data_dir.join("data")
+}
+
 /// `<data-dir>/data/<tablet id>/<rowset id>.parquet`: ids are never reused, so a path names one
 /// immutable file forever.
 pub fn rowset_path(data_dir: &Path, tablet_id: u64, rowset_id: u64) -> PathBuf {
-    data_dir
-        .join("data")
+    rowsets_root(data_dir)
         .join(tablet_id.to_string())
         .join(format!("{rowset_id}.parquet"))
 }
@@ -106,7 +110,7 @@ pub fn remove_unreferenced(
     data_dir: &Path,
     committed: &std::collections::HashSet<(u64, u64)>,
 ) -> std::io::Result<usize> {
-    let root = data_dir.join("data");
+    let root = rowsets_root(data_dir);
     let Ok(tablets) = std::fs::read_dir(&root) else {
         return Ok(0);
     };
