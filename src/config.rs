@@ -230,12 +230,18 @@ impl Config {
     }
 }
 
-/// Parses `512M`, `2G`, `1048576`.
+/// The one byte-size grammar, for flags and job properties alike: a number (`1048576`, `1.5`)
+/// with an optional unit `K`, `M`, `G` or `T` (powers of 1024, any case), optionally followed
+/// by `B` or `iB`: `512M`, `2G`, `50MB`, `512KiB`, `1.5g`. Fractions round down to whole bytes.
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
-    let t = s.trim();
+    let upper = s.trim().to_ascii_uppercase();
+    let t = upper
+        .strip_suffix("IB")
+        .or_else(|| upper.strip_suffix('B'))
+        .unwrap_or(&upper);
     let (num, mult) = match t.char_indices().last() {
         Some((i, c)) if c.is_ascii_alphabetic() => {
-            let m = match c.to_ascii_uppercase() {
+            let m = match c {
                 'K' => 1u64 << 10,
                 'M' => 1 << 20,
                 'G' => 1 << 30,
@@ -246,15 +252,25 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
                     ));
                 }
             };
-            (t.get(..i).unwrap_or_default(), m)
+            (t.get(..i).unwrap_or_default().trim(), m)
         }
-        _ => (t, 1),
+        _ => (t.trim(), 1),
     };
-    num.trim()
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(mult))
-        .ok_or_else(|| format!("'{s}' is not a size in bytes (for example 512M or 2G)"))
+    let bad = || format!("'{s}' is not a size in bytes (for example 512M or 2G)");
+    if let Ok(n) = num.parse::<u64>() {
+        return n.checked_mul(mult).ok_or_else(bad);
+    }
+    match num.parse::<f64>() {
+        Ok(n) if n.is_finite() && n >= 0.0 && !num.starts_with('+') && num.contains('.') => {
+            let bytes = n * mult as f64;
+            if bytes < u64::MAX as f64 {
+                Ok(bytes as u64)
+            } else {
+                Err(bad())
+            }
+        }
+        _ => Err(bad()),
+    }
 }
 
 #[cfg(test)]
@@ -267,6 +283,14 @@ mod tests {
         assert_eq!(parse_bytes("10"), Ok(10));
         assert!(parse_bytes("x").is_err());
         assert!(parse_bytes("5Q").is_err());
+        assert_eq!(parse_bytes("2T"), Ok(2 << 40));
+        assert_eq!(parse_bytes("50MB"), Ok(50 << 20));
+        assert_eq!(parse_bytes("512kib"), Ok(512 << 10));
+        assert_eq!(parse_bytes("1.5g"), Ok(3 << 29));
+        assert_eq!(parse_bytes("0"), Ok(0));
+        assert!(parse_bytes("-1M").is_err());
+        assert!(parse_bytes("NaN").is_err());
+        assert!(parse_bytes("99999999T").is_err());
     }
 
     #[test]

@@ -1,5 +1,8 @@
-//! The shared handle every session and job uses: configuration, the query engine's runtime and,
-//! as the store and job layers arrive, the catalog, tablet store and scheduler.
+//! The shared handle every session and job uses: configuration, the catalog, the users, the
+//! scheduler's job registry, the opened repositories (the one way to open one:
+//! [`Engine::open_repository`]) with their collection-round locks, the rowset pins and their
+//! collector, and the query engine's runtime. It holds handles and spawns nothing of the jobs'
+//! (those start from [`crate::jobs::start_background`]).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,11 +30,11 @@ pub struct Engine {
     /// Who still needs which rowset file; the collector deletes the rest.
     pub pins: Arc<crate::store::pins::Pins>,
     /// BACKUP and RESTORE jobs: the latest of each database.
-    pub jobs: crate::jobs::Jobs,
+    pub jobs: crate::scheduler::Jobs,
     /// Repositories opened so far.
     pub repos: crate::repo::Registry,
-    /// Garbage-collection rounds: one at a time per repository.
-    pub collections: crate::jobs::lifecycle::Collections,
+    /// Collection rounds: one at a time per repository on this server.
+    pub gc_locks: crate::repo::gc::RoundLocks,
     /// One memory pool shared by every query, bounded by `--query-memory-limit`.
     runtime: Arc<RuntimeEnv>,
     /// Users and grants, as stored in the catalog (root's password included).
@@ -46,7 +49,7 @@ impl Engine {
         config.data_dir = std::path::absolute(&config.data_dir).map_err(|e| {
             Error::Internal(format!("cannot resolve {}: {e}", config.data_dir.display()))
         })?;
-        let jobs = crate::jobs::Jobs::load(catalog.clone())?;
+        let jobs = crate::scheduler::Jobs::load(catalog.clone())?;
         // No job runs yet: a table left marked by an interrupted restore is whole again.
         catalog.unmark_all_restoring_blocking()?;
         let committed = catalog.rowset_keys_blocking()?;
@@ -66,7 +69,7 @@ impl Engine {
         // `--root-password` wins over a password set earlier with SQL: it is stored at each
         // start (as its hash only), so the flag is how a lost root password is reset.
         if let Some(password) = config.root_password.as_ref().filter(|p| !p.is_empty()) {
-            let hash = crate::hex(&crate::server::native_hash(password.expose()));
+            let hash = crate::catalog::users::stored_password(password.expose());
             let users = catalog.users_blocking()?;
             let mut root = users
                 .into_iter()
@@ -87,7 +90,7 @@ impl Engine {
             questions: std::sync::atomic::AtomicU64::new(0),
             runtime,
             repos: crate::repo::Registry::default(),
-            collections: crate::jobs::lifecycle::Collections::default(),
+            gc_locks: crate::repo::gc::RoundLocks::default(),
             pins: Arc::new(crate::store::pins::Pins::default()),
             jobs,
         }))
@@ -95,9 +98,6 @@ impl Engine {
 
     /// Starts the background work: the collector that deletes rowset files nothing uses.
     pub fn start_background(self: &Arc<Self>) {
-        let engine = Arc::clone(self);
-        tokio::spawn(async move { engine.jobs.reconcile().await });
-        tokio::spawn(crate::jobs::lifecycle::expire_loop(Arc::clone(self)));
         let engine = Arc::clone(self);
         tokio::spawn(async move {
             loop {
@@ -116,6 +116,26 @@ impl Engine {
                 }
             }
         });
+    }
+
+    /// The repository named `name`, opened once and cached: the one way to open a repository
+    /// that the catalog knows. Unknown: StarRocks' text.
+    pub async fn open_repository(&self, name: &str) -> Result<Arc<crate::repo::Repository>> {
+        if let Some(repo) = self.repos.get(name) {
+            return Ok(repo);
+        }
+        let meta = self
+            .catalog
+            .repository(name)
+            .await?
+            .ok_or_else(|| Error::Common(format!("Repository [{name}] does not exist")))?;
+        let repo = Arc::new(
+            crate::repo::Repository::open(meta)
+                .await
+                .map_err(|e| Error::Common(format!("Repository {name} cannot be opened: {e}")))?,
+        );
+        self.repos.insert(Arc::clone(&repo));
+        Ok(repo)
     }
 
     /// Whether a BACKUP or RESTORE job that is not done uses the repository `name`.

@@ -106,6 +106,12 @@ impl From<crate::catalog::repos::RepoCatalogError> for Error {
     }
 }
 
+impl From<crate::failpoint::Triggered> for Error {
+    fn from(e: crate::failpoint::Triggered) -> Self {
+        Error::Internal(e.to_string())
+    }
+}
+
 /// What goes into an ERR packet.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MysqlError {

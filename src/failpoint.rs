@@ -7,10 +7,14 @@
 //!   `<dir>/<name>.reached` and creating `<dir>/<name>.resume` lets the operation go on.
 //!
 //! Release builds compile every failpoint to nothing.
+//!
+//! A leaf: it imports nothing of the crate, so every layer may pass through a failpoint. Each
+//! layer turns [`Triggered`] into its own error.
 
-#[cfg(debug_assertions)]
-use crate::error::Error;
-use crate::error::Result;
+/// The failpoint `0` was set to `error` and reached.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("failpoint {0}")]
+pub struct Triggered(pub String);
 
 #[cfg(debug_assertions)]
 fn action(name: &str) -> Option<&'static str> {
@@ -38,13 +42,13 @@ fn action(name: &str) -> Option<&'static str> {
 
 /// Passes through the failpoint `name`.
 #[cfg(debug_assertions)]
-pub async fn hit(name: &str) -> Result<()> {
+pub async fn hit(name: &str) -> Result<(), Triggered> {
     match action(name) {
         Some("crash") => {
             tracing::warn!(failpoint = name, "crashing at failpoint");
             std::process::abort()
         }
-        Some("error") => Err(Error::Internal(format!("failpoint {name}"))),
+        Some("error") => Err(Triggered(name.to_string())),
         Some("pause") => {
             tracing::warn!(failpoint = name, "paused at failpoint");
             let Some(dir) = std::env::var_os("BACKSTOP_FAILPOINT_DIR") else {
@@ -69,26 +73,26 @@ pub async fn hit(name: &str) -> Result<()> {
 
 #[cfg(not(debug_assertions))]
 #[inline(always)]
-pub async fn hit(_name: &str) -> Result<()> {
+pub async fn hit(_name: &str) -> Result<(), Triggered> {
     Ok(())
 }
 
 /// The failpoint `name` inside blocking code (a catalog transaction): `crash` and `error` act,
 /// `pause` is not available there.
 #[cfg(debug_assertions)]
-pub fn hit_blocking(name: &str) -> std::result::Result<(), String> {
+pub fn hit_blocking(name: &str) -> Result<(), Triggered> {
     match action(name) {
         Some("crash") => {
             tracing::warn!(failpoint = name, "crashing at failpoint");
             std::process::abort()
         }
-        Some("error") => Err(format!("failpoint {name}")),
+        Some("error") => Err(Triggered(name.to_string())),
         _ => Ok(()),
     }
 }
 
 #[cfg(not(debug_assertions))]
 #[inline(always)]
-pub fn hit_blocking(_name: &str) -> std::result::Result<(), String> {
+pub fn hit_blocking(_name: &str) -> Result<(), Triggered> {
     Ok(())
 }

@@ -9,8 +9,6 @@ use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::jobs::{JobKind, JobState};
-
 /// Upper bounds (seconds) of the job-duration histogram's buckets.
 const DURATION_BUCKETS: [f64; 10] = [
     1.0, 5.0, 15.0, 60.0, 300.0, 900.0, 3600.0, 14400.0, 43200.0, 86400.0,
@@ -52,15 +50,13 @@ const fn by_kind() -> ByKind {
     [AtomicU64::new(0), AtomicU64::new(0), AtomicU64::new(0)]
 }
 
-fn kind_index(kind: JobKind) -> usize {
-    match kind {
-        JobKind::Backup => 0,
-        JobKind::Restore => 1,
-        JobKind::Verify => 2,
-    }
-}
-
+/// The job kinds counted, as labelled: a job's kind is one of these (`JobKind::as_str`).
 const KINDS: [&str; 3] = ["backup", "restore", "verify"];
+
+/// The counter index of the job kind labelled `kind` (an unknown label counts nowhere).
+fn kind_index(kind: &str) -> usize {
+    KINDS.iter().position(|k| *k == kind).unwrap_or(KINDS.len())
+}
 
 /// Everything counted since the daemon started.
 #[derive(Debug)]
@@ -106,14 +102,16 @@ fn add(counter: Option<&AtomicU64>, n: u64) {
 }
 
 impl Metrics {
-    pub fn job_submitted(&self, kind: JobKind) {
+    /// A job of `kind` (`backup`, `restore` or `verify`) was submitted.
+    pub fn job_submitted(&self, kind: &str) {
         add(self.jobs_submitted.get(kind_index(kind)), 1);
     }
 
-    /// A job ended in `state` after `duration_ms`, having retried `retries` times.
-    pub fn job_ended(&self, kind: JobKind, state: JobState, duration_ms: u64, retries: u64) {
+    /// A job of `kind` ended, `finished` or cancelled, after `duration_ms`, having retried
+    /// `retries` times.
+    pub fn job_ended(&self, kind: &str, finished: bool, duration_ms: u64, retries: u64) {
         let k = kind_index(kind);
-        let (ended, outcome) = if state == JobState::Finished {
+        let (ended, outcome) = if finished {
             (&self.jobs_finished, 0)
         } else {
             (&self.jobs_cancelled, 1)
@@ -126,7 +124,7 @@ impl Metrics {
     }
 
     /// One object of `bytes` really uploaded (backup) or downloaded (restore).
-    pub fn moved(&self, kind: JobKind, bytes: u64) {
+    pub fn moved(&self, kind: &str, bytes: u64) {
         add(self.moved_objects.get(kind_index(kind)), 1);
         add(self.moved_bytes.get(kind_index(kind)), bytes);
     }
@@ -356,9 +354,4 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 fn single(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
     header(out, name, kind, help);
     let _ = writeln!(out, "{name} {value}");
-}
-
-/// `backup` or `restore`, as the metrics label them.
-pub fn kind_label(kind: JobKind) -> &'static str {
-    KINDS.get(kind_index(kind)).copied().unwrap_or("backup")
 }

@@ -1,9 +1,10 @@
 //! The durable catalog: one embedded ACID store (redb) in the data directory.
 //!
 //! It owns every piece of metadata that must survive a restart: the server's persistent id,
-//! databases, tables, partitions, tablets and rowsets, and — as the repository and job layers
-//! arrive — repositories and jobs. One logical change is one write transaction, committed
-//! durably before the statement returns.
+//! databases, tables, partitions, tablets and rowsets ([`tables`], [`load`]), repositories
+//! ([`repos`]), job records ([`jobs`]), users and grants ([`users`]), and a restore's
+//! one-transaction commit ([`restore`]). One logical change is one write transaction,
+//! committed durably before the statement returns.
 //!
 //! Values are JSON documents (serde), so a field added later reads old records with its
 //! default. redb calls block: async callers go through [`Catalog::read`] / [`Catalog::write`],
@@ -20,6 +21,8 @@
 //! | `tablets`    | `(partition id, tablet id)`  | [`TabletMeta`]   |
 //! | `rowsets`    | `(tablet id, rowset id)`     | [`RowsetMeta`]   |
 //! | `users`      | `(user name, host)`          | [`users::UserMeta`] |
+//! | `repositories` | repository name            | [`repos::RepositoryMeta`] |
+//! | `jobs`       | job id                       | a job record (JSON, `crate::scheduler`'s) |
 //!
 //! Each child table is keyed by its parent's id first, so "the tables of a database", "the
 //! partitions of a table", "the tablets of a partition" and "the rowsets of a tablet" are

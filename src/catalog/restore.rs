@@ -108,7 +108,7 @@ impl Catalog {
             for (i, table) in commit.tables.iter().enumerate() {
                 if i == 1 {
                     crate::failpoint::hit_blocking("restore.mid_commit")
-                        .map_err(CatalogError::Storage)?;
+                        .map_err(|e| CatalogError::Storage(e.to_string()))?;
                 }
                 let current = table_named(&t.tables, db.id, &table.meta.name)?;
                 let mut meta = match (table.existing_id, current) {

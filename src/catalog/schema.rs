@@ -1,7 +1,7 @@
 //! The records of tables, partitions, tablets and rowsets, and the rules they obey.
 //!
-//! These types are the catalog's vocabulary, shared by DDL, loads, queries and (later) snapshot
-//! manifests and restores. They know nothing about SQL text: `command/` turns the parser's AST
+//! These types are the catalog's vocabulary, shared by DDL, loads, queries, snapshot manifests
+//! and restores. They know nothing about SQL text: `command/` turns the parser's AST
 //! into them, and [`validate_table`] / [`place_partitions`] check everything a table definition
 //! must satisfy, so a definition read back from a manifest is checked by the same code as one
 //! typed by a user.

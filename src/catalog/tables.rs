@@ -374,12 +374,8 @@ impl Catalog {
         self.write(move |txn| {
             let mut t = MetaTables::open(txn)?;
             let db_meta = database_named(&t.databases, &db)?;
-            if table_named(&t.tables, db_meta.id, &table.name)?.is_some() {
-                return if if_not_exists {
-                    Ok(false)
-                } else {
-                    Err(CatalogError::TableExists(table.name))
-                };
+            if !name_free(&t, db_meta.id, &table.name, if_not_exists)? {
+                return Ok(false);
             }
             table.id = next_id(txn)?;
             table.db_id = db_meta.id;
@@ -416,12 +412,8 @@ impl Catalog {
             let mut t = MetaTables::open(txn)?;
             let source = t.table(&src_db, &src)?;
             let db_meta = database_named(&t.databases, &db)?;
-            if table_named(&t.tables, db_meta.id, &name)?.is_some() {
-                return if if_not_exists {
-                    Ok(false)
-                } else {
-                    Err(CatalogError::TableExists(name))
-                };
+            if !name_free(&t, db_meta.id, &name, if_not_exists)? {
+                return Ok(false);
             }
             let mut partitions: Vec<PartitionMeta> = children(&t.partitions, source.id)?;
             sort_partitions(&mut partitions);
@@ -668,6 +660,22 @@ impl Catalog {
             Ok(chosen.len() as u64)
         })
         .await
+    }
+}
+
+/// Whether a new table may take `name` in the database `db_id`: true when no table has it;
+/// false when one has and `if_not_exists` is set (the statement then does nothing); else
+/// the "table exists" error.
+fn name_free(
+    t: &MetaTables<'_>,
+    db_id: u64,
+    name: &str,
+    if_not_exists: bool,
+) -> Result<bool, CatalogError> {
+    match table_named(&t.tables, db_id, name)? {
+        None => Ok(true),
+        Some(_) if if_not_exists => Ok(false),
+        Some(_) => Err(CatalogError::TableExists(name.to_string())),
     }
 }
 

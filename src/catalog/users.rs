@@ -8,6 +8,7 @@
 
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
+use sha1::{Digest, Sha1};
 
 use super::{Catalog, CatalogError, decode, storage};
 
@@ -16,6 +17,17 @@ pub(crate) const USERS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::
 
 /// The super user: always there, always allowed.
 pub const ROOT: &str = "root";
+
+/// SHA1(SHA1(password)), the form in which passwords are kept (`mysql_native_password`).
+pub fn native_hash(password: &str) -> [u8; 20] {
+    let once: [u8; 20] = Sha1::digest(password.as_bytes()).into();
+    Sha1::digest(once).into()
+}
+
+/// What the catalog keeps of `password`: [`native_hash`] in hex.
+pub fn stored_password(password: &str) -> String {
+    crate::hex(&native_hash(password))
+}
 
 /// Privilege bits on databases and tables.
 pub mod bits {

@@ -107,7 +107,7 @@ pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) ->
         for p in &paths {
             let _ = std::fs::remove_file(p);
         }
-        return Err(e);
+        return Err(e.into());
     }
     if let Err(e) = engine
         .catalog

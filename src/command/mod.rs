@@ -1,19 +1,29 @@
 //! Statement dispatch: one parsed [`Statement`] in, an [`Outcome`] out.
 //!
 //! The protocol edge (`server/`) parses SQL text, answers session chatter itself
-//! (`server::federated`) and hands everything else here. Each statement family gets its own
-//! file as it becomes executable; until then a statement that parses answers "not available
-//! yet" (1235), so clients learn which statement is missing rather than seeing a syntax error.
+//! (`server::federated`) and hands everything else here, after [`privilege`] has checked the
+//! session user's grants. Each statement family has its own file: databases ([`database`]),
+//! tables and partitions ([`table`]), loads ([`insert`], reading `FILES()` through [`files`]),
+//! queries ([`query`], with the `information_schema` tables of [`information_schema`]),
+//! repositories ([`repository`]), BACKUP ([`backup`]), RESTORE ([`restore`]), the two jobs'
+//! shared submission ([`submit`]) and properties ([`properties`]), SHOW/CANCEL of jobs
+//! ([`job_status`]), snapshots ([`snapshot`]: SHOW, DROP, VERIFY), users and grants
+//! ([`user`]). A statement that parses but is not executed answers "not available yet"
+//! (1235), so clients learn which statement is missing rather than seeing a syntax error.
 
 pub mod backup;
 pub mod database;
 pub mod files;
 pub mod information_schema;
 pub mod insert;
+pub mod job_status;
 pub mod privilege;
+pub mod properties;
 pub mod query;
 pub mod repository;
+pub mod restore;
 pub mod snapshot;
+pub mod submit;
 pub mod table;
 pub mod user;
 
@@ -183,25 +193,25 @@ pub async fn execute(
         Statement::ShowRepositories => repository::show(engine).await,
         Statement::BackupSnapshot(stmt) => backup::backup(engine, session, stmt).await,
         Statement::ShowBackup(stmt) => {
-            backup::show_jobs(engine, stmt, crate::jobs::JobKind::Backup).await
+            job_status::show_jobs(engine, stmt, crate::scheduler::JobKind::Backup).await
         }
         Statement::ShowRestore(stmt) => {
-            backup::show_jobs(engine, stmt, crate::jobs::JobKind::Restore).await
+            job_status::show_jobs(engine, stmt, crate::scheduler::JobKind::Restore).await
         }
         Statement::CancelBackup(stmt) => {
-            backup::cancel(engine, stmt, crate::jobs::JobKind::Backup).await
+            job_status::cancel(engine, stmt, crate::scheduler::JobKind::Backup).await
         }
         Statement::CancelRestore(stmt) => {
-            backup::cancel(engine, stmt, crate::jobs::JobKind::Restore).await
+            job_status::cancel(engine, stmt, crate::scheduler::JobKind::Restore).await
         }
-        Statement::ShowSnapshot(stmt) => backup::show_snapshot(engine, stmt).await,
+        Statement::ShowSnapshot(stmt) => snapshot::show_snapshot(engine, stmt).await,
         Statement::DropSnapshot(stmt) => snapshot::drop_snapshot(engine, stmt).await,
         Statement::VerifySnapshot(stmt) => snapshot::verify(engine, stmt).await,
         Statement::ShowVerify(repo) => {
             snapshot::show_verify(engine, repo.as_ref().map(|r| r.value.as_str())).await
         }
         Statement::CancelVerify(repo) => snapshot::cancel_verify(engine, &repo.value).await,
-        Statement::RestoreSnapshot(stmt) => backup::restore(engine, session, stmt).await,
+        Statement::RestoreSnapshot(stmt) => restore::restore(engine, session, stmt).await,
         Statement::Std(std) => match *std {
             s @ (S::Query(_) | S::Explain { .. }) => query::run(engine, session, s).await,
             S::Insert(ins) => insert::insert(engine, session, ins).await,

@@ -116,25 +116,6 @@ pub async fn show(engine: &Engine) -> Result<Outcome> {
     )
 }
 
-/// The repository named `name`, opened once and cached. Unknown: StarRocks' text.
-pub async fn open(engine: &Engine, name: &str) -> Result<Arc<Repository>> {
-    if let Some(repo) = engine.repos.get(name) {
-        return Ok(repo);
-    }
-    let meta = engine
-        .catalog
-        .repository(name)
-        .await?
-        .ok_or_else(|| Error::Common(format!("Repository [{name}] does not exist")))?;
-    let repo = Arc::new(
-        Repository::open(meta)
-            .await
-            .map_err(|e| Error::Common(format!("Repository {name} cannot be opened: {e}")))?,
-    );
-    engine.repos.insert(Arc::clone(&repo));
-    Ok(repo)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

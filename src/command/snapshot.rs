@@ -1,27 +1,17 @@
-//! Snapshot lifecycle statements: DROP SNAPSHOT (with its dry run), VERIFY SNAPSHOT, SHOW VERIFY
-//! and CANCEL VERIFY.
+//! Snapshot statements: SHOW SNAPSHOT, DROP SNAPSHOT (with its dry run), VERIFY SNAPSHOT,
+//! SHOW VERIFY and CANCEL VERIFY.
 
 use std::sync::Arc;
 
 use super::Outcome;
+use super::properties::{parse_bool, parse_parallel};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::jobs::lifecycle::{self, DropRequest, Sweep};
-use crate::jobs::{Job, JobKind, JobRecord, JobState, JobStatus, human_bytes, verify};
-use crate::repo::gc::Which;
+use crate::jobs::verify;
 use crate::repo::manifest;
-use crate::sql::{DropSnapshot, TimestampFilter, VerifySnapshot};
-
-/// `"true"` / `"false"` of a boolean property.
-pub fn parse_bool(key: &str, value: &str) -> Result<bool> {
-    match value.trim().to_ascii_lowercase().as_str() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(Error::Common(format!(
-            "Invalid {key} value: '{value}'; use \"true\" or \"false\""
-        ))),
-    }
-}
+use crate::scheduler::{Job, JobKind, JobRecord, JobState, JobStatus, human_bytes};
+use crate::sql::{DropSnapshot, ShowSnapshot, SnapshotFilter, VerifySnapshot};
 
 /// A `TIMESTAMP = '...'` value must be StarRocks' `yyyy-MM-dd-HH-mm-ss-SSS`.
 pub fn check_timestamp(ts: &str) -> Result<()> {
@@ -50,22 +40,15 @@ pub async fn drop_snapshot(engine: &Arc<Engine>, stmt: DropSnapshot) -> Result<O
             }
         }
     }
-    let which = match &stmt.timestamp {
-        None => Which::All,
-        Some(TimestampFilter::Eq(ts)) => {
-            check_timestamp(ts)?;
-            Which::Eq(ts.clone())
-        }
-        Some(TimestampFilter::AtOrBefore(ts)) => {
-            check_timestamp(ts)?;
-            Which::AtOrBefore(ts.clone())
-        }
-    };
+    if let Some(filter) = &stmt.timestamp {
+        check_timestamp(filter.timestamp())?;
+    }
+    let which = stmt.timestamp.clone();
     let label = stmt.label.value.clone();
     if !crate::repo::manifest::is_valid_label(&label) {
         return Err(Error::Common(format!("Incorrect label name '{label}'")));
     }
-    let repo = super::repository::open(engine, &stmt.repo.value).await?;
+    let repo = engine.open_repository(&stmt.repo.value).await?;
     let report = lifecycle::drop_snapshots(
         engine,
         repo,
@@ -165,7 +148,7 @@ pub async fn drop_snapshot(engine: &Arc<Engine>, stmt: DropSnapshot) -> Result<O
 /// with `sync` it returns once they ended, with how each ended.
 pub async fn verify(engine: &Arc<Engine>, stmt: VerifySnapshot) -> Result<Outcome> {
     let mut mode = verify::Mode::Full;
-    let mut parallel = crate::jobs::DEFAULT_PARALLEL;
+    let mut parallel = crate::scheduler::DEFAULT_PARALLEL;
     let mut timeout_s = 86_400;
     let mut sync = false;
     for (key, value) in &stmt.properties {
@@ -178,7 +161,7 @@ pub async fn verify(engine: &Arc<Engine>, stmt: VerifySnapshot) -> Result<Outcom
                     ))
                 })?
             }
-            "parallel" => parallel = super::backup::parse_parallel(value)?,
+            "parallel" => parallel = parse_parallel(value)?,
             "timeout" => {
                 timeout_s = value
                     .trim()
@@ -199,7 +182,7 @@ pub async fn verify(engine: &Arc<Engine>, stmt: VerifySnapshot) -> Result<Outcom
         check_timestamp(ts)?;
     }
     let label = stmt.label.value.clone();
-    let repo = super::repository::open(engine, &stmt.repo.value).await?;
+    let repo = engine.open_repository(&stmt.repo.value).await?;
     let listed = manifest::list_snapshots(&repo.store, Some(&label))
         .await
         .map_err(|e| {
@@ -232,28 +215,19 @@ pub async fn verify(engine: &Arc<Engine>, stmt: VerifySnapshot) -> Result<Outcom
     let mut jobs = Vec::new();
     for ts in stamps {
         let record = JobRecord {
-            id: engine.catalog.new_id().await?,
-            kind: JobKind::Verify,
             label: label.clone(),
-            db: String::new(),
             repo: repo.meta.name.clone(),
-            state: JobState::Pending,
             timestamp: ts,
-            objects: String::new(),
-            created_ms: chrono::Utc::now().timestamp_millis(),
-            meta_prepared_ms: 0,
-            snapshot_finished_ms: 0,
-            transfer_finished_ms: 0,
-            finished_ms: 0,
             timeout_s,
-            status: JobStatus::ok(),
-            allow_load: false,
-            replication_num: 0,
-            staged: Vec::new(),
             mode: Some(mode.as_str().to_string()),
+            ..JobRecord::pending(
+                JobKind::Verify,
+                engine.catalog.new_id().await?,
+                chrono::Utc::now().timestamp_millis(),
+            )
         };
         let job = engine.jobs.submit_verification(record).await?;
-        crate::jobs::Jobs::arm_timeout(
+        crate::scheduler::Jobs::arm_timeout(
             &job,
             JobStatus::error(
                 "TIMEOUT",
@@ -379,4 +353,127 @@ pub fn last_verification(
             };
             (super::format_datetime_ms(r.finished_ms), result)
         })
+}
+
+/// `SHOW SNAPSHOT ON repo [WHERE ...]`: read from the repository, so another server's
+/// snapshots show too.
+pub async fn show_snapshot(engine: &Engine, stmt: ShowSnapshot) -> Result<Outcome> {
+    let repo = engine.open_repository(&stmt.repo.value).await?;
+    let list_error = |e: crate::repo::StoreError| {
+        Error::Common(format!(
+            "Failed to list snapshot in repo: {}, err: {e}",
+            stmt.repo.value
+        ))
+    };
+    match stmt.filter {
+        Some(SnapshotFilter::Snapshot {
+            label,
+            timestamp: Some(ts),
+        }) => {
+            let (database, details, status) =
+                match manifest::read_committed(&repo.store, &label, &ts).await {
+                    Ok(m) => {
+                        let verified = last_verification(engine, &repo.meta.name, &label, &ts);
+                        (
+                            Some(m.database.clone()),
+                            Some(details_json(&m, verified)),
+                            "OK".to_string(),
+                        )
+                    }
+                    Err(e) => (None, None, format!("Failed to get info: {e}")),
+                };
+            Outcome::text_table(
+                &["Snapshot", "Timestamp", "Database", "Details", "Status"],
+                vec![vec![Some(label), Some(ts), database, details, Some(status)]],
+            )
+        }
+        filter => {
+            let wanted: Option<Vec<String>> = match filter {
+                Some(SnapshotFilter::Snapshot { label, .. }) => Some(vec![label]),
+                Some(SnapshotFilter::SnapshotIn(labels)) => Some(labels),
+                None => None,
+            };
+            let listed = match &wanted {
+                Some(labels) if labels.len() == 1 => {
+                    manifest::list_snapshots(&repo.store, labels.first().map(String::as_str)).await
+                }
+                _ => manifest::list_snapshots(&repo.store, None).await,
+            }
+            .map_err(list_error)?;
+            let mut rows = Vec::new();
+            let labels: Vec<String> = match &wanted {
+                Some(w) => w.clone(),
+                None => listed.keys().cloned().collect(),
+            };
+            for label in labels {
+                let committed: Vec<String> = listed
+                    .get(&label)
+                    .map(|ts| {
+                        ts.iter()
+                            .filter(|(_, c)| **c)
+                            .map(|(t, _)| t.clone())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if committed.is_empty() {
+                    if wanted.is_some() {
+                        rows.push(vec![
+                            Some(label),
+                            Some(String::new()),
+                            Some("ERROR: no snapshot".into()),
+                        ]);
+                    }
+                    continue;
+                }
+                let mut problems = Vec::new();
+                for ts in &committed {
+                    if let Err(e) = manifest::read_committed(&repo.store, &label, ts).await {
+                        problems.push(format!("{ts}: {e}"));
+                    }
+                }
+                let status = if problems.is_empty() {
+                    "OK".to_string()
+                } else {
+                    format!("ERROR: {}", problems.join("; "))
+                };
+                rows.push(vec![Some(label), Some(committed.join("\n")), Some(status)]);
+            }
+            Outcome::text_table(&["Snapshot", "Timestamp", "Status"], rows)
+        }
+    }
+}
+
+/// The detail cell of SHOW SNAPSHOT: StarRocks' brief info keys, plus backstop's extras (the
+/// last VERIFY SNAPSHOT of this server: `{"time": ..., "result": ...}`, or null).
+fn details_json(m: &manifest::Manifest, verified: Option<(Option<String>, String)>) -> String {
+    let objects: serde_json::Map<String, serde_json::Value> = m
+        .tables
+        .iter()
+        .map(|t| {
+            let partitions: serde_json::Map<String, serde_json::Value> = t
+                .partitions
+                .iter()
+                .map(|p| (p.name.clone(), serde_json::json!({})))
+                .collect();
+            (t.name.clone(), serde_json::json!({ "partitions": partitions, "rows": t.rows, "checksum": t.checksum }))
+        })
+        .collect();
+    let value = serde_json::json!({
+        "name": m.label,
+        "database": m.database,
+        "backup_time": m.created_ms,
+        "finish_time": m.finished_ms,
+        "server_id": m.server_id,
+        "format_version": m.format_version,
+        "backup_result": "succeed",
+        "backup_objects": objects,
+        "last_verification": verified.map(|(time, result)| serde_json::json!({ "time": time, "result": result })),
+    });
+    let mut out = Vec::new();
+    let formatter = serde_json::ser::PrettyFormatter::with_indent(b" ");
+    let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);
+    if serde::Serialize::serialize(&value, &mut ser).is_err() {
+        return value.to_string();
+    }
+    String::from_utf8(out).unwrap_or_else(|_| value.to_string())
 }

@@ -19,7 +19,7 @@ const ROLES: &[&str] = &["root", "db_admin", "user_admin", "cluster_admin", "pub
 fn hash_of(password: &Password) -> Option<String> {
     match password {
         Password::Plain(p) if p.is_empty() => None,
-        Password::Plain(p) => Some(crate::hex(&crate::server::native_hash(p.expose()))),
+        Password::Plain(p) => Some(crate::catalog::users::stored_password(p.expose())),
         Password::Hash(h) => Some(h.trim_start_matches('*').to_ascii_lowercase()),
     }
 }

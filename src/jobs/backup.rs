@@ -19,20 +19,61 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
 
-use super::{Job, JobError, JobState, JobStatus};
 use crate::catalog::TableTree;
 use crate::engine::Engine;
 use crate::repo::Repository;
 use crate::repo::gc;
+use crate::repo::layout::{self, Lease};
 use crate::repo::manifest::{
-    self, CommitMarker, Manifest, ManifestPartition, ManifestRowset, ManifestTable, ManifestTablet,
+    self, Manifest, ManifestPartition, ManifestRowset, ManifestTable, ManifestTablet,
 };
 use crate::repo::store::StoreError;
+use crate::scheduler::{Job, JobError, JobState, JobStatus};
 
 /// How often a job waiting for a collection round polls the repository.
 const MARK_POLL: Duration = Duration::from_millis(500);
+
+/// Backups a restart interrupted after they may have written COMMIT: FINISHED when the
+/// repository holds their committed snapshot, else CANCELLED with the reason.
+pub async fn reconcile(engine: Arc<Engine>) {
+    for job in engine.jobs.interrupted_backups() {
+        let r = job.record();
+        let repo = engine.open_repository(&r.repo).await.ok();
+        let committed = match repo {
+            Some(repo) => {
+                crate::repo::manifest::read_committed(&repo.store, &r.label, &r.timestamp)
+                    .await
+                    .is_ok()
+            }
+            None => false,
+        };
+        let result = job
+            .update(&engine.catalog, |rec| {
+                rec.finished_ms = chrono::Utc::now().timestamp_millis();
+                if committed {
+                    rec.state = JobState::Finished;
+                    rec.status = JobStatus::ok();
+                } else {
+                    rec.state = JobState::Cancelled;
+                    rec.status = JobStatus::common(
+                        "backstop restarted while the job was in state UPLOAD_INFO and its \
+                         COMMIT is not in the repository; nothing was committed. Run it again",
+                    );
+                }
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(job = r.id, error = %e, "cannot record how an interrupted backup ended");
+        }
+        job.mark_done();
+        tracing::warn!(
+            job = r.id,
+            committed,
+            "backup interrupted in UPLOAD_INFO reconciled"
+        );
+    }
+}
 
 /// What a BACKUP statement asked for, checked at submission.
 #[derive(Debug, Clone)]
@@ -42,19 +83,7 @@ pub struct BackupRequest {
     pub tables: Option<Vec<(String, Vec<String>)>>,
     pub ttl: Option<String>,
     pub expires_ms: Option<i64>,
-    pub transfer: super::TransferSettings,
-}
-
-/// `leases/<server id>-<job id>.json`
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Lease {
-    pub server_id: String,
-    pub job_id: u64,
-    pub label: String,
-    pub timestamp: String,
-    pub started_ms: i64,
-    pub heartbeat_ms: i64,
-    pub expires_ms: i64,
+    pub transfer: crate::scheduler::TransferSettings,
 }
 
 /// One object to upload.
@@ -70,7 +99,7 @@ pub async fn run(engine: Arc<Engine>, job: Arc<Job>, repo: Arc<Repository>, req:
     let result = job.observing(steps(&engine, &job, &repo, &req)).await;
     // The lease goes whatever the outcome: a finished or cancelled job protects nothing.
     let record = job.record();
-    let lease = manifest::lease_key(engine.catalog.server_id(), record.id);
+    let lease = layout::lease_key(engine.catalog.server_id(), record.id);
     if let Err(e) = repo.store.delete(&lease).await {
         tracing::warn!(job = record.id, error = %e, "cannot delete the job's lease");
     }
@@ -172,15 +201,12 @@ async fn steps(
     job.set_state(catalog, JobState::UploadInfo).await?;
     let result = job
         .interruptible(async {
-            let dir = manifest::snapshot_dir(&record.label, &record.timestamp);
             manifest.finished_ms = chrono::Utc::now().timestamp_millis();
-            let json = serde_json::to_vec_pretty(&manifest)
-                .map_err(|e| JobError::Failed(JobStatus::common(e.to_string())))?;
-            let manifest_sha = manifest::sha256_hex(&json);
-            let manifest_key = format!("{dir}/{}", manifest::MANIFEST);
+            let (manifest_doc, commit_doc) = manifest::encode_committed(&manifest)
+                .map_err(|e| JobError::Failed(JobStatus::common(e)))?;
             storage_op(job, "upload manifest", || {
                 repo.store
-                    .put_bytes(&manifest_key, Bytes::from(json.clone()))
+                    .put_bytes(&manifest_doc.key, manifest_doc.bytes.clone())
             })
             .await?;
             // Every object, not only the skipped ones: had the lease lapsed (storage unreachable
@@ -194,13 +220,6 @@ async fn steps(
             );
             let lease_written_ms = recheck_objects(engine, job, repo, &uploads, &every).await?;
             crate::failpoint::hit("backup.before_commit").await?;
-            let commit = CommitMarker {
-                manifest_sha256: manifest_sha,
-                finished_ms: manifest.finished_ms,
-            };
-            let commit = serde_json::to_vec(&commit)
-                .map_err(|e| JobError::Failed(JobStatus::common(e.to_string())))?;
-            let commit_key = format!("{dir}/{}", manifest::COMMIT);
             // A lease that may look expired to a collector protects nothing: start over.
             let lifetime = engine.config.lease_lifetime_ms();
             if chrono::Utc::now().timestamp_millis() - lease_written_ms
@@ -213,7 +232,7 @@ async fn steps(
             }
             storage_op(job, "write COMMIT", || {
                 repo.store
-                    .put_bytes(&commit_key, Bytes::from(commit.clone()))
+                    .put_bytes(&commit_doc.key, commit_doc.bytes.clone())
             })
             .await?;
             crate::failpoint::hit("backup.after_commit").await?;
@@ -280,7 +299,7 @@ fn uploads_of(engine: &Engine, trees: &[TableTree]) -> Vec<Upload> {
         .flat_map(|p| &p.tablets)
     {
         for r in &tablet.rowsets {
-            let key = manifest::object_key(&r.sha256);
+            let key = layout::object_key(&r.sha256);
             seen.entry(key.clone()).or_insert_with(|| Upload {
                 key,
                 path: crate::store::table::rowset_path(
@@ -300,10 +319,10 @@ async fn upload_all(
     job: &Arc<Job>,
     repo: &Arc<Repository>,
     uploads: Vec<Upload>,
-    transfer: super::TransferSettings,
+    transfer: crate::scheduler::TransferSettings,
     staged: &std::sync::Mutex<Vec<crate::repo::store::Staged>>,
 ) -> Result<Vec<String>, JobError> {
-    let bandwidth = super::Bandwidth::new(transfer.max_bandwidth);
+    let bandwidth = crate::scheduler::Bandwidth::new(transfer.max_bandwidth);
     let bandwidth = &bandwidth;
     let results: Vec<Option<String>> = futures::stream::iter(uploads)
         .map(|u| async move {
@@ -353,7 +372,7 @@ async fn recheck_objects(
     keys: &[String],
 ) -> Result<i64, JobError> {
     let record = job.record();
-    let lease_key = manifest::lease_key(engine.catalog.server_id(), record.id);
+    let lease_key = layout::lease_key(engine.catalog.server_id(), record.id);
     let key_set: std::collections::BTreeSet<String> = keys.iter().cloned().collect();
     crate::failpoint::hit("backup.before_recheck").await?;
     loop {
@@ -396,7 +415,7 @@ async fn write_lease(engine: &Engine, repo: &Repository, job: &Job) -> Result<i6
     };
     let json = serde_json::to_vec_pretty(&lease)
         .map_err(|e| JobError::Failed(JobStatus::common(e.to_string())))?;
-    let key = manifest::lease_key(&lease.server_id, record.id);
+    let key = layout::lease_key(&lease.server_id, record.id);
     storage_op(job, "write lease", || {
         repo.store.put_bytes(&key, Bytes::from(json.clone()))
     })
@@ -427,7 +446,7 @@ fn spawn_heartbeat(
 
 fn build_manifest(
     engine: &Engine,
-    record: &super::JobRecord,
+    record: &crate::scheduler::JobRecord,
     req: &BackupRequest,
     trees: &[TableTree],
 ) -> Manifest {
@@ -453,7 +472,7 @@ fn build_manifest(
                                 .rowsets
                                 .iter()
                                 .map(|r| ManifestRowset {
-                                    object: manifest::object_key(&r.sha256),
+                                    object: layout::object_key(&r.sha256),
                                     size: r.bytes,
                                     rows: r.rows,
                                     sha256: r.sha256.clone(),

@@ -1,37 +1,25 @@
 //! Snapshot lifecycle: DROP SNAPSHOT, expiry of snapshots whose `ttl` has passed, and the
 //! collection rounds that remove objects no snapshot references ([`crate::repo::gc`]).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::repo::Repository;
-use crate::repo::gc::{self, Dropped, GcError, RoundSettings, Swept, Which};
+use crate::repo::gc::{self, Dropped, GcError, RoundSettings, Swept};
+use crate::sql::TimestampFilter;
 
 /// How long DROP SNAPSHOT waits for its collection round before leaving it to the background
 /// (at most the lease lifetime).
 const ROUND_WAIT: Duration = Duration::from_secs(30);
 
-/// One collection round at a time per repository on this server.
-#[derive(Default)]
-pub struct Collections {
-    locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-impl Collections {
-    fn lock_for(&self, repo: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
-        Arc::clone(locks.entry(repo.to_ascii_lowercase()).or_default())
-    }
-}
-
 /// What a DROP SNAPSHOT asked for.
 #[derive(Debug, Clone)]
 pub struct DropRequest {
     pub label: String,
-    pub which: Which,
+    /// The timestamps meant; `None`: every one of the label.
+    pub which: Option<TimestampFilter>,
     pub force: bool,
     pub dry_run: bool,
 }
@@ -70,7 +58,12 @@ fn gc_error(e: GcError) -> Error {
 }
 
 /// A job of this server that writes or reads the snapshot: dropping it is refused meanwhile.
-fn busy_with(engine: &Engine, repo: &str, label: &str, which: &Which) -> Option<String> {
+fn busy_with(
+    engine: &Engine,
+    repo: &str,
+    label: &str,
+    which: Option<&TimestampFilter>,
+) -> Option<String> {
     let mut jobs = engine.jobs.all_latest();
     jobs.extend(engine.jobs.verifications());
     jobs.into_iter().find_map(|job| {
@@ -78,25 +71,21 @@ fn busy_with(engine: &Engine, repo: &str, label: &str, which: &Which) -> Option<
         if r.state.is_done() || !r.repo.eq_ignore_ascii_case(repo) || r.label != label {
             return None;
         }
-        let reads = match which {
-            Which::All => true,
-            Which::Eq(ts) => *ts == r.timestamp,
-            Which::AtOrBefore(ts) => r.timestamp <= *ts,
-        };
+        let reads = TimestampFilter::selects(which, &r.timestamp);
         match r.kind {
-            super::JobKind::Backup => Some(format!(
+            crate::scheduler::JobKind::Backup => Some(format!(
                 "BACKUP job {} of database {} is writing snapshot '{label}'; wait until it \
                  ends or CANCEL BACKUP FROM {}",
                 r.id, r.db, r.db
             )),
-            super::JobKind::Restore => reads.then(|| {
+            crate::scheduler::JobKind::Restore => reads.then(|| {
                 format!(
                     "RESTORE job {} of database {} is reading snapshot '{label}' ({}); wait \
                      until it ends or CANCEL RESTORE FROM {}",
                     r.id, r.db, r.timestamp, r.db
                 )
             }),
-            super::JobKind::Verify => reads.then(|| {
+            crate::scheduler::JobKind::Verify => reads.then(|| {
                 format!(
                     "VERIFY job {} is reading snapshot '{label}' ({}); wait until it ends or \
                      CANCEL VERIFY ON {repo}",
@@ -120,7 +109,7 @@ pub async fn drop_snapshots(
             "Repository {name} is read only: DROP SNAPSHOT needs a writable repository"
         )));
     }
-    if let Some(msg) = busy_with(engine, &name, &req.label, &req.which) {
+    if let Some(msg) = busy_with(engine, &name, &req.label, req.which.as_ref()) {
         return Err(Error::Common(msg));
     }
     let settings = round_settings(engine);
@@ -128,7 +117,7 @@ pub async fn drop_snapshots(
     let dropped = gc::plan_drop(
         &repo.store,
         &req.label,
-        &req.which,
+        req.which.as_ref(),
         req.force,
         &server_id,
         settings.lifetime_ms,
@@ -162,7 +151,7 @@ pub async fn drop_snapshots(
 
 /// One collection round on `repo`, one at a time per repository on this server.
 pub async fn run_round(engine: Arc<Engine>, repo: Arc<Repository>) -> Result<Swept, GcError> {
-    let lock = engine.collections.lock_for(&repo.meta.name);
+    let lock = engine.gc_locks.lock_for(&repo.meta.name);
     let _guard = lock.lock().await;
     let result = gc::collect(
         &repo.store,
@@ -204,7 +193,7 @@ pub async fn expire_loop(engine: Arc<Engine>) {
             }
         };
         for meta in repos.into_iter().filter(|m| !m.read_only) {
-            let repo = match crate::command::repository::open(&engine, &meta.name).await {
+            let repo = match engine.open_repository(&meta.name).await {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::warn!(repository = %meta.name, error = %e, "snapshot expiry cannot open the repository");
@@ -228,8 +217,8 @@ pub async fn expire(engine: &Arc<Engine>, repo: Arc<Repository>) -> Result<u64, 
         if m.server_id != server_id || m.expires_ms.is_none_or(|e| e > now) {
             continue;
         }
-        let which = Which::Eq(c.timestamp.clone());
-        if busy_with(engine, &repo.meta.name, &c.label, &which).is_some() {
+        let which = TimestampFilter::Eq(c.timestamp.clone());
+        if busy_with(engine, &repo.meta.name, &c.label, Some(&which)).is_some() {
             continue;
         }
         gc::delete_snapshot(&repo.store, &c.label, &c.timestamp).await?;

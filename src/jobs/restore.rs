@@ -18,19 +18,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
-use sha2::{Digest, Sha256};
-use tokio::io::AsyncWriteExt;
 
-use super::{Job, JobError, JobState, JobStatus};
 use crate::catalog::restore::{RestoreCommit, RestorePartition, RestoreTable, bounds_conflict};
 use crate::catalog::{PartitionMeta, RowsetMeta, TableMeta, TableState, TableTree, TabletMeta};
 use crate::engine::Engine;
 use crate::repo::Repository;
+use crate::repo::download::DownloadError;
 use crate::repo::manifest::{Manifest, ManifestTable};
 use crate::repo::store::StoreError;
-
-/// Size of the writes of a downloaded object to its file.
-const WRITE_SIZE: usize = 1 << 20;
+use crate::scheduler::{Job, JobError, JobState, JobStatus};
 
 /// Room kept free beyond the staged copy.
 const DISK_MARGIN: u64 = 64 << 20;
@@ -51,7 +47,7 @@ pub struct RestoreRequest {
     pub manifest: Manifest,
     pub items: Vec<RestoreItem>,
     pub replication_num: Option<u32>,
-    pub transfer: super::TransferSettings,
+    pub transfer: crate::scheduler::TransferSettings,
 }
 
 /// One object to download to one rowset path.
@@ -76,15 +72,11 @@ pub async fn run(engine: Arc<Engine>, job: Arc<Job>, repo: Arc<Repository>, req:
             }
             for path in &record.staged {
                 let _ = tokio::fs::remove_file(path).await;
-                let _ = tokio::fs::remove_file(tmp_path(path)).await;
+                let _ = tokio::fs::remove_file(crate::repo::download::temporary_path(path)).await;
             }
             engine.jobs.finish_failed(&job, e).await;
         }
     }
-}
-
-fn tmp_path(path: &std::path::Path) -> PathBuf {
-    path.with_extension("parquet.tmp")
 }
 
 fn fail(code: &str, msg: impl Into<String>) -> JobError {
@@ -97,15 +89,38 @@ async fn steps(
     repo: &Arc<Repository>,
     req: &RestoreRequest,
 ) -> Result<(), JobError> {
-    let catalog = &engine.catalog;
     let record = job.record();
     job.interruptible(async {
         crate::failpoint::hit("restore.pending").await?;
         Ok(())
     })
     .await?;
+    let prepared = pending(engine, job, &record, req).await?;
+    snapshoting(engine, job, &record, &prepared.new_names).await?;
+    downloading(engine, job, repo, req, prepared.downloads).await?;
+    commit(engine, job, &record, prepared.tables, prepared.pinned).await
+}
 
-    // PENDING: plan against the existing tables (the dry run runs the same checks).
+/// What PENDING prepared: the catalog changes the commit makes, the objects to download into
+/// them, and the names of the tables it creates.
+struct Prepared {
+    tables: Vec<RestoreTable>,
+    downloads: Vec<Download>,
+    new_names: Vec<String>,
+    /// The downloads' rowset ids, pinned for the job's life: files nothing references until
+    /// the commit.
+    pinned: crate::store::pins::PinGuard,
+}
+
+/// PENDING: plans against the existing tables (the dry run runs the same checks), marks the
+/// existing targets as being restored, and draws every id the commit will use.
+async fn pending(
+    engine: &Arc<Engine>,
+    job: &Job,
+    record: &crate::scheduler::JobRecord,
+    req: &RestoreRequest,
+) -> Result<Prepared, JobError> {
+    let catalog = &engine.catalog;
     let checked = plan(engine, &record.db, req, Some(record.id)).await?;
     if let Some(first) = checked.conflicts.first() {
         return Err(fail("COMMON_ERROR", first.message.clone()));
@@ -126,8 +141,40 @@ async fn steps(
         .map_err(|e| fail("COMMON_ERROR", e.to_string()))?;
 
     // Ids for everything new, drawn now: the files go straight to their final paths.
-    let id_count: usize = plan
+    let ids = catalog.reserve_ids(ids_needed(&plan)).await?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let (tables, downloads) = lay_out(&plan, req.replication_num, ids, now, |tablet, rowset| {
+        crate::store::table::rowset_path(&engine.config.data_dir, tablet, rowset)
+    })?;
+    let staged: Vec<PathBuf> = downloads.iter().map(|d| d.path.clone()).collect();
+    let pinned = engine.pins.pin(
+        tables
+            .iter()
+            .flat_map(|t| &t.partitions)
+            .flat_map(|p| &p.tablets)
+            .flat_map(|(_, rowsets)| rowsets.iter().map(|r| r.id)),
+    );
+    job.update(catalog, |r| {
+        r.staged = staged;
+        r.meta_prepared_ms = chrono::Utc::now().timestamp_millis();
+    })
+    .await?;
+    let new_names = plan
         .iter()
+        .filter(|(_, _, t)| t.is_none())
+        .map(|(item, _, _)| item.target.clone())
+        .collect();
+    Ok(Prepared {
+        tables,
+        downloads,
+        new_names,
+        pinned,
+    })
+}
+
+/// How many ids a restore of `plan` draws: one per new table, partition, tablet and rowset.
+fn ids_needed(plan: &[(RestoreItem, ManifestTable, Option<TableTree>)]) -> usize {
+    plan.iter()
         .map(|(_, s, t)| {
             let rowsets: usize = s
                 .partitions
@@ -139,21 +186,32 @@ async fn steps(
             let tablets: usize = s.partitions.iter().map(|p| p.buckets as usize).sum();
             rowsets + new_parts + tablets + usize::from(t.is_none())
         })
-        .sum();
-    let mut ids = catalog.reserve_ids(id_count).await?.into_iter();
+        .sum()
+}
+
+/// The catalog rows the commit writes for `plan`, and the objects to download into them (at
+/// `rowset_path(tablet, rowset)`): existing tables, partitions and tablets keep their ids,
+/// everything new takes the next of `ids`, and every rowset is new.
+fn lay_out(
+    plan: &[(RestoreItem, ManifestTable, Option<TableTree>)],
+    replication_num: Option<u32>,
+    ids: Vec<u64>,
+    now: i64,
+    rowset_path: impl Fn(u64, u64) -> PathBuf,
+) -> Result<(Vec<RestoreTable>, Vec<Download>), JobError> {
+    let mut ids = ids.into_iter();
     let mut next = || {
         ids.next()
             .ok_or_else(|| fail("COMMON_ERROR", "internal error: too few ids drawn"))
     };
     let mut tables = Vec::new();
     let mut downloads = Vec::new();
-    let now = chrono::Utc::now().timestamp_millis();
-    for (item, source, target) in &plan {
+    for (item, source, target) in plan {
         let table_meta = match target {
             Some(t) => t.table.clone(),
             None => {
                 let mut properties = source.properties.clone();
-                if let Some(n) = req.replication_num {
+                if let Some(n) = replication_num {
                     properties.insert("replication_num".into(), n.to_string());
                 }
                 source.table_meta(next()?, item.target.clone(), properties, now)
@@ -207,11 +265,7 @@ async fn steps(
                         key: r.object.clone(),
                         sha256: r.sha256.clone(),
                         size: r.size,
-                        path: crate::store::table::rowset_path(
-                            &engine.config.data_dir,
-                            tablet.id,
-                            id,
-                        ),
+                        path: rowset_path(tablet.id, id),
                     });
                     rowsets.push(RowsetMeta {
                         id,
@@ -238,33 +292,23 @@ async fn steps(
             partitions,
         });
     }
-    let staged: Vec<PathBuf> = downloads.iter().map(|d| d.path.clone()).collect();
-    // The downloads are files nothing references until the commit: pinned for the job's life.
-    let downloading = engine.pins.pin(
-        tables
-            .iter()
-            .flat_map(|t| &t.partitions)
-            .flat_map(|p| &p.tablets)
-            .flat_map(|(_, rowsets)| rowsets.iter().map(|r| r.id)),
-    );
-    job.update(catalog, |r| {
-        r.staged = staged;
-        r.meta_prepared_ms = chrono::Utc::now().timestamp_millis();
-    })
-    .await?;
+    Ok((tables, downloads))
+}
 
-    // SNAPSHOTING: the targets are reserved: existing ones marked, new names held.
+/// SNAPSHOTING: the targets are reserved: existing ones were marked, new names are held.
+async fn snapshoting(
+    engine: &Engine,
+    job: &Job,
+    record: &crate::scheduler::JobRecord,
+    new_names: &[String],
+) -> Result<(), JobError> {
+    let catalog = &engine.catalog;
     job.set_state(catalog, JobState::Snapshoting).await?;
-    let new_names: Vec<String> = plan
-        .iter()
-        .filter(|(_, _, t)| t.is_none())
-        .map(|(item, _, _)| item.target.clone())
-        .collect();
     engine
         .jobs
-        .reserve(&record.db, &new_names, record.id)
+        .reserve(&record.db, new_names, record.id)
         .map_err(|e| fail("COMMON_ERROR", e))?;
-    for name in &new_names {
+    for name in new_names {
         // A table created between the plan and the reservation: refuse now, not at commit.
         if catalog.table(&record.db, name).await.is_ok() {
             return Err(fail(
@@ -285,8 +329,20 @@ async fn steps(
         r.snapshot_finished_ms = chrono::Utc::now().timestamp_millis()
     })
     .await?;
+    Ok(())
+}
 
-    // DOWNLOAD / DOWNLOADING
+/// DOWNLOAD / DOWNLOADING: every object to its rowset path, checked, then all of them durable
+/// with one sync of the data folder's file system (instead of an fsync per file and folder):
+/// the commit may rely on them.
+async fn downloading(
+    engine: &Engine,
+    job: &Arc<Job>,
+    repo: &Arc<Repository>,
+    req: &RestoreRequest,
+    downloads: Vec<Download>,
+) -> Result<(), JobError> {
+    let catalog = &engine.catalog;
     job.set_state(catalog, JobState::Download).await?;
     job.progress.reset(
         downloads.len() as u64,
@@ -294,34 +350,37 @@ async fn steps(
     );
     // The rowsets' folder, opened before the downloads so that its sync below reports any
     // writeback error they meet.
-    let rowsets_dir = crate::store::table::rowsets_root(&engine.config.data_dir);
-    let sync_dir = tokio::task::spawn_blocking(move || {
-        std::fs::create_dir_all(&rowsets_dir)?;
-        std::fs::File::open(&rowsets_dir)
-    })
+    let sync = crate::durable::FolderSync::open(crate::store::table::rowsets_root(
+        &engine.config.data_dir,
+    ))
     .await
-    .map_err(|e| fail("COMMON_ERROR", e.to_string()))?
     .map_err(|e| fail("COMMON_ERROR", format!("cannot open the data folder: {e}")))?;
     job.set_state(catalog, JobState::Downloading).await?;
     job.interruptible(download_all(job, repo, downloads, req.transfer))
         .await?;
-    // Every downloaded file durable, with one sync of the data folder's file system instead of
-    // an fsync per file and folder: the commit below may rely on them.
-    tokio::task::spawn_blocking(move || crate::repo::local::sync_filesystem(&sync_dir))
-        .await
-        .map_err(|e| fail("COMMON_ERROR", e.to_string()))?
-        .map_err(|e| {
-            fail(
-                "COMMON_ERROR",
-                format!("cannot make the downloaded files durable: {e}"),
-            )
-        })?;
+    sync.sync().await.map_err(|e| {
+        fail(
+            "COMMON_ERROR",
+            format!("cannot make the downloaded files durable: {e}"),
+        )
+    })?;
     job.update(catalog, |r| {
         r.transfer_finished_ms = chrono::Utc::now().timestamp_millis()
     })
     .await?;
+    Ok(())
+}
 
-    // COMMIT: from here on the job cannot be cancelled.
+/// COMMIT / COMMITTING: one catalog transaction, which also writes the FINISHED record; from
+/// its start the job cannot be cancelled.
+async fn commit(
+    engine: &Engine,
+    job: &Job,
+    record: &crate::scheduler::JobRecord,
+    tables: Vec<RestoreTable>,
+    pinned: crate::store::pins::PinGuard,
+) -> Result<(), JobError> {
+    let catalog = &engine.catalog;
     if !job.begin_commit() {
         return Err(JobError::Cancelled);
     }
@@ -354,7 +413,7 @@ async fn steps(
             )
         })?;
     // The downloads are committed: unpinned under the collector's gate (see Pins::release).
-    engine.pins.release(downloading).await;
+    engine.pins.release(pinned).await;
     job.update(catalog, |r| *r = finished).await?;
     // The partitions it replaced left files nothing references.
     engine.pins.mark_dirty();
@@ -627,9 +686,9 @@ fn check_free_space(data_dir: &std::path::Path, needed: u64) -> Result<(), JobEr
                 "not enough disk space in {} for the restore: it needs {} (plus {} margin), {} \
                  is available. Free space or restore fewer tables or partitions",
                 data_dir.display(),
-                super::human_bytes(needed),
-                super::human_bytes(DISK_MARGIN),
-                super::human_bytes(limit)
+                crate::scheduler::human_bytes(needed),
+                crate::scheduler::human_bytes(DISK_MARGIN),
+                crate::scheduler::human_bytes(limit)
             ),
         ));
     }
@@ -640,9 +699,9 @@ async fn download_all(
     job: &Arc<Job>,
     repo: &Arc<Repository>,
     downloads: Vec<Download>,
-    transfer: super::TransferSettings,
+    transfer: crate::scheduler::TransferSettings,
 ) -> Result<(), JobError> {
-    let bandwidth = super::Bandwidth::new(transfer.max_bandwidth);
+    let bandwidth = crate::scheduler::Bandwidth::new(transfer.max_bandwidth);
     let bandwidth = &bandwidth;
     futures::stream::iter(downloads)
         .map(|d| async move {
@@ -659,17 +718,13 @@ async fn download_all(
     Ok(())
 }
 
-/// Errors of one download: the store's (already retried by the store, a body cut mid-stream
-/// included), a damaged object, or the local file.
-enum DownloadError {
-    Store(StoreError),
-    Damaged(String),
-    Local(std::io::Error),
-}
-
 /// Downloads one object; a failure fails the job with its cause.
 async fn download_checked(job: &Job, repo: &Repository, d: &Download) -> Result<(), JobError> {
-    match download(repo, d).await {
+    match repo
+        .store
+        .download_verified(&d.key, d.size, &d.sha256, &d.path)
+        .await
+    {
         Ok(()) => Ok(()),
         Err(DownloadError::Store(StoreError::NotFound(_))) => {
             crate::metrics::METRICS.storage_error("not_found");
@@ -699,105 +754,180 @@ async fn download_checked(job: &Job, repo: &Repository, d: &Download) -> Result<
     }
 }
 
-/// Streams one object to a temporary file beside its rowset path, checks size and sha256, and
-/// renames it into place. Its writeback starts at once; the job makes every file durable with
-/// one sync of the file system before COMMIT.
-async fn download(repo: &Repository, d: &Download) -> Result<(), DownloadError> {
-    let dir = d
-        .path
-        .parent()
-        .ok_or_else(|| DownloadError::Local(std::io::Error::other("no folder")))?;
-    tokio::fs::create_dir_all(dir)
-        .await
-        .map_err(DownloadError::Local)?;
-    let tmp = tmp_path(&d.path);
-    let (size, sha) = match &repo.store {
-        // A local repository: one blocking copy with plain file I/O (no per-chunk hops).
-        crate::repo::ObjectStore::Local(local) => {
-            let source = local.object_path(&d.key).map_err(DownloadError::Store)?;
-            let (key, target) = (d.key.clone(), tmp.clone());
-            tokio::task::spawn_blocking(move || copy_hashing(&key, &source, &target))
-                .await
-                .map_err(|e| DownloadError::Local(std::io::Error::other(e.to_string())))??
-        }
-        _ => {
-            let mut stream = repo
-                .store
-                .get_stream(&d.key, None)
-                .await
-                .map_err(DownloadError::Store)?;
-            // The body arrives in small chunks: write it in large ones (each write of a tokio
-            // file is a hop to a blocking thread).
-            let mut file = tokio::io::BufWriter::with_capacity(
-                WRITE_SIZE,
-                tokio::fs::File::create(&tmp)
-                    .await
-                    .map_err(DownloadError::Local)?,
-            );
-            let mut hasher = Sha256::new();
-            let mut size = 0u64;
-            while let Some(chunk) = stream.next().await {
-                let chunk = chunk.map_err(DownloadError::Store)?;
-                hasher.update(&chunk);
-                size += chunk.len() as u64;
-                file.write_all(&chunk).await.map_err(DownloadError::Local)?;
-            }
-            file.flush().await.map_err(DownloadError::Local)?;
-            crate::repo::local::start_writeback(&file.into_inner().into_std().await);
-            (size, crate::hex(&hasher.finalize()))
-        }
-    };
-    if size != d.size || sha != d.sha256 {
-        let _ = tokio::fs::remove_file(&tmp).await;
-        return Err(DownloadError::Damaged(format!(
-            "it has {size} bytes with sha256 {sha}; the manifest says {} bytes with sha256 {}",
-            d.size, d.sha256
-        )));
-    }
-    tokio::fs::rename(&tmp, &d.path)
-        .await
-        .map_err(DownloadError::Local)?;
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
 
-/// Copies the object file `source` to `target`, hashing on the way, and starts its writeback.
-/// Blocking. Returns the size and sha256 of what was copied.
-fn copy_hashing(
-    key: &str,
-    source: &std::path::Path,
-    target: &std::path::Path,
-) -> Result<(u64, String), DownloadError> {
-    use std::io::{Read, Write};
-    let mut input = std::fs::File::open(source).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            DownloadError::Store(StoreError::NotFound(key.to_string()))
-        } else {
-            DownloadError::Store(StoreError::Failed {
-                op: "get",
-                key: key.to_string(),
-                detail: e.to_string(),
-            })
-        }
-    })?;
-    let mut output = std::fs::File::create(target).map_err(DownloadError::Local)?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 1 << 20];
-    let mut size = 0u64;
-    loop {
-        let n = input.read(&mut buffer).map_err(|e| {
-            DownloadError::Store(StoreError::Failed {
-                op: "get",
-                key: key.to_string(),
-                detail: e.to_string(),
-            })
-        })?;
-        let Some(chunk) = buffer.get(..n).filter(|c| !c.is_empty()) else {
-            break;
-        };
-        hasher.update(chunk);
-        output.write_all(chunk).map_err(DownloadError::Local)?;
-        size += n as u64;
+    use super::*;
+    use crate::catalog::{ColumnType, PartitionTree, TabletTree};
+
+    /// The committed fixture snapshot: table `t` (range, partitions p1 and p2 of two buckets,
+    /// three rowsets) and table `u` (unpartitioned, one rowset).
+    fn snapshot() -> Manifest {
+        crate::repo::manifest::parse(
+            include_bytes!("../repo/testdata/manifest.json"),
+            "s",
+            "2026-11-25-10-35-07-682",
+        )
+        .unwrap()
     }
-    crate::repo::local::start_writeback(&output);
-    Ok((size, crate::hex(&hasher.finalize())))
+
+    fn item(source: &str, target: &str, partitions: &[&str]) -> RestoreItem {
+        RestoreItem {
+            source: source.into(),
+            target: target.into(),
+            partitions: partitions.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn chosen_partitions_and_the_renamed_single_partition() {
+        let m = snapshot();
+        let t = chosen(&m, &item("t", "t", &["P2"])).unwrap();
+        assert_eq!(
+            t.partitions
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>(),
+            ["p2"]
+        );
+        assert_eq!(t.rows, t.partitions[0].rows);
+        let all = chosen(&m, &item("t", "t", &[])).unwrap();
+        assert_eq!(all.partitions.len(), 2);
+        // An unpartitioned table's partition carries the table's name, also under AS.
+        let u = chosen(&m, &item("u", "u_copy", &[])).unwrap();
+        assert_eq!(u.partitions[0].name, "u_copy");
+        let Err(JobError::Failed(status)) = chosen(&m, &item("nope", "nope", &[])) else {
+            panic!("an unknown table is refused");
+        };
+        assert_eq!(status.code, "NOT_FOUND");
+        assert!(
+            status
+                .msg
+                .contains("Table nope does not exist in snapshot s")
+        );
+    }
+
+    #[test]
+    fn schema_difference_names_what_differs() {
+        let m = snapshot();
+        let t = m.table("t").unwrap();
+        let same = t.table_meta(1, "t".into(), BTreeMap::new(), 0);
+        assert_eq!(schema_difference(&same, t), None);
+        let mut renamed = same.clone();
+        renamed.columns[1].name = "w".into();
+        let why = schema_difference(&renamed, t).unwrap();
+        assert!(why.starts_with("column: w "), "{why}");
+        assert!(why.contains("is different from the column in backup snapshot, column: v "));
+        let mut typed = same.clone();
+        typed.columns[0].data_type = ColumnType::BigInt;
+        let why = schema_difference(&typed, t).unwrap();
+        assert!(why.starts_with("column: k BIGINT NOT NULL"), "{why}");
+        let mut fewer = same.clone();
+        fewer.columns.pop();
+        assert_eq!(
+            schema_difference(&fewer, t).unwrap(),
+            format!(
+                "the existing table has {} columns, the snapshot's has {}",
+                t.columns.len() - 1,
+                t.columns.len()
+            )
+        );
+        let u = m.table("u").unwrap();
+        let mut other = same.clone();
+        other.partitioning = u.partitioning.clone();
+        assert_eq!(
+            schema_difference(&other, t).unwrap(),
+            "Table's partition type is different"
+        );
+        let mut spread = same;
+        spread.distribution = u.distribution.clone();
+        assert_eq!(
+            schema_difference(&spread, t).unwrap(),
+            "the distribution columns differ"
+        );
+    }
+
+    #[test]
+    fn a_new_table_takes_every_id_and_an_existing_one_keeps_its_own() {
+        let m = snapshot();
+        let t = chosen(&m, &item("t", "t2", &[])).unwrap();
+        // New: the table, 2 partitions, 4 tablets and 3 rowsets.
+        let fresh = vec![(item("t", "t2", &[]), t.clone(), None)];
+        assert_eq!(ids_needed(&fresh), 10);
+        let ids: Vec<u64> = (100..110).collect();
+        let (tables, downloads) = lay_out(&fresh, Some(1), ids, 7, |tablet, rowset| {
+            PathBuf::from(format!("/data/{tablet}/{rowset}.parquet"))
+        })
+        .unwrap();
+        assert_eq!(tables[0].meta.id, 100);
+        assert_eq!(tables[0].meta.name, "t2");
+        assert_eq!(tables[0].meta.properties["replication_num"], "1");
+        assert_eq!(downloads.len(), 3);
+        let every: Vec<u64> = tables[0]
+            .partitions
+            .iter()
+            .flat_map(|p| {
+                std::iter::once(p.meta.id).chain(p.tablets.iter().flat_map(|(tablet, rowsets)| {
+                    std::iter::once(tablet.id).chain(rowsets.iter().map(|r| r.id))
+                }))
+            })
+            .collect();
+        assert_eq!(every.len(), 9);
+        assert!(every.iter().all(|id| (101..110).contains(id)));
+        for d in &downloads {
+            assert!(d.path.starts_with("/data/"), "{d:?}");
+        }
+        // Too few ids is a bug, reported, not a panic.
+        assert!(lay_out(&fresh, None, vec![1, 2], 7, |_, _| PathBuf::new()).is_err());
+
+        // Existing: the table, its partitions and tablets keep their ids; rowsets are new.
+        let existing = TableTree {
+            table: t.table_meta(5, "t2".into(), BTreeMap::new(), 0),
+            partitions: t
+                .partitions
+                .iter()
+                .enumerate()
+                .map(|(i, p)| PartitionTree {
+                    partition: PartitionMeta {
+                        id: 10 + i as u64,
+                        table_id: 5,
+                        name: p.name.clone(),
+                        bounds: p.bounds.clone(),
+                        visible_version: 1,
+                        visible_version_ms: 0,
+                        buckets: p.buckets,
+                    },
+                    tablets: (0..p.buckets)
+                        .map(|b| TabletTree {
+                            tablet: TabletMeta {
+                                id: 20 + 10 * i as u64 + u64::from(b),
+                                table_id: 5,
+                                partition_id: 10 + i as u64,
+                                bucket: b,
+                            },
+                            rowsets: Vec::new(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        };
+        let over = vec![(item("t", "t2", &[]), t, Some(existing))];
+        let (tables, downloads) =
+            lay_out(&over, None, vec![200, 201, 202], 7, |_, _| PathBuf::new()).unwrap();
+        assert_eq!(tables[0].existing_id, Some(5));
+        assert!(tables[0].partitions.iter().all(|p| p.existing));
+        assert_eq!(
+            tables[0].partitions[1].tablets[1].0.id, 31,
+            "an existing tablet keeps its id"
+        );
+        let rowset_ids: Vec<u64> = tables[0]
+            .partitions
+            .iter()
+            .flat_map(|p| &p.tablets)
+            .flat_map(|(_, rowsets)| rowsets.iter().map(|r| r.id))
+            .collect();
+        assert_eq!(rowset_ids, [200, 201, 202]);
+        assert_eq!(downloads.len(), 3);
+    }
 }

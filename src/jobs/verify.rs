@@ -16,11 +16,11 @@ use std::sync::Arc;
 use futures::{StreamExt, TryStreamExt};
 use sha2::{Digest, Sha256};
 
-use super::{Job, JobError, JobState, JobStatus};
 use crate::engine::Engine;
 use crate::repo::Repository;
 use crate::repo::manifest::{self, Manifest, ManifestRowset};
 use crate::repo::store::{ObjectStore, StoreError};
+use crate::scheduler::{Job, JobError, JobState, JobStatus};
 
 /// `metadata` or `full`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +125,7 @@ async fn steps(
             let listed: BTreeMap<String, u64> = job
                 .interruptible(async {
                     repo.store
-                        .list(crate::repo::gc::OBJECTS_PREFIX)
+                        .list(crate::repo::layout::OBJECTS_PREFIX)
                         .await
                         .map_err(storage_failure)
                 })

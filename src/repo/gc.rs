@@ -32,12 +32,10 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::manifest::{self, COMMIT, MANIFEST, Manifest, SnapshotError};
+use super::layout::{self, LEASES_PREFIX, Lease, MARKS_PREFIX, OBJECTS_PREFIX, mark_key};
+use super::manifest::{self, Manifest, SnapshotError};
 use super::store::{ObjectStore, StoreError};
-
-pub const MARKS_PREFIX: &str = "gc/";
-pub const LEASES_PREFIX: &str = "leases/";
-pub const OBJECTS_PREFIX: &str = "objects/";
+use crate::sql::TimestampFilter;
 
 /// A lease or mark is trusted by its writer only until this long before it expires: covers
 /// clock skew between servers and the time one request takes.
@@ -59,18 +57,18 @@ pub struct Mark {
     pub waits_for: Option<BTreeSet<String>>,
 }
 
-pub fn mark_key(server_id: &str, round: &str) -> String {
-    format!("{MARKS_PREFIX}{server_id}-{round}.json")
+/// One collection round at a time per repository on this server: a lock per repository name.
+#[derive(Default)]
+pub struct RoundLocks {
+    locks: std::sync::Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
-/// The part of a lease that collection reads (`jobs::backup::Lease` writes more).
-#[derive(Debug, Clone, Deserialize)]
-pub struct LeaseView {
-    #[serde(default)]
-    pub label: String,
-    #[serde(default)]
-    pub timestamp: String,
-    pub expires_ms: i64,
+impl RoundLocks {
+    /// The lock of the repository `repo` (names compare case-insensitively).
+    pub fn lock_for(&self, repo: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|p| p.into_inner());
+        Arc::clone(locks.entry(repo.to_ascii_lowercase()).or_default())
+    }
 }
 
 fn now_ms() -> i64 {
@@ -87,8 +85,8 @@ pub enum GcError {
     Failpoint(String),
 }
 
-impl From<crate::error::Error> for GcError {
-    fn from(e: crate::error::Error) -> Self {
+impl From<crate::failpoint::Triggered> for GcError {
+    fn from(e: crate::failpoint::Triggered) -> Self {
         GcError::Failpoint(e.to_string())
     }
 }
@@ -98,15 +96,14 @@ impl From<crate::error::Error> for GcError {
 pub async fn live_leases(
     store: &ObjectStore,
     lifetime_ms: i64,
-) -> Result<BTreeMap<String, LeaseView>, StoreError> {
+) -> Result<BTreeMap<String, Lease>, StoreError> {
     let now = now_ms();
     let mut live = BTreeMap::new();
     for object in store.list(LEASES_PREFIX).await? {
         let lease = match store.get_bytes(&object.key).await {
-            Ok(bytes) => serde_json::from_slice::<LeaseView>(&bytes).unwrap_or(LeaseView {
-                label: String::new(),
-                timestamp: String::new(),
+            Ok(bytes) => serde_json::from_slice::<Lease>(&bytes).unwrap_or(Lease {
                 expires_ms: object.last_modified_ms.unwrap_or(now) + lifetime_ms,
+                ..Lease::default()
             }),
             Err(StoreError::NotFound(_)) => continue,
             Err(e) => return Err(e),
@@ -182,7 +179,7 @@ pub async fn committed(store: &ObjectStore) -> Result<Vec<Committed>, StoreError
                 Err(SnapshotError::Store(e)) => return Err(e.clone()),
                 Err(SnapshotError::Damaged { .. }) => {
                     // Keep whatever it may name: read the raw text for object keys.
-                    let key = format!("{}/{MANIFEST}", manifest::snapshot_dir(&label, &timestamp));
+                    let key = layout::manifest_key(&label, &timestamp);
                     match object_keys_streamed(store, &key).await {
                         Ok(keys) => keys.into_iter().map(|k| (k, 0)).collect(),
                         Err(StoreError::NotFound(_)) => BTreeMap::new(),
@@ -246,14 +243,6 @@ pub fn object_keys_in(text: &[u8]) -> BTreeSet<String> {
     keys
 }
 
-/// Which snapshots a DROP SNAPSHOT means.
-#[derive(Debug, Clone)]
-pub enum Which {
-    All,
-    Eq(String),
-    AtOrBefore(String),
-}
-
 /// One snapshot a drop removes, and the objects only it (among the dropped, in order) frees.
 #[derive(Debug, Clone)]
 pub struct Dropped {
@@ -271,7 +260,7 @@ pub struct Dropped {
 pub async fn plan_drop(
     store: &ObjectStore,
     label: &str,
-    which: &Which,
+    which: Option<&TimestampFilter>,
     force: bool,
     server_id: &str,
     lifetime_ms: i64,
@@ -280,17 +269,15 @@ pub async fn plan_drop(
     let chosen: Vec<&Committed> = all
         .iter()
         .filter(|c| c.label == label)
-        .filter(|c| match which {
-            Which::All => true,
-            Which::Eq(ts) => &c.timestamp == ts,
-            Which::AtOrBefore(ts) => c.timestamp.as_str() <= ts.as_str(),
-        })
+        .filter(|c| TimestampFilter::selects(which, &c.timestamp))
         .collect();
     if chosen.is_empty() {
         let what = match which {
-            Which::All => String::new(),
-            Which::Eq(ts) => format!(" with timestamp '{ts}'"),
-            Which::AtOrBefore(ts) => format!(" with a timestamp at or before '{ts}'"),
+            None => String::new(),
+            Some(TimestampFilter::Eq(ts)) => format!(" with timestamp '{ts}'"),
+            Some(TimestampFilter::AtOrBefore(ts)) => {
+                format!(" with a timestamp at or before '{ts}'")
+            }
         };
         return Err(GcError::Refused(format!(
             "Snapshot '{label}'{what} does not exist in the repository; SHOW SNAPSHOT lists them"
@@ -363,10 +350,12 @@ pub async fn delete_snapshot(
     label: &str,
     timestamp: &str,
 ) -> Result<(), GcError> {
-    let dir = manifest::snapshot_dir(label, timestamp);
-    store.delete(&format!("{dir}/{COMMIT}")).await?;
+    let dir = layout::snapshot_dir(label, timestamp);
+    store.delete(&layout::commit_key(label, timestamp)).await?;
     crate::failpoint::hit("gc.after_commit_delete").await?;
-    store.delete(&format!("{dir}/{MANIFEST}")).await?;
+    store
+        .delete(&layout::manifest_key(label, timestamp))
+        .await?;
     crate::failpoint::hit("gc.after_manifest_delete").await?;
     for object in store.list(&format!("{dir}/")).await? {
         store.delete(&object.key).await?;
@@ -552,7 +541,7 @@ async fn remove_leftovers(store: &ObjectStore, lifetime_ms: i64) -> Result<u64, 
             if has_commit || writing.contains(&(label.as_str(), timestamp.as_str())) {
                 continue;
             }
-            let dir = manifest::snapshot_dir(&label, &timestamp);
+            let dir = layout::snapshot_dir(&label, &timestamp);
             for object in store.list(&format!("{dir}/")).await? {
                 // A folder younger than a lease's lifetime may belong to a backup whose lease
                 // this server cannot see yet: leave it for a later round.

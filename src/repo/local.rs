@@ -159,7 +159,7 @@ impl LocalStore {
             Ok(()) => {
                 // A dropped snapshot's folder goes with its last file (only its own job ever
                 // writes there). Object prefix folders stay: a backup may be writing into one.
-                if key.starts_with("snapshots/")
+                if key.starts_with(super::layout::SNAPSHOTS_PREFIX)
                     && let Some(dir) = path.parent()
                 {
                     let _ = tokio::fs::remove_dir(dir).await;
@@ -251,7 +251,7 @@ fn walk(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<ObjectMeta>) -> std
 pub struct Staged {
     tmp: PathBuf,
     path: PathBuf,
-    /// The repository's root, opened before the copy ([`sync_filesystem`]).
+    /// The repository's root, opened before the copy ([`crate::durable::sync_filesystem`]).
     root: std::fs::File,
 }
 
@@ -278,7 +278,7 @@ impl LocalStore {
                 // In-kernel (copy_file_range), then the disk writes start while the next
                 // object is copied; publish waits for them.
                 let n = std::io::copy(&mut input, &mut output)?;
-                start_writeback(&output);
+                crate::durable::start_writeback(&output);
                 Ok(n)
             })();
             match copied {
@@ -302,7 +302,7 @@ impl LocalStore {
             let failed = |e: std::io::Error| io_error("publish", "objects/", &e);
             // The root as the first object's copy found it: opened before any of the copies.
             if let Some(first) = staged.first() {
-                sync_filesystem(&first.root).map_err(failed)?;
+                crate::durable::sync_filesystem(&first.root).map_err(failed)?;
             }
             let mut folders = std::collections::BTreeSet::new();
             for s in &staged {
@@ -369,27 +369,6 @@ impl LocalStore {
     }
 }
 
-/// Asks the kernel to start writing `file`'s dirty pages to disk now, without waiting for
-/// them: a job that makes many files durable with one [`sync_filesystem`] at its end overlaps
-/// the disk writes with its copying instead of doing them all at the end. Advisory: where the
-/// call is not supported, the final sync does all the work.
-pub fn start_writeback(file: &std::fs::File) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: sync_file_range only reads its arguments; the descriptor is open for the call's
-    // duration (borrowed from `file`), and offset 0 with length 0 means "to the end of file".
-    let _ = unsafe { libc::sync_file_range(file.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE) };
-}
-
-/// Makes everything written to the file system that holds `dir` durable (`syncfs`): file
-/// data, and metadata such as renames. One call instead of an fsync per file and folder.
-///
-/// Open `dir` before writing what it must make durable: the kernel reports a writeback error
-/// to `syncfs` only when it happened after the descriptor was opened, or was not yet reported
-/// to anyone else.
-pub fn sync_filesystem(dir: &std::fs::File) -> std::io::Result<()> {
-    rustix::fs::syncfs(dir).map_err(std::io::Error::from)
-}
-
 /// A temporary name in the folder of `path`.
 fn temporary_beside(path: &Path) -> PathBuf {
     let name = path
@@ -415,7 +394,7 @@ fn write_atomic(
         fill(&mut file)?;
         file.sync_all()?;
         std::fs::rename(&tmp, path)?;
-        std::fs::File::open(dir)?.sync_all()
+        crate::durable::sync_dir(path)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

@@ -1,13 +1,7 @@
-//! Snapshot manifests and the repository's key layout (DESIGN.md "Repository format").
+//! Snapshot manifests (DESIGN.md "Repository format"; the keys are [`super::layout`]'s): the
+//! committed-manifest writer ([`encode_committed`]) beside its reader ([`read_committed`]),
+//! validation, and the listing of snapshots.
 //!
-//! ```text
-//! <location>/<repo name>/
-//!   repository.json
-//!   objects/<2 hex>/<sha256 hex>                 rowset files, named by content hash
-//!   snapshots/<label>/<timestamp>/manifest.json  everything needed to rebuild the tables
-//!   snapshots/<label>/<timestamp>/COMMIT         written last; holds the manifest's sha256
-//!   leases/<server id>-<job id>.json             heartbeated by every running backup
-//! ```
 //! Nothing here depends on local ids: a manifest names databases, tables and partitions, and
 //! rowsets by their content hash, so any server can restore it.
 
@@ -16,25 +10,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::layout::{self, COMMIT, CommitMarker};
 use super::store::{ObjectStore, StoreError};
 use crate::catalog::{ColumnMeta, Distribution, KeyDesc, PartitionBounds, Partitioning};
-
-pub const MANIFEST: &str = "manifest.json";
-pub const COMMIT: &str = "COMMIT";
-
-/// `objects/<2 hex>/<sha256 hex>`: spreads objects over 256 prefixes (S3 rates are per prefix).
-pub fn object_key(sha256: &str) -> String {
-    let prefix = sha256.get(..2).unwrap_or("00");
-    format!("objects/{prefix}/{sha256}")
-}
-
-pub fn snapshot_dir(label: &str, timestamp: &str) -> String {
-    format!("snapshots/{label}/{timestamp}")
-}
-
-pub fn lease_key(server_id: &str, job_id: u64) -> String {
-    format!("leases/{server_id}-{job_id}.json")
-}
 
 /// StarRocks' snapshot timestamp, `yyyy-MM-dd-HH-mm-ss-SSS`, in UTC.
 pub fn snapshot_timestamp(ms: i64) -> String {
@@ -160,13 +138,6 @@ impl Manifest {
     }
 }
 
-/// The COMMIT object: written last, names the manifest by its hash.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CommitMarker {
-    pub manifest_sha256: String,
-    pub finished_ms: i64,
-}
-
 pub fn sha256_hex(bytes: &[u8]) -> String {
     crate::hex(&Sha256::digest(bytes))
 }
@@ -209,6 +180,35 @@ pub fn is_valid_label(label: &str) -> bool {
             .any(|c| c == '/' || c == '\\' || c.is_control())
 }
 
+/// One document of a snapshot, ready to put: its key and bytes.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub key: String,
+    pub bytes: bytes::Bytes,
+}
+
+/// The writer of a committed snapshot, the other half of [`read_committed`]: the manifest
+/// (`manifest.json`) and the COMMIT that names it by its sha256. Put the manifest first and
+/// the COMMIT last, once every object the manifest names is in the repository.
+pub fn encode_committed(m: &Manifest) -> Result<(Encoded, Encoded), String> {
+    let json = serde_json::to_vec_pretty(m).map_err(|e| e.to_string())?;
+    let commit = CommitMarker {
+        manifest_sha256: sha256_hex(&json),
+        finished_ms: m.finished_ms,
+    };
+    let commit = serde_json::to_vec(&commit).map_err(|e| e.to_string())?;
+    Ok((
+        Encoded {
+            key: layout::manifest_key(&m.label, &m.timestamp),
+            bytes: json.into(),
+        },
+        Encoded {
+            key: layout::commit_key(&m.label, &m.timestamp),
+            bytes: commit.into(),
+        },
+    ))
+}
+
 /// Reads and checks a committed snapshot: COMMIT exists, the manifest parses and its sha256 is
 /// the one COMMIT names (DESIGN.md: what `OK` means), and its content passes [`validate`].
 /// Every consumer (RESTORE, SHOW SNAPSHOT, VERIFY SNAPSHOT, DROP SNAPSHOT's collection) reads
@@ -227,13 +227,12 @@ pub async fn read_committed(
     if !is_valid_label(label) || !is_snapshot_timestamp(timestamp) {
         return Err(missing());
     }
-    let dir = snapshot_dir(label, timestamp);
     let damaged = |why: String| SnapshotError::Damaged {
         label: label.to_string(),
         timestamp: timestamp.to_string(),
         why,
     };
-    let commit_key = format!("{dir}/{COMMIT}");
+    let commit_key = layout::commit_key(label, timestamp);
     match store.head(&commit_key).await? {
         None => return Err(missing()),
         Some(m) if m.size > MAX_COMMIT_BYTES => {
@@ -251,7 +250,7 @@ pub async fn read_committed(
     };
     let commit: CommitMarker = serde_json::from_slice(&commit)
         .map_err(|e| damaged(format!("its COMMIT cannot be read ({e})")))?;
-    let manifest_key = format!("{dir}/{MANIFEST}");
+    let manifest_key = layout::manifest_key(label, timestamp);
     match store.head(&manifest_key).await? {
         None => return Err(damaged("its manifest is missing".into())),
         Some(m) if m.size > MAX_MANIFEST_BYTES => {
@@ -453,7 +452,7 @@ fn validate_rowset(r: &ManifestRowset, visible_version: u64) -> Result<(), Strin
             r.sha256
         ));
     }
-    let key = object_key(&r.sha256);
+    let key = layout::object_key(&r.sha256);
     if r.object != key {
         return Err(format!(
             "rowset object key '{}' is not the key of its content, {key}",
@@ -489,8 +488,8 @@ pub async fn list_snapshots(
     let prefix = match label {
         // A label that cannot name a folder has no snapshots (and never becomes a prefix).
         Some(l) if !is_valid_label(l) => return Ok(BTreeMap::new()),
-        Some(l) => format!("snapshots/{l}/"),
-        None => "snapshots/".to_string(),
+        Some(l) => format!("{}{l}/", layout::SNAPSHOTS_PREFIX),
+        None => layout::SNAPSHOTS_PREFIX.to_string(),
     };
     let mut out: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
     for object in store.list(&prefix).await? {
@@ -527,7 +526,7 @@ mod tests {
 
     #[test]
     fn object_keys_spread_over_prefixes() {
-        assert_eq!(object_key("abcdef"), "objects/ab/abcdef");
+        assert_eq!(layout::object_key("abcdef"), "objects/ab/abcdef");
     }
 
     /// A manifest a real BACKUP wrote (two tables: range-partitioned and unpartitioned).
@@ -588,7 +587,7 @@ mod tests {
     fn assert_sane(m: &Manifest) {
         let mut total = 0u64;
         for (key, r) in m.objects() {
-            assert_eq!(key, object_key(&r.sha256));
+            assert_eq!(key, layout::object_key(&r.sha256));
             assert_eq!(key.len(), "objects/".len() + 2 + 1 + 64);
             assert!(!key.contains(".."));
             assert!(r.size <= MAX_OBJECT_BYTES);
@@ -705,5 +704,29 @@ mod tests {
                 assert_sane(&m);
             }
         }
+    }
+
+    /// What the writer encodes, the reader accepts and returns unchanged.
+    #[tokio::test]
+    async fn the_committed_writer_and_reader_agree() {
+        let m = parse(REAL.as_bytes(), "s", "2026-11-25-10-35-07-682").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let store = ObjectStore::Local(super::super::local::LocalStore::new(dir.path().into()));
+        let (manifest, commit) = encode_committed(&m).unwrap();
+        assert_eq!(
+            manifest.key,
+            "snapshots/s/2026-11-25-10-35-07-682/manifest.json"
+        );
+        assert_eq!(commit.key, "snapshots/s/2026-11-25-10-35-07-682/COMMIT");
+        store
+            .put_bytes(&manifest.key, manifest.bytes)
+            .await
+            .unwrap();
+        assert!(matches!(
+            read_committed(&store, "s", &m.timestamp).await,
+            Err(SnapshotError::Missing { .. })
+        ));
+        store.put_bytes(&commit.key, commit.bytes).await.unwrap();
+        assert_eq!(read_committed(&store, "s", &m.timestamp).await.unwrap(), m);
     }
 }

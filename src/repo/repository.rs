@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use super::layout;
 use super::local::LocalStore;
 use super::location::Location;
 use super::s3::S3Store;
@@ -16,8 +17,6 @@ use crate::catalog::repos::RepositoryMeta;
 
 /// The format version this build writes and reads (DESIGN.md "Repository format (version 1)").
 pub const FORMAT_VERSION: u32 = 1;
-/// The object that marks a repository root; written once.
-pub const REPOSITORY_JSON: &str = "repository.json";
 
 /// `repository.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,8 +87,8 @@ impl Repository {
     pub async fn check_and_init(&self, server_id: &str) -> Result<RepositoryInfo, RepoError> {
         // Listing first: it is what a read-only policy grants, and it tells a missing bucket,
         // a wrong key and an unreachable endpoint apart.
-        self.store.list(REPOSITORY_JSON).await?;
-        let existing = match self.store.get_bytes(REPOSITORY_JSON).await {
+        self.store.list(layout::REPOSITORY_JSON).await?;
+        let existing = match self.store.get_bytes(layout::REPOSITORY_JSON).await {
             Ok(bytes) => Some(parse_info(&bytes)?),
             Err(StoreError::NotFound(_)) => None,
             Err(e) => return Err(e.into()),
@@ -98,7 +97,7 @@ impl Repository {
             return Ok(existing.unwrap_or_else(|| self.new_info(server_id)));
         }
         // A writable repository must be able to write (and its jobs to delete leases): probe.
-        let probe = format!("leases/.probe-{server_id}-{:08x}", rand::random::<u32>());
+        let probe = layout::probe_key(server_id, rand::random::<u32>());
         if let Err(e) = self
             .store
             .put_bytes(&probe, Bytes::from_static(b"probe"))
@@ -124,7 +123,7 @@ impl Repository {
                 let json = serde_json::to_vec_pretty(&info)
                     .map_err(|e| RepoError::Invalid(e.to_string()))?;
                 self.store
-                    .put_bytes(REPOSITORY_JSON, Bytes::from(json))
+                    .put_bytes(layout::REPOSITORY_JSON, Bytes::from(json))
                     .await?;
                 Ok(info)
             }
@@ -145,7 +144,8 @@ impl Repository {
 fn parse_info(bytes: &[u8]) -> Result<RepositoryInfo, RepoError> {
     let info: RepositoryInfo = serde_json::from_slice(bytes).map_err(|e| {
         RepoError::Invalid(format!(
-            "the location holds a {REPOSITORY_JSON} that is not a backstop repository ({e})"
+            "the location holds a {} that is not a backstop repository ({e})",
+            layout::REPOSITORY_JSON
         ))
     })?;
     if info.format_version != FORMAT_VERSION {

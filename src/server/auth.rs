@@ -7,12 +7,6 @@ use sha1::{Digest, Sha1};
 
 pub const NATIVE_PASSWORD: &str = "mysql_native_password";
 
-/// SHA1(SHA1(password)), the form in which passwords are kept.
-pub fn native_hash(password: &str) -> [u8; 20] {
-    let once: [u8; 20] = Sha1::digest(password.as_bytes()).into();
-    Sha1::digest(once).into()
-}
-
 /// A per-connection scramble: 20 printable bytes (some clients treat NUL as a terminator).
 pub fn new_scramble() -> [u8; 20] {
     let mut rng = rand::rng();
@@ -52,6 +46,7 @@ pub fn verify(stored: Option<&[u8; 20]>, scramble: &[u8; 20], answer: &[u8]) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::users::native_hash;
 
     /// What a client computes.
     fn answer(password: &str, scramble: &[u8; 20]) -> [u8; 20] {

@@ -2,8 +2,11 @@
 //! MySQL 8 server would (toolchain.md §3 lists what each client sends).
 //!
 //! - `SET ...` (names, autocommit, sql_mode, session_track_*, user variables) updates the session;
-//! - `SHOW VARIABLES`, `SHOW STATUS`, `SHOW WARNINGS`, `SHOW COLLATION`, `SHOW CHARACTER SET`,
-//!   `SHOW ENGINES`, transaction statements are answered here;
+//! - `USE db` changes the session's database (checked against the catalog);
+//! - `SHOW VARIABLES`, `SHOW STATUS`, `SHOW WARNINGS`, `SHOW ERRORS`, `SHOW COLLATION`,
+//!   `SHOW CHARACTER SET`, `SHOW ENGINES`, transaction statements are answered here;
+//! - `DESCRIBE <query>` / `EXPLAIN`-less describes of a SELECT become the query itself
+//!   ([`intercept_describe`]), as drivers use them to learn a result's columns;
 //! - in a SELECT, `@@variables`, `@user_variables` and session functions (`DATABASE()`,
 //!   `USER()`, `CONNECTION_ID()`, `VERSION()`) are replaced by literals, and unnamed columns get
 //!   the text the user wrote as their name, as MySQL names them. The query itself then runs in

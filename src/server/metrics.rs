@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use crate::engine::Engine;
-use crate::metrics::{Gauges, METRICS, kind_label};
+use crate::metrics::{Gauges, METRICS};
 
 /// Scrapes served at once.
 const MAX_CONNECTIONS: usize = 8;
@@ -102,7 +102,7 @@ fn gauges(engine: &Engine) -> Gauges {
     let mut jobs: Vec<(&'static str, &'static str, u64)> = Vec::new();
     for job in engine.jobs.all_latest() {
         let r = job.record();
-        let key = (kind_label(r.kind), r.state.as_str());
+        let key = (r.kind.as_str(), r.state.as_str());
         match jobs.iter_mut().find(|(k, s, _)| (*k, *s) == key) {
             Some((_, _, n)) => *n += 1,
             None => jobs.push((key.0, key.1, 1)),

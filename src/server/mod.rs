@@ -15,8 +15,6 @@ mod results;
 mod session;
 mod span;
 
-pub use auth::native_hash;
-
 use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -47,6 +45,7 @@ pub async fn run_until_signal(config: Config) -> io::Result<()> {
     };
     let engine = Engine::new(config).map_err(|e| io::Error::other(e.to_string()))?;
     engine.start_background();
+    crate::jobs::start_background(&engine);
     let shutdown = CancellationToken::new();
     if let Some(listener) = metrics_listener {
         let addr = listener.local_addr()?;

@@ -1,7 +1,7 @@
 //! User and privilege statements, in StarRocks' forms (2.x and 3.x) and MySQL's:
 //! `CREATE/ALTER/DROP USER`, `SHOW USERS`, `SET PASSWORD`, `GRANT`, `REVOKE`, `SHOW GRANTS`.
 //!
-//! Passwords are held in [`Secret`], whose `Debug` and `Display` print `***`: a statement that
+//! Passwords are held in [`Secret`](crate::config::Secret), whose `Debug` and `Display` print `***`: a statement that
 //! carries a password prints `'***'` in its place, so such a statement never round-trips with
 //! its password (on purpose: `Display` feeds log lines).
 
@@ -10,7 +10,7 @@ use std::fmt;
 use sqlparser::tokenizer::Token;
 
 use super::{BackstopParser, Id, Ident, ParseError, QuotedString, Statement};
-pub use crate::config::Secret;
+use crate::config::Secret;
 
 /// `'user'@'host'`; a missing host is `%` (any host).
 #[derive(Debug, Clone, PartialEq, Eq)]

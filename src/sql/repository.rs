@@ -140,6 +140,24 @@ impl fmt::Display for DropRepository {
     }
 }
 
+impl TimestampFilter {
+    /// Whether the backup with `timestamp` is one the filter means (`None`: every one).
+    pub fn selects(filter: Option<&TimestampFilter>, timestamp: &str) -> bool {
+        match filter {
+            None => true,
+            Some(TimestampFilter::Eq(ts)) => timestamp == ts,
+            Some(TimestampFilter::AtOrBefore(ts)) => timestamp <= ts.as_str(),
+        }
+    }
+
+    /// The timestamp the filter names.
+    pub fn timestamp(&self) -> &str {
+        match self {
+            TimestampFilter::Eq(ts) | TimestampFilter::AtOrBefore(ts) => ts,
+        }
+    }
+}
+
 impl fmt::Display for TimestampFilter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -55,7 +55,7 @@ pub enum LoadError {
     #[error("Out of range value for column '{column}': {reason}")]
     OutOfRange { column: String, reason: String },
     #[error(transparent)]
-    Store(#[from] super::StoreError),
+    Store(#[from] super::RowsetError),
 }
 
 struct Target {

@@ -3,7 +3,11 @@
 //!
 //! - [`rowset`]: writes one rowset (temp file → fsync → rename → fsync dir), computing its
 //!   sha256, size, row count and content checksum while the bytes pass;
-//! - [`checksum`]: the order-independent row checksum behind `CHECKSUM TABLE`.
+//! - [`load`]: the load path (INSERT): rows routed to partitions and buckets, one rowset per
+//!   touched tablet;
+//! - [`checksum`]: the order-independent row checksum behind `CHECKSUM TABLE`;
+//! - [`table`]: the query provider over a table's rowsets, with partition pruning ([`prune`]);
+//! - [`pins`]: who still needs which rowset file, and the collector that deletes the rest.
 //!
 //! Files become part of a table only through a catalog transaction (DESIGN.md "Data model").
 
@@ -16,8 +20,10 @@ pub mod table;
 
 use std::path::{Path, PathBuf};
 
+/// Why writing a rowset file failed (the repository's storage errors are
+/// [`crate::repo::StoreError`]).
 #[derive(Debug, thiserror::Error)]
-pub enum StoreError {
+pub enum RowsetError {
     #[error("cannot write {}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -30,9 +36,9 @@ pub enum StoreError {
     Closed,
 }
 
-impl StoreError {
+impl RowsetError {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        StoreError::Io {
+        RowsetError::Io {
             path: path.to_path_buf(),
             source,
         }

@@ -18,7 +18,7 @@ use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use sha2::{Digest, Sha256};
 
-use super::StoreError;
+use super::RowsetError;
 use super::checksum::batch_checksum;
 
 /// Encoded bytes a writer may hold before it closes its row group.
@@ -78,11 +78,11 @@ pub struct RowsetWriter {
 
 impl RowsetWriter {
     /// Starts `<dir>/<name>`; the directory is created if needed. Blocking.
-    pub fn create(dir: &Path, name: &str, schema: SchemaRef) -> Result<Self, StoreError> {
-        fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+    pub fn create(dir: &Path, name: &str, schema: SchemaRef) -> Result<Self, RowsetError> {
+        fs::create_dir_all(dir).map_err(|e| RowsetError::io(dir, e))?;
         let target = dir.join(name);
         let tmp = dir.join(format!("{name}.tmp"));
-        let file = File::create(&tmp).map_err(|e| StoreError::io(&tmp, e))?;
+        let file = File::create(&tmp).map_err(|e| RowsetError::io(&tmp, e))?;
         let sink = HashingWriter {
             inner: BufWriter::with_capacity(WRITE_BUFFER_BYTES, file),
             hasher: Sha256::new(),
@@ -114,8 +114,8 @@ impl RowsetWriter {
         })
     }
 
-    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), StoreError> {
-        let writer = self.writer.as_mut().ok_or(StoreError::Closed)?;
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), RowsetError> {
+        let writer = self.writer.as_mut().ok_or(RowsetError::Closed)?;
         writer.write(batch)?;
         // A load keeps one writer open per touched tablet; closing row groups at a modest size
         // bounds the memory each holds (encoded pages wait in memory until their row group is
@@ -133,10 +133,10 @@ impl RowsetWriter {
     }
 
     /// Closes the Parquet file, makes it durable and gives it its final name.
-    pub fn finish(mut self) -> Result<RowsetFile, StoreError> {
-        let writer = self.writer.take().ok_or(StoreError::Closed)?;
+    pub fn finish(mut self) -> Result<RowsetFile, RowsetError> {
+        let writer = self.writer.take().ok_or(RowsetError::Closed)?;
         let mut sink = writer.into_inner()?;
-        sink.flush().map_err(|e| StoreError::io(&self.tmp, e))?;
+        sink.flush().map_err(|e| RowsetError::io(&self.tmp, e))?;
         let HashingWriter {
             inner,
             hasher,
@@ -144,12 +144,13 @@ impl RowsetWriter {
         } = sink;
         let file = inner
             .into_inner()
-            .map_err(|e| StoreError::io(&self.tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| StoreError::io(&self.tmp, e))?;
+            .map_err(|e| RowsetError::io(&self.tmp, e.into_error()))?;
+        file.sync_all().map_err(|e| RowsetError::io(&self.tmp, e))?;
         drop(file);
-        fs::rename(&self.tmp, &self.target).map_err(|e| StoreError::io(&self.target, e))?;
+        fs::rename(&self.tmp, &self.target).map_err(|e| RowsetError::io(&self.target, e))?;
         self.renamed = true;
-        if let Err(e) = sync_dir(&self.target) {
+        if let Err(e) = crate::durable::sync_dir(&self.target) {
+            let e = RowsetError::io(self.target.parent().unwrap_or(Path::new(".")), e);
             // Not durable, so not a rowset: the caller fails the load, nothing else removes it.
             let _ = fs::remove_file(&self.target);
             return Err(e);
@@ -172,14 +173,6 @@ impl Drop for RowsetWriter {
             let _ = fs::remove_file(&self.tmp);
         }
     }
-}
-
-/// Makes a rename durable: fsync the directory that holds `path`.
-pub fn sync_dir(path: &Path) -> Result<(), StoreError> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| StoreError::io(dir, e))
 }
 
 #[cfg(test)]

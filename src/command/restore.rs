@@ -1,0 +1,329 @@
+//! `RESTORE SNAPSHOT` and its dry run: the submission checks run here, synchronously, in
+//! StarRocks' order and with its texts; the job itself runs in the background
+//! ([`crate::jobs::restore`]).
+
+use std::sync::Arc;
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::jobs::restore::{RestoreItem, RestoreRequest};
+use crate::repo::manifest;
+use crate::scheduler::{JobKind, JobRecord, JobStatus};
+use crate::sql::RestoreSnapshot;
+
+use super::properties::JobProperties;
+use super::submit::{check_statement, on_entry, start_job};
+use super::{Outcome, Session};
+
+/// `RESTORE SNAPSHOT [db.]label FROM repo [DATABASE src [AS tgt]] [ON (...)] PROPERTIES (...)`
+pub async fn restore(
+    engine: &Arc<Engine>,
+    session: &mut Session,
+    stmt: RestoreSnapshot,
+) -> Result<Outcome> {
+    let label = stmt.label.value.clone();
+    check_statement("RESTORE", stmt.catalogs.is_some(), &label)?;
+    let props = JobProperties::parse(engine, &stmt.properties, JobKind::Restore)?;
+    let timestamp = props
+        .backup_timestamp
+        .clone()
+        .ok_or_else(|| Error::Common("Missing backup_timestamp property".into()))?;
+    let repo_name = stmt.repo.value.clone();
+    if engine.catalog.repository(&repo_name).await?.is_none() {
+        return Err(Error::Common(format!(
+            "Repository {repo_name} does not exist"
+        )));
+    }
+    let repo = engine.open_repository(&repo_name).await?;
+    let manifest = manifest::read_committed(&repo.store, &label, &timestamp)
+        .await
+        .map_err(|e| {
+            let hint = if matches!(e, manifest::SnapshotError::Missing { .. }) {
+                ". Maybe specified wrong backup timestamp"
+            } else {
+                ""
+            };
+            Error::Common(format!(
+                "Failed to get info of snapshot '{label}' because: {e}{hint}"
+            ))
+        })?;
+    if let Some(db) = &stmt.database
+        && !db.source.value.eq_ignore_ascii_case(&manifest.database)
+    {
+        return Err(Error::Common(format!(
+            "target database: {} is not existed in snapshot",
+            db.source.value
+        )));
+    }
+    let db = stmt
+        .target_db()
+        .map(|d| d.value.clone())
+        .unwrap_or_else(|| manifest.database.clone());
+    crate::catalog::validate_database_name(&db)?;
+    let mut items: Vec<RestoreItem> = Vec::new();
+    let all = |m: &manifest::Manifest| {
+        m.tables
+            .iter()
+            .map(|t| RestoreItem {
+                source: t.name.clone(),
+                target: t.name.clone(),
+                partitions: Vec::new(),
+            })
+            .collect::<Vec<_>>()
+    };
+    if stmt.on.is_empty() {
+        items = all(&manifest);
+    }
+    for object in &stmt.on {
+        match on_entry(
+            "RESTORE",
+            object,
+            "Do not support restoring temporary partitions",
+        )? {
+            None => items = all(&manifest),
+            Some((name, object)) => {
+                let Some(table) = manifest.table(&name) else {
+                    return Err(Error::Common(format!(
+                        "Table {name} does not exist in snapshot {label}"
+                    )));
+                };
+                if items.iter().any(|i| i.source.eq_ignore_ascii_case(&name)) {
+                    return Err(Error::Common(format!("Duplicated table: {name}")));
+                }
+                let target = object
+                    .alias
+                    .as_ref()
+                    .map_or_else(|| table.name.clone(), |a| a.value.clone());
+                crate::catalog::validate_table_name(&target)?;
+                if items.iter().any(|i| i.target.eq_ignore_ascii_case(&target)) {
+                    return Err(Error::Common(format!("Duplicated alias name: {target}")));
+                }
+                for p in &object.partitions {
+                    if !table
+                        .partitions
+                        .iter()
+                        .any(|x| x.name.eq_ignore_ascii_case(&p.value))
+                    {
+                        return Err(Error::Common(format!(
+                            "Partition {} of table {name} does not exist in snapshot {label}",
+                            p.value
+                        )));
+                    }
+                }
+                items.push(RestoreItem {
+                    source: table.name.clone(),
+                    target,
+                    partitions: object.partitions.iter().map(|p| p.value.clone()).collect(),
+                });
+            }
+        }
+    }
+    if items.is_empty() {
+        return Err(Error::Common(format!(
+            "Snapshot {label} holds no table to restore"
+        )));
+    }
+    if props.replication_num.is_some() && engine.catalog.database(&db).await?.is_some() {
+        let existing = engine.catalog.tables(&db).await?;
+        for item in &items {
+            if existing
+                .iter()
+                .any(|t| t.name.eq_ignore_ascii_case(&item.target))
+            {
+                session.warnings.push(super::Warning {
+                    level: "Warning",
+                    code: 1105,
+                    message: format!(
+                        "replication_num is ignored for the existing table {}: a single server holds one replica",
+                        item.target
+                    ),
+                });
+            }
+        }
+    }
+    if props.dry_run {
+        let request = RestoreRequest {
+            manifest,
+            items,
+            replication_num: props.replication_num,
+            transfer: props.transfer,
+        };
+        return restore_dry_run(engine, &db, &request).await;
+    }
+    let objects = items
+        .iter()
+        .map(|i| {
+            if i.partitions.is_empty() {
+                i.source.clone()
+            } else {
+                format!("{} PARTITIONS [{}]", i.source, i.partitions.join(", "))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let timeout = JobStatus::error(
+        "TIMEOUT",
+        format!("restore job with label: {label}  timeout."),
+    );
+    let record = JobRecord {
+        label,
+        db,
+        repo: repo_name,
+        timestamp,
+        objects,
+        timeout_s: props.timeout_s,
+        allow_load: props.allow_load,
+        replication_num: props.replication_num.unwrap_or(1),
+        ..JobRecord::pending(
+            JobKind::Restore,
+            engine.catalog.new_id().await?,
+            chrono::Utc::now().timestamp_millis(),
+        )
+    };
+    let request = RestoreRequest {
+        manifest,
+        items,
+        replication_num: props.replication_num,
+        transfer: props.transfer,
+    };
+    start_job(engine, record, timeout, props.sync, |engine, job| {
+        crate::jobs::restore::run(engine, job, repo, request)
+    })
+    .await
+}
+
+/// `RESTORE ... PROPERTIES ("dry_run" = "true")`: what the restore would do, from the same
+/// plan a real restore checks first. One row per action, conflict, and a TOTAL row.
+async fn restore_dry_run(
+    engine: &Engine,
+    db: &str,
+    request: &crate::jobs::restore::RestoreRequest,
+) -> Result<Outcome> {
+    use crate::jobs::restore::Conflict;
+    let mut plan = crate::jobs::restore::plan(engine, db, request, None)
+        .await
+        .map_err(|e| match e {
+            crate::scheduler::JobError::Failed(s) => Error::Common(s.msg),
+            crate::scheduler::JobError::Cancelled => Error::Common("cancelled".into()),
+        })?;
+    if engine.jobs.latest(db).is_some_and(|j| !j.state().is_done()) {
+        plan.conflicts.insert(
+            0,
+            Conflict {
+                table: None,
+                message: "Can only run one backup or restore job of a database at same time".into(),
+            },
+        );
+    }
+    let row = |action: &str,
+               table: Option<&str>,
+               partition: Option<&str>,
+               detail: String,
+               objects: Option<u64>,
+               bytes: Option<u64>| {
+        vec![
+            Some(action.to_string()),
+            Some(db.to_string()),
+            table.map(str::to_string),
+            partition.map(str::to_string),
+            Some(detail),
+            objects.map(|n| n.to_string()),
+            bytes.map(|n| n.to_string()),
+        ]
+    };
+    let mut rows = Vec::new();
+    if plan.creates_database {
+        rows.push(row(
+            "CREATE DATABASE",
+            None,
+            None,
+            String::new(),
+            None,
+            None,
+        ));
+    }
+    for t in &plan.tables {
+        let size = |p: &crate::repo::manifest::ManifestPartition| {
+            let rowsets = p.tablets.iter().flat_map(|t| &t.rowsets);
+            (
+                rowsets.clone().count() as u64,
+                rowsets.map(|r| r.size).sum::<u64>(),
+            )
+        };
+        if t.target.is_none() {
+            let (objects, bytes) = t
+                .source
+                .partitions
+                .iter()
+                .map(size)
+                .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+            rows.push(row(
+                "CREATE TABLE",
+                Some(&t.item.target),
+                None,
+                format!("from snapshot table {}", t.source.name),
+                Some(objects),
+                Some(bytes),
+            ));
+        }
+        for p in &t.source.partitions {
+            let (objects, bytes) = size(p);
+            let action = if t.target.is_none() {
+                "RESTORE PARTITION"
+            } else if t.overwrites(&p.name) {
+                "OVERWRITE PARTITION"
+            } else {
+                "ADD PARTITION"
+            };
+            rows.push(row(
+                action,
+                Some(&t.item.target),
+                Some(&p.name),
+                format!("{} rows, version {}", p.rows, p.visible_version),
+                Some(objects),
+                Some(bytes),
+            ));
+        }
+    }
+    for c in &plan.conflicts {
+        rows.push(row(
+            "CONFLICT",
+            c.table.as_deref(),
+            None,
+            c.message.clone(),
+            None,
+            None,
+        ));
+    }
+    let summary = match plan.conflicts.first() {
+        None => format!(
+            "DRY RUN: would download {} objects ({}); nothing was changed",
+            plan.objects,
+            crate::scheduler::human_bytes(plan.bytes)
+        ),
+        Some(c) => format!(
+            "DRY RUN: the restore would fail: {}; nothing was changed",
+            c.message
+        ),
+    };
+    rows.push(row(
+        "TOTAL",
+        None,
+        None,
+        summary,
+        Some(plan.objects),
+        Some(plan.bytes),
+    ));
+    Outcome::text_table(
+        &[
+            "Action",
+            "Database",
+            "Table",
+            "Partition",
+            "Detail",
+            "Objects",
+            "Bytes",
+        ],
+        rows,
+    )
+}
