@@ -272,3 +272,72 @@ fn backups_are_incremental_and_each_snapshot_restores_alone() {
     assert_eq!(partitions.len(), 1);
     assert_eq!(partitions[0][1], "p2");
 }
+
+/// CANCEL BACKUP while an object's multipart upload is half done (held at a failpoint after
+/// its first part): the upload is aborted on moto, no COMMIT is written, and nothing of the
+/// upload is left to bill.
+#[test]
+fn cancel_aborts_the_multipart_upload_in_flight() {
+    use rand::Rng;
+    let moto = MotoServer::start();
+    moto.create_bucket("cancelled");
+    let writer = moto.create_user("writer", &allow_policy(&["s3:*"]));
+    let points = tempfile::tempdir().unwrap();
+    let d = TestDaemon::start_with(
+        &[],
+        &[
+            ("BACKSTOP_FAILPOINTS", "s3.multipart.after_part=pause"),
+            ("BACKSTOP_FAILPOINT_DIR", points.path().to_str().unwrap()),
+        ],
+    );
+    // One rowset of about 9 MiB of incompressible text: two parts of 5 MiB.
+    let mut rng = rand::rng();
+    let csv = d.scratch_dir().join("big.csv");
+    let mut text = String::new();
+    for id in 0..60_000 {
+        let payload: String = (0..200)
+            .map(|_| char::from(rng.sample(rand::distr::Alphanumeric)))
+            .collect();
+        text.push_str(&format!("{id}|{payload}\n"));
+    }
+    std::fs::write(&csv, text).unwrap();
+    mysql(
+        &d,
+        &format!(
+            "CREATE DATABASE shop; CREATE TABLE shop.big (id INT, payload STRING) DUPLICATE KEY(id) \
+             DISTRIBUTED BY HASH(id) BUCKETS 1; INSERT INTO shop.big SELECT * FROM FILES(\
+             \"path\" = \"file://{}\", \"format\" = \"csv\", \"csv.column_separator\" = \"|\"); \
+             CREATE REPOSITORY repo ON LOCATION \"s3a://cancelled/backups\" {}",
+            csv.display(),
+            s3_props(&moto.endpoint(), &writer)
+        ),
+    );
+    mysql(
+        &d,
+        "BACKUP SNAPSHOT shop.held TO repo PROPERTIES (\"part_size\" = \"5M\")",
+    );
+    let reached = points.path().join("s3.multipart.after_part.reached");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !reached.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the backup never reached its first part"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(moto.multipart_uploads("cancelled"), 1, "an upload is open");
+    mysql(&d, "CANCEL BACKUP FROM shop");
+    let row = wait_job(&d, "BACKUP", "shop");
+    assert_eq!(row[3], "CANCELLED", "{row:?}");
+    // The abort runs on its own task once the transfer is dropped: give it a moment.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while moto.multipart_uploads("cancelled") > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the cancelled multipart upload was not aborted"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let listed = mysql(&d, "SHOW SNAPSHOT ON repo");
+    assert!(listed.is_empty(), "no snapshot was committed: {listed:?}");
+}

@@ -347,26 +347,42 @@ impl S3Store {
                 detail: "CreateMultipartUpload returned no upload id".to_string(),
             });
         };
+        // From here on the upload is aborted unless it completes: on an error below, and also
+        // when this future is dropped (a job's CANCEL or timeout drops its transfers).
+        let mut pending = PendingUpload {
+            store: self.clone(),
+            key: key.to_string(),
+            full: full.to_string(),
+            upload_id,
+            open: true,
+        };
         let result = self
-            .upload_parts(key, full, path, size, part_size, &upload_id)
+            .upload_parts(key, full, path, size, part_size, &pending.upload_id)
             .await;
+        pending.open = false;
         if result.is_err() {
-            // Best effort: a failed abort leaves parts that a bucket lifecycle rule removes.
-            if let Err(e) = self
-                .call("abort upload", key, || {
-                    self.client
-                        .abort_multipart_upload()
-                        .bucket(&self.bucket)
-                        .key(full)
-                        .upload_id(&upload_id)
-                        .send()
-                })
-                .await
-            {
-                tracing::warn!(key, error = %e, "cannot abort a failed multipart upload");
-            }
+            pending.abort().await;
         }
         result
+    }
+
+    /// Aborts the multipart upload `upload_id` of `full`. Best effort: a failed abort leaves
+    /// parts that a bucket lifecycle rule removes.
+    async fn abort_upload(&self, key: &str, full: &str, upload_id: &str) {
+        let aborted = self
+            .call("abort upload", key, || {
+                self.client
+                    .abort_multipart_upload()
+                    .bucket(&self.bucket)
+                    .key(full)
+                    .upload_id(upload_id)
+                    .send()
+            })
+            .await;
+        match aborted {
+            Ok(_) => tracing::debug!(key, "multipart upload aborted"),
+            Err(e) => tracing::warn!(key, error = %e, "cannot abort a multipart upload"),
+        }
     }
 
     async fn upload_parts(
@@ -747,6 +763,46 @@ impl S3Store {
                 detail: self.scrub(error_chain(&err)),
             },
         }
+    }
+}
+
+/// A multipart upload that has begun: aborted when dropped while still `open`, so that a
+/// cancelled job (whose transfers are dropped) leaves no parts behind. The abort then runs on
+/// its own task, since a drop cannot wait.
+struct PendingUpload {
+    store: S3Store,
+    key: String,
+    full: String,
+    upload_id: String,
+    open: bool,
+}
+
+impl PendingUpload {
+    /// Aborts now, waiting for the answer.
+    async fn abort(&mut self) {
+        self.open = false;
+        self.store
+            .abort_upload(&self.key, &self.full, &self.upload_id)
+            .await;
+    }
+}
+
+impl Drop for PendingUpload {
+    fn drop(&mut self) {
+        if !self.open {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (store, key, full, id) = (
+            self.store.clone(),
+            std::mem::take(&mut self.key),
+            std::mem::take(&mut self.full),
+            std::mem::take(&mut self.upload_id),
+        );
+        tracing::info!(key, "aborting a multipart upload that was cancelled");
+        runtime.spawn(async move { store.abort_upload(&key, &full, &id).await });
     }
 }
 
