@@ -1432,3 +1432,62 @@ async fn a_round_waits_for_a_backup_of_another_server() {
     let copy = timestamps(&mut ca, "repo", "copy").await;
     assert_restores(&mut ca, &root, "copy", &copy[0], "from_b").await;
 }
+
+/// kill -9 while a backup uploads: after the restart the daemon removes the dead job's lease at
+/// once, not after its lifetime (300 s here), so a DROP SNAPSHOT right after collects without
+/// waiting for a backup that is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_removes_the_leases_of_the_jobs_it_ended() {
+    let points = tempfile::tempdir().unwrap();
+    let mut d = TestDaemon::start_with(&["--lease-lifetime", "300"], &[]);
+    let root = {
+        let mut c = d.conn().await;
+        load_sample(&mut c, "shop").await;
+        let root = scratch_repo(&d, &mut c, "repo").await;
+        backup(&mut c, "shop", "old", "repo", "").await;
+        // New rows, so that the next backup has an object to upload.
+        change_sample(&mut c, "shop").await;
+        root
+    };
+    d.stop();
+    d.set_env(
+        "BACKSTOP_FAILPOINTS",
+        Some("backup.after_object_upload=pause"),
+    );
+    d.set_env(
+        "BACKSTOP_FAILPOINT_DIR",
+        Some(points.path().to_str().unwrap()),
+    );
+    d.start_again();
+    {
+        let mut c = d.conn().await;
+        exec(&mut c, "BACKUP SNAPSHOT shop.new TO repo").await;
+        wait_file(&points.path().join("backup.after_object_upload.reached")).await;
+    }
+    assert_eq!(lease_files(&root).len(), 1, "the running backup's lease");
+    d.kill9();
+    d.set_env("BACKSTOP_FAILPOINTS", None);
+    d.start_again();
+    wait_until(
+        "the dead job's lease is removed",
+        Duration::from_secs(15),
+        || lease_files(&root).is_empty(),
+    )
+    .await;
+    let mut c = d.conn().await;
+    let job = wait_done(&mut c, "BACKUP", "shop").await;
+    assert_eq!(job.get("State"), "CANCELLED", "{job:?}");
+    let started = Instant::now();
+    let (snaps, status) = drop_snapshot(&mut c, "DROP SNAPSHOT old ON repo").await;
+    assert_eq!(snaps.len(), 1);
+    assert!(
+        !status.starts_with("PENDING"),
+        "the round waited for a dead backup: {status}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "DROP SNAPSHOT took {:?}",
+        started.elapsed()
+    );
+    assert!(marks(&root).is_empty(), "the round ended");
+}

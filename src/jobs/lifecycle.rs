@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::repo::Repository;
 use crate::repo::gc::{self, Dropped, GcError, RoundSettings, Swept};
+use crate::repo::{Repository, layout};
 use crate::sql::TimestampFilter;
 
 /// How long DROP SNAPSHOT waits for its collection round before leaving it to the background
@@ -228,4 +228,60 @@ pub async fn expire(engine: &Arc<Engine>, repo: Arc<Repository>) -> Result<u64, 
     // Also finishes what a crash or a failed round left.
     run_round(Arc::clone(engine), repo).await?;
     Ok(expired)
+}
+
+/// At start-up: removes, from every writable repository, this server's leases of jobs that are
+/// not running (the restart ended them) and the marks of its collection rounds (none runs while
+/// this holds the repository's round lock), so that no round and no backup waits for a job or
+/// a round that is gone. A repository that cannot be reached keeps them until they expire, as
+/// before; the failure is logged.
+pub async fn clear_dead_leases_and_marks(engine: Arc<Engine>) {
+    let repos = match engine.catalog.repositories().await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list repositories to remove stale leases");
+            return;
+        }
+    };
+    for meta in repos.into_iter().filter(|m| !m.read_only) {
+        let result = match engine.open_repository(&meta.name).await {
+            Ok(repo) => clear_in(&engine, &repo).await,
+            Err(e) => Err(GcError::Refused(e.to_string())),
+        };
+        match result {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(
+                repository = %meta.name,
+                removed,
+                "removed the leases and marks of jobs and rounds the restart ended"
+            ),
+            Err(e) => tracing::warn!(
+                repository = %meta.name,
+                error = %e,
+                "cannot remove stale leases and marks; they expire after --lease-lifetime"
+            ),
+        }
+    }
+}
+
+async fn clear_in(engine: &Engine, repo: &Repository) -> Result<u64, GcError> {
+    let server_id = engine.catalog.server_id();
+    let lock = engine.gc_locks.lock_for(&repo.meta.name);
+    let _no_round_of_ours = lock.lock().await;
+    let mut removed = 0;
+    for object in repo.store.list(layout::LEASES_PREFIX).await? {
+        let dead =
+            layout::lease_job(server_id, &object.key).is_some_and(|id| !engine.jobs.is_running(id));
+        if dead {
+            repo.store.delete(&object.key).await?;
+            removed += 1;
+        }
+    }
+    for object in repo.store.list(layout::MARKS_PREFIX).await? {
+        if layout::is_mark_of(server_id, &object.key) {
+            repo.store.delete(&object.key).await?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }

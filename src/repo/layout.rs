@@ -52,6 +52,16 @@ pub fn lease_key(server_id: &str, job_id: u64) -> String {
     format!("{LEASES_PREFIX}{server_id}-{job_id}.json")
 }
 
+/// The job id of `key` when it is a lease of `server_id`'s (`leases/<server id>-<job id>.json`).
+pub fn lease_job(server_id: &str, key: &str) -> Option<u64> {
+    key.strip_prefix(LEASES_PREFIX)?
+        .strip_prefix(server_id)?
+        .strip_prefix('-')?
+        .strip_suffix(".json")?
+        .parse()
+        .ok()
+}
+
 /// `leases/.probe-<server id>-<random>`: the object CREATE REPOSITORY writes and deletes to
 /// check that it may (a name no lease has).
 pub fn probe_key(server_id: &str, random: u32) -> String {
@@ -61,6 +71,14 @@ pub fn probe_key(server_id: &str, random: u32) -> String {
 /// `gc/<server id>-<round id>.json`
 pub fn mark_key(server_id: &str, round: &str) -> String {
     format!("{MARKS_PREFIX}{server_id}-{round}.json")
+}
+
+/// Whether `key` is a mark of one of `server_id`'s collection rounds.
+pub fn is_mark_of(server_id: &str, key: &str) -> bool {
+    key.strip_prefix(MARKS_PREFIX)
+        .and_then(|k| k.strip_prefix(server_id))
+        .and_then(|k| k.strip_prefix('-'))
+        .is_some_and(|k| k.ends_with(".json"))
 }
 
 /// A running backup's lease, `leases/<server id>-<job id>.json`: heartbeated while the backup
@@ -105,6 +123,11 @@ mod tests {
         assert_eq!(lease_key("s1", 7), "leases/s1-7.json");
         assert_eq!(mark_key("s1", "r"), "gc/s1-r.json");
         assert_eq!(probe_key("s1", 255), "leases/.probe-s1-000000ff");
+        assert_eq!(lease_job("s1", &lease_key("s1", 7)), Some(7));
+        assert_eq!(lease_job("s1", &lease_key("s12", 7)), None);
+        assert_eq!(lease_job("s1", &probe_key("s1", 1)), None);
+        assert!(is_mark_of("s1", &mark_key("s1", "r")));
+        assert!(!is_mark_of("s1", &mark_key("s12", "r")));
     }
 
     #[test]

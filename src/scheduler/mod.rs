@@ -209,6 +209,12 @@ impl Jobs {
         jobs
     }
 
+    /// Whether the job `id` is known and not done.
+    pub fn is_running(&self, id: u64) -> bool {
+        let running = |j: &Arc<Job>| j.id() == id && !j.state().is_done();
+        lock(&self.latest).values().any(running) || lock(&self.verifications).iter().any(running)
+    }
+
     /// Whether a job that is not done uses the repository.
     pub fn using_repository(&self, repo: &str) -> bool {
         let busy =
