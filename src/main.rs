@@ -48,6 +48,9 @@ fn main() -> ExitCode {
     raise_open_files_limit();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        // Room for the deepest statement the parser lets through (sql::MAX_OPERATOR_CHAIN):
+        // its expression tree is walked recursively. Only the pages touched are resident.
+        .thread_stack_size(backstop::server::THREAD_STACK)
         .build()
     {
         Ok(rt) => rt,

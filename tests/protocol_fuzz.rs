@@ -492,11 +492,35 @@ fn well_formed_sql() -> impl Strategy<Value = Vec<u8>> {
     ]
 }
 
+/// A flat chain of `n` terms of one operator, or an `IN` list of `n` values: short ones get a
+/// result, those past the documented limit (sql::MAX_OPERATOR_CHAIN) a clear error.
+fn chain(op: &str, n: usize) -> String {
+    match op {
+        "IN" => {
+            let values: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+            format!("SELECT 1 WHERE 7 IN ({})", values.join(","))
+        }
+        "||" => format!("SELECT {}", vec!["'a'"; n].join("||")),
+        "+" => format!("SELECT {}", vec!["1"; n].join("+")),
+        op => format!("SELECT 1 WHERE {}", vec!["TRUE"; n].join(op)),
+    }
+}
+
+fn long_chains() -> impl Strategy<Value = Vec<u8>> {
+    (
+        proptest::sample::select(vec!["+", " AND ", " OR ", "||", "IN"]),
+        proptest::sample::select(vec![2usize, 300, 10_000, 100_000]),
+    )
+        .prop_map(|(op, n)| chain(op, n).into_bytes())
+}
+
 fn sql_bytes() -> impl Strategy<Value = Vec<u8>> {
     let token = proptest::sample::select(TOKENS);
     prop_oneof![
         // Well-formed statements with random literals.
         3 => well_formed_sql(),
+        // Long flat operator chains and IN lists.
+        1 => long_chains(),
         // Any Unicode text (emoji included).
         1 => ".{0,80}".prop_map(String::into_bytes),
         // Token soup.
@@ -597,4 +621,40 @@ fn random_sql_gets_a_result_or_an_error() {
         assert_select_1(&mut c).await;
         c.disconnect().await.unwrap();
     });
+}
+
+/// Flat chains of 10,000 and 100,000 terms of each operator, and IN lists as long, through a
+/// real client: each gets a result or the documented "too complex" error (1064), and the same
+/// connection answers the next statement. A 2,000-term OR filter (what an ORM writes) runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_chains_get_a_result_or_a_clear_error() {
+    let daemon = TestDaemon::start();
+    let mut c = daemon.conn().await;
+    for n in [10_000, 100_000] {
+        for op in ["+", " AND ", " OR ", "||"] {
+            let (code, _, message) = common::server_err(&mut c, &chain(op, n)).await;
+            assert_eq!(code, 1064, "{op} x {n}: {message}");
+            assert!(
+                message.contains("Statement too complex"),
+                "{op} x {n}: {message}"
+            );
+            assert_select_1(&mut c).await;
+        }
+        let found: Option<i64> = c.query_first(chain("IN", n)).await.unwrap();
+        assert_eq!(found, Some(1), "IN list of {n}");
+        assert_select_1(&mut c).await;
+    }
+    common::exec(&mut c, "CREATE DATABASE h").await;
+    common::exec(
+        &mut c,
+        "CREATE TABLE h.t (id INT) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 2",
+    )
+    .await;
+    common::exec(&mut c, "INSERT INTO h.t VALUES (0), (5), (1999), (2000)").await;
+    let filter: Vec<String> = (0..2000).map(|i| format!("id={i}")).collect();
+    let sql = format!("SELECT COUNT(*) FROM h.t WHERE {}", filter.join(" OR "));
+    let count: Option<i64> = c.query_first(sql).await.unwrap();
+    assert_eq!(count, Some(3));
+    assert_select_1(&mut c).await;
+    c.disconnect().await.unwrap();
 }

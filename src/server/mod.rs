@@ -32,6 +32,11 @@ use crate::engine::Engine;
 /// How long shutdown waits for sessions to finish their current statement.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
+/// The stack of the daemon's threads: room for the deepest expression the parser accepts
+/// ([`crate::sql::MAX_OPERATOR_CHAIN`]), whose tree is walked recursively while a statement
+/// runs. Only the pages a thread touches are resident.
+pub const THREAD_STACK: usize = 32 << 20;
+
 /// Binds the configured address, prints where it listens, and serves until SIGINT or SIGTERM.
 pub async fn run_until_signal(config: Config) -> io::Result<()> {
     let listener = TcpListener::bind(config.listen).await.map_err(|e| {

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, error, info_span};
@@ -337,7 +337,8 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
                 Err(e) => self.write_error(&e.to_mysql()).await,
             };
         }
-        let statements = match sql::parse(sql) {
+        let parsed = std::panic::catch_unwind(|| sql::parse(sql));
+        let statements = match parsed.unwrap_or_else(|panic| Err(parse_panicked(panic.as_ref()))) {
             Ok(s) => s,
             Err(e) => return self.write_error(&Error::from(e).to_mysql()).await,
         };
@@ -373,12 +374,21 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
         Ok(())
     }
 
+    /// Runs one statement. A panic on its way fails this statement only (an internal error,
+    /// logged), never the connection or the daemon.
     async fn run(&mut self, stmt: Statement, sql: &str) -> Result<Outcome> {
         self.session.warnings.clear();
-        match federated::intercept(&self.engine, &mut self.session, stmt, sql).await? {
-            Intercept::Answered(outcome) => Ok(outcome),
-            Intercept::Pass(stmt) => command::execute(&self.engine, &mut self.session, *stmt).await,
-        }
+        let (engine, session) = (&self.engine, &mut self.session);
+        let statement = async move {
+            match federated::intercept(engine, session, stmt, sql).await? {
+                Intercept::Answered(outcome) => Ok(outcome),
+                Intercept::Pass(stmt) => command::execute(engine, session, *stmt).await,
+            }
+        };
+        std::panic::AssertUnwindSafe(statement)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| Err(panicked(panic.as_ref())))
     }
 
     fn log_error(&self, e: &Error) {
@@ -479,7 +489,8 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
             Ok(s) => s,
             Err(e) => return self.write_error(&e.to_mysql()).await,
         };
-        let stmt = match sql::parse_one(&sql) {
+        let parsed = std::panic::catch_unwind(|| sql::parse_one(&sql));
+        let stmt = match parsed.unwrap_or_else(|panic| Err(parse_panicked(panic.as_ref()))) {
             Ok(s) => s,
             Err(e) => return self.write_error(&Error::from(e).to_mysql()).await,
         };
@@ -675,4 +686,30 @@ fn parse_handshake_response(payload: &[u8]) -> Option<Login> {
         database,
         plugin,
     })
+}
+
+/// What a panic says, for the error that replaces it.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
+}
+
+/// The error of a statement that panicked while it ran.
+fn panicked(panic: &(dyn std::any::Any + Send)) -> Error {
+    Error::Internal(format!("the statement panicked: {}", panic_text(panic)))
+}
+
+/// The error of a statement whose parsing panicked.
+fn parse_panicked(panic: &(dyn std::any::Any + Send)) -> sql::ParseError {
+    sql::ParseError {
+        message: format!(
+            "internal error: parsing panicked: {} (this is a bug in backstop; please report it)",
+            panic_text(panic)
+        ),
+        line: 0,
+        column: 0,
+    }
 }

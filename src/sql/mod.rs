@@ -447,6 +447,124 @@ fn is_reserved(word: &str) -> bool {
 
 /// The statement parser: sqlparser's parser plus backstop's statements.
 ///
+/// The deepest flat chain of operators an expression may have: `a OR b OR ...` and
+/// `1 + 1 + ...` of this many operators, or an `OR` list of this many `x = n` terms (what an
+/// ORM writes for a long filter). Each chained operator nests the expression tree one level
+/// deeper, and that tree is walked recursively (cloned, printed, planned, dropped); past this
+/// limit a statement is refused as too complex instead of risking the stack of the thread that
+/// runs it (docs/operations.md, "Limits"). `IN (...)` lists and `VALUES` rows do not count:
+/// their items are side by side, not nested.
+pub const MAX_OPERATOR_CHAIN: usize = 4_096;
+
+/// How deep one flat run of an expression nests, estimated from its tokens: `AND`, `OR`,
+/// `XOR` and `NOT` chain across the run; the other operators (comparisons, arithmetic, `||`)
+/// bind tighter and chain within the stretch between two logical operators. Commas and
+/// parentheses start new runs (parentheses nest, and the parser limits their depth itself).
+#[derive(Default, Clone, Copy)]
+struct Chain {
+    logical: usize,
+    tight: usize,
+    deepest_tight: usize,
+}
+
+impl Chain {
+    fn depth(&self) -> usize {
+        self.logical + self.deepest_tight
+    }
+}
+
+/// Refuses a statement whose operator chain nests deeper than [`MAX_OPERATOR_CHAIN`].
+fn check_operator_chains(tokens: &[TokenWithSpan]) -> Result<(), ParseError> {
+    // One run per open parenthesis, the statement's own at the bottom.
+    let mut runs: Vec<Chain> = vec![Chain::default()];
+    for t in tokens {
+        let run = match &t.token {
+            Token::LParen => {
+                runs.push(Chain::default());
+                continue;
+            }
+            Token::RParen => {
+                if runs.len() > 1 {
+                    runs.pop();
+                }
+                continue;
+            }
+            Token::Comma => {
+                if let Some(r) = runs.last_mut() {
+                    *r = Chain::default();
+                }
+                continue;
+            }
+            Token::SemiColon => {
+                runs = vec![Chain::default()];
+                continue;
+            }
+            token => match (operator_kind(token), runs.last_mut()) {
+                (Some(logical), Some(run)) => {
+                    if logical {
+                        run.logical += 1;
+                        run.tight = 0;
+                    } else {
+                        run.tight += 1;
+                        run.deepest_tight = run.deepest_tight.max(run.tight);
+                    }
+                    *run
+                }
+                _ => continue,
+            },
+        };
+        if run.depth() > MAX_OPERATOR_CHAIN {
+            return Err(ParseError::at(
+                format!(
+                    "Statement too complex: an expression chains more than {MAX_OPERATOR_CHAIN} \
+                     operators (AND, OR, +, ||, ...). Split it, or write a long list of \
+                     values as IN (...)"
+                ),
+                t.span.start,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `Some(true)` for the logical operators (`AND`, `OR`, `XOR`, `NOT`), `Some(false)` for the
+/// others that nest an expression (comparisons, arithmetic, `||`, `LIKE`, ...), `None` for
+/// any other token.
+fn operator_kind(token: &Token) -> Option<bool> {
+    match token {
+        Token::Plus
+        | Token::Minus
+        | Token::Mul
+        | Token::Div
+        | Token::Mod
+        | Token::StringConcat
+        | Token::Ampersand
+        | Token::Pipe
+        | Token::Caret
+        | Token::ShiftLeft
+        | Token::ShiftRight
+        | Token::Eq
+        | Token::DoubleEq
+        | Token::Neq
+        | Token::Lt
+        | Token::Gt
+        | Token::LtEq
+        | Token::GtEq
+        | Token::Spaceship => Some(false),
+        Token::Word(w) if w.quote_style.is_none() => {
+            let is = |words: &[&str]| words.iter().any(|k| w.value.eq_ignore_ascii_case(k));
+            if is(&["AND", "OR", "XOR", "NOT"]) {
+                Some(true)
+            } else if is(&["DIV", "MOD", "LIKE", "REGEXP", "RLIKE"]) {
+                Some(false)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
 /// Grammar helpers compare unquoted words case-insensitively instead of using sqlparser's
 /// `Keyword` enum, which lacks most StarRocks words (`REPOSITORY`, `BUCKETS`, ...).
 pub struct BackstopParser<'a> {
@@ -463,6 +581,7 @@ impl BackstopParser<'static> {
             .with_unescape(true)
             .tokenize_with_location()
             .map_err(|e| ParseError::at(e.message, e.location))?;
+        check_operator_chains(&tokens)?;
         let end = tokens
             .iter()
             .rev()

@@ -1896,3 +1896,27 @@ fn show_table_status_round_trips() {
         assert_eq!(parse_one(&stmt.to_string()).unwrap(), stmt, "{sql}");
     }
 }
+
+#[test]
+fn operator_chains_past_the_limit_are_refused_and_lists_are_not() {
+    use crate::sql::MAX_OPERATOR_CHAIN;
+    let chain = |op: &str, n: usize| format!("SELECT {}", vec!["1"; n].join(op));
+    assert!(parse(&chain("+", MAX_OPERATOR_CHAIN + 1)).is_ok());
+    let e = parse(&chain("+", MAX_OPERATOR_CHAIN + 2)).unwrap_err();
+    assert!(e.message.starts_with("Statement too complex"), "{e}");
+    for op in [" AND ", " OR ", " || ", " * "] {
+        assert!(parse(&chain(op, 10_000)).is_err(), "{op}");
+    }
+    // An OR list of `x = n` terms nests once per OR, not per operator.
+    let terms: Vec<String> = (0..MAX_OPERATOR_CHAIN)
+        .map(|i| format!("x = {i}"))
+        .collect();
+    assert!(parse(&format!("SELECT 1 WHERE {}", terms.join(" OR "))).is_ok());
+    // Side by side, not nested: long IN lists, many select items, parenthesised terms.
+    let many: Vec<String> = (0..100_000).map(|i| i.to_string()).collect();
+    assert!(parse(&format!("SELECT 1 WHERE 5 IN ({})", many.join(","))).is_ok());
+    assert!(parse(&format!("SELECT {}", vec!["1+1"; 20_000].join(","))).is_ok());
+    // A chain's count starts again in the next statement.
+    let two = format!("{}; {}", chain("+", 4_000), chain("+", 4_000));
+    assert!(parse(&two).is_ok());
+}
