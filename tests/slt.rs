@@ -39,6 +39,8 @@ macro_rules! slt_files {
 
 slt_files!(
     slt_session,
+    slt_ddl,
+    slt_dml,
     slt_errors,
 );
 
