@@ -42,6 +42,9 @@ slt_files!(
     slt_ddl,
     slt_dml,
     slt_errors,
+    slt_repository,
+    slt_backup,
+    slt_backup_errors,
 );
 
 /// Set `SLT_COMPLETE=1` to rewrite each file's expected results and errors with the daemon's
