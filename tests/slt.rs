@@ -45,6 +45,7 @@ slt_files!(
     slt_repository,
     slt_backup,
     slt_backup_errors,
+    slt_users,
 );
 
 /// Set `SLT_COMPLETE=1` to rewrite each file's expected results and errors with the daemon's
