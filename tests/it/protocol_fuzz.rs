@@ -7,7 +7,7 @@
 //! first, then a random one (printed; `BACKSTOP_FUZZ_SEED` replays it).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod common;
+use crate::common;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

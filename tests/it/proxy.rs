@@ -1,8 +1,8 @@
-//! The fault-injecting proxy of `tests/common/proxy.rs`, against a small HTTP/1.1 echo server
+//! The fault-injecting proxy of `tests/it/common/proxy.rs`, against a small HTTP/1.1 echo server
 //! written here: every fault does what it says, and without one every byte passes unchanged.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod common;
+use crate::common;
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -3,7 +3,7 @@
 //! and its row counts and sums equal the source table's.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::Duration;

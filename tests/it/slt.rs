@@ -8,7 +8,7 @@
 //! so `cargo nextest run slt_ddl` runs one file and nextest runs the files in parallel;
 //! `slt_every_file_has_a_test` fails when a file in `tests/slt/` has no test here.
 
-mod common;
+use crate::common;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -76,7 +76,7 @@ fn slt_every_file_has_a_test() {
     tested.sort();
     assert_eq!(
         stems, tested,
-        "every tests/slt/*.slt file needs a line in the slt_files! list of tests/slt.rs"
+        "every tests/slt/*.slt file needs a line in the slt_files! list of tests/it/slt.rs"
     );
 }
 

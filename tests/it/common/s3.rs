@@ -23,15 +23,23 @@ use super::{run_with_deadline, venv_python};
 /// Names the test a child process (see [`run_child`]) is to run.
 const CHILD_MARK: &str = "BACKSTOP_TEST_CHILD";
 
-/// Runs test `name` of this test binary again, alone, in a child process with the environment
-/// variables `envs` added, and fails if the child's test fails. For what a process reads once
-/// (`AWS_EC2_METADATA_SERVICE_ENDPOINT`, `BACKSTOP_FAILPOINTS`): the parent never changes its
-/// own environment, so this works under `cargo test` threads as under nextest. Variables named
-/// `BT_*` carry the parent's servers to the child (see [`child_env`]).
+/// Runs test `name` (the test function's name) of this test binary again, alone, in a child
+/// process with the environment variables `envs` added, and fails if the child's test fails.
+/// For what a process reads once (`AWS_EC2_METADATA_SERVICE_ENDPOINT`, `BACKSTOP_FAILPOINTS`):
+/// the parent never changes its own environment, so this works under `cargo test` threads as
+/// under nextest. Variables named `BT_*` carry the parent's servers to the child (see
+/// [`child_env`]).
 pub fn run_child(name: &str, envs: &[(&str, String)]) {
+    // The harness names a test by its module path in the test binary (`object_store::NAME`)
+    // and runs it on a thread of that name: the child is asked for exactly that test.
+    let path = std::thread::current()
+        .name()
+        .filter(|t| t.rsplit("::").next() == Some(name))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("run_child({name:?}) must be called on the test's own thread"));
     let exe = std::env::current_exe().expect("current test binary");
     let mut cmd = Command::new(&exe);
-    cmd.args([name, "--exact", "--nocapture", "--test-threads=1"])
+    cmd.args([path.as_str(), "--exact", "--nocapture", "--test-threads=1"])
         .env(CHILD_MARK, name);
     for (k, v) in envs {
         cmd.env(k, v);

@@ -14,7 +14,7 @@
 //! held at a failpoint is recognised by the daemon's `paused at failpoint` log line.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -3,7 +3,7 @@
 //! orphan file remains and CHECKSUM TABLE matches the committed content.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

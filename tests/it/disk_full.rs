@@ -5,7 +5,7 @@
 //! daemon keeps serving; once space is freed the same statements succeed.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

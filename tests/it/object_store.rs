@@ -4,7 +4,7 @@
 //! secret, missing bucket, unreachable endpoint, a read-only user), with no secret in any message.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! error codes clients rely on, SHOW CREATE TABLE round trips, and durability across a restart.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod common;
+use crate::common;
 
 use common::{TestDaemon, exec, rows, server_err};
 use mysql_async::Conn;

@@ -2,7 +2,7 @@
 //! bucket routing, atomic statements, CHECKSUM TABLE, and data surviving a restart.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod common;
+use crate::common;
 
 use common::{TestDaemon, exec, rows, server_err};
 use mysql_async::Conn;

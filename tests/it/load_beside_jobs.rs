@@ -4,7 +4,7 @@
 //! `BACKSTOP_BESIDE_SECS` sets how long the clients run (default 12 s).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -11,7 +11,7 @@
 //! - `ttl`: an expired snapshot is dropped in the background, the others stay.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

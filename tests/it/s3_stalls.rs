@@ -1,4 +1,4 @@
-//! Storage faults beyond tests/s3_faults.rs, through the fault proxy in front of s3s-fs:
+//! Storage faults beyond tests/it/s3_faults.rs, through the fault proxy in front of s3s-fs:
 //! stalls longer than the S3 client's read timeout during a RESTORE (a few, then for good) and
 //! `500 InternalError` answers during BACKUP and RESTORE (a few, then for good). A job either
 //! finishes `[OK]` with an exact copy, or ends CANCELLED naming the cause within a bounded
@@ -7,7 +7,7 @@
 //! `BACKSTOP_TEST_S3_READ_TIMEOUT_MS` (30 s in production).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! was CANCELLED. Driven through `mysql_async` and the `mysql` CLI against real daemons.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
