@@ -80,10 +80,25 @@ impl Job {
     }
 
     /// Changes the record and persists it before returning.
+    ///
+    /// The change that ends the job (FINISHED or CANCELLED) is counted in the metrics under the
+    /// record's lock, so whoever sees the job ended (SHOW BACKUP) then sees it counted.
     pub async fn update(&self, catalog: &Catalog, f: impl FnOnce(&mut JobRecord)) -> Result<()> {
         let (id, bytes) = {
             let mut r = lock(&self.record);
+            let was_done = r.state.is_done();
             f(&mut r);
+            if !was_done && r.state.is_done() {
+                let retries = self.progress.retries.load(Ordering::Relaxed);
+                let duration_ms =
+                    u64::try_from(r.finished_ms.saturating_sub(r.created_ms)).unwrap_or(0);
+                crate::metrics::METRICS.job_ended(
+                    r.kind.as_str(),
+                    r.state == JobState::Finished,
+                    duration_ms,
+                    retries,
+                );
+            }
             (
                 r.id,
                 serde_json::to_vec(&*r).map_err(|e| Error::Internal(e.to_string()))?,
@@ -198,22 +213,13 @@ impl Job {
         self.done.clone()
     }
 
-    /// The job has ended (its record says how): logs the end, counts it in the metrics, and
-    /// fires the done token. Only the first call counts.
+    /// The job has ended (its record says how, and [`Job::update`] counted it): logs the end
+    /// and fires the done token. Only the first call acts.
     pub fn mark_done(&self) {
         if self.done.is_cancelled() {
             return;
         }
         self.log_state();
-        let r = self.record();
-        let retries = self.progress.retries.load(Ordering::Relaxed);
-        let duration_ms = u64::try_from(r.finished_ms.saturating_sub(r.created_ms)).unwrap_or(0);
-        crate::metrics::METRICS.job_ended(
-            r.kind.as_str(),
-            r.state == JobState::Finished,
-            duration_ms,
-            retries,
-        );
         self.done.cancel();
     }
 
