@@ -261,7 +261,7 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
         return n.checked_mul(mult).ok_or_else(bad);
     }
     match num.parse::<f64>() {
-        Ok(n) if n.is_finite() && n >= 0.0 && !num.starts_with('+') && num.contains('.') => {
+        Ok(n) if n.is_finite() && n >= 0.0 => {
             let bytes = n * mult as f64;
             if bytes < u64::MAX as f64 {
                 Ok(bytes as u64)

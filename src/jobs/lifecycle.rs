@@ -185,26 +185,34 @@ pub async fn expire_loop(engine: Arc<Engine>) {
     }
     loop {
         tokio::time::sleep(Duration::from_secs(secs)).await;
-        let repos = match engine.catalog.repositories().await {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "snapshot expiry cannot list repositories");
-                continue;
-            }
-        };
-        for meta in repos.into_iter().filter(|m| !m.read_only) {
-            let repo = match engine.open_repository(&meta.name).await {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::warn!(repository = %meta.name, error = %e, "snapshot expiry cannot open the repository");
-                    continue;
-                }
-            };
-            if let Err(e) = expire(&engine, repo).await {
-                tracing::warn!(repository = %meta.name, error = %e, "snapshot expiry failed");
+        for repo in writable_repositories(&engine, "snapshot expiry").await {
+            if let Err(e) = expire(&engine, Arc::clone(&repo)).await {
+                tracing::warn!(repository = %repo.meta.name, error = %e, "snapshot expiry failed");
             }
         }
     }
+}
+
+/// Every repository this server may write to, opened; those that cannot be listed or opened
+/// are logged as skipped by `purpose`.
+async fn writable_repositories(engine: &Engine, purpose: &str) -> Vec<Arc<Repository>> {
+    let metas = match engine.catalog.repositories().await {
+        Ok(m) => m,
+        Err(e) => {
+            tracing::warn!(purpose, error = %e, "cannot list repositories");
+            return Vec::new();
+        }
+    };
+    let mut repos = Vec::new();
+    for meta in metas.into_iter().filter(|m| !m.read_only) {
+        match engine.open_repository(&meta.name).await {
+            Ok(repo) => repos.push(repo),
+            Err(e) => {
+                tracing::warn!(purpose, repository = %meta.name, error = %e, "cannot open the repository")
+            }
+        }
+    }
+    repos
 }
 
 /// One expiry pass over `repo`.
@@ -236,27 +244,16 @@ pub async fn expire(engine: &Arc<Engine>, repo: Arc<Repository>) -> Result<u64, 
 /// a round that is gone. A repository that cannot be reached keeps them until they expire, as
 /// before; the failure is logged.
 pub async fn clear_dead_leases_and_marks(engine: Arc<Engine>) {
-    let repos = match engine.catalog.repositories().await {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot list repositories to remove stale leases");
-            return;
-        }
-    };
-    for meta in repos.into_iter().filter(|m| !m.read_only) {
-        let result = match engine.open_repository(&meta.name).await {
-            Ok(repo) => clear_in(&engine, &repo).await,
-            Err(e) => Err(GcError::Refused(e.to_string())),
-        };
-        match result {
+    for repo in writable_repositories(&engine, "stale lease removal").await {
+        match clear_in(&engine, &repo).await {
             Ok(0) => {}
             Ok(removed) => tracing::info!(
-                repository = %meta.name,
+                repository = %repo.meta.name,
                 removed,
                 "removed the leases and marks of jobs and rounds the restart ended"
             ),
             Err(e) => tracing::warn!(
-                repository = %meta.name,
+                repository = %repo.meta.name,
                 error = %e,
                 "cannot remove stale leases and marks; they expire after --lease-lifetime"
             ),

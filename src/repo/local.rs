@@ -299,7 +299,7 @@ impl LocalStore {
             return Ok(());
         }
         blocking(move || {
-            let failed = |e: std::io::Error| io_error("publish", "objects/", &e);
+            let failed = |e: std::io::Error| io_error("publish", super::layout::OBJECTS_PREFIX, &e);
             // The root as the first object's copy found it: opened before any of the copies.
             if let Some(first) = staged.first() {
                 crate::durable::sync_filesystem(&first.root).map_err(failed)?;

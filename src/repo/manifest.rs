@@ -493,10 +493,11 @@ pub async fn list_snapshots(
     };
     let mut out: BTreeMap<String, BTreeMap<String, bool>> = BTreeMap::new();
     for object in store.list(&prefix).await? {
-        let mut parts = object.key.splitn(4, '/');
-        let (Some("snapshots"), Some(label), Some(ts), Some(file)) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
+        let Some(rest) = object.key.strip_prefix(layout::SNAPSHOTS_PREFIX) else {
+            continue;
+        };
+        let mut parts = rest.splitn(3, '/');
+        let (Some(label), Some(ts), Some(file)) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
         let committed = out

@@ -359,9 +359,10 @@ impl S3Store {
         let result = self
             .upload_parts(key, full, path, size, part_size, &pending.upload_id)
             .await;
-        pending.open = false;
         if result.is_err() {
             pending.abort().await;
+        } else {
+            pending.open = false;
         }
         result
     }

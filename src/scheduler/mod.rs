@@ -209,17 +209,36 @@ impl Jobs {
         jobs
     }
 
+    /// Whether a job that is not done, per-database or VERIFY, matches `wanted`.
+    fn any_running(&self, wanted: impl Fn(&JobRecord) -> bool) -> bool {
+        let hit = |j: &Arc<Job>| {
+            let r = j.record();
+            !r.state.is_done() && wanted(&r)
+        };
+        lock(&self.latest).values().any(hit) || lock(&self.verifications).iter().any(hit)
+    }
+
     /// Whether the job `id` is known and not done.
     pub fn is_running(&self, id: u64) -> bool {
-        let running = |j: &Arc<Job>| j.id() == id && !j.state().is_done();
-        lock(&self.latest).values().any(running) || lock(&self.verifications).iter().any(running)
+        self.any_running(|r| r.id == id)
     }
 
     /// Whether a job that is not done uses the repository.
     pub fn using_repository(&self, repo: &str) -> bool {
-        let busy =
-            |j: &Arc<Job>| !j.state().is_done() && j.record().repo.eq_ignore_ascii_case(repo);
-        lock(&self.latest).values().any(busy) || lock(&self.verifications).iter().any(busy)
+        self.any_running(|r| r.repo.eq_ignore_ascii_case(repo))
+    }
+
+    /// Backups a restart interrupted in UPLOAD_INFO: they may have written their COMMIT
+    /// ([`crate::jobs::backup::reconcile`] asks the repository).
+    pub fn interrupted_backups(&self) -> Vec<Arc<Job>> {
+        lock(&self.latest)
+            .values()
+            .filter(|j| {
+                let r = j.record();
+                r.kind == JobKind::Backup && r.state == JobState::UploadInfo
+            })
+            .cloned()
+            .collect()
     }
 
     /// Ends a job that stopped: CANCELLED with the cancel reason or the failure, persisted.
@@ -265,20 +284,5 @@ impl Jobs {
                 }
             }
         });
-    }
-}
-
-impl Jobs {
-    /// Backups a restart interrupted in UPLOAD_INFO: they may have written their COMMIT
-    /// ([`crate::jobs::backup::reconcile`] asks the repository).
-    pub fn interrupted_backups(&self) -> Vec<Arc<Job>> {
-        lock(&self.latest)
-            .values()
-            .filter(|j| {
-                let r = j.record();
-                r.kind == JobKind::Backup && r.state == JobState::UploadInfo
-            })
-            .cloned()
-            .collect()
     }
 }

@@ -337,8 +337,7 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
                 Err(e) => self.write_error(&e.to_mysql()).await,
             };
         }
-        let parsed = std::panic::catch_unwind(|| sql::parse(sql));
-        let statements = match parsed.unwrap_or_else(|panic| Err(parse_panicked(panic.as_ref()))) {
+        let statements = match parse_caught(|| sql::parse(sql)) {
             Ok(s) => s,
             Err(e) => return self.write_error(&Error::from(e).to_mysql()).await,
         };
@@ -489,8 +488,7 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
             Ok(s) => s,
             Err(e) => return self.write_error(&e.to_mysql()).await,
         };
-        let parsed = std::panic::catch_unwind(|| sql::parse_one(&sql));
-        let stmt = match parsed.unwrap_or_else(|panic| Err(parse_panicked(panic.as_ref()))) {
+        let stmt = match parse_caught(|| sql::parse_one(&sql)) {
             Ok(s) => s,
             Err(e) => return self.write_error(&Error::from(e).to_mysql()).await,
         };
@@ -702,14 +700,18 @@ fn panicked(panic: &(dyn std::any::Any + Send)) -> Error {
     Error::Internal(format!("the statement panicked: {}", panic_text(panic)))
 }
 
-/// The error of a statement whose parsing panicked.
-fn parse_panicked(panic: &(dyn std::any::Any + Send)) -> sql::ParseError {
-    sql::ParseError {
-        message: format!(
-            "internal error: parsing panicked: {} (this is a bug in backstop; please report it)",
-            panic_text(panic)
-        ),
-        line: 0,
-        column: 0,
-    }
+/// Parses with `parse`; a panic in the parser becomes this statement's parse error.
+fn parse_caught<T>(
+    parse: impl FnOnce() -> Result<T, sql::ParseError> + std::panic::UnwindSafe,
+) -> Result<T, sql::ParseError> {
+    std::panic::catch_unwind(parse).unwrap_or_else(|panic| {
+        Err(sql::ParseError {
+            message: format!(
+                "internal error: parsing panicked: {} (this is a bug in backstop; please report it)",
+                panic_text(panic.as_ref())
+            ),
+            line: 0,
+            column: 0,
+        })
+    })
 }

@@ -456,9 +456,16 @@ fn is_reserved(word: &str) -> bool {
 /// their items are side by side, not nested.
 pub const MAX_OPERATOR_CHAIN: usize = 4_096;
 
-/// How deep one flat run of an expression nests, estimated from its tokens: `AND`, `OR`,
-/// `XOR` and `NOT` chain across the run; the other operators (comparisons, arithmetic, `||`)
-/// bind tighter and chain within the stretch between two logical operators. Commas and
+/// How an operator nests: `AND`, `OR`, `XOR` and `NOT` chain across a whole run of an
+/// expression; the others (comparisons, arithmetic, `||`, `LIKE`, ...) bind tighter and chain
+/// only within the stretch between two logical operators.
+#[derive(Clone, Copy)]
+enum Binding {
+    Logical,
+    Tight,
+}
+
+/// How deep one flat run of an expression nests, estimated from its tokens. Commas and
 /// parentheses start new runs (parentheses nest, and the parser limits their depth itself).
 #[derive(Default, Clone, Copy)]
 struct Chain {
@@ -468,69 +475,57 @@ struct Chain {
 }
 
 impl Chain {
-    fn depth(&self) -> usize {
+    /// Counts one more operator; returns the run's depth so far.
+    fn add(&mut self, binding: Binding) -> usize {
+        match binding {
+            Binding::Logical => {
+                self.logical += 1;
+                self.tight = 0;
+            }
+            Binding::Tight => {
+                self.tight += 1;
+                self.deepest_tight = self.deepest_tight.max(self.tight);
+            }
+        }
         self.logical + self.deepest_tight
     }
 }
 
 /// Refuses a statement whose operator chain nests deeper than [`MAX_OPERATOR_CHAIN`].
 fn check_operator_chains(tokens: &[TokenWithSpan]) -> Result<(), ParseError> {
-    // One run per open parenthesis, the statement's own at the bottom.
-    let mut runs: Vec<Chain> = vec![Chain::default()];
+    // The run of each open parenthesis, above the statement's own.
+    let mut outer: Vec<Chain> = Vec::new();
+    let mut run = Chain::default();
     for t in tokens {
-        let run = match &t.token {
-            Token::LParen => {
-                runs.push(Chain::default());
-                continue;
-            }
-            Token::RParen => {
-                if runs.len() > 1 {
-                    runs.pop();
-                }
-                continue;
-            }
-            Token::Comma => {
-                if let Some(r) = runs.last_mut() {
-                    *r = Chain::default();
-                }
-                continue;
-            }
+        match &t.token {
+            Token::LParen => outer.push(std::mem::take(&mut run)),
+            Token::RParen => run = outer.pop().unwrap_or_default(),
+            Token::Comma => run = Chain::default(),
             Token::SemiColon => {
-                runs = vec![Chain::default()];
-                continue;
+                outer.clear();
+                run = Chain::default();
             }
-            token => match (operator_kind(token), runs.last_mut()) {
-                (Some(logical), Some(run)) => {
-                    if logical {
-                        run.logical += 1;
-                        run.tight = 0;
-                    } else {
-                        run.tight += 1;
-                        run.deepest_tight = run.deepest_tight.max(run.tight);
-                    }
-                    *run
+            token => {
+                if let Some(binding) = binding(token)
+                    && run.add(binding) > MAX_OPERATOR_CHAIN
+                {
+                    return Err(ParseError::at(
+                        format!(
+                            "Statement too complex: an expression chains more than \
+                             {MAX_OPERATOR_CHAIN} operators (AND, OR, +, ||, ...). Split it, \
+                             or write a long list of values as IN (...)"
+                        ),
+                        t.span.start,
+                    ));
                 }
-                _ => continue,
-            },
-        };
-        if run.depth() > MAX_OPERATOR_CHAIN {
-            return Err(ParseError::at(
-                format!(
-                    "Statement too complex: an expression chains more than {MAX_OPERATOR_CHAIN} \
-                     operators (AND, OR, +, ||, ...). Split it, or write a long list of \
-                     values as IN (...)"
-                ),
-                t.span.start,
-            ));
+            }
         }
     }
     Ok(())
 }
 
-/// `Some(true)` for the logical operators (`AND`, `OR`, `XOR`, `NOT`), `Some(false)` for the
-/// others that nest an expression (comparisons, arithmetic, `||`, `LIKE`, ...), `None` for
-/// any other token.
-fn operator_kind(token: &Token) -> Option<bool> {
+/// How `token` nests when it is an operator; `None` for any other token.
+fn binding(token: &Token) -> Option<Binding> {
     match token {
         Token::Plus
         | Token::Minus
@@ -550,13 +545,13 @@ fn operator_kind(token: &Token) -> Option<bool> {
         | Token::Gt
         | Token::LtEq
         | Token::GtEq
-        | Token::Spaceship => Some(false),
+        | Token::Spaceship => Some(Binding::Tight),
         Token::Word(w) if w.quote_style.is_none() => {
             let is = |words: &[&str]| words.iter().any(|k| w.value.eq_ignore_ascii_case(k));
             if is(&["AND", "OR", "XOR", "NOT"]) {
-                Some(true)
+                Some(Binding::Logical)
             } else if is(&["DIV", "MOD", "LIKE", "REGEXP", "RLIKE"]) {
-                Some(false)
+                Some(Binding::Tight)
             } else {
                 None
             }
