@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -41,6 +42,33 @@ pub struct Engine {
     pub users: crate::catalog::users::UserCache,
 }
 
+/// Sizes the open-files budget from the process's limit, the connections and the reserve
+/// ([`crate::open_files::plan`]); when the limit cannot hold `--max-connections` beside the
+/// smallest budget, fewer connections are served, and the log says so.
+fn share_open_files(config: &mut Config) {
+    let limit = crate::open_files::process_limit();
+    let asked = u64::try_from(config.max_connections).unwrap_or(u64::MAX);
+    let plan = crate::open_files::plan(limit, asked);
+    if plan.connections < asked {
+        tracing::warn!(
+            open_files_limit = ?limit,
+            max_connections = asked,
+            serving = plan.connections,
+            "the open-files limit cannot hold --max-connections beside the files queries, loads \
+             and jobs need: serving fewer connections; raise the limit (ulimit -n, LimitNOFILE= \
+             in systemd) or lower --max-connections"
+        );
+        config.max_connections = usize::try_from(plan.connections).unwrap_or(1);
+    }
+    let files = crate::open_files::init(plan.files);
+    tracing::info!(
+        open_files_limit = ?limit,
+        files,
+        connections = config.max_connections,
+        "open files shared out"
+    );
+}
+
 impl Engine {
     /// Opens the data directory (blocking: call at start-up).
     pub fn new(mut config: Config) -> Result<Arc<Self>> {
@@ -66,6 +94,12 @@ impl Engine {
             .with_memory_limit(limit, 1.0)
             .build_arc()
             .map_err(Error::Query)?;
+        // Rowset files are read within the open-files budget.
+        runtime.register_object_store(
+            ObjectStoreUrl::local_filesystem().as_ref(),
+            Arc::new(crate::store::files::BudgetedFiles::new()),
+        );
+        share_open_files(&mut config);
         // `--root-password` wins over a password set earlier with SQL: it is stored at each
         // start (as its hash only), so the flag is how a lost root password is reset.
         if let Some(password) = config.root_password.as_ref().filter(|p| !p.is_empty()) {

@@ -30,6 +30,7 @@ pub mod jobs;
 #[cfg(test)]
 mod layering;
 pub mod metrics;
+pub mod open_files;
 pub mod repo;
 pub mod scheduler;
 pub mod server;

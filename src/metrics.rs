@@ -185,6 +185,35 @@ impl Metrics {
             "statements received",
             gauges.statements,
         );
+        let (held, peak, size, waits) = gauges.open_files;
+        for (name, kind, help, value) in [
+            (
+                "backstop_open_files",
+                "gauge",
+                "files queries, loads and jobs hold open now (of the open-files budget)",
+                held,
+            ),
+            (
+                "backstop_open_files_max",
+                "gauge",
+                "most files held open at once since start",
+                peak,
+            ),
+            (
+                "backstop_open_files_budget",
+                "gauge",
+                "files queries, loads and jobs may hold open together",
+                size,
+            ),
+            (
+                "backstop_open_file_waits_total",
+                "counter",
+                "times a query, load or job waited for the open-files budget",
+                waits,
+            ),
+        ] {
+            single(&mut out, name, kind, help, value);
+        }
         single(
             &mut out,
             "backstop_queries_total",
@@ -343,6 +372,8 @@ pub struct Gauges {
     pub uptime_seconds: u64,
     pub connections: u64,
     pub statements: u64,
+    /// The open-files budget: (held now, most held at once, size, waits).
+    pub open_files: (u64, u64, u64, u64),
     /// (kind, state, count) of the latest job of each database.
     pub jobs: Vec<(&'static str, &'static str, u64)>,
 }

@@ -157,10 +157,10 @@ async fn steps(
 
     // UPLOADING
     job.set_state(catalog, JobState::Uploading).await?;
-    let heartbeat = spawn_heartbeat(Arc::clone(engine), Arc::clone(job), Arc::clone(repo));
     // Objects of a local folder are staged, then published together (one syncfs); the list
     // lives out here so that a cancel, which drops the uploads, still discards them.
-    let staged = std::sync::Mutex::new(Vec::new());
+    let staged = storage_op(job, "open the repository", || repo.store.staging()).await?;
+    let heartbeat = spawn_heartbeat(Arc::clone(engine), Arc::clone(job), Arc::clone(repo));
     let skipped = job
         .interruptible(upload_all(
             job,
@@ -170,7 +170,6 @@ async fn steps(
             &staged,
         ))
         .await;
-    let staged = staged.into_inner().unwrap_or_else(|p| p.into_inner());
     let skipped = match skipped {
         Ok(s) => match repo.store.publish(staged).await {
             Ok(()) => s,
@@ -320,7 +319,7 @@ async fn upload_all(
     repo: &Arc<Repository>,
     uploads: Vec<Upload>,
     transfer: crate::scheduler::TransferSettings,
-    staged: &std::sync::Mutex<Vec<crate::repo::store::Staged>>,
+    staged: &crate::repo::store::Staging,
 ) -> Result<Vec<String>, JobError> {
     let bandwidth = crate::scheduler::Bandwidth::new(transfer.max_bandwidth);
     let bandwidth = &bandwidth;
@@ -332,11 +331,11 @@ async fn upload_all(
                 return Ok::<_, JobError>(Some(u.key));
             }
             bandwidth.admit(u.size).await;
-            let (put, _) = storage_op(job, "upload object", || {
-                repo.store.stage_file(&u.key, &u.path, transfer.part_size)
+            storage_op(job, "upload object", || {
+                repo.store
+                    .stage_file(staged, &u.key, &u.path, transfer.part_size)
             })
             .await?;
-            staged.lock().unwrap_or_else(|p| p.into_inner()).push(put);
             job.progress.add(1, u.size);
             job.moved(u.size);
             crate::failpoint::hit("backup.after_object_upload").await?;

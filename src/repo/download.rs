@@ -51,6 +51,8 @@ impl ObjectStore {
             .await
             .map_err(DownloadError::Local)?;
         let tmp = temporary_path(target);
+        // The object (a file or a connection) and the local copy, while they are open.
+        let _files = crate::open_files::budget().acquire(2).await;
         let (got_size, got_sha) = match self {
             // A local repository: one blocking copy with plain file I/O (no per-chunk hops).
             ObjectStore::Local(local) => {
@@ -79,7 +81,7 @@ impl ObjectStore {
     /// Returns the size and sha256 of what arrived.
     async fn stream_hashing(&self, key: &str, path: &Path) -> Result<(u64, String), DownloadError> {
         let mut stream = self
-            .get_stream(key, None)
+            .stream_unbudgeted(key, None)
             .await
             .map_err(DownloadError::Store)?;
         // The body arrives in small chunks: write it in large ones (each write of a tokio file

@@ -251,26 +251,58 @@ fn walk(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<ObjectMeta>) -> std
 pub struct Staged {
     tmp: PathBuf,
     path: PathBuf,
-    /// The repository's root, opened before the copy ([`crate::durable::sync_filesystem`]).
+}
+
+/// The files one job stages, and the repository's root opened before the first of them is
+/// copied ([`crate::durable::sync_filesystem`] reports the write errors that happened since
+/// then): one descriptor per job, however many files it stages.
+#[derive(Debug)]
+pub struct Staging {
     root: std::fs::File,
+    staged: std::sync::Mutex<Vec<Staged>>,
+}
+
+impl Staging {
+    fn take(self) -> (std::fs::File, Vec<Staged>) {
+        let staged = self.staged.into_inner().unwrap_or_else(|p| p.into_inner());
+        (self.root, staged)
+    }
 }
 
 impl LocalStore {
+    /// Opens the repository's root for a job that will stage files.
+    pub async fn staging(&self) -> Result<Staging, StoreError> {
+        let root = self.root.clone();
+        blocking(move || {
+            std::fs::create_dir_all(&root)
+                .and_then(|()| std::fs::File::open(&root))
+                .map(|root| Staging {
+                    root,
+                    staged: std::sync::Mutex::new(Vec::new()),
+                })
+                .map_err(|e| io_error("put", "", &e))
+        })
+        .await
+    }
+
     /// Copies `source` to a temporary file beside object `key`, without fsync: a backup stages
     /// all its objects, then publishes them at once (one `syncfs` instead of one fsync per
     /// file, as `cp -r` + `sync` does), and only then do they get their names.
-    pub async fn stage_file(&self, key: &str, source: &Path) -> Result<(Staged, u64), StoreError> {
+    pub async fn stage_file(
+        &self,
+        staging: &Staging,
+        key: &str,
+        source: &Path,
+    ) -> Result<u64, StoreError> {
         let path = self.path(key)?;
-        let root = self.root.clone();
         let key = key.to_string();
         let source = source.to_path_buf();
-        blocking(move || {
+        let (staged, n) = blocking(move || {
             let dir = path
                 .parent()
                 .ok_or_else(|| std::io::Error::other("object path has no folder"))
                 .map_err(|e| io_error("put", &key, &e))?;
             std::fs::create_dir_all(dir).map_err(|e| io_error("put", &key, &e))?;
-            let root = std::fs::File::open(&root).map_err(|e| io_error("put", &key, &e))?;
             let tmp = temporary_beside(&path);
             let copied = (|| {
                 let mut input = std::fs::File::open(&source)?;
@@ -282,28 +314,33 @@ impl LocalStore {
                 Ok(n)
             })();
             match copied {
-                Ok(n) => Ok((Staged { tmp, path, root }, n)),
+                Ok(n) => Ok((Staged { tmp, path }, n)),
                 Err(e) => {
                     let _ = std::fs::remove_file(&tmp);
                     Err(io_error("put", &key, &e))
                 }
             }
         })
-        .await
+        .await?;
+        staging
+            .staged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(staged);
+        Ok(n)
     }
 
     /// Makes staged files durable (one `syncfs` of the repository's file system), then gives
     /// them their names, then makes the renames durable (each folder fsynced once).
-    pub async fn publish(&self, staged: Vec<Staged>) -> Result<(), StoreError> {
+    pub async fn publish(&self, staging: Staging) -> Result<(), StoreError> {
+        let (root, staged) = staging.take();
         if staged.is_empty() {
             return Ok(());
         }
         blocking(move || {
             let failed = |e: std::io::Error| io_error("publish", super::layout::OBJECTS_PREFIX, &e);
-            // The root as the first object's copy found it: opened before any of the copies.
-            if let Some(first) = staged.first() {
-                crate::durable::sync_filesystem(&first.root).map_err(failed)?;
-            }
+            // The root as it was before any of the copies.
+            crate::durable::sync_filesystem(&root).map_err(failed)?;
             let mut folders = std::collections::BTreeSet::new();
             for s in &staged {
                 std::fs::rename(&s.tmp, &s.path).map_err(failed)?;
@@ -322,8 +359,8 @@ impl LocalStore {
     }
 
     /// Removes staged files that will not be published.
-    pub fn discard(staged: Vec<Staged>) {
-        for s in staged {
+    pub fn discard(staging: Staging) {
+        for s in staging.take().1 {
             let _ = std::fs::remove_file(&s.tmp);
         }
     }

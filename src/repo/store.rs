@@ -99,12 +99,19 @@ impl StoreError {
     }
 }
 
-/// An object written by [`ObjectStore::stage_file`], waiting for [`ObjectStore::publish`].
+/// The objects one job writes with [`ObjectStore::stage_file`], waiting for
+/// [`ObjectStore::publish`].
 #[derive(Debug)]
-pub enum Staged {
-    Local(super::local::Staged),
-    /// Already durable and visible.
+pub enum Staging {
+    Local(super::local::Staging),
+    /// S3 objects are durable and visible once uploaded: nothing waits.
     Done,
+}
+
+/// Descriptors of the open-files budget ([`crate::open_files`]) that one storage operation
+/// holds while it runs: its local files and, for S3, its connection.
+async fn files(n: u32) -> crate::open_files::Permit {
+    crate::open_files::budget().acquire(n).await
 }
 
 /// One repository root on some storage.
@@ -117,6 +124,8 @@ pub enum ObjectStore {
 impl ObjectStore {
     /// Stores a small object (JSON documents, COMMIT markers) whole. Replaces an existing one.
     pub async fn put_bytes(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
+        // A temporary file and its folder (local), a connection (S3).
+        let _files = files(2).await;
         match self {
             ObjectStore::Local(s) => s.put_bytes(key, data).await,
             ObjectStore::S3(s) => s.put_bytes(key, data).await,
@@ -137,61 +146,64 @@ impl ObjectStore {
         path: &Path,
         part_size: u64,
     ) -> Result<u64, StoreError> {
+        // The source, a temporary file and its folder (local); the source and a connection (S3).
+        let _files = files(3).await;
         match self {
             ObjectStore::Local(s) => s.put_file(key, path).await,
             ObjectStore::S3(s) => s.put_file(key, path, part_size).await,
         }
     }
 
+    /// Begins the objects one job writes with [`ObjectStore::stage_file`].
+    pub async fn staging(&self) -> Result<Staging, StoreError> {
+        match self {
+            ObjectStore::Local(s) => Ok(Staging::Local(s.staging().await?)),
+            ObjectStore::S3(_) => Ok(Staging::Done),
+        }
+    }
+
     /// Starts writing object `key` from `path` for [`ObjectStore::publish`]: a local folder
     /// copies it under a temporary name (durable and visible only once published); S3 uploads
-    /// it now (a PUT is atomic and durable when it returns).
+    /// it now (a PUT is atomic and durable when it returns). Returns the bytes written.
     pub async fn stage_file(
         &self,
+        staging: &Staging,
         key: &str,
         path: &Path,
         part_size: u64,
-    ) -> Result<(Staged, u64), StoreError> {
-        match self {
-            ObjectStore::Local(s) => {
-                let (staged, n) = s.stage_file(key, path).await?;
-                Ok((Staged::Local(staged), n))
+    ) -> Result<u64, StoreError> {
+        // The source and the copy (local), the source and a connection (S3).
+        let _files = files(2).await;
+        match (self, staging) {
+            (ObjectStore::Local(s), Staging::Local(staging)) => {
+                s.stage_file(staging, key, path).await
             }
-            ObjectStore::S3(s) => Ok((Staged::Done, s.put_file(key, path, part_size).await?)),
+            (ObjectStore::Local(s), Staging::Done) => s.put_file(key, path).await,
+            (ObjectStore::S3(s), _) => s.put_file(key, path, part_size).await,
         }
     }
 
     /// Makes every staged object durable and visible.
-    pub async fn publish(&self, staged: Vec<Staged>) -> Result<(), StoreError> {
-        let local: Vec<super::local::Staged> = staged
-            .into_iter()
-            .filter_map(|s| match s {
-                Staged::Local(l) => Some(l),
-                Staged::Done => None,
-            })
-            .collect();
-        match self {
-            ObjectStore::Local(s) => s.publish(local).await,
-            ObjectStore::S3(_) => Ok(()),
+    pub async fn publish(&self, staging: Staging) -> Result<(), StoreError> {
+        let _files = files(1).await;
+        match (self, staging) {
+            (ObjectStore::Local(s), Staging::Local(staging)) => s.publish(staging).await,
+            _ => Ok(()),
         }
     }
 
     /// Drops staged objects that will not be published.
-    pub fn discard(staged: Vec<Staged>) {
-        super::local::LocalStore::discard(
-            staged
-                .into_iter()
-                .filter_map(|s| match s {
-                    Staged::Local(l) => Some(l),
-                    Staged::Done => None,
-                })
-                .collect(),
-        );
+    pub fn discard(staging: Staging) {
+        if let Staging::Local(staging) = staging {
+            super::local::LocalStore::discard(staging);
+        }
     }
 
     /// Removes what writers that died left under `prefix` and is older than `age_ms` (a local
     /// folder's temporary files); S3 keeps nothing of an unfinished PUT.
     pub async fn remove_stale_temporaries(&self, prefix: &str, age_ms: i64) -> u64 {
+        // The folders being walked.
+        let _files = files(2).await;
         match self {
             ObjectStore::Local(s) => s.remove_stale_temporaries(prefix, age_ms).await,
             ObjectStore::S3(_) => 0,
@@ -200,6 +212,7 @@ impl ObjectStore {
 
     /// Reads a small object whole.
     pub async fn get_bytes(&self, key: &str) -> Result<Bytes, StoreError> {
+        let _files = files(1).await;
         match self {
             ObjectStore::Local(s) => s.get_bytes(key).await,
             ObjectStore::S3(s) => s.get_bytes(key).await,
@@ -212,6 +225,18 @@ impl ObjectStore {
         key: &str,
         range: Option<Range<u64>>,
     ) -> Result<ByteStream, StoreError> {
+        // The file or connection stays open until the stream ends or is dropped.
+        let held = files(1).await;
+        let stream = self.stream_unbudgeted(key, range).await?;
+        Ok(Box::pin(crate::open_files::Holding::new(stream, held)))
+    }
+
+    /// [`ObjectStore::get_stream`] for a caller that holds the descriptors already.
+    pub(super) async fn stream_unbudgeted(
+        &self,
+        key: &str,
+        range: Option<Range<u64>>,
+    ) -> Result<ByteStream, StoreError> {
         match self {
             ObjectStore::Local(s) => s.get_stream(key, range).await,
             ObjectStore::S3(s) => s.get_stream(key, range).await,
@@ -220,6 +245,8 @@ impl ObjectStore {
 
     /// Every object whose key starts with `prefix`, in key order (all pages).
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
+        // The folders being walked (local), a connection (S3).
+        let _files = files(2).await;
         match self {
             ObjectStore::Local(s) => s.list(prefix).await,
             ObjectStore::S3(s) => s.list(prefix).await,
@@ -228,6 +255,7 @@ impl ObjectStore {
 
     /// The object's size and time, or `None` when it does not exist.
     pub async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
+        let _files = files(1).await;
         match self {
             ObjectStore::Local(s) => s.head(key).await,
             ObjectStore::S3(s) => s.head(key).await,
@@ -236,6 +264,7 @@ impl ObjectStore {
 
     /// Deletes an object; deleting one that does not exist succeeds.
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        let _files = files(1).await;
         match self {
             ObjectStore::Local(s) => s.delete(key).await,
             ObjectStore::S3(s) => s.delete(key).await,

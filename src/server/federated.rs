@@ -498,7 +498,7 @@ async fn show_variables(
 
 async fn show_status(engine: &Arc<Engine>, filter: Option<ShowStatementFilter>) -> Result<Outcome> {
     let uptime = engine.started.elapsed().as_secs().to_string();
-    let rows = vec![
+    let mut rows = vec![
         vec![Some("Uptime".into()), Some(uptime)],
         vec![
             Some("Threads_connected".into()),
@@ -519,6 +519,17 @@ async fn show_status(engine: &Arc<Engine>, filter: Option<ShowStatementFilter>) 
             ),
         ],
     ];
+    // The open-files budget (docs/operations.md, "Limits"): files queries, loads and jobs hold
+    // now, the most they held at once, its size, and how often one of them waited.
+    let files = crate::open_files::budget();
+    for (name, value) in [
+        ("Open_files", files.in_use()),
+        ("Max_used_open_files", files.peak()),
+        ("Open_files_budget", files.size()),
+        ("Open_files_waits", files.waits()),
+    ] {
+        rows.push(vec![Some(name.into()), Some(value.to_string())]);
+    }
     filtered_table(engine, &["Variable_name", "Value"], rows, filter).await
 }
 

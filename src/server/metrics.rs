@@ -113,6 +113,10 @@ fn gauges(engine: &Engine) -> Gauges {
         uptime_seconds: engine.started.elapsed().as_secs(),
         connections: engine.connections.load(Ordering::Relaxed) as u64,
         statements: engine.questions.load(Ordering::Relaxed),
+        open_files: {
+            let files = crate::open_files::budget();
+            (files.in_use(), files.peak(), files.size(), files.waits())
+        },
         jobs,
     }
 }

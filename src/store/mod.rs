@@ -12,6 +12,7 @@
 //! Files become part of a table only through a catalog transaction (DESIGN.md "Data model").
 
 pub mod checksum;
+pub mod files;
 pub mod load;
 pub mod pins;
 pub mod prune;

@@ -8,7 +8,7 @@
 //! rowset references.
 
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::RecordBatch;
@@ -42,6 +42,57 @@ pub struct RowsetFile {
     pub checksum: u64,
 }
 
+/// A rowset's temporary file, open only while a chunk goes to it: bytes gather in memory and
+/// go out [`WRITE_BUFFER_BYTES`] at a time, each time under a descriptor of the open-files
+/// budget ([`crate::open_files`]). A load writing into dozens of tablets at once therefore holds
+/// no descriptor between its writes, and a crowd of loads and queries waits for descriptors
+/// instead of failing with "Too many open files".
+struct ChunkedFile {
+    path: PathBuf,
+    buffer: Vec<u8>,
+}
+
+impl ChunkedFile {
+    /// Creates (or truncates) the file at `path`.
+    fn create(path: PathBuf) -> io::Result<Self> {
+        let _permit = crate::open_files::budget().acquire_blocking(1);
+        File::create(&path)?;
+        Ok(Self {
+            path,
+            buffer: Vec::with_capacity(WRITE_BUFFER_BYTES),
+        })
+    }
+
+    /// Appends what is buffered; with `sync`, also makes the file durable.
+    fn write_out(&mut self, sync: bool) -> io::Result<()> {
+        if self.buffer.is_empty() && !sync {
+            return Ok(());
+        }
+        let _permit = crate::open_files::budget().acquire_blocking(1);
+        let mut file = fs::OpenOptions::new().append(true).open(&self.path)?;
+        file.write_all(&self.buffer)?;
+        self.buffer.clear();
+        if sync {
+            file.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for ChunkedFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.buffer.extend_from_slice(buf);
+        if self.buffer.len() >= WRITE_BUFFER_BYTES {
+            self.write_out(false)?;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.write_out(false)
+    }
+}
+
 /// Counts and hashes every byte on its way to the file.
 struct HashingWriter<W> {
     inner: W,
@@ -69,7 +120,7 @@ impl<W: Write> Write for HashingWriter<W> {
 pub struct RowsetWriter {
     tmp: PathBuf,
     target: PathBuf,
-    writer: Option<ArrowWriter<HashingWriter<BufWriter<File>>>>,
+    writer: Option<ArrowWriter<HashingWriter<ChunkedFile>>>,
     /// Set once the temporary file has its final name: from then on it is not ours to remove.
     renamed: bool,
     rows: u64,
@@ -82,9 +133,9 @@ impl RowsetWriter {
         fs::create_dir_all(dir).map_err(|e| RowsetError::io(dir, e))?;
         let target = dir.join(name);
         let tmp = dir.join(format!("{name}.tmp"));
-        let file = File::create(&tmp).map_err(|e| RowsetError::io(&tmp, e))?;
+        let file = ChunkedFile::create(tmp.clone()).map_err(|e| RowsetError::io(&tmp, e))?;
         let sink = HashingWriter {
-            inner: BufWriter::with_capacity(WRITE_BUFFER_BYTES, file),
+            inner: file,
             hasher: Sha256::new(),
             bytes: 0,
         };
@@ -135,21 +186,21 @@ impl RowsetWriter {
     /// Closes the Parquet file, makes it durable and gives it its final name.
     pub fn finish(mut self) -> Result<RowsetFile, RowsetError> {
         let writer = self.writer.take().ok_or(RowsetError::Closed)?;
-        let mut sink = writer.into_inner()?;
-        sink.flush().map_err(|e| RowsetError::io(&self.tmp, e))?;
+        let sink = writer.into_inner()?;
         let HashingWriter {
-            inner,
+            inner: mut file,
             hasher,
             bytes,
         } = sink;
-        let file = inner
-            .into_inner()
-            .map_err(|e| RowsetError::io(&self.tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| RowsetError::io(&self.tmp, e))?;
-        drop(file);
+        file.write_out(true)
+            .map_err(|e| RowsetError::io(&self.tmp, e))?;
         fs::rename(&self.tmp, &self.target).map_err(|e| RowsetError::io(&self.target, e))?;
         self.renamed = true;
-        if let Err(e) = crate::durable::sync_dir(&self.target) {
+        let synced = {
+            let _folder = crate::open_files::budget().acquire_blocking(1);
+            crate::durable::sync_dir(&self.target)
+        };
+        if let Err(e) = synced {
             let e = RowsetError::io(self.target.parent().unwrap_or(Path::new(".")), e);
             // Not durable, so not a rowset: the caller fails the load, nothing else removes it.
             let _ = fs::remove_file(&self.target);

@@ -43,6 +43,8 @@ pub struct TestDaemon {
     envs: Vec<(String, String)>,
     password: String,
     data_dir: PathBuf,
+    /// The process's limit of open files (soft and hard), when the test sets one.
+    open_files_limit: Option<u64>,
     // Last field: removed after the process is gone.
     tmp: tempfile::TempDir,
 }
@@ -56,6 +58,21 @@ impl TestDaemon {
     /// Starts a daemon with extra command-line `args` and environment `envs`.
     /// `--data-dir` and `--listen 127.0.0.1:0` are always passed (before `args`).
     pub fn start_with(args: &[&str], envs: &[(&str, &str)]) -> TestDaemon {
+        let mut daemon = TestDaemon::unstarted(args, envs);
+        daemon.spawn();
+        daemon
+    }
+
+    /// Starts a daemon whose process may open at most `limit` files (soft and hard limit, set
+    /// by util-linux's `prlimit` before it runs the daemon).
+    pub fn start_with_open_files_limit(limit: u64) -> TestDaemon {
+        let mut daemon = TestDaemon::unstarted(&[], &[]);
+        daemon.open_files_limit = Some(limit);
+        daemon.spawn();
+        daemon
+    }
+
+    fn unstarted(args: &[&str], envs: &[(&str, &str)]) -> TestDaemon {
         let tmp = tempfile::Builder::new()
             .prefix("backstop-test-")
             .tempdir()
@@ -67,7 +84,7 @@ impl TestDaemon {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let password = password_from(&args, &envs);
-        let mut daemon = TestDaemon {
+        TestDaemon {
             child: None,
             stdout_drain: None,
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -75,10 +92,9 @@ impl TestDaemon {
             envs,
             password,
             data_dir,
+            open_files_limit: None,
             tmp,
-        };
-        daemon.spawn();
-        daemon
+        }
     }
 
     fn spawn(&mut self) {
@@ -87,7 +103,15 @@ impl TestDaemon {
             .append(true)
             .open(self.stderr_log())
             .expect("open stderr log");
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_backstop"));
+        let mut cmd = match self.open_files_limit {
+            None => Command::new(env!("CARGO_BIN_EXE_backstop")),
+            Some(n) => {
+                let mut cmd = Command::new(require_tool("prlimit"));
+                cmd.arg(format!("--nofile={n}:{n}"))
+                    .arg(env!("CARGO_BIN_EXE_backstop"));
+                cmd
+            }
+        };
         cmd.arg("--data-dir")
             .arg(&self.data_dir)
             .args(["--listen", "127.0.0.1:0"])
