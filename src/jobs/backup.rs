@@ -160,6 +160,8 @@ async fn steps(
     // Objects of a local folder are staged, then published together (one syncfs); the list
     // lives out here so that a cancel, which drops the uploads, still discards them.
     let staged = storage_op(job, "open the repository", || repo.store.staging()).await?;
+    // The cap admits each chunk as it is sent (repo::bandwidth), inside every object.
+    let bandwidth = crate::repo::Bandwidth::new(req.transfer.max_bandwidth);
     let heartbeat = spawn_heartbeat(Arc::clone(engine), Arc::clone(job), Arc::clone(repo));
     let skipped = job
         .interruptible(upload_all(
@@ -168,6 +170,7 @@ async fn steps(
             uploads.clone(),
             req.transfer,
             &staged,
+            &bandwidth,
         ))
         .await;
     let skipped = match skipped {
@@ -217,7 +220,8 @@ async fn steps(
                 objects = every.len(),
                 "re-checking the snapshot's objects"
             );
-            let lease_written_ms = recheck_objects(engine, job, repo, &uploads, &every).await?;
+            let lease_written_ms =
+                recheck_objects(engine, job, repo, (&uploads, &bandwidth), &every).await?;
             crate::failpoint::hit("backup.before_commit").await?;
             // A lease that may look expired to a collector protects nothing: start over.
             let lifetime = engine.config.lease_lifetime_ms();
@@ -320,9 +324,8 @@ async fn upload_all(
     uploads: Vec<Upload>,
     transfer: crate::scheduler::TransferSettings,
     staged: &crate::repo::store::Staging,
+    bandwidth: &Arc<crate::repo::Bandwidth>,
 ) -> Result<Vec<String>, JobError> {
-    let bandwidth = crate::scheduler::Bandwidth::new(transfer.max_bandwidth);
-    let bandwidth = &bandwidth;
     let results: Vec<Option<String>> = futures::stream::iter(uploads)
         .map(|u| async move {
             let existing = storage_op(job, "check object", || repo.store.head(&u.key)).await?;
@@ -330,10 +333,9 @@ async fn upload_all(
                 job.progress.add(1, u.size);
                 return Ok::<_, JobError>(Some(u.key));
             }
-            bandwidth.admit(u.size).await;
             storage_op(job, "upload object", || {
                 repo.store
-                    .stage_file(staged, &u.key, &u.path, transfer.part_size)
+                    .stage_file(staged, &u.key, &u.path, transfer.part_size, bandwidth)
             })
             .await?;
             job.progress.add(1, u.size);
@@ -367,7 +369,7 @@ async fn recheck_objects(
     engine: &Engine,
     job: &Job,
     repo: &Repository,
-    uploads: &[Upload],
+    (uploads, bandwidth): (&[Upload], &Arc<crate::repo::Bandwidth>),
     keys: &[String],
 ) -> Result<i64, JobError> {
     let record = job.record();
@@ -391,7 +393,8 @@ async fn recheck_objects(
         if let (None, Some(u)) = (present, by_key.get(key.as_str())) {
             tracing::warn!(object = %key, "object vanished since it was checked; uploading it again");
             storage_op(job, "upload object", || {
-                repo.store.put_file(&u.key, &u.path)
+                repo.store
+                    .put_file_paced(&u.key, &u.path, crate::repo::s3::PART_SIZE, bandwidth)
             })
             .await?;
         }

@@ -701,12 +701,12 @@ async fn download_all(
     downloads: Vec<Download>,
     transfer: crate::scheduler::TransferSettings,
 ) -> Result<(), JobError> {
-    let bandwidth = crate::scheduler::Bandwidth::new(transfer.max_bandwidth);
+    // The cap admits each chunk as it arrives (repo::bandwidth), inside every object.
+    let bandwidth = crate::repo::Bandwidth::new(transfer.max_bandwidth);
     let bandwidth = &bandwidth;
     futures::stream::iter(downloads)
         .map(|d| async move {
-            bandwidth.admit(d.size).await;
-            download_checked(job, repo, &d).await?;
+            download_checked(job, repo, &d, bandwidth).await?;
             job.progress.add(1, d.size);
             job.moved(d.size);
             crate::failpoint::hit("restore.after_object_download").await?;
@@ -719,10 +719,15 @@ async fn download_all(
 }
 
 /// Downloads one object; a failure fails the job with its cause.
-async fn download_checked(job: &Job, repo: &Repository, d: &Download) -> Result<(), JobError> {
+async fn download_checked(
+    job: &Job,
+    repo: &Repository,
+    d: &Download,
+    bandwidth: &Arc<crate::repo::Bandwidth>,
+) -> Result<(), JobError> {
     match repo
         .store
-        .download_verified(&d.key, d.size, &d.sha256, &d.path)
+        .download_verified(&d.key, d.size, &d.sha256, &d.path, bandwidth)
         .await
     {
         Ok(()) => Ok(()),

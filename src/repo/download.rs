@@ -4,11 +4,13 @@
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
+use super::bandwidth::Bandwidth;
 use super::store::{ObjectStore, StoreError};
 
 /// Size of the writes of a downloaded object to its file.
@@ -43,6 +45,7 @@ impl ObjectStore {
         size: u64,
         sha256: &str,
         target: &Path,
+        bandwidth: &Arc<Bandwidth>,
     ) -> Result<(), DownloadError> {
         let dir = target
             .parent()
@@ -58,11 +61,12 @@ impl ObjectStore {
             ObjectStore::Local(local) => {
                 let source = local.object_path(key).map_err(DownloadError::Store)?;
                 let (key, tmp) = (key.to_string(), tmp.clone());
-                tokio::task::spawn_blocking(move || copy_hashing(&key, &source, &tmp))
+                let bandwidth = Arc::clone(bandwidth);
+                tokio::task::spawn_blocking(move || copy_hashing(&key, &source, &tmp, &bandwidth))
                     .await
                     .map_err(|e| DownloadError::Local(std::io::Error::other(e.to_string())))??
             }
-            ObjectStore::S3(_) => self.stream_hashing(key, &tmp).await?,
+            ObjectStore::S3(_) => self.stream_hashing(key, &tmp, bandwidth).await?,
         };
         if got_size != size || got_sha != sha256 {
             let _ = tokio::fs::remove_file(&tmp).await;
@@ -79,7 +83,12 @@ impl ObjectStore {
 
     /// Streams `key` into the file `path`, hashing on the way, and starts its writeback.
     /// Returns the size and sha256 of what arrived.
-    async fn stream_hashing(&self, key: &str, path: &Path) -> Result<(u64, String), DownloadError> {
+    async fn stream_hashing(
+        &self,
+        key: &str,
+        path: &Path,
+        bandwidth: &Bandwidth,
+    ) -> Result<(u64, String), DownloadError> {
         let mut stream = self
             .stream_unbudgeted(key, None)
             .await
@@ -96,6 +105,8 @@ impl ObjectStore {
         let mut size = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(DownloadError::Store)?;
+            // Reading no faster than the cap holds the sender to it (TCP flow control).
+            bandwidth.admit(chunk.len() as u64).await;
             hasher.update(&chunk);
             size += chunk.len() as u64;
             file.write_all(&chunk).await.map_err(DownloadError::Local)?;
@@ -108,7 +119,12 @@ impl ObjectStore {
 
 /// Copies the object file `source` to `target`, hashing on the way, and starts its writeback.
 /// Blocking. Returns the size and sha256 of what was copied.
-fn copy_hashing(key: &str, source: &Path, target: &Path) -> Result<(u64, String), DownloadError> {
+fn copy_hashing(
+    key: &str,
+    source: &Path,
+    target: &Path,
+    bandwidth: &Bandwidth,
+) -> Result<(u64, String), DownloadError> {
     let read_error = |e: std::io::Error| {
         DownloadError::Store(if e.kind() == std::io::ErrorKind::NotFound {
             StoreError::NotFound(key.to_string())
@@ -130,6 +146,7 @@ fn copy_hashing(key: &str, source: &Path, target: &Path) -> Result<(u64, String)
         let Some(chunk) = buffer.get(..n).filter(|c| !c.is_empty()) else {
             break;
         };
+        bandwidth.admit_blocking(n as u64);
         hasher.update(chunk);
         output.write_all(chunk).map_err(DownloadError::Local)?;
         size += n as u64;

@@ -10,12 +10,14 @@
 use std::io::{ErrorKind, Write};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio_util::io::ReaderStream;
 
+use super::bandwidth::Bandwidth;
 use super::store::{ByteStream, ObjectMeta, StoreError};
 
 /// Prefix of temporary files; never a key.
@@ -66,15 +68,21 @@ impl LocalStore {
         .await
     }
 
-    pub async fn put_file(&self, key: &str, source: &Path) -> Result<u64, StoreError> {
+    pub async fn put_file(
+        &self,
+        key: &str,
+        source: &Path,
+        bandwidth: &Arc<Bandwidth>,
+    ) -> Result<u64, StoreError> {
         let path = self.path(key)?;
         let key = key.to_string();
         let source = source.to_path_buf();
+        let bandwidth = Arc::clone(bandwidth);
         blocking(move || {
             let mut input = std::fs::File::open(&source).map_err(|e| io_error("put", &key, &e))?;
             let mut written = 0;
             write_atomic(&path, |f| {
-                written = std::io::copy(&mut input, f)?;
+                written = super::bandwidth::copy(&mut input, f, &bandwidth)?;
                 Ok(())
             })
             .map_err(|e| io_error("put", &key, &e))?;
@@ -293,10 +301,12 @@ impl LocalStore {
         staging: &Staging,
         key: &str,
         source: &Path,
+        bandwidth: &Arc<Bandwidth>,
     ) -> Result<u64, StoreError> {
         let path = self.path(key)?;
         let key = key.to_string();
         let source = source.to_path_buf();
+        let bandwidth = Arc::clone(bandwidth);
         let (staged, n) = blocking(move || {
             let dir = path
                 .parent()
@@ -309,7 +319,7 @@ impl LocalStore {
                 let mut output = std::fs::File::create(&tmp)?;
                 // In-kernel (copy_file_range), then the disk writes start while the next
                 // object is copied; publish waits for them.
-                let n = std::io::copy(&mut input, &mut output)?;
+                let n = super::bandwidth::copy(&mut input, &mut output, &bandwidth)?;
                 crate::durable::start_writeback(&output);
                 Ok(n)
             })();

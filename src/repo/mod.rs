@@ -18,6 +18,7 @@
 //! Keys given to a store are relative to the repository's root, `<location>/<repo name>/`
 //! (DESIGN.md "Repository format"), and always use `/`.
 
+pub mod bandwidth;
 pub mod download;
 pub mod gc;
 pub mod layout;
@@ -30,6 +31,7 @@ pub mod s3;
 pub mod s3props;
 pub mod store;
 
+pub use bandwidth::Bandwidth;
 pub use location::Location;
 pub use repository::{Registry, RepoError, Repository};
 pub use store::{ByteStream, ObjectMeta, ObjectStore, StoreError};

@@ -38,6 +38,7 @@ use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use bytes::Bytes;
 use futures::TryStreamExt;
 
+use super::bandwidth::{Bandwidth, PacedBody};
 use super::retry::{self, Backoff, Class, Gate, Permit};
 use super::s3props::{CredentialMode, S3Options};
 use super::store::{ByteStream, ObjectMeta, StoreError};
@@ -298,6 +299,7 @@ impl S3Store {
         key: &str,
         path: &Path,
         part_size: u64,
+        bandwidth: &Arc<Bandwidth>,
     ) -> Result<u64, StoreError> {
         let part_size = part_size.max(MIN_PART_SIZE);
         let full = self.full_key(key)?;
@@ -307,7 +309,7 @@ impl S3Store {
             .len();
         if size <= part_size {
             self.call("put", key, || async {
-                let body = file_range(path, 0, size).await?;
+                let body = file_range(path, 0, size, bandwidth).await?;
                 self.client
                     .put_object()
                     .bucket(&self.bucket)
@@ -320,7 +322,8 @@ impl S3Store {
             .await?;
             return Ok(size);
         }
-        self.put_multipart(key, &full, path, size, part_size).await
+        self.put_multipart(key, &full, path, size, part_size, bandwidth)
+            .await
     }
 
     async fn put_multipart(
@@ -330,6 +333,7 @@ impl S3Store {
         path: &Path,
         size: u64,
         part_size: u64,
+        bandwidth: &Arc<Bandwidth>,
     ) -> Result<u64, StoreError> {
         let upload = self
             .call("put", key, || {
@@ -357,7 +361,14 @@ impl S3Store {
             open: true,
         };
         let result = self
-            .upload_parts(key, full, path, size, part_size, &pending.upload_id)
+            .upload_parts(
+                key,
+                full,
+                path,
+                (size, part_size),
+                &pending.upload_id,
+                bandwidth,
+            )
             .await;
         if result.is_err() {
             pending.abort().await;
@@ -391,9 +402,9 @@ impl S3Store {
         key: &str,
         full: &str,
         path: &Path,
-        size: u64,
-        part_size: u64,
+        (size, part_size): (u64, u64),
         upload_id: &str,
+        bandwidth: &Arc<Bandwidth>,
     ) -> Result<u64, StoreError> {
         let part_size = part_size.max(size.div_ceil(MAX_PARTS).next_multiple_of(1 << 20));
         let mut parts = Vec::new();
@@ -402,7 +413,7 @@ impl S3Store {
             let len = part_size.min(size - offset);
             let out = self
                 .call("put", key, || async move {
-                    let body = file_range(path, offset, len).await?;
+                    let body = file_range(path, offset, len, bandwidth).await?;
                     self.client
                         .upload_part()
                         .bucket(&self.bucket)
@@ -871,7 +882,17 @@ async fn file_range<E>(
     path: &Path,
     offset: u64,
     len: u64,
+    bandwidth: &Arc<Bandwidth>,
 ) -> Result<SdkByteStream, SdkError<E, HttpResponse>> {
+    if bandwidth.is_limited() {
+        // Sent as the job's cap admits each chunk.
+        let body = PacedBody::open(path, offset, len, Arc::clone(bandwidth))
+            .await
+            .map_err(SdkError::construction_failure)?;
+        return Ok(SdkByteStream::new(
+            aws_smithy_types::body::SdkBody::from_body_1_x(body),
+        ));
+    }
     SdkByteStream::read_from()
         .path(path)
         .offset(offset)

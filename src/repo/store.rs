@@ -7,10 +7,12 @@
 use std::ops::Range;
 use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use futures::Stream;
 
+use super::bandwidth::Bandwidth;
 use super::local::LocalStore;
 use super::s3::S3Store;
 
@@ -135,7 +137,8 @@ impl ObjectStore {
     /// Streams a local file into the object `key`; S3 uses multipart upload above its part
     /// size, so memory stays bounded. Returns the bytes written.
     pub async fn put_file(&self, key: &str, path: &Path) -> Result<u64, StoreError> {
-        self.put_file_parts(key, path, super::s3::PART_SIZE).await
+        self.put_file_paced(key, path, super::s3::PART_SIZE, &Bandwidth::unlimited())
+            .await
     }
 
     /// [`ObjectStore::put_file`] with S3 multipart parts of `part_size` bytes (at least 5 MiB;
@@ -146,11 +149,23 @@ impl ObjectStore {
         path: &Path,
         part_size: u64,
     ) -> Result<u64, StoreError> {
+        self.put_file_paced(key, path, part_size, &Bandwidth::unlimited())
+            .await
+    }
+
+    /// [`ObjectStore::put_file_parts`] within a job's `bandwidth`.
+    pub async fn put_file_paced(
+        &self,
+        key: &str,
+        path: &Path,
+        part_size: u64,
+        bandwidth: &Arc<Bandwidth>,
+    ) -> Result<u64, StoreError> {
         // The source, a temporary file and its folder (local); the source and a connection (S3).
         let _files = files(3).await;
         match self {
-            ObjectStore::Local(s) => s.put_file(key, path).await,
-            ObjectStore::S3(s) => s.put_file(key, path, part_size).await,
+            ObjectStore::Local(s) => s.put_file(key, path, bandwidth).await,
+            ObjectStore::S3(s) => s.put_file(key, path, part_size, bandwidth).await,
         }
     }
 
@@ -171,15 +186,16 @@ impl ObjectStore {
         key: &str,
         path: &Path,
         part_size: u64,
+        bandwidth: &Arc<Bandwidth>,
     ) -> Result<u64, StoreError> {
         // The source and the copy (local), the source and a connection (S3).
         let _files = files(2).await;
         match (self, staging) {
             (ObjectStore::Local(s), Staging::Local(staging)) => {
-                s.stage_file(staging, key, path).await
+                s.stage_file(staging, key, path, bandwidth).await
             }
-            (ObjectStore::Local(s), Staging::Done) => s.put_file(key, path).await,
-            (ObjectStore::S3(s), _) => s.put_file(key, path, part_size).await,
+            (ObjectStore::Local(s), Staging::Done) => s.put_file(key, path, bandwidth).await,
+            (ObjectStore::S3(s), _) => s.put_file(key, path, part_size, bandwidth).await,
         }
     }
 

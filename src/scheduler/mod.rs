@@ -25,7 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use job::{Job, JobError, Progress, human_bytes};
 pub use record::{JobKind, JobRecord, JobState, JobStatus};
-pub use transfer::{Bandwidth, DEFAULT_PARALLEL, TransferSettings};
+pub use transfer::{DEFAULT_PARALLEL, TransferSettings};
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};

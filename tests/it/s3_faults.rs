@@ -371,3 +371,122 @@ async fn max_bandwidth_holds_the_average_rate() {
     assert_eq!(code, 5064, "{msg}");
     assert!(msg.contains("Invalid part_size: '1M'"), "{msg}");
 }
+
+/// `max_bandwidth` holds inside one object: a table of one rowset of about 100 MB goes up to S3
+/// and to a folder, and comes back from each, at the cap within 10 %. (Before the cap admitted
+/// chunk by chunk it admitted whole objects, and one large object went at full speed.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_bandwidth_holds_inside_one_large_object() {
+    use common::backup::{checksum, scratch_repo};
+    const CAP: &str = "16M";
+    let cap = 16.0 * 1024.0 * 1024.0;
+    let s3 = S3sFsServer::start();
+    s3.create_bucket(BUCKET);
+    let daemon = TestDaemon::start();
+    let mut c = daemon.conn().await;
+    exec(&mut c, "CREATE DATABASE big").await;
+    exec(
+        &mut c,
+        "CREATE TABLE big.t (k BIGINT NOT NULL, v STRING) DUPLICATE KEY(k) \
+         DISTRIBUTED BY HASH(k) BUCKETS 1",
+    )
+    .await;
+    // 1.45 million rows of 128 hex digits of sha256 (little to compress), in one statement:
+    // one rowset file.
+    let digit = "(SELECT * FROM (VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9)) AS d(x))";
+    exec(
+        &mut c,
+        &format!(
+            "INSERT INTO big.t SELECT k, encode(sha256(concat(cast(k AS VARCHAR), 'a')), 'hex') \
+             || encode(sha256(cast(k AS VARCHAR)), 'hex') FROM (SELECT a.x + 10 * b.x + \
+             100 * c.x + 1000 * d.x + 10000 * e.x + 100000 * f.x + 1000000 * g.x AS k FROM \
+             {digit} a, {digit} b, {digit} c, {digit} d, {digit} e, {digit} f, {digit} g) s \
+             WHERE k < 1450000"
+        ),
+    )
+    .await;
+    let tablets = rows(&mut c, "SHOW TABLET FROM big.t").await;
+    assert_eq!(tablets.len(), 1);
+    assert_eq!(
+        tablets[0][5].as_deref(),
+        Some("1"),
+        "one rowset: {tablets:?}"
+    );
+    let size: f64 = tablets[0][7].as_deref().unwrap().parse().unwrap();
+    assert!(size >= 100e6, "the rowset has {size} bytes");
+    let expected = checksum(&mut c, "big.t").await;
+
+    create_repo(&mut c, "s3repo", &s3.endpoint(), &s3).await;
+    scratch_repo(&daemon, &mut c, "dirrepo").await;
+    let within = |what: &str, secs: f64| {
+        let rate = size / secs;
+        println!(
+            "max_bandwidth {CAP}: {what} of {:.1} MB in {secs:.2} s, {:.2} MiB/s ({:+.1} % of the cap)",
+            size / 1e6,
+            rate / 1048576.0,
+            (rate / cap - 1.0) * 100.0
+        );
+        assert!(
+            (0.9 * cap..=1.1 * cap).contains(&rate),
+            "{what}: {rate:.0} B/s, the cap is {cap} B/s"
+        );
+    };
+    for (n, repo) in ["s3repo", "dirrepo"].into_iter().enumerate() {
+        exec(
+            &mut c,
+            &format!(
+                "BACKUP SNAPSHOT big.snap{n} TO {repo} PROPERTIES (\"max_bandwidth\" = \"{CAP}\")"
+            ),
+        )
+        .await;
+        let secs = seconds_in_state(&mut c, "BACKUP", "big", "UPLOADING").await;
+        within(&format!("backup to {repo}"), secs);
+        let snapshot = rows(
+            &mut c,
+            &format!("SHOW SNAPSHOT ON {repo} WHERE SNAPSHOT = 'snap{n}'"),
+        )
+        .await;
+        let ts = snapshot[0][1].clone().unwrap();
+
+        let db = format!("back{n}");
+        exec(
+            &mut c,
+            &format!(
+                "RESTORE SNAPSHOT {db}.snap{n} FROM {repo} PROPERTIES (\"backup_timestamp\" = \
+                 \"{ts}\", \"max_bandwidth\" = \"{CAP}\")"
+            ),
+        )
+        .await;
+        let secs = seconds_in_state(&mut c, "RESTORE", &db, "DOWNLOADING").await;
+        within(&format!("restore from {repo}"), secs);
+        assert_eq!(checksum(&mut c, &format!("{db}.t")).await, expected);
+    }
+}
+
+/// Watches the latest `kind` job of `db` (every 20 ms) until it is FINISHED; returns how long
+/// it was in `state`, the phase that moves the objects.
+async fn seconds_in_state(conn: &mut Conn, kind: &str, db: &str, state: &str) -> f64 {
+    let column = if kind == "BACKUP" { 3 } else { 4 };
+    let (mut entered, mut left) = (None, None);
+    let start = Instant::now();
+    loop {
+        let r = rows(conn, &format!("SHOW {kind} FROM {db}")).await;
+        let now = r[0][column].clone().unwrap_or_default();
+        if now == state {
+            entered.get_or_insert_with(Instant::now);
+        } else if entered.is_some() {
+            left.get_or_insert_with(Instant::now);
+        }
+        if now == "FINISHED" || now == "CANCELLED" {
+            assert_eq!(now, "FINISHED", "{kind} of {db}: {r:?}");
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "{kind}: {r:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (entered, left) = (
+        entered.expect("the job went through the state"),
+        left.unwrap(),
+    );
+    (left - entered).as_secs_f64()
+}
