@@ -218,6 +218,15 @@ fn query_message(e: &DataFusionError) -> String {
     }
 }
 
+/// What a caught panic said (its message when it has one).
+pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
+    panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,8 @@
 //! `BACKSTOP_FAILPOINTS=name=action[,name=action...]` once, with actions
 //! - `crash`: abort the process on the spot (as a power cut or `kill -9` would);
 //! - `error`: the operation fails with an internal error;
+//! - `panic`: the thread panics there (as a bug would), to prove that a panic on a statement's
+//!   way fails that statement only;
 //! - `pause`: the operation waits for an hour (tests act meanwhile, then kill the daemon or
 //!   cancel the job). When `BACKSTOP_FAILPOINT_DIR` names a folder, reaching the point creates
 //!   `<dir>/<name>.reached` and creating `<dir>/<name>.resume` lets the operation go on.
@@ -30,6 +32,7 @@ fn action(name: &str) -> Option<&'static str> {
                 let a = match a.trim() {
                     "crash" => "crash",
                     "error" => "error",
+                    "panic" => "panic",
                     "pause" => "pause",
                     _ => return None,
                 };
@@ -49,6 +52,7 @@ pub async fn hit(name: &str) -> Result<(), Triggered> {
             std::process::abort()
         }
         Some("error") => Err(Triggered(name.to_string())),
+        Some("panic") => panic!("failpoint {name}"),
         Some("pause") => {
             tracing::warn!(failpoint = name, "paused at failpoint");
             let Some(dir) = std::env::var_os("BACKSTOP_FAILPOINT_DIR") else {
@@ -77,8 +81,8 @@ pub async fn hit(_name: &str) -> Result<(), Triggered> {
     Ok(())
 }
 
-/// The failpoint `name` inside blocking code (a catalog transaction): `crash` and `error` act,
-/// `pause` is not available there.
+/// The failpoint `name` inside blocking code (a catalog transaction): `crash`, `error` and
+/// `panic` act, `pause` is not available there.
 #[cfg(debug_assertions)]
 pub fn hit_blocking(name: &str) -> Result<(), Triggered> {
     match action(name) {
@@ -87,6 +91,7 @@ pub fn hit_blocking(name: &str) -> Result<(), Triggered> {
             std::process::abort()
         }
         Some("error") => Err(Triggered(name.to_string())),
+        Some("panic") => panic!("failpoint {name}"),
         _ => Ok(()),
     }
 }

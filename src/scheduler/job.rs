@@ -262,10 +262,26 @@ impl Job {
 }
 
 impl Job {
-    /// Runs the job's steps `fut` with the job told of every storage request they retry.
-    pub async fn observing<F: std::future::Future>(self: &Arc<Self>, fut: F) -> F::Output {
+    /// Runs the job's steps `fut` with the job told of every storage request they retry. A
+    /// panic on the way (a bug) fails this job, which then ends and cleans up as any failed job
+    /// does, instead of leaving it running forever.
+    pub async fn observing<T, F>(self: &Arc<Self>, fut: F) -> Result<T, JobError>
+    where
+        F: std::future::Future<Output = Result<T, JobError>>,
+    {
+        use futures::FutureExt;
         let observer: Arc<dyn crate::repo::retry::RetryObserver> = self.clone();
-        crate::repo::retry::observed(observer, fut).await
+        std::panic::AssertUnwindSafe(crate::repo::retry::observed(observer, fut))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|panic| {
+                let text = crate::error::panic_text(panic.as_ref());
+                tracing::error!(job = self.record().id, panic = text, "the job panicked");
+                Err(JobError::Failed(JobStatus::common(format!(
+                    "internal error: the job panicked: {text} (this is a bug in backstop; please \
+                     report it)"
+                ))))
+            })
     }
 }
 

@@ -686,18 +686,12 @@ fn parse_handshake_response(payload: &[u8]) -> Option<Login> {
     })
 }
 
-/// What a panic says, for the error that replaces it.
-fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
-    panic
-        .downcast_ref::<&str>()
-        .copied()
-        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("no message")
-}
-
 /// The error of a statement that panicked while it ran.
 fn panicked(panic: &(dyn std::any::Any + Send)) -> Error {
-    Error::Internal(format!("the statement panicked: {}", panic_text(panic)))
+    Error::Internal(format!(
+        "the statement panicked: {}",
+        crate::error::panic_text(panic)
+    ))
 }
 
 /// Parses with `parse`; a panic in the parser becomes this statement's parse error.
@@ -708,7 +702,7 @@ fn parse_caught<T>(
         Err(sql::ParseError {
             message: format!(
                 "internal error: parsing panicked: {} (this is a bug in backstop; please report it)",
-                panic_text(panic.as_ref())
+                crate::error::panic_text(panic.as_ref())
             ),
             line: 0,
             column: 0,

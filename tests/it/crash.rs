@@ -1,6 +1,7 @@
 //! Crashes during loads: at the `load.before_catalog_commit` failpoint and by SIGKILL at random
 //! moments. After every restart each acknowledged load is complete, no load is partial, no
-//! orphan file remains and CHECKSUM TABLE matches the committed content.
+//! orphan file remains and CHECKSUM TABLE matches the committed content. And panics (bugs):
+//! one fails its statement or its job, never the daemon.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use crate::common;
@@ -133,4 +134,63 @@ async fn kill_dash_nine_during_loads_keeps_every_acknowledged_load_whole() {
         checked += 1;
     }
     println!("crash: {checked} kill -9 rounds, {acknowledged} acknowledged loads, all whole");
+}
+
+/// A panic on a statement's way (the `panic` failpoint standing in for a bug) fails that
+/// statement with an internal error; the same connection, other connections and the daemon go
+/// on. A panic in a job's steps ends that job CANCELLED with the panic's message and no
+/// snapshot, and the next job runs.
+#[tokio::test]
+async fn a_panic_fails_its_statement_or_its_job_only() {
+    use common::backup::{scratch_repo, timestamps, wait_cancelled};
+    let daemon = TestDaemon::start_with(
+        &[],
+        &[(
+            "BACKSTOP_FAILPOINTS",
+            "load.before_catalog_commit=panic,backup.before_commit=panic",
+        )],
+    );
+    let mut conn = daemon.conn().await;
+    conn.query_drop("CREATE DATABASE d").await.unwrap();
+    conn.query_drop(TABLE).await.unwrap();
+    for _ in 0..2 {
+        let (code, _, message) =
+            common::server_err(&mut conn, "INSERT INTO d.t VALUES (1, 'one')").await;
+        assert_eq!(code, 1105, "{message}");
+        assert!(
+            message.contains("panicked: failpoint load.before_catalog_commit"),
+            "{message}"
+        );
+        // The same connection answers the next statement; the load left nothing.
+        let n: Option<i64> = conn.query_first("SELECT count(*) FROM d.t").await.unwrap();
+        assert_eq!(n, Some(0));
+    }
+    let mut other = daemon.conn().await;
+    assert_eq!(committed_rowsets(&mut other).await, 0);
+
+    scratch_repo(&daemon, &mut conn, "repo").await;
+    for label in ["s1", "s2"] {
+        conn.query_drop(format!("BACKUP SNAPSHOT d.{label} TO repo"))
+            .await
+            .unwrap();
+        let job = wait_cancelled(&mut conn, "BACKUP", "d").await;
+        assert!(
+            job.get("TaskErrMsg")
+                .contains("the job panicked: failpoint backup.before_commit")
+                || job
+                    .get("Status")
+                    .contains("the job panicked: failpoint backup.before_commit"),
+            "{job:?}"
+        );
+        assert!(timestamps(&mut conn, "repo", label).await.is_empty());
+    }
+    let log = std::fs::read_to_string(daemon.stderr_log()).unwrap();
+    assert!(
+        log.contains("the statement panicked"),
+        "the log names the panic"
+    );
+    assert!(
+        log.contains("the job panicked"),
+        "the log names the job's panic"
+    );
 }
