@@ -91,7 +91,7 @@ impl ColumnType {
         )
     }
 
-    fn is_string(self) -> bool {
+    pub fn is_string(self) -> bool {
         matches!(
             self,
             ColumnType::Char(_) | ColumnType::Varchar(_) | ColumnType::String

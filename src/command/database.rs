@@ -33,15 +33,20 @@ pub async fn drop(
     Ok(Outcome::ok())
 }
 
-/// `SHOW DATABASES [LIKE 'pattern']`.
-pub async fn show(engine: &Engine, like: Option<&str>) -> Result<Outcome> {
-    let mut names: Vec<String> = engine
+/// The names of the catalog's databases (information_schema is not one of them).
+pub async fn names(engine: &Engine) -> Result<Vec<String>> {
+    Ok(engine
         .catalog
         .databases()
         .await?
         .into_iter()
         .map(|d| d.name)
-        .collect();
+        .collect())
+}
+
+/// `SHOW DATABASES [LIKE 'pattern']`.
+pub async fn show(engine: &Engine, like: Option<&str>) -> Result<Outcome> {
+    let mut names = names(engine).await?;
     names.push(INFORMATION_SCHEMA.to_string());
     names.sort();
     let rows = names

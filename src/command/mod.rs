@@ -33,8 +33,11 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::common::ScalarValue;
+use datafusion::datasource::MemTable;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::memory::MemoryStream;
+
+use sqlparser::ast::ShowStatementFilter;
 
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -88,6 +91,61 @@ pub fn text_batch(columns: &[&str], rows: &[Vec<Option<String>>]) -> Result<Reco
         .collect();
     RecordBatch::try_new(schema, arrays)
         .map_err(|e| Error::Internal(format!("building a text result: {e}")))
+}
+
+/// A small text table filtered the way SHOW filters: `LIKE 'pattern'` on the first column
+/// (case-insensitive, as MySQL's default collation) or `WHERE expr` over the columns, evaluated
+/// by DataFusion.
+pub async fn filtered_table(
+    engine: &Engine,
+    columns: &[&str],
+    rows: Vec<Vec<Option<String>>>,
+    filter: Option<ShowStatementFilter>,
+) -> Result<Outcome> {
+    let predicate = match filter {
+        None => return Outcome::text_table(columns, rows),
+        Some(
+            ShowStatementFilter::Like(p)
+            | ShowStatementFilter::ILike(p)
+            | ShowStatementFilter::NoKeyword(p),
+        ) => {
+            let first = columns
+                .first()
+                .map(|c| c.to_ascii_lowercase())
+                .unwrap_or_default();
+            format!(
+                // The pattern keeps MySQL's `\_` and `\%` escapes, which ILIKE shares; only
+                // quotes need doubling inside the literal.
+                "`{first}` ILIKE '{}'",
+                p.replace('\'', "''")
+            )
+        }
+        Some(ShowStatementFilter::Where(e)) => e.to_string(),
+    };
+    // Column names are lower-cased in the scratch table so that `WHERE Variable_name = ...` finds
+    // them (DataFusion folds unquoted identifiers); the result keeps MySQL's spelling.
+    let lower: Vec<String> = columns.iter().map(|c| c.to_ascii_lowercase()).collect();
+    let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+    let batch = text_batch(&lower, &rows)?;
+    let schema = batch.schema();
+    let ctx = engine.query_context(None);
+    let table = MemTable::try_new(schema, vec![vec![batch]])?;
+    ctx.register_table("show_rows", Arc::new(table))?;
+    let projection = columns
+        .iter()
+        .map(|c| format!("`{}` AS `{}`", c.to_ascii_lowercase(), c.replace('`', "``")))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let df = ctx
+        .sql(&format!(
+            "SELECT {projection} FROM show_rows WHERE {predicate}"
+        ))
+        .await?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    Ok(Outcome::Rows {
+        schema,
+        stream: df.execute_stream().await?,
+    })
 }
 
 /// `yyyy-MM-dd HH:mm:ss` (UTC) of a time in milliseconds since the epoch, as every SHOW prints
@@ -228,6 +286,16 @@ pub async fn execute(
             S::ShowColumns {
                 full, show_options, ..
             } => table::show_columns(engine, session, full, &show_options).await,
+            S::ShowVariable { variable }
+                if variable.first().is_some_and(|w| {
+                    w.quote_style.is_none()
+                        && ["INDEX", "INDEXES", "KEYS"]
+                            .iter()
+                            .any(|k| w.value.eq_ignore_ascii_case(k))
+                }) =>
+            {
+                table::show_index(engine, session, &variable).await
+            }
             S::ExplainTable { table_name, .. } => {
                 table::describe(engine, session, &table_name).await
             }

@@ -97,8 +97,9 @@ pub(crate) async fn context_for(
 )> {
     let ctx = engine.query_context(session.database.as_deref());
     super::files::register(&ctx, stmt).await?;
-    if super::information_schema::mentioned(&stmt.to_string(), session.database.as_deref()) {
-        super::information_schema::register(engine, &ctx).await?;
+    let text = stmt.to_string();
+    if super::information_schema::mentioned(&text, session.database.as_deref()) {
+        super::information_schema::register(engine, &ctx, &text).await?;
     }
     let pins = register_tables(engine, session, stmt, &ctx).await?;
     Ok((ctx, pins))

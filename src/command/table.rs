@@ -483,30 +483,23 @@ pub async fn drop_partition(
 // ---- SHOW ---------------------------------------------------------------------------------
 
 /// The `LIKE` pattern of a SHOW statement; `WHERE` is refused.
-fn like_pattern(options: &ShowStatementOptions, what: &str) -> Result<Option<String>> {
+/// The LIKE or WHERE of a SHOW statement.
+fn show_filter(options: &ShowStatementOptions) -> Option<ShowStatementFilter> {
     match &options.filter_position {
-        None => Ok(None),
+        None => None,
         Some(ShowStatementFilterPosition::Infix(f) | ShowStatementFilterPosition::Suffix(f)) => {
-            match f {
-                ShowStatementFilter::Like(p)
-                | ShowStatementFilter::ILike(p)
-                | ShowStatementFilter::NoKeyword(p) => Ok(Some(p.clone())),
-                ShowStatementFilter::Where(_) => Err(Error::NotSupported(format!(
-                    "{what} WHERE is not supported; use LIKE"
-                ))),
-            }
+            Some(f.clone())
         }
     }
 }
 
-/// `SHOW [FULL] TABLES [{FROM | IN} db] [LIKE 'pattern']`
+/// `SHOW [FULL] TABLES [{FROM | IN} db] [LIKE 'pattern' | WHERE expr]`
 pub async fn show_tables(
     engine: &Engine,
     session: &Session,
     full: bool,
     options: &ShowStatementOptions,
 ) -> Result<Outcome> {
-    let like = like_pattern(options, "SHOW TABLES")?;
     let db = match options
         .show_in
         .as_ref()
@@ -520,29 +513,115 @@ pub async fn show_tables(
             .join("."),
         None => session.database.clone().ok_or(Error::NoDatabaseSelected)?,
     };
-    let names: Vec<String> = if db.eq_ignore_ascii_case(INFORMATION_SCHEMA) {
-        Vec::new()
+    let tables: Vec<(String, &str)> = if db.eq_ignore_ascii_case(INFORMATION_SCHEMA) {
+        super::information_schema::table_names()
+            .map(|n| (n.to_string(), "SYSTEM VIEW"))
+            .collect()
     } else {
         engine
             .catalog
             .tables(&db)
             .await?
             .into_iter()
-            .map(|t| t.name)
-            .filter(|n| like.as_deref().is_none_or(|p| like_match(p, n)))
+            .map(|t| (t.name, "BASE TABLE"))
             .collect()
     };
     let column = format!("Tables_in_{db}");
-    if full {
-        let rows = names
-            .into_iter()
-            .map(|n| vec![Some(n), Some("BASE TABLE".to_string())])
-            .collect();
-        Outcome::text_table(&[column.as_str(), "Table_type"], rows)
+    let (columns, rows): (Vec<&str>, Vec<Vec<Option<String>>>) = if full {
+        (
+            vec![column.as_str(), "Table_type"],
+            tables
+                .into_iter()
+                .map(|(n, kind)| vec![Some(n), Some(kind.to_string())])
+                .collect(),
+        )
     } else {
-        let rows = names.into_iter().map(|n| vec![Some(n)]).collect();
-        Outcome::text_table(&[column.as_str()], rows)
+        (
+            vec![column.as_str()],
+            tables.into_iter().map(|(n, _)| vec![Some(n)]).collect(),
+        )
+    };
+    super::filtered_table(engine, &columns, rows, show_filter(options)).await
+}
+
+/// `SHOW {INDEX | INDEXES | KEYS} {FROM | IN} t [{FROM | IN} db]`, which the SQL parser leaves
+/// as a list of words: MySQL's columns; a primary-key table lists its key as `PRIMARY`, other
+/// tables have no index (StarRocks' sort keys are not indexes).
+pub async fn show_index(engine: &Engine, session: &Session, words: &[Ident]) -> Result<Outcome> {
+    let is = |i: usize, names: &[&str]| {
+        words.get(i).is_some_and(|w| {
+            w.quote_style.is_none() && names.iter().any(|n| w.value.eq_ignore_ascii_case(n))
+        })
+    };
+    let from = ["FROM", "IN"];
+    let usage = || {
+        Error::NotSupported(
+            "this form of SHOW INDEX is not supported: write SHOW INDEX FROM t [FROM db] (no \
+             WHERE)"
+                .into(),
+        )
+    };
+    if !is(1, &from) {
+        return Err(usage());
     }
+    let name = match words.get(2..) {
+        Some([table]) => ObjectName::from(vec![table.clone()]),
+        Some([db, table]) => ObjectName::from(vec![db.clone(), table.clone()]),
+        Some([table, _, db]) if is(3, &from) => ObjectName::from(vec![db.clone(), table.clone()]),
+        _ => return Err(usage()),
+    };
+    let (db, table) = resolve_stored(session, &name)?;
+    let table = engine.catalog.table(&db, &table).await?;
+    let rows = if table.key.model == crate::catalog::schema::KeyModel::Primary {
+        table
+            .key
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let nullable = table.column(c).is_some_and(|c| c.nullable);
+                vec![
+                    Some(table.name.clone()),
+                    Some("0".into()),
+                    Some("PRIMARY".into()),
+                    Some((i + 1).to_string()),
+                    Some(c.clone()),
+                    Some("A".into()),
+                    None,
+                    None,
+                    None,
+                    Some(if nullable { "YES" } else { "" }.into()),
+                    Some("BTREE".into()),
+                    Some(String::new()),
+                    Some(String::new()),
+                    Some("YES".into()),
+                    None,
+                ]
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Outcome::text_table(
+        &[
+            "Table",
+            "Non_unique",
+            "Key_name",
+            "Seq_in_index",
+            "Column_name",
+            "Collation",
+            "Cardinality",
+            "Sub_part",
+            "Packed",
+            "Null",
+            "Index_type",
+            "Comment",
+            "Index_comment",
+            "Visible",
+            "Expression",
+        ],
+        rows,
+    )
 }
 
 pub(crate) fn default_text(c: &ColumnMeta) -> Option<String> {
@@ -550,6 +629,16 @@ pub(crate) fn default_text(c: &ColumnMeta) -> Option<String> {
         None => None,
         Some(ColumnDefault::Value(v)) => Some(v.clone()),
         Some(ColumnDefault::CurrentTimestamp) => Some("CURRENT_TIMESTAMP".into()),
+    }
+}
+
+/// A column's type as StarRocks' DESC prints it: upper case, STRING as the `VARCHAR(65533)` it
+/// is, decimals as `DECIMAL(p,s)` whatever their width, so that a table re-created from SHOW
+/// CREATE TABLE describes the same.
+fn described_type(ty: ColumnType) -> String {
+    match ty {
+        ColumnType::String => "VARCHAR(65533)".into(),
+        other => other.sql_text(),
     }
 }
 
@@ -569,7 +658,7 @@ pub async fn describe(engine: &Engine, session: &Session, name: &ObjectName) -> 
                 .any(|k| k.eq_ignore_ascii_case(&c.name));
             vec![
                 Some(c.name.clone()),
-                Some(type_to_ast(c.data_type).to_string()),
+                Some(described_type(c.data_type)),
                 Some(if c.nullable { "Yes" } else { "No" }.to_string()),
                 Some(is_key.to_string()),
                 default_text(c),
@@ -580,15 +669,15 @@ pub async fn describe(engine: &Engine, session: &Session, name: &ObjectName) -> 
     Outcome::text_table(&["Field", "Type", "Null", "Key", "Default", "Extra"], rows)
 }
 
-/// `SHOW [FULL] COLUMNS {FROM | IN} t [{FROM | IN} db] [LIKE 'pattern']`, MySQL's columns
-/// (Null and Key are YES/NO, as StarRocks shows them here).
+/// `SHOW [FULL] COLUMNS {FROM | IN} t [{FROM | IN} db] [LIKE 'pattern' | WHERE expr]`, MySQL's
+/// columns (Null and Key are YES/NO, as StarRocks shows them here; Type as SHOW CREATE TABLE
+/// prints it).
 pub async fn show_columns(
     engine: &Engine,
     session: &Session,
     full: bool,
     options: &ShowStatementOptions,
 ) -> Result<Outcome> {
-    let like = like_pattern(options, "SHOW COLUMNS")?;
     let Some(name) = options
         .show_in
         .as_ref()
@@ -604,14 +693,13 @@ pub async fn show_columns(
     let rows = table
         .columns
         .iter()
-        .filter(|c| like.as_deref().is_none_or(|p| like_match(p, &c.name)))
         .map(|c| {
             let is_key = table
                 .key
                 .columns
                 .iter()
                 .any(|k| k.eq_ignore_ascii_case(&c.name));
-            let type_text = Some(type_to_ast(c.data_type).to_string());
+            let type_text = Some(type_to_ast(c.data_type).shown());
             if full {
                 let collation = matches!(
                     c.data_type,
@@ -641,30 +729,28 @@ pub async fn show_columns(
             }
         })
         .collect();
-    if full {
-        Outcome::text_table(
-            &[
-                "Field",
-                "Type",
-                "Collation",
-                "Null",
-                "Key",
-                "Default",
-                "Extra",
-                "Privileges",
-                "Comment",
-            ],
-            rows,
-        )
+    let columns: &[&str] = if full {
+        &[
+            "Field",
+            "Type",
+            "Collation",
+            "Null",
+            "Key",
+            "Default",
+            "Extra",
+            "Privileges",
+            "Comment",
+        ]
     } else {
-        Outcome::text_table(&["Field", "Type", "Null", "Key", "Default", "Extra"], rows)
-    }
+        &["Field", "Type", "Null", "Key", "Default", "Extra"]
+    };
+    super::filtered_table(engine, columns, rows, show_filter(options)).await
 }
 
 /// `SHOW CREATE TABLE t`: columns `Table`, `Create Table`; the text re-creates the table.
 pub async fn show_create(engine: &Engine, session: &Session, name: &ObjectName) -> Result<Outcome> {
     let tree = table_tree(engine, session, name).await?;
-    let text = format!("{:#}", create_statement(&tree));
+    let text = sql::ShownCreateTable(&create_statement(&tree)).to_string();
     Outcome::text_table(
         &["Table", "Create Table"],
         vec![vec![Some(tree.table.name.clone()), Some(text)]],

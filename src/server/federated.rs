@@ -12,12 +12,12 @@
 //!   the text the user wrote as their name, as MySQL names them. The query itself then runs in
 //!   DataFusion like any other SELECT: nothing here fakes a query result.
 
+use crate::command::information_schema::{CHARACTER_SETS, COLLATIONS};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::common::ScalarValue;
-use datafusion::datasource::MemTable;
 use sqlparser::ast::{
     Expr, FunctionArguments, Ident, ObjectName, Query, SelectItem, SetExpr, ShowStatementFilter,
     Spanned, Statement as Std, Value,
@@ -203,7 +203,7 @@ pub async fn intercept(
         Std::ShowVariables { filter, .. } => show_variables(engine, session, filter).await?,
         Std::ShowStatus { filter, .. } => show_status(engine, filter).await?,
         Std::ShowCollation { filter } => {
-            filtered_table(
+            command::filtered_table(
                 engine,
                 &[
                     "Collation",
@@ -213,26 +213,38 @@ pub async fn intercept(
                     "Compiled",
                     "Sortlen",
                 ],
-                vec![
-                    row(&["utf8mb4_general_ci", "utf8mb4", "45", "Yes", "Yes", "1"]),
-                    row(&["utf8mb4_bin", "utf8mb4", "46", "", "Yes", "1"]),
-                    row(&["utf8mb4_0900_ai_ci", "utf8mb4", "255", "", "Yes", "0"]),
-                    row(&["utf8_general_ci", "utf8", "33", "Yes", "Yes", "1"]),
-                    row(&["binary", "binary", "63", "Yes", "Yes", "1"]),
-                ],
+                COLLATIONS
+                    .iter()
+                    .map(|(name, charset, id, default, sortlen)| {
+                        vec![
+                            Some(name.to_string()),
+                            Some(charset.to_string()),
+                            Some(id.to_string()),
+                            Some(if *default { "Yes" } else { "" }.to_string()),
+                            Some("Yes".to_string()),
+                            Some(sortlen.to_string()),
+                        ]
+                    })
+                    .collect(),
                 filter,
             )
             .await?
         }
         Std::ShowCharset(show) => {
-            filtered_table(
+            command::filtered_table(
                 engine,
                 &["Charset", "Description", "Default collation", "Maxlen"],
-                vec![
-                    row(&["utf8mb4", "UTF-8 Unicode", "utf8mb4_general_ci", "4"]),
-                    row(&["utf8", "UTF-8 Unicode", "utf8_general_ci", "3"]),
-                    row(&["binary", "Binary pseudo charset", "binary", "1"]),
-                ],
+                CHARACTER_SETS
+                    .iter()
+                    .map(|(name, description, collation, maxlen)| {
+                        vec![
+                            Some(name.to_string()),
+                            Some(description.to_string()),
+                            Some(collation.to_string()),
+                            Some(maxlen.to_string()),
+                        ]
+                    })
+                    .collect(),
                 show.filter,
             )
             .await?
@@ -493,7 +505,7 @@ async fn show_variables(
             vec![Some(n), Some(value.unwrap_or_default())]
         })
         .collect();
-    filtered_table(engine, &["Variable_name", "Value"], rows, filter).await
+    command::filtered_table(engine, &["Variable_name", "Value"], rows, filter).await
 }
 
 async fn show_status(engine: &Arc<Engine>, filter: Option<ShowStatementFilter>) -> Result<Outcome> {
@@ -530,7 +542,7 @@ async fn show_status(engine: &Arc<Engine>, filter: Option<ShowStatementFilter>) 
     ] {
         rows.push(vec![Some(name.into()), Some(value.to_string())]);
     }
-    filtered_table(engine, &["Variable_name", "Value"], rows, filter).await
+    command::filtered_table(engine, &["Variable_name", "Value"], rows, filter).await
 }
 
 fn show_warnings(session: &Session) -> Result<Outcome> {
@@ -557,61 +569,6 @@ fn scalar_text(v: &ScalarValue) -> String {
         v if v.is_null() => String::new(),
         v => v.to_string(),
     }
-}
-
-/// A small text table filtered the way SHOW filters: `LIKE 'pattern'` on the first column
-/// (case-insensitive, as MySQL's default collation) or `WHERE expr` over the columns, evaluated
-/// by DataFusion.
-async fn filtered_table(
-    engine: &Arc<Engine>,
-    columns: &[&str],
-    rows: Vec<Vec<Option<String>>>,
-    filter: Option<ShowStatementFilter>,
-) -> Result<Outcome> {
-    let predicate = match filter {
-        None => return Outcome::text_table(columns, rows),
-        Some(
-            ShowStatementFilter::Like(p)
-            | ShowStatementFilter::ILike(p)
-            | ShowStatementFilter::NoKeyword(p),
-        ) => {
-            let first = columns
-                .first()
-                .map(|c| c.to_ascii_lowercase())
-                .unwrap_or_default();
-            format!(
-                // The pattern keeps MySQL's `\_` and `\%` escapes, which ILIKE shares; only
-                // quotes need doubling inside the literal.
-                "`{first}` ILIKE '{}'",
-                p.replace('\'', "''")
-            )
-        }
-        Some(ShowStatementFilter::Where(e)) => e.to_string(),
-    };
-    // Column names are lower-cased in the scratch table so that `WHERE Variable_name = ...` finds
-    // them (DataFusion folds unquoted identifiers); the result keeps MySQL's spelling.
-    let lower: Vec<String> = columns.iter().map(|c| c.to_ascii_lowercase()).collect();
-    let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
-    let batch = command::text_batch(&lower, &rows)?;
-    let schema = batch.schema();
-    let ctx = engine.query_context(None);
-    let table = MemTable::try_new(schema, vec![vec![batch]])?;
-    ctx.register_table("show_rows", Arc::new(table))?;
-    let projection = columns
-        .iter()
-        .map(|c| format!("`{}` AS `{}`", c.to_ascii_lowercase(), c.replace('`', "``")))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let df = ctx
-        .sql(&format!(
-            "SELECT {projection} FROM show_rows WHERE {predicate}"
-        ))
-        .await?;
-    let schema = Arc::new(df.schema().as_arrow().clone());
-    Ok(Outcome::Rows {
-        schema,
-        stream: df.execute_stream().await?,
-    })
 }
 
 /// Gives every unnamed, computed column of the outermost SELECT the text the user wrote, as

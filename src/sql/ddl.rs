@@ -338,9 +338,56 @@ impl fmt::Display for ColumnDefault {
     }
 }
 
-impl fmt::Display for ColumnDef {
+impl DataType {
+    /// The type as StarRocks prints it in SHOW CREATE TABLE and MySQL tools expect it in
+    /// `COLUMN_TYPE`: lower case, integers with their display width, STRING as the
+    /// `varchar(65533)` it is.
+    pub fn shown(&self) -> String {
+        let length = |name: &str, n: &Option<u32>| match n {
+            Some(n) => format!("{name}({n})"),
+            None => name.to_string(),
+        };
+        match self {
+            DataType::Boolean => "boolean".into(),
+            DataType::TinyInt => "tinyint(4)".into(),
+            DataType::SmallInt => "smallint(6)".into(),
+            DataType::Int => "int(11)".into(),
+            DataType::BigInt => "bigint(20)".into(),
+            DataType::LargeInt => "largeint(40)".into(),
+            DataType::Float => "float".into(),
+            DataType::Double => "double".into(),
+            DataType::Decimal {
+                precision, scale, ..
+            } => format!(
+                "decimal({}, {})",
+                precision.unwrap_or(10),
+                scale.unwrap_or(0)
+            ),
+            DataType::Char(n) => length("char", n),
+            DataType::Varchar(n) => length("varchar", n),
+            DataType::String => "varchar(65533)".into(),
+            DataType::Date => "date".into(),
+            DataType::DateTime => "datetime".into(),
+        }
+    }
+}
+
+/// A CREATE TABLE as SHOW CREATE TABLE prints it: over lines, types as [`DataType::shown`].
+pub struct ShownCreateTable<'a>(pub &'a CreateTable);
+
+impl fmt::Display for ShownCreateTable<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", Id(&self.name), self.data_type)?;
+        self.0.write(f, true, true)
+    }
+}
+
+impl ColumnDef {
+    fn write(&self, f: &mut fmt::Formatter<'_>, shown: bool) -> fmt::Result {
+        if shown {
+            write!(f, "{} {}", Id(&self.name), self.data_type.shown())?;
+        } else {
+            write!(f, "{} {}", Id(&self.name), self.data_type)?;
+        }
         if let Some(aggregate) = &self.aggregate {
             write!(f, " {aggregate}")?;
         }
@@ -356,6 +403,12 @@ impl fmt::Display for ColumnDef {
             write!(f, " COMMENT {}", QuotedString(comment))?;
         }
         Ok(())
+    }
+}
+
+impl fmt::Display for ColumnDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write(f, false)
     }
 }
 
@@ -453,7 +506,12 @@ impl fmt::Display for Distribution {
 impl fmt::Display for CreateTable {
     /// One line; `{:#}` spreads columns, clauses, partitions and properties over lines.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pretty = f.alternate();
+        self.write(f, f.alternate(), false)
+    }
+}
+
+impl CreateTable {
+    fn write(&self, f: &mut fmt::Formatter<'_>, pretty: bool, shown: bool) -> fmt::Result {
         let clause_sep = if pretty { "\n" } else { " " };
         f.write_str("CREATE ")?;
         if self.external {
@@ -475,7 +533,7 @@ impl fmt::Display for CreateTable {
             if pretty {
                 f.write_str("\n  ")?;
             }
-            write!(f, "{column}")?;
+            column.write(f, shown)?;
         }
         if pretty {
             f.write_str("\n")?;

@@ -57,7 +57,7 @@ pub use backup::{
 pub use ddl::{
     AddPartition, AggregateType, ColumnDef, ColumnDefault, CreateTable, DataType, DecimalKind,
     Distribution, DropPartition, KeyDesc, KeyModel, Literal, PartitionBy, PartitionDef,
-    PartitionKind, PartitionValue, PartitionValues, TruncateTable,
+    PartitionKind, PartitionValue, PartitionValues, ShownCreateTable, TruncateTable,
 };
 pub use privilege::{
     AlterUser, CreateUser, Grant, GrantObject, Password, Privilege, UserIdent, is_native_hash,

@@ -46,6 +46,7 @@ slt_files!(
     slt_backup,
     slt_backup_errors,
     slt_users,
+    slt_metadata,
 );
 
 /// Set `SLT_COMPLETE=1` to rewrite each file's expected results and errors with the daemon's
