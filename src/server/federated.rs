@@ -574,6 +574,28 @@ fn scalar_text(v: &ScalarValue) -> String {
 /// Gives every unnamed, computed column of the outermost SELECT the text the user wrote, as
 /// MySQL does (`SELECT 1+1` has a column `1+1`; `SELECT 'a'` a column `a`).
 fn name_columns(query: &mut Query, sql: &str) {
+    let aliases = name_select_columns(query, sql);
+    // `ORDER BY TYPE` after `3 TYPE` means the alias, whatever its case (MySQL): the alias is
+    // quoted now, so the reference is too.
+    if let Some(sqlparser::ast::OrderBy {
+        kind: sqlparser::ast::OrderByKind::Expressions(items),
+        ..
+    }) = query.order_by.as_mut()
+    {
+        for item in items {
+            if let Expr::Identifier(i) = &mut item.expr
+                && i.quote_style.is_none()
+                && let Some(alias) = aliases.iter().find(|a| a.eq_ignore_ascii_case(&i.value))
+            {
+                *i = Ident::with_quote('`', alias.clone());
+            }
+        }
+    }
+}
+
+/// Names the outermost SELECT's columns (see [`name_columns`]); returns the aliases it quoted.
+fn name_select_columns(query: &mut Query, sql: &str) -> Vec<String> {
+    let mut aliases = Vec::new();
     let mut body = query.body.as_mut();
     loop {
         match body {
@@ -592,15 +614,16 @@ fn name_columns(query: &mut Query, sql: &str) {
                         // would fold an unquoted alias to lower case.
                         SelectItem::ExprWithAlias { alias, .. } if alias.quote_style.is_none() => {
                             alias.quote_style = Some('`');
+                            aliases.push(alias.value.clone());
                         }
                         _ => {}
                     }
                 }
-                return;
+                return aliases;
             }
             SetExpr::SetOperation { left, .. } => body = left.as_mut(),
             SetExpr::Query(q) => body = q.body.as_mut(),
-            _ => return,
+            _ => return aliases,
         }
     }
 }
