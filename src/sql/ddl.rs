@@ -341,7 +341,8 @@ impl fmt::Display for ColumnDefault {
 impl DataType {
     /// The type as StarRocks prints it in SHOW CREATE TABLE and MySQL tools expect it in
     /// `COLUMN_TYPE`: lower case, integers with their display width, STRING as the
-    /// `varchar(65533)` it is.
+    /// `varchar(65533)` it is, `decimal(p,s)` as MySQL writes it (SQLAlchemy's reflection
+    /// reads no other spelling).
     pub fn shown(&self) -> String {
         let length = |name: &str, n: &Option<u32>| match n {
             Some(n) => format!("{name}({n})"),
@@ -359,7 +360,7 @@ impl DataType {
             DataType::Decimal {
                 precision, scale, ..
             } => format!(
-                "decimal({}, {})",
+                "decimal({},{})",
                 precision.unwrap_or(10),
                 scale.unwrap_or(0)
             ),
