@@ -228,8 +228,10 @@ fn read_param(r: &mut Reader<'_>, ty: u8, unsigned: bool) -> Option<String> {
     })
 }
 
+/// A DOUBLE, as MySQL types a floating-point parameter (a bare `41.0` would be an exact
+/// DECIMAL here, and `? + 1` would answer `42.0` where MySQL answers `42`).
 fn float_literal(v: f64) -> Option<String> {
-    v.is_finite().then(|| format!("{v:?}"))
+    v.is_finite().then(|| format!("CAST({v:?} AS DOUBLE)"))
 }
 
 /// A string literal in the MySQL dialect, or a hex literal for bytes that are not UTF-8.

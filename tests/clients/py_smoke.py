@@ -1,7 +1,7 @@
 """Smoke test of one Python MySQL driver against a running backstop (run by tests/clients.rs).
 
 Usage: py_smoke.py DRIVER PORT MODE [PASSWORD]
-  DRIVER: pymysql | connector-c | connector-pure | pyodbc
+  DRIVER: pymysql | mysqlclient | connector-c | connector-pure | pyodbc
   MODE:   smoke  (connect, queries, errors, reconnect)
           auth   (PASSWORD is the right one: it connects with it, then with a wrong one)
 
@@ -20,6 +20,13 @@ def connect(driver, port, password):
         import pymysql
 
         return pymysql.connect(
+            host="127.0.0.1", port=port, user="root", password=password,
+            connect_timeout=TIMEOUT, read_timeout=TIMEOUT, write_timeout=TIMEOUT,
+        )
+    if driver == "mysqlclient":
+        import MySQLdb
+
+        return MySQLdb.connect(
             host="127.0.0.1", port=port, user="root", password=password,
             connect_timeout=TIMEOUT, read_timeout=TIMEOUT, write_timeout=TIMEOUT,
         )
@@ -60,7 +67,7 @@ def connect(driver, port, password):
 
 def error_code(driver, exc):
     """The server's error code carried by a driver exception (None if there is none)."""
-    if driver == "pymysql":
+    if driver in ("pymysql", "mysqlclient"):
         code = exc.args[0] if exc.args else None
         return code if isinstance(code, int) else None
     if driver.startswith("connector"):
@@ -78,6 +85,10 @@ def driver_error_types(driver):
         import pymysql
 
         return (pymysql.MySQLError,)
+    if driver == "mysqlclient":
+        import MySQLdb
+
+        return (MySQLdb.MySQLError,)
     if driver.startswith("connector"):
         import mysql.connector
 
@@ -137,7 +148,7 @@ def smoke(driver, port):
     # A query with a parameter: client-side interpolation for PyMySQL and the plain
     # mysql-connector cursor, server-side prepared statements (COM_STMT_PREPARE/EXECUTE) for
     # the mysql-connector prepared cursor and ODBC.
-    if driver == "pymysql":
+    if driver in ("pymysql", "mysqlclient"):
         rows, _ = query(conn, "SELECT CONCAT(%s, 'x')", ("a",))
         out("param", show(rows[0][0]))
     elif driver.startswith("connector"):

@@ -1,4 +1,5 @@
-//! Real MySQL clients against a real `backstop` process: the mysql CLI, PyMySQL,
+//! Real MySQL clients against a real `backstop` process: the mysql CLI, PyMySQL, mysqlclient,
+//! node's mysql2,
 //! mysql-connector-python (C extension and pure), pyodbc + MariaDB ODBC, unixODBC `isql`,
 //! MariaDB Connector/J (JDBC, `jdbc:mariadb:` and `jdbc:mysql:` URLs, server-side prepared
 //! statements) and mysql_async.
@@ -197,6 +198,50 @@ fn pymysql_auth() {
     python_auth_test("pymysql");
 }
 
+/// node's mysql2 (tests/clients/node_smoke.js): text queries, server-side prepared statements
+/// (`execute`: binary protocol, run twice), error codes with their SQLSTATE, reconnect.
+#[test]
+fn node_mysql2_smoke() {
+    let daemon = TestDaemon::start();
+    let modules = common::s3::tools_dir().join("node/node_modules");
+    require_file(modules.join("mysql2/package.json").to_str().unwrap());
+    let mut cmd = Command::new(require_tool("node"));
+    cmd.arg(clients_dir().join("node_smoke.js"))
+        .arg(daemon.port().to_string())
+        .env("NODE_PATH", &modules);
+    let out = run_with_deadline(&mut cmd, "", CLIENT_DEADLINE);
+    assert_lines(
+        &out,
+        &[
+            "select1 1",
+            "select1_column 1",
+            "concat ab",
+            "concat_column CONCAT('a','b')",
+            "syntax ERR 1064 42000",
+            "unsupported ERR 1235 42000",
+            "again 1",
+            "param ax",
+            "prepared bx 42",
+            "prepared cx 42",
+            "prepared_error ERR 1049 42000",
+            "after_param 1",
+            "reconnect 1",
+        ],
+        "node mysql2",
+    );
+}
+
+/// mysqlclient (MySQLdb, the C driver Django and SQLAlchemy's default `mysql://` use).
+#[test]
+fn mysqlclient_smoke() {
+    python_smoke_test("mysqlclient", &["param ax"]);
+}
+
+#[test]
+fn mysqlclient_auth() {
+    python_auth_test("mysqlclient");
+}
+
 #[test]
 fn mysql_connector_c_ext_smoke() {
     python_smoke_test("connector-c", &["param ax", "param_prepared bx"]);
@@ -362,6 +407,11 @@ fn isql_auth() {
 
 /// Compiles tests/clients/JdbcSmoke.java into the daemon's scratch dir; returns the class path.
 fn compile_jdbc_smoke(daemon: &TestDaemon) -> String {
+    compile_java(daemon, "JdbcSmoke.java")
+}
+
+/// Compiles tests/clients/`source` into the daemon's scratch dir; returns the class path.
+fn compile_java(daemon: &TestDaemon, source: &str) -> String {
     let javac = require_tool("javac");
     require_tool("java");
     let jar = require_file(MARIADB_JAR);
@@ -371,11 +421,11 @@ fn compile_jdbc_smoke(daemon: &TestDaemon) -> String {
         Command::new(javac)
             .arg("-d")
             .arg(&classes)
-            .arg(clients_dir().join("JdbcSmoke.java")),
+            .arg(clients_dir().join(source)),
         "",
         CLIENT_DEADLINE,
     );
-    assert!(out.status.success(), "javac JdbcSmoke.java\n{out}");
+    assert!(out.status.success(), "javac {source}\n{out}");
     format!("{}:{}", classes.display(), jar.display())
 }
 

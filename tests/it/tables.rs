@@ -508,4 +508,3 @@ async fn checksum_table_reads_like_mysql() {
     assert_eq!(w[0][1].as_deref(), Some("1146"));
     assert_eq!(w[0][2].as_deref(), Some("Table 'cs.nosuch' doesn't exist"));
 }
-

@@ -150,9 +150,9 @@ fn start_listening(
     unreachable!("the last try panics")
 }
 
-/// The folder `cargo install --root` put s3s-fs in (env `BACKSTOP_TOOLS` or
-/// `~/.cache/backstop-tools`).
-fn tools_dir() -> PathBuf {
+/// The folder scripts/install-test-deps installs tools in: s3s-fs (`cargo install --root`)
+/// and node's modules (env `BACKSTOP_TOOLS` or `~/.cache/backstop-tools`).
+pub fn tools_dir() -> PathBuf {
     match std::env::var_os("BACKSTOP_TOOLS") {
         Some(v) => PathBuf::from(v),
         None => PathBuf::from(std::env::var_os("HOME").expect("HOME is set"))
