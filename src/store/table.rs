@@ -5,13 +5,21 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use datafusion::catalog::Session;
 use datafusion::catalog::TableProvider;
+use datafusion::common::DFSchema;
 use datafusion::datasource::MemTable;
+use datafusion::datasource::TableType;
+use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{
-    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
-};
+use datafusion::datasource::listing::PartitionedFile;
+use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::error::Result as DfResult;
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::utils::conjunction;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::object_store::path::Path as ObjectPath;
+use datafusion::physical_plan::ExecutionPlan;
 
 use crate::catalog::TableTree;
 use crate::catalog::schema::{ColumnType, TableMeta};
@@ -67,18 +75,17 @@ pub fn rowset_path(data_dir: &Path, tablet_id: u64, rowset_id: u64) -> PathBuf {
 /// commits later is not seen by a query that already has its provider.
 pub fn provider(data_dir: &Path, tree: &TableTree) -> DfResult<Arc<dyn TableProvider>> {
     let schema = arrow_schema(&tree.table);
-    let urls = tree
+    let files = tree
         .partitions
         .iter()
         .flat_map(|p| &p.tablets)
         .flat_map(|t| {
             t.rowsets
                 .iter()
-                .map(move |r| rowset_path(data_dir, t.tablet.id, r.id))
+                .map(move |r| (rowset_path(data_dir, t.tablet.id, r.id), r.bytes))
         })
-        .map(|path| {
-            // A listing of a missing file is empty, not an error: check, so that a damaged data
-            // directory fails the query instead of silently returning fewer rows.
+        .map(|(path, bytes)| {
+            // A missing file would fail the scan with a bare "not found": say what it means.
             if !path.is_file() {
                 return Err(datafusion::error::DataFusionError::External(
                     format!(
@@ -89,18 +96,87 @@ pub fn provider(data_dir: &Path, tree: &TableTree) -> DfResult<Arc<dyn TableProv
                     .into(),
                 ));
             }
-            ListingTableUrl::parse(path.to_string_lossy())
+            let location = ObjectPath::from_absolute_path(&path).map_err(|e| {
+                datafusion::error::DataFusionError::External(
+                    format!("rowset file {}: {e}", path.display()).into(),
+                )
+            })?;
+            Ok(PartitionedFile::new(location.to_string(), bytes))
         })
         .collect::<DfResult<Vec<_>>>()?;
-    if urls.is_empty() {
+    if files.is_empty() {
         return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
     }
-    let options =
-        ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-    let config = ListingTableConfig::new_with_multi_paths(urls)
-        .with_listing_options(options)
-        .with_schema(schema);
-    Ok(Arc::new(ListingTable::try_new(config)?))
+    Ok(Arc::new(RowsetScan { schema, files }))
+}
+
+/// The committed rowset files of a table, scanned as Parquet. Their sizes come from the
+/// catalog, so planning a scan asks the file system nothing (DataFusion's listing table
+/// asked for the size of every file, at every query); footers are read as the scan reaches
+/// each file (and cached by the query engine: a rowset file never changes).
+#[derive(Debug)]
+struct RowsetScan {
+    schema: SchemaRef,
+    files: Vec<PartitionedFile>,
+}
+
+#[async_trait::async_trait]
+impl TableProvider for RowsetScan {
+    fn schema(&self) -> SchemaRef {
+        Arc::clone(&self.schema)
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
+        // Row groups are pruned by their statistics; the rows are filtered again above.
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DfResult<Arc<dyn ExecutionPlan>> {
+        let mut source = ParquetSource::new(Arc::clone(&self.schema));
+        if let Some(predicate) = conjunction(filters.to_vec()) {
+            let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
+            source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
+        }
+        // Files dealt round-robin into the session's partitions.
+        let partitions = state.config().target_partitions().max(1);
+        let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); partitions];
+        for (i, file) in self.files.iter().enumerate() {
+            if let Some(group) = groups.get_mut(i % partitions) {
+                group.push(file.clone());
+            }
+        }
+        let groups = groups
+            .into_iter()
+            .filter(|g| !g.is_empty())
+            .map(FileGroup::new)
+            .collect();
+        let config =
+            FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
+                .with_file_groups(groups)
+                .with_projection_indices(projection.cloned())?
+                .with_limit(limit)
+                .build();
+        // The Parquet format plans the scan as for a listing table: the session's Parquet
+        // options and the runtime's cache of file footers (a rowset file never changes, so a
+        // footer read once serves every later query).
+        ParquetFormat::default()
+            .with_options(state.table_options().parquet.clone())
+            .create_physical_plan(state, config)
+            .await
+    }
 }
 
 /// Deletes rowset files that no committed rowset references: files a crash left between
