@@ -286,14 +286,7 @@ pub async fn execute(
             S::ShowColumns {
                 full, show_options, ..
             } => table::show_columns(engine, session, full, &show_options).await,
-            S::ShowVariable { variable }
-                if variable.first().is_some_and(|w| {
-                    w.quote_style.is_none()
-                        && ["INDEX", "INDEXES", "KEYS"]
-                            .iter()
-                            .any(|k| w.value.eq_ignore_ascii_case(k))
-                }) =>
-            {
+            S::ShowVariable { variable } if table::is_show_index(&variable) => {
                 table::show_index(engine, session, &variable).await
             }
             S::ExplainTable { table_name, .. } => {

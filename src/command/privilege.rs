@@ -452,6 +452,13 @@ fn authorize_std(
             obj_name,
         } => table_need(p, session, obj_name, bits::SELECT),
         S::ExplainTable { table_name, .. } => table_need(p, session, table_name, bits::SELECT),
+        S::ShowVariable { variable } if super::table::is_show_index(variable) => {
+            // A malformed SHOW INDEX is refused by its own check, with its own message.
+            match super::table::show_index_table(variable) {
+                Ok(name) => table_need(p, session, &name, bits::SELECT),
+                Err(_) => Ok(()),
+            }
+        }
         S::ShowColumns { show_options, .. } => {
             match show_options
                 .show_in

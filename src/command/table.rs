@@ -544,10 +544,19 @@ pub async fn show_tables(
     super::filtered_table(engine, &columns, rows, show_filter(options)).await
 }
 
-/// `SHOW {INDEX | INDEXES | KEYS} {FROM | IN} t [{FROM | IN} db]`, which the SQL parser leaves
-/// as a list of words: MySQL's columns; a primary-key table lists its key as `PRIMARY`, other
-/// tables have no index (StarRocks' sort keys are not indexes).
-pub async fn show_index(engine: &Engine, session: &Session, words: &[Ident]) -> Result<Outcome> {
+/// Whether the words the SQL parser left of a `SHOW ...` are a SHOW INDEX / INDEXES / KEYS.
+pub fn is_show_index(words: &[Ident]) -> bool {
+    words.first().is_some_and(|w| {
+        w.quote_style.is_none()
+            && ["INDEX", "INDEXES", "KEYS"]
+                .iter()
+                .any(|k| w.value.eq_ignore_ascii_case(k))
+    })
+}
+
+/// The table of `SHOW {INDEX | INDEXES | KEYS} {FROM | IN} t [{FROM | IN} db]` (the words the SQL
+/// parser leaves; `words[0]` is INDEX, INDEXES or KEYS).
+pub fn show_index_table(words: &[Ident]) -> Result<ObjectName> {
     let is = |i: usize, names: &[&str]| {
         words.get(i).is_some_and(|w| {
             w.quote_style.is_none() && names.iter().any(|n| w.value.eq_ignore_ascii_case(n))
@@ -564,12 +573,21 @@ pub async fn show_index(engine: &Engine, session: &Session, words: &[Ident]) -> 
     if !is(1, &from) {
         return Err(usage());
     }
-    let name = match words.get(2..) {
-        Some([table]) => ObjectName::from(vec![table.clone()]),
-        Some([db, table]) => ObjectName::from(vec![db.clone(), table.clone()]),
-        Some([table, _, db]) if is(3, &from) => ObjectName::from(vec![db.clone(), table.clone()]),
-        _ => return Err(usage()),
-    };
+    match words.get(2..) {
+        Some([table]) => Ok(ObjectName::from(vec![table.clone()])),
+        Some([db, table]) => Ok(ObjectName::from(vec![db.clone(), table.clone()])),
+        Some([table, _, db]) if is(3, &from) => {
+            Ok(ObjectName::from(vec![db.clone(), table.clone()]))
+        }
+        _ => Err(usage()),
+    }
+}
+
+/// `SHOW {INDEX | INDEXES | KEYS} {FROM | IN} t [{FROM | IN} db]`, which the SQL parser leaves
+/// as a list of words: MySQL's columns; a primary-key table lists its key as `PRIMARY`, other
+/// tables have no index (StarRocks' sort keys are not indexes).
+pub async fn show_index(engine: &Engine, session: &Session, words: &[Ident]) -> Result<Outcome> {
+    let name = show_index_table(words)?;
     let (db, table) = resolve_stored(session, &name)?;
     let table = engine.catalog.table(&db, &table).await?;
     let rows = if table.key.model == crate::catalog::schema::KeyModel::Primary {
