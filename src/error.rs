@@ -124,6 +124,7 @@ impl Error {
     /// The error code, SQLSTATE and message the client sees.
     pub fn to_mysql(&self) -> MysqlError {
         let (code, sqlstate) = match self {
+            Error::Parse(e) if e.unsupported => (1235, "42000"),
             Error::Parse(_) => (1064, "42000"),
             Error::Load(e) => match e {
                 crate::store::load::LoadError::NoPartition { .. } => (1526, "HY000"),

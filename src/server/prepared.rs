@@ -37,6 +37,7 @@ impl Prepared {
                     message: e.message,
                     line: e.location.line,
                     column: e.location.column,
+                    unsupported: false,
                 })
             })?;
         let mut placeholders = Vec::new();

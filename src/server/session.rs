@@ -355,6 +355,7 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
                 message: "this connection did not enable multiple statements per query (CLIENT_MULTI_STATEMENTS); send them one at a time".into(),
                 line: 1,
                 column: 1,
+                unsupported: false,
             });
             return self.write_error(&e.to_mysql()).await;
         }
@@ -706,6 +707,7 @@ fn parse_caught<T>(
             ),
             line: 0,
             column: 0,
+            unsupported: false,
         })
     })
 }

@@ -630,6 +630,27 @@ const SUPPORTED_TYPES: &str = "BOOLEAN, TINYINT, SMALLINT, INT, BIGINT, LARGEINT
                                DECIMAL[(p[, s])], DECIMALV2, DECIMAL32, DECIMAL64, DECIMAL128, \
                                CHAR[(n)], VARCHAR[(n)], STRING, DATE, DATETIME";
 
+/// MySQL and StarRocks column types backstop does not store, with what to use instead: a
+/// CREATE TABLE naming one fails with 1235 (not a syntax error), naming the type.
+const UNSUPPORTED_TYPES: &[(&str, &str)] = &[
+    ("TIMESTAMP", "use DATETIME (microseconds, no time zone)"),
+    ("TIME", "use VARCHAR or DATETIME"),
+    ("YEAR", "use SMALLINT"),
+    ("MEDIUMINT", "use INT"),
+    ("BIT", "use BOOLEAN or BIGINT"),
+    ("SERIAL", "use BIGINT NOT NULL (there is no AUTO_INCREMENT)"),
+    ("BINARY", "use VARCHAR or STRING"),
+    ("VARBINARY", "use VARCHAR or STRING"),
+    ("TINYBLOB", "use STRING"),
+    ("BLOB", "use STRING"),
+    ("MEDIUMBLOB", "use STRING"),
+    ("LONGBLOB", "use STRING"),
+    ("JSON", "use STRING"),
+    ("ENUM", "use VARCHAR"),
+    ("SET", "use VARCHAR"),
+    ("GEOMETRY", "use STRING"),
+];
+
 impl BackstopParser<'_> {
     /// `CREATE [EXTERNAL] TABLE [IF NOT EXISTS] name` not followed by `AS` (CTAS goes to sqlparser).
     pub(super) fn is_starrocks_create_table(&self) -> bool {
@@ -814,6 +835,36 @@ impl BackstopParser<'_> {
             precision: None,
             scale: None,
         };
+        if let Some(advice) = UNSUPPORTED_TYPES
+            .iter()
+            .find(|(name, _)| *name == word)
+            .map(|(_, advice)| *advice)
+        {
+            let at = self.here();
+            self.parser.advance_token();
+            // The type as written, parameters included (`VARBINARY(10)`, `ENUM('a', 'b')`).
+            let mut written = word.clone();
+            if self.consume(&Token::LParen) {
+                let mut params = Vec::new();
+                loop {
+                    match &self.parser.next_token().token {
+                        Token::RParen => break,
+                        Token::EOF => {
+                            return self.expected(&format!("the end of type {word}(...)"));
+                        }
+                        Token::Comma => params.push(", ".to_string()),
+                        other => params.push(other.to_string()),
+                    }
+                }
+                written = format!("{written}({})", params.concat());
+            }
+            return Err(ParseError::unsupported(
+                format!(
+                    "Column type {written} (column {column}) is not supported by backstop; {advice}"
+                ),
+                at,
+            ));
+        }
         let data_type = match word.as_str() {
             "BOOLEAN" | "BOOL" => DataType::Boolean,
             "TINYINT" => DataType::TinyInt,
@@ -821,16 +872,19 @@ impl BackstopParser<'_> {
             "INT" | "INTEGER" => DataType::Int,
             "BIGINT" => DataType::BigInt,
             "LARGEINT" => DataType::LargeInt,
+            // MySQL's spellings that ORMs emit (backstop takes them; StarRocks does not):
+            // FLOAT(p) is FLOAT up to p = 24 and DOUBLE above, REAL and DOUBLE PRECISION are
+            // DOUBLE, DEC is DECIMAL, the TEXT family is STRING. Parsed below.
             "FLOAT" => DataType::Float,
-            "DOUBLE" => DataType::Double,
-            "DECIMAL" | "NUMERIC" | "NUMBER" => decimal(DecimalKind::Decimal),
+            "DOUBLE" | "REAL" => DataType::Double,
+            "DECIMAL" | "NUMERIC" | "NUMBER" | "DEC" => decimal(DecimalKind::Decimal),
             "DECIMALV2" => decimal(DecimalKind::DecimalV2),
             "DECIMAL32" => decimal(DecimalKind::Decimal32),
             "DECIMAL64" => decimal(DecimalKind::Decimal64),
             "DECIMAL128" => decimal(DecimalKind::Decimal128),
             "CHAR" => DataType::Char(None),
             "VARCHAR" => DataType::Varchar(None),
-            "STRING" | "TEXT" => DataType::String,
+            "STRING" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" => DataType::String,
             "DATE" => DataType::Date,
             "DATETIME" => DataType::DateTime,
             _ => {
@@ -852,6 +906,68 @@ impl BackstopParser<'_> {
                     self.expect_token(&Token::RParen)?;
                 }
                 data_type
+            }
+            DataType::Float => {
+                // FLOAT(p): the precision in bits picks the width, as MySQL does; FLOAT(m,d)
+                // (deprecated in MySQL) stays FLOAT.
+                if self.consume(&Token::LParen) {
+                    let at = self.here();
+                    let p = self.parse_u64("float precision")?;
+                    let pair = self.consume(&Token::Comma);
+                    if pair {
+                        self.parse_u64("float scale")?;
+                    }
+                    self.expect_token(&Token::RParen)?;
+                    match p {
+                        _ if pair => DataType::Float,
+                        0..=24 => DataType::Float,
+                        25..=53 => DataType::Double,
+                        _ => {
+                            return Err(ParseError::at(
+                                format!(
+                                    "FLOAT({p}) (column {column}): the precision of a FLOAT is 0 to 53 bits"
+                                ),
+                                at,
+                            ));
+                        }
+                    }
+                } else {
+                    DataType::Float
+                }
+            }
+            DataType::Double => {
+                if word == "DOUBLE" {
+                    self.parse_word("PRECISION");
+                }
+                // DOUBLE(m,d) / REAL(m,d): MySQL's display digits, meaningless for storage.
+                if self.consume(&Token::LParen) {
+                    self.parse_u64("display width")?;
+                    if self.consume(&Token::Comma) {
+                        self.parse_u64("digits after the point")?;
+                    }
+                    self.expect_token(&Token::RParen)?;
+                }
+                DataType::Double
+            }
+            DataType::String => {
+                // TEXT(n): MySQL picks the smallest TEXT type that holds n; all are STRING here.
+                if word != "STRING" && self.consume(&Token::LParen) {
+                    self.parse_u64("length")?;
+                    self.expect_token(&Token::RParen)?;
+                }
+                DataType::String
+            }
+            DataType::DateTime if self.peek_is(&Token::LParen) => {
+                let at = self.here();
+                self.parser.advance_token();
+                let n = self.parse_u64("fractional seconds precision")?;
+                self.expect_token(&Token::RParen)?;
+                return Err(ParseError::unsupported(
+                    format!(
+                        "Column type DATETIME({n}) (column {column}) is not supported: StarRocks' DATETIME takes no precision; use DATETIME, which keeps microseconds"
+                    ),
+                    at,
+                ));
             }
             DataType::Char(_) => DataType::Char(self.parse_optional_length()?),
             DataType::Varchar(_) => DataType::Varchar(self.parse_optional_length()?),

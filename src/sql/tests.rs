@@ -923,19 +923,81 @@ fn create_table_variants() {
 }
 
 #[test]
+fn create_table_takes_the_type_aliases_orms_emit() {
+    let Statement::CreateTable(t) = parse_one(
+        "CREATE TABLE t (a FLOAT(53), b FLOAT(24), c FLOAT(7,2), d DOUBLE PRECISION, e REAL, \
+         f REAL(10,2), g DOUBLE(8,3), h DEC(5,2), i TINYTEXT, j MEDIUMTEXT, k LONGTEXT, l TEXT(100), \
+         m INTEGER, n BOOL, o NUMERIC(9,3), p FLOAT)",
+    )
+    .unwrap() else {
+        panic!("not a CREATE TABLE");
+    };
+    let types: Vec<String> = t.columns.iter().map(|c| c.data_type.to_string()).collect();
+    assert_eq!(
+        types,
+        [
+            "DOUBLE",
+            "FLOAT",
+            "FLOAT",
+            "DOUBLE",
+            "DOUBLE",
+            "DOUBLE",
+            "DOUBLE",
+            "DECIMAL(5, 2)",
+            "STRING",
+            "STRING",
+            "STRING",
+            "STRING",
+            "INT",
+            "BOOLEAN",
+            "DECIMAL(9, 3)",
+            "FLOAT"
+        ]
+    );
+    assert_err(
+        "CREATE TABLE t (a FLOAT(54))",
+        "FLOAT(54) (column a): the precision of a FLOAT is 0 to 53 bits",
+    );
+}
+
+#[test]
 fn create_table_errors() {
     assert_err(
         "CREATE TABLE t (k INT, INDEX idx (k) USING BITMAP) DUPLICATE KEY(k)",
         "INDEX definitions are not supported in CREATE TABLE; remove the INDEX clause (backstop keeps no secondary indexes)",
     );
-    let e = parse_err("CREATE TABLE t (k INT,\n  j JSON)");
+    let e = parse_err("CREATE TABLE t (k INT,\n  j INTT)");
     assert_eq!(
         e.message,
-        "Column type JSON (column j) is not supported; supported types: BOOLEAN, TINYINT, SMALLINT, INT, BIGINT, \
+        "Column type INTT (column j) is not supported; supported types: BOOLEAN, TINYINT, SMALLINT, INT, BIGINT, \
          LARGEINT, FLOAT, DOUBLE, DECIMAL[(p[, s])], DECIMALV2, DECIMAL32, DECIMAL64, DECIMAL128, CHAR[(n)], \
          VARCHAR[(n)], STRING, DATE, DATETIME"
     );
     assert_eq!((e.line, e.column), (2, 5));
+    assert!(!e.unsupported);
+    // Known MySQL and StarRocks types backstop does not store: 1235, naming the type.
+    for (sql, want) in [
+        (
+            "CREATE TABLE t (k INT,\n  j JSON)",
+            "Column type JSON (column j) is not supported by backstop; use STRING",
+        ),
+        (
+            "CREATE TABLE t (ts TIMESTAMP)",
+            "Column type TIMESTAMP (column ts) is not supported by backstop; use DATETIME (microseconds, no time zone)",
+        ),
+        (
+            "CREATE TABLE t (b VARBINARY(10))",
+            "Column type VARBINARY(10) (column b) is not supported by backstop; use VARCHAR or STRING",
+        ),
+        (
+            "CREATE TABLE t (d DATETIME(6))",
+            "Column type DATETIME(6) (column d) is not supported: StarRocks' DATETIME takes no precision; use DATETIME, which keeps microseconds",
+        ),
+    ] {
+        let e = parse_err(sql);
+        assert_eq!(e.message, want, "{sql}");
+        assert!(e.unsupported, "{sql}");
+    }
     assert_err(
         "CREATE TABLE t (a INT, b INT) PARTITION BY RANGE(a, b) ()",
         "Partitioning by more than one column is not supported; partition by one column",
