@@ -40,6 +40,97 @@ pub struct Engine {
     runtime: Arc<RuntimeEnv>,
     /// Users and grants, as stored in the catalog (root's password included).
     pub users: crate::catalog::users::UserCache,
+    /// The connections being served, for KILL.
+    pub sessions: Sessions,
+}
+
+/// The connections being served, by connection id: whose each is, and the tokens that end it
+/// (`KILL CONNECTION`) or its running statement (`KILL QUERY`).
+#[derive(Default)]
+pub struct Sessions {
+    by_id: std::sync::Mutex<std::collections::HashMap<u32, SessionEntry>>,
+}
+
+struct SessionEntry {
+    user: String,
+    connection: tokio_util::sync::CancellationToken,
+    statement: tokio_util::sync::CancellationToken,
+}
+
+/// Why a KILL found nothing to do.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KillRefused {
+    /// No such connection (MySQL's 1094).
+    Unknown,
+    /// Another user's connection, and the killer may not end it (1095).
+    NotOwner,
+}
+
+impl Sessions {
+    /// Adds a connection; it leaves the registry when the returned guard drops.
+    pub fn register(
+        &self,
+        id: u32,
+        user: &str,
+        connection: tokio_util::sync::CancellationToken,
+    ) -> SessionGuard<'_> {
+        let entry = SessionEntry {
+            user: user.to_string(),
+            statement: connection.child_token(),
+            connection,
+        };
+        self.lock().insert(id, entry);
+        SessionGuard { sessions: self, id }
+    }
+
+    /// The token of the statement connection `id` starts now: a child of its connection's.
+    pub fn start_statement(&self, id: u32) -> Option<tokio_util::sync::CancellationToken> {
+        let mut by_id = self.lock();
+        let entry = by_id.get_mut(&id)?;
+        entry.statement = entry.connection.child_token();
+        Some(entry.statement.clone())
+    }
+
+    /// Cancels connection `id`'s running statement, or (`whole`) the connection. `may_kill_others`:
+    /// whether the killer may end connections of other users (MySQL's CONNECTION_ADMIN).
+    pub fn kill(
+        &self,
+        id: u32,
+        whole: bool,
+        killer: &str,
+        may_kill_others: bool,
+    ) -> Result<(), KillRefused> {
+        let by_id = self.lock();
+        let entry = by_id.get(&id).ok_or(KillRefused::Unknown)?;
+        if entry.user != killer && !may_kill_others {
+            return Err(KillRefused::NotOwner);
+        }
+        if whole {
+            entry.connection.cancel();
+        } else {
+            entry.statement.cancel();
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<u32, SessionEntry>> {
+        // A panic while holding this lock leaves the map whole (inserts and removes only).
+        self.by_id
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Removes its connection from [`Sessions`] when dropped.
+pub struct SessionGuard<'a> {
+    sessions: &'a Sessions,
+    id: u32,
+}
+
+impl Drop for SessionGuard<'_> {
+    fn drop(&mut self) {
+        self.sessions.lock().remove(&self.id);
+    }
 }
 
 /// Sizes the open-files budget from the process's limit, the connections and the reserve
@@ -127,6 +218,7 @@ impl Engine {
             gc_locks: crate::repo::gc::RoundLocks::default(),
             pins: Arc::new(crate::store::pins::Pins::default()),
             jobs,
+            sessions: Sessions::default(),
         }))
     }
 

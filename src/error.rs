@@ -29,6 +29,22 @@ pub enum Error {
     #[error("{0}")]
     NotSupported(String),
 
+    /// MySQL's ER_WRONG_PARAMCOUNT_TO_NATIVE_FCT (1582); the name as MySQL prints it, upper case.
+    #[error("Incorrect parameter count in the call to native function '{0}'")]
+    ParameterCount(String),
+
+    /// MySQL's ER_WRONG_ARGUMENTS (1210): `SLEEP(-1)`.
+    #[error("Incorrect arguments to {0}")]
+    IncorrectArguments(&'static str),
+
+    /// MySQL's ER_NO_SUCH_THREAD (1094), for KILL.
+    #[error("Unknown thread id: {0}")]
+    UnknownThread(u64),
+
+    /// MySQL's ER_KILL_DENIED_ERROR (1095), for KILL of another user's connection.
+    #[error("You are not owner of thread {0}")]
+    NotThreadOwner(u64),
+
     #[error("Unknown database '{0}'")]
     UnknownDatabase(String),
 
@@ -155,6 +171,10 @@ impl Error {
                 CatalogError::Storage(_) | CatalogError::Corrupt(_) => (1105, "HY000"),
             },
             Error::NotSupported(_) => (1235, "42000"),
+            Error::ParameterCount(_) => (1582, "42000"),
+            Error::UnknownThread(_) => (1094, "HY000"),
+            Error::NotThreadOwner(_) => (1095, "HY000"),
+            Error::IncorrectArguments(_) => (1210, "HY000"),
             Error::UnknownDatabase(_) => (1049, "42000"),
             Error::NoDatabaseSelected => (1046, "3D000"),
             Error::UnknownVariable(_) => (1193, "HY000"),
@@ -208,8 +228,13 @@ fn query_message(e: &DataFusionError) -> String {
     match root {
         DataFusionError::Plan(m)
         | DataFusionError::Execution(m)
-        | DataFusionError::NotImplemented(m)
         | DataFusionError::Configuration(m) => m.clone(),
+        // "Unsupported ast node in sqltorel: Convert { is_try: false, ... }": the construct's
+        // name, without the debug dump of its syntax tree.
+        DataFusionError::NotImplemented(m) => format!(
+            "{}: not supported in a query by backstop (docs/functions.md lists the functions and casts it runs)",
+            m.split_once(" {").map_or(m.as_str(), |(head, _)| head)
+        ),
         DataFusionError::ResourcesExhausted(m) => {
             format!(
                 "query exceeded its memory limit: {m}; add a filter or LIMIT, or raise --query-memory-limit"

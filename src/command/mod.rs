@@ -14,6 +14,7 @@
 pub mod backup;
 pub mod database;
 pub mod files;
+pub mod functions;
 pub mod information_schema;
 pub mod insert;
 pub mod job_status;
@@ -36,6 +37,7 @@ use datafusion::common::ScalarValue;
 use datafusion::datasource::MemTable;
 use datafusion::physical_plan::SendableRecordBatchStream;
 use datafusion::physical_plan::memory::MemoryStream;
+use tokio_util::sync::CancellationToken;
 
 use sqlparser::ast::ShowStatementFilter;
 
@@ -181,6 +183,13 @@ pub struct Session {
     pub user_variables: HashMap<String, ScalarValue>,
     /// Warnings of the last statement.
     pub warnings: Vec<Warning>,
+    /// Cancelled when the running statement should stop early: the client went away or the
+    /// daemon is shutting down (`SLEEP` returns 1). The server gives each statement a new one.
+    pub interrupt: CancellationToken,
+    /// Rows the last result set sent (`FOUND_ROWS()`).
+    pub found_rows: u64,
+    /// Rows the last statement changed, -1 after a result set (`ROW_COUNT()`).
+    pub row_count: i64,
 }
 
 impl Session {
@@ -194,6 +203,9 @@ impl Session {
             variables: HashMap::new(),
             user_variables: HashMap::new(),
             warnings: Vec::new(),
+            interrupt: CancellationToken::new(),
+            found_rows: 0,
+            row_count: -1,
         }
     }
 
@@ -273,6 +285,7 @@ pub async fn execute(
         Statement::Std(std) => match *std {
             s @ (S::Query(_) | S::Explain { .. }) => query::run(engine, session, s).await,
             S::Insert(ins) => insert::insert(engine, session, ins).await,
+            S::Kill { modifier, id } => kill(engine, session, modifier, id),
             S::Drop {
                 object_type: sqlparser::ast::ObjectType::Table,
                 if_exists,
@@ -296,30 +309,68 @@ pub async fn execute(
                 obj_type: sqlparser::ast::ShowCreateObject::Table,
                 obj_name,
             } => table::show_create(engine, session, &obj_name).await,
-            S::ShowDatabases { show_options, .. } => {
-                let like = match show_options.filter_position {
-                    Some(
-                        sqlparser::ast::ShowStatementFilterPosition::Infix(f)
-                        | sqlparser::ast::ShowStatementFilterPosition::Suffix(f),
-                    ) => match f {
-                        sqlparser::ast::ShowStatementFilter::Like(p)
-                        | sqlparser::ast::ShowStatementFilter::ILike(p)
-                        | sqlparser::ast::ShowStatementFilter::NoKeyword(p) => Some(p),
-                        sqlparser::ast::ShowStatementFilter::Where(_) => {
-                            return Err(Error::NotSupported(
-                                "SHOW DATABASES WHERE is not supported; use LIKE".into(),
-                            ));
-                        }
-                    },
-                    None => None,
-                };
-                database::show(engine, like.as_deref()).await
+            s @ (S::ShowDatabases { .. } | S::ShowSchemas { .. }) => {
+                show_databases(engine, s).await
             }
             other => Err(Error::NotSupported(format!(
-                "{} is not available yet in this version of backstop",
-                std_statement_name(&other)
+                "{} is not available yet in this version of backstop; docs/statements.md lists the statements it runs",
+                statement_words(&other)
             ))),
         },
+    }
+}
+
+/// SHOW DATABASES, and SHOW SCHEMAS, MySQL's synonym (SQLAlchemy's get_schema_names sends it).
+async fn show_databases(engine: &Arc<Engine>, stmt: sqlparser::ast::Statement) -> Result<Outcome> {
+    use sqlparser::ast::{
+        ShowStatementFilter as F, ShowStatementFilterPosition as P, Statement as S,
+    };
+    let name = std_statement_name(&stmt);
+    let (S::ShowDatabases { show_options, .. } | S::ShowSchemas { show_options, .. }) = stmt else {
+        return Err(Error::Internal(format!("{name} is not SHOW DATABASES")));
+    };
+    let like = match show_options.filter_position {
+        Some(P::Infix(f) | P::Suffix(f)) => match f {
+            F::Like(p) | F::ILike(p) | F::NoKeyword(p) => Some(p),
+            F::Where(_) => {
+                return Err(Error::NotSupported(format!(
+                    "{name} WHERE is not supported; use LIKE, or SELECT ... FROM information_schema.schemata WHERE ..."
+                )));
+            }
+        },
+        None => None,
+    };
+    database::show(engine, like.as_deref()).await
+}
+
+/// `KILL [CONNECTION | QUERY] id`: a user may end their own connections and statements; ending
+/// another user's takes an admin (root, the `root` role, `ADMIN_PRIV`). A killed statement stops
+/// where it waits (SLEEP returns 1) or between the batches of its result (error 1317); a killed
+/// connection then closes.
+fn kill(
+    engine: &Arc<Engine>,
+    session: &Session,
+    modifier: Option<sqlparser::ast::KillType>,
+    id: u64,
+) -> Result<Outcome> {
+    use sqlparser::ast::KillType;
+    let whole = match modifier {
+        None | Some(KillType::Connection) => true,
+        Some(KillType::Query) => false,
+        Some(KillType::Mutation) => {
+            return Err(Error::NotSupported(
+                "KILL MUTATION is not supported; use KILL QUERY or KILL CONNECTION".into(),
+            ));
+        }
+    };
+    let admin = privilege::Privileges::of(engine, session).is_admin();
+    let refused = u32::try_from(id)
+        .map_err(|_| crate::engine::KillRefused::Unknown)
+        .and_then(|id| engine.sessions.kill(id, whole, &session.user, admin));
+    match refused {
+        Ok(()) => Ok(Outcome::ok()),
+        Err(crate::engine::KillRefused::Unknown) => Err(Error::UnknownThread(id)),
+        Err(crate::engine::KillRefused::NotOwner) => Err(Error::NotThreadOwner(id)),
     }
 }
 
@@ -380,6 +431,27 @@ pub fn statement_name(stmt: &Statement) -> &'static str {
     }
 }
 
+/// The statement's name for a message: its known name, or else its first two words as written
+/// back by sqlparser (`SHOW FUNCTIONS`, `CREATE INDEX`), never `this statement`.
+fn statement_words(stmt: &sqlparser::ast::Statement) -> String {
+    match std_statement_name(stmt) {
+        "this statement" => {
+            let text = stmt.to_string();
+            let words: Vec<&str> = text
+                .split_whitespace()
+                .take_while(|w| w.chars().all(|c| c.is_ascii_alphabetic() || c == '_'))
+                .take(2)
+                .collect();
+            if words.is_empty() {
+                "this statement".to_string()
+            } else {
+                words.join(" ").to_ascii_uppercase()
+            }
+        }
+        name => name.to_string(),
+    }
+}
+
 fn std_statement_name(stmt: &sqlparser::ast::Statement) -> &'static str {
     use sqlparser::ast::Statement as S;
     match stmt {
@@ -396,6 +468,7 @@ fn std_statement_name(stmt: &sqlparser::ast::Statement) -> &'static str {
         S::Truncate(_) => "TRUNCATE",
         S::ShowTables { .. } => "SHOW TABLES",
         S::ShowDatabases { .. } => "SHOW DATABASES",
+        S::ShowSchemas { .. } => "SHOW SCHEMAS",
         S::ShowColumns { .. } => "SHOW COLUMNS",
         S::ShowCreate { .. } => "SHOW CREATE",
         S::ExplainTable { .. } => "DESCRIBE",

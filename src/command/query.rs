@@ -6,6 +6,7 @@ use datafusion::sql::parser::Statement as DfStatement;
 
 use datafusion::arrow::datatypes::SchemaRef;
 
+use super::functions::Sleeps;
 use super::{Outcome, Session};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -19,7 +20,7 @@ pub async fn run(
 ) -> Result<Outcome> {
     crate::metrics::METRICS.query();
     let mut stmt = stmt;
-    let (ctx, pins) = context_for(engine, session, &mut stmt).await?;
+    let (ctx, pins) = context_for(engine, session, &mut stmt, Sleeps::Wait).await?;
     let state = ctx.state();
     let plan = state
         .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
@@ -75,7 +76,7 @@ pub async fn describe(
         ));
     };
     let mut std = std;
-    let (ctx, _pins) = context_for(engine, session, &mut std).await?;
+    let (ctx, _pins) = context_for(engine, session, &mut std, Sleeps::Skip).await?;
     let plan = ctx
         .state()
         .statement_to_plan(DfStatement::Statement(std))
@@ -85,17 +86,21 @@ pub async fn describe(
     Ok(physical.schema())
 }
 
-/// The query context for one statement: the catalog tables it names (each read once, so the
-/// statement sees one committed version of each) and information_schema when it reads it.
+/// The query context for one statement, after MySQL's functions and `FROM DUAL` are rewritten
+/// (`functions`): the catalog tables it names (each read once, so the statement sees one
+/// committed version of each) and information_schema when it reads it.
 pub(crate) async fn context_for(
     engine: &Arc<Engine>,
     session: &Session,
     stmt: &mut sqlparser::ast::Statement,
+    sleeps: Sleeps,
 ) -> Result<(
     datafusion::prelude::SessionContext,
     Vec<crate::store::pins::PinGuard>,
 )> {
+    super::functions::rewrite(stmt, session, sleeps).await?;
     let ctx = engine.query_context(session.database.as_deref());
+    super::functions::register(&ctx);
     super::files::register(&ctx, stmt).await?;
     let text = stmt.to_string();
     if super::information_schema::mentioned(&text, session.database.as_deref()) {

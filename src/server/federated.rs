@@ -7,10 +7,11 @@
 //!   `SHOW CHARACTER SET`, `SHOW ENGINES`, transaction statements are answered here;
 //! - `DESCRIBE <query>` / `EXPLAIN`-less describes of a SELECT become the query itself
 //!   ([`intercept_describe`]), as drivers use them to learn a result's columns;
-//! - in a SELECT, `@@variables`, `@user_variables` and session functions (`DATABASE()`,
-//!   `USER()`, `CONNECTION_ID()`, `VERSION()`) are replaced by literals, and unnamed columns get
-//!   the text the user wrote as their name, as MySQL names them. The query itself then runs in
-//!   DataFusion like any other SELECT: nothing here fakes a query result.
+//! - in a SELECT, `@@variables` and `@user_variables` are replaced by literals, and unnamed
+//!   columns get the text the user wrote as their name, as MySQL names them. The query itself
+//!   then runs in DataFusion like any other SELECT: nothing here fakes a query result. Session
+//!   functions (`DATABASE()`, `USER()`, ...) and MySQL's other functions are rewritten below,
+//!   in `command::functions`, for every statement that plans a query.
 
 use crate::command::information_schema::{CHARACTER_SETS, COLLATIONS};
 use std::ops::ControlFlow;
@@ -19,8 +20,8 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::common::ScalarValue;
 use sqlparser::ast::{
-    Expr, FunctionArguments, Ident, ObjectName, Query, SelectItem, SetExpr, ShowStatementFilter,
-    Spanned, Statement as Std, Value,
+    Expr, Ident, ObjectName, Query, SelectItem, SetExpr, ShowStatementFilter, Spanned,
+    Statement as Std, Value,
 };
 
 use super::span::location_offset;
@@ -630,6 +631,8 @@ fn name_select_columns(query: &mut Query, sql: &str) -> Vec<String> {
 
 fn column_name(expr: &Expr, sql: &str) -> Option<String> {
     match expr {
+        // sqlparser's span of a CAST or CONVERT covers only its operand.
+        Expr::Cast { .. } | Expr::Convert { .. } => Some(expr.to_string()),
         // Plain columns keep their own names (and DataFusion resolves them as columns).
         Expr::Identifier(i) if !i.value.starts_with('@') => None,
         Expr::CompoundIdentifier(parts)
@@ -710,11 +713,11 @@ fn paren_depth(text: &str) -> usize {
     depth
 }
 
-/// Replaces `@@var`, `@var` and session functions by literals.
+/// Replaces `@@var` and `@var` by literals.
 fn substitute_session_values(engine: &Engine, session: &Session, query: &mut Query) -> Result<()> {
     let flow = sqlparser::ast::visit_expressions_mut(query, |expr| {
         match session_value(engine, session, expr) {
-            Ok(Some(v)) => *expr = literal(&v),
+            Ok(Some(v)) => *expr = command::functions::literal(&v),
             Ok(None) => {}
             Err(e) => return ControlFlow::Break(e),
         }
@@ -744,28 +747,6 @@ fn session_value(engine: &Engine, session: &Session, expr: &Expr) -> Result<Opti
                     .join("."),
             )
         }
-        Expr::Function(f) => {
-            let no_args = match &f.args {
-                FunctionArguments::None => true,
-                FunctionArguments::List(l) => l.args.is_empty(),
-                FunctionArguments::Subquery(_) => false,
-            };
-            if !no_args {
-                return Ok(None);
-            }
-            let name = object_name_text(&f.name).to_ascii_lowercase();
-            let user = format!("{}@{}", session.user, session.host);
-            return Ok(match name.as_str() {
-                "database" | "schema" => Some(ScalarValue::Utf8(session.database.clone())),
-                "user" | "current_user" | "session_user" | "system_user" => {
-                    Some(ScalarValue::Utf8(Some(user)))
-                }
-                "connection_id" => Some(ScalarValue::Int64(Some(i64::from(session.connection_id)))),
-                "version" => Some(ScalarValue::Utf8(Some(SERVER_VERSION.into()))),
-                "last_insert_id" | "found_rows" | "row_count" => Some(ScalarValue::Int64(Some(0))),
-                _ => None,
-            });
-        }
         _ => None,
     };
     let Some(variable) = variable else {
@@ -783,18 +764,6 @@ fn session_value(engine: &Engine, session: &Session, expr: &Expr) -> Result<Opti
     system_variable(engine, session, &variable)
         .map(Some)
         .ok_or_else(|| Error::UnknownVariable(normalize_variable(&variable)))
-}
-
-fn literal(v: &ScalarValue) -> Expr {
-    let value = match v {
-        v if v.is_null() => Value::Null,
-        ScalarValue::Int64(Some(i)) => Value::Number(i.to_string(), false),
-        ScalarValue::Int32(Some(i)) => Value::Number(i.to_string(), false),
-        ScalarValue::Float64(Some(f)) => Value::Number(f.to_string(), false),
-        ScalarValue::Boolean(Some(b)) => Value::Boolean(*b),
-        other => Value::SingleQuotedString(scalar_text(other)),
-    };
-    Expr::Value(value.with_empty_span())
 }
 
 #[cfg(test)]

@@ -71,6 +71,19 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> PacketStream<R, W> {
         }
     }
 
+    /// Completes when the client has closed its side of the connection (or it broke) while a
+    /// statement runs; stays pending while it is open, and for good once the client has sent
+    /// more bytes (they stay buffered for [`read`]). Cancel-safe: it consumes nothing.
+    ///
+    /// [`read`]: Self::read
+    pub async fn peer_closed(&mut self) {
+        use tokio::io::AsyncBufReadExt;
+        match self.reader.fill_buf().await {
+            Ok([]) | Err(_) => {}
+            Ok(_) => std::future::pending().await,
+        }
+    }
+
     /// Queues one payload as one or more packets. Nothing reaches the client before [`flush`].
     ///
     /// [`flush`]: Self::flush

@@ -105,6 +105,7 @@ pub async fn serve<R, W>(
             caps: 0,
             statements: HashMap::new(),
             next_statement_id: 1,
+            connection: shutdown.child_token(),
         };
         match conn.handshake().await {
             Ok(true) => {}
@@ -114,6 +115,13 @@ pub async fn serve<R, W>(
                 return;
             }
         }
+        // KILL finds the connection from here on; it leaves the registry with this guard.
+        let engine = Arc::clone(&conn.engine);
+        let _registered =
+            engine
+                .sessions
+                .register(connection_id, &conn.session.user, conn.connection.clone());
+        let shutdown = conn.connection.clone();
         if let Err(e) = conn.command_loop(&shutdown).await {
             debug!("connection ended: {e}");
         }
@@ -130,6 +138,9 @@ struct Connection<R, W> {
     caps: u32,
     statements: HashMap<u32, Prepared>,
     next_statement_id: u32,
+    /// Cancelled by the daemon's shutdown or a KILL CONNECTION: the command loop ends at its
+    /// next command, and each statement's `Session::interrupt` is a child of it.
+    connection: CancellationToken,
 }
 
 impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W> {
@@ -332,6 +343,7 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
         debug!(sql = %super::redact::redact_sql(sql), "query");
         self.engine.questions.fetch_add(1, Ordering::Relaxed);
         if let Some(answer) = federated::answer_unparsed(&self.session, sql) {
+            self.session.interrupt = CancellationToken::new();
             return match answer {
                 Ok(outcome) => self.write_outcome(outcome, RowFormat::Text, false).await,
                 Err(e) => self.write_error(&e.to_mysql()).await,
@@ -376,19 +388,38 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
 
     /// Runs one statement. A panic on its way fails this statement only (an internal error,
     /// logged), never the connection or the daemon.
+    ///
+    /// While it runs, a client that closes the connection, or the daemon's shutdown, interrupts
+    /// it (`Session::interrupt`): what waits on that (SLEEP) ends early; the rest runs to its end.
     async fn run(&mut self, stmt: Statement, sql: &str) -> Result<Outcome> {
         self.session.warnings.clear();
-        let (engine, session) = (&self.engine, &mut self.session);
+        let interrupt = self
+            .engine
+            .sessions
+            .start_statement(self.session.connection_id)
+            .unwrap_or_else(|| self.connection.child_token());
+        self.session.interrupt = interrupt.clone();
+        let (engine, session, stream) = (&self.engine, &mut self.session, &mut self.stream);
         let statement = async move {
             match federated::intercept(engine, session, stmt, sql).await? {
                 Intercept::Answered(outcome) => Ok(outcome),
                 Intercept::Pass(stmt) => command::execute(engine, session, *stmt).await,
             }
         };
-        std::panic::AssertUnwindSafe(statement)
-            .catch_unwind()
-            .await
-            .unwrap_or_else(|panic| Err(panicked(panic.as_ref())))
+        let statement = std::panic::AssertUnwindSafe(statement).catch_unwind();
+        tokio::pin!(statement);
+        let finished = tokio::select! {
+            r = &mut statement => Some(r),
+            () = stream.peer_closed() => None,
+        };
+        let result = match finished {
+            Some(r) => r,
+            None => {
+                interrupt.cancel();
+                statement.await
+            }
+        };
+        result.unwrap_or_else(|panic| Err(panicked(panic.as_ref())))
     }
 
     fn log_error(&self, e: &Error) {
@@ -563,9 +594,14 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
         more: bool,
     ) -> io::Result<()> {
         let (schema, mut stream) = match outcome {
-            Outcome::Done { affected_rows } => return self.write_ok(affected_rows, more).await,
+            Outcome::Done { affected_rows } => {
+                self.session.row_count = i64::try_from(affected_rows).unwrap_or(i64::MAX);
+                return self.write_ok(affected_rows, more).await;
+            }
             Outcome::Rows { schema, stream } => (schema, stream),
         };
+        self.session.row_count = -1;
+        self.session.found_rows = 0;
         let defs = ColumnDef::for_schema(&schema);
         let mut head = Vec::new();
         put_lenenc_int(&mut head, defs.len() as u64);
@@ -576,7 +612,28 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
         if self.caps & caps::DEPRECATE_EOF == 0 {
             self.write_eof(false).await?;
         }
-        while let Some(batch) = stream.next().await {
+        // A KILL QUERY, KILL CONNECTION or shutdown stops the result between two batches. One
+        // that came before the rows did was already answered by the statement (SLEEP said 1).
+        let interrupt = if self.session.interrupt.is_cancelled() {
+            CancellationToken::new()
+        } else {
+            self.session.interrupt.clone()
+        };
+        loop {
+            let batch = tokio::select! {
+                biased;
+                () = interrupt.cancelled() => {
+                    return self.write_error(&MysqlError {
+                        code: 1317,
+                        sqlstate: "70100",
+                        message: "Query execution was interrupted".into(),
+                    }).await;
+                }
+                b = stream.next() => b,
+            };
+            let Some(batch) = batch else {
+                break;
+            };
             let batch = match batch {
                 Ok(b) => b,
                 Err(e) => {
@@ -599,6 +656,7 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
                 self.log_error(&e);
                 return self.write_error(&e.to_mysql()).await;
             }
+            self.session.found_rows += rows.len() as u64;
             for row in rows {
                 self.stream.write(&row).await?;
             }

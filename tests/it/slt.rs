@@ -47,6 +47,7 @@ slt_files!(
     slt_backup_errors,
     slt_users,
     slt_metadata,
+    slt_functions,
 );
 
 /// Set `SLT_COMPLETE=1` to rewrite each file's expected results and errors with the daemon's
