@@ -1,6 +1,7 @@
 //! MySQL's functions where one SQL script cannot show them (`tests/slt/functions.slt` has the
 //! rest): SLEEP's timing and its interruption by KILL, by the client going away, while other
-//! clients are served; and the functions through server-side prepared statements.
+//! clients are served; the functions through server-side prepared statements; and pandas'
+//! `to_sql` round trip (SQLAlchemy 2 + PyMySQL), whose CREATE TABLE says `FLOAT(53)` and `BOOL`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use crate::common;
@@ -8,7 +9,7 @@ use crate::common;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TestDaemon, require_tool, rows};
+use common::{TestDaemon, clients_dir, require_tool, rows, run_with_deadline, venv_python};
 use mysql_async::prelude::Queryable;
 
 /// Far longer than any test waits: a SLEEP that is not interrupted fails its test's deadline.
@@ -197,4 +198,22 @@ async fn a_sleep_ends_when_its_client_disconnects() {
     )
     .await;
     assert_eq!(one_int(&mut watcher, "SELECT 1").await, 1);
+}
+
+/// pandas `DataFrame.to_sql` with SQLAlchemy 2 and PyMySQL creates the table (`BIGINT`,
+/// `FLOAT(53)`, `TEXT`, `DATETIME`, `BOOL`) and inserts; reading it back gives the same frame.
+#[test]
+fn pandas_to_sql_round_trip() {
+    let daemon = TestDaemon::start();
+    let mut cmd = Command::new(venv_python());
+    cmd.arg(clients_dir().join("pandas_roundtrip.py"))
+        .arg(daemon.port().to_string());
+    let out = run_with_deadline(&mut cmd, "", Duration::from_secs(120));
+    assert!(out.status.success(), "pandas round trip failed\n{out}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert_eq!(
+        lines,
+        ["to_sql 3", "read_sql_query equal", "read_sql_table equal"],
+        "{out}"
+    );
 }
