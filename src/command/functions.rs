@@ -5,7 +5,7 @@
 //!
 //! - `IF(c, a, b)` becomes `CASE WHEN c THEN a ELSE b END` (lazy, as MySQL: only the chosen
 //!   branch is evaluated, and the result type is the common type of `a` and `b`);
-//! - `UCASE`/`LCASE` become `upper`/`lower`; `IFNULL`/`NULLIF` are DataFusion's own, checked
+//! - `UCASE`/`LCASE` become `upper`/`lower`, `LOCATE` DataFusion's `strpos`; `IFNULL`/`NULLIF` are DataFusion's own, checked
 //!   for their argument count here so that a wrong count reads as MySQL's 1582;
 //! - session functions (`DATABASE()`, `SCHEMA()`, `USER()`, `CURRENT_USER()`,
 //!   `CONNECTION_ID()`, `VERSION()`, `LAST_INSERT_ID()`, `FOUND_ROWS()`, `ROW_COUNT()`) become
@@ -380,6 +380,7 @@ fn rewrite_call(f: &mut Function, session: &Session, slept: i64) -> Result<Optio
         "if" => &[3],
         "ifnull" | "nullif" => &[2],
         "ucase" | "lcase" | "sleep" => &[1],
+        "locate" => &[2, 3],
         "last_insert_id" => &[0, 1],
         "database" | "schema" | "user" | "current_user" | "session_user" | "system_user"
         | "connection_id" | "version" | "found_rows" | "row_count" => &[0],
@@ -406,6 +407,22 @@ fn rewrite_call(f: &mut Function, session: &Session, slept: i64) -> Result<Optio
         ("ucase" | "lcase", [x]) => {
             let to = if name == "ucase" { "upper" } else { "lower" };
             return Ok(Some(call(to, vec![(*x).clone()])));
+        }
+        // LOCATE(sub, s) is strpos(s, sub); from position `pos`, the match at or after it
+        // (still counted from the start of `s`), 0 when none or when `pos` < 1.
+        ("locate", [sub, s]) => {
+            return Ok(Some(call("strpos", vec![(*s).clone(), (*sub).clone()])));
+        }
+        ("locate", [sub, s, pos]) => {
+            let from = format!("strpos(substr({s}, {pos}), {sub})");
+            let sql = format!(
+                "CASE WHEN ({pos}) < 1 THEN 0 WHEN {from} = 0 THEN 0 ELSE {from} + ({pos}) - 1 END"
+            );
+            let expr = sqlparser::parser::Parser::new(&sqlparser::dialect::MySqlDialect {})
+                .try_with_sql(&sql)
+                .and_then(|mut p| p.parse_expr())
+                .map_err(|e| Error::Internal(format!("rewriting LOCATE: {e}")))?;
+            return Ok(Some(expr));
         }
         ("last_insert_id", [x]) => return Ok(Some((*x).clone())),
         ("ifnull" | "nullif", _) => return Ok(None),

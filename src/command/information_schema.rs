@@ -8,6 +8,7 @@
 //! names it, so they are always current and cost nothing when unused. DataFusion's own
 //! information_schema is off: it would describe DataFusion's catalog, not ours.
 
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
@@ -15,6 +16,10 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use datafusion::catalog::MemorySchemaProvider;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
+use sqlparser::ast::{
+    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
+    FunctionArguments, Ident, ObjectName, Statement, Value, visit_expressions_mut, visit_relations,
+};
 
 use super::table::{default_text, type_to_ast};
 use crate::catalog::INFORMATION_SCHEMA;
@@ -44,6 +49,61 @@ pub const COLLATIONS: [(&str, &str, i64, bool, i64); 5] = [
 /// Whether a statement's text may read information_schema.
 pub fn mentioned(sql: &str, database: Option<&str>) -> bool {
     database == Some(INFORMATION_SCHEMA) || sql.to_ascii_lowercase().contains(INFORMATION_SCHEMA)
+}
+
+/// Makes `=` and `<>` against a text literal compare case-insensitively in a statement that
+/// reads information_schema only, as information_schema's `utf8_general_ci` text does in
+/// MariaDB and MySQL (MariaDB Connector/J asks `IF(IS_NULLABLE = 'yes', 1, 0)` of a column
+/// that says `YES`). A statement that also reads a table keeps exact comparisons.
+pub fn compare_text_case_insensitively(stmt: &mut Statement, database: Option<&str>) {
+    let mut only_ours = true;
+    let mut any = false;
+    let _ = visit_relations(&*stmt, |name: &ObjectName| {
+        let parts: Vec<&str> = name
+            .0
+            .iter()
+            .filter_map(|p| p.as_ident())
+            .map(|i| i.value.as_str())
+            .collect();
+        let ours = match parts.as_slice() {
+            [schema, _] => schema.eq_ignore_ascii_case(INFORMATION_SCHEMA),
+            [_] => database.is_some_and(|d| d.eq_ignore_ascii_case(INFORMATION_SCHEMA)),
+            _ => false,
+        };
+        any = true;
+        only_ours &= ours;
+        ControlFlow::<()>::Continue(())
+    });
+    if !(any && only_ours) {
+        return;
+    }
+    let is_text = |e: &Expr| matches!(e, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_) | Value::DoubleQuotedString(_)));
+    let lower = |e: &Expr| {
+        Expr::Function(Function {
+            name: ObjectName::from(vec![Ident::new("lower")]),
+            uses_odbc_syntax: false,
+            parameters: FunctionArguments::None,
+            args: FunctionArguments::List(FunctionArgumentList {
+                duplicate_treatment: None,
+                args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(e.clone()))],
+                clauses: Vec::new(),
+            }),
+            filter: None,
+            null_treatment: None,
+            over: None,
+            within_group: Vec::new(),
+        })
+    };
+    let _ = visit_expressions_mut(stmt, |e: &mut Expr| {
+        if let Expr::BinaryOp { left, op, right } = e
+            && matches!(op, BinaryOperator::Eq | BinaryOperator::NotEq)
+            && (is_text(left) != is_text(right))
+        {
+            **left = lower(left);
+            **right = lower(right);
+        }
+        ControlFlow::<()>::Continue(())
+    });
 }
 
 /// One cell: text or a number, either possibly NULL.

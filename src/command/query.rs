@@ -105,6 +105,10 @@ pub(crate) async fn context_for(
     let text = stmt.to_string();
     if super::information_schema::mentioned(&text, session.database.as_deref()) {
         super::information_schema::register(engine, &ctx, &text).await?;
+        super::information_schema::compare_text_case_insensitively(
+            stmt,
+            session.database.as_deref(),
+        );
     }
     let pins = register_tables(engine, session, stmt, &ctx).await?;
     Ok((ctx, pins))

@@ -231,6 +231,76 @@ fn node_mysql2_smoke() {
     );
 }
 
+/// SQLAlchemy 2's Inspector and pandas (tests/clients/sqla_inspect.py), with PyMySQL and with
+/// mysqlclient: schema, table and view names, every column's type and nullability, primary key,
+/// indexes, then `pandas.read_sql_table`.
+fn sqlalchemy_inspector_test(driver: &str) {
+    let daemon = TestDaemon::start();
+    let setup = mysql_cli(
+        &daemon,
+        None,
+        "CREATE DATABASE shop;
+         CREATE TABLE shop.member (id INT NOT NULL COMMENT 'member id', name VARCHAR(32)
+           DEFAULT 'nobody', score DECIMAL(10, 2), born DATE, created DATETIME, ok BOOLEAN,
+           note STRING, big BIGINT) DUPLICATE KEY(id) COMMENT 'members'
+           DISTRIBUTED BY HASH(id) BUCKETS 2;
+         INSERT INTO shop.member (id, name, born) VALUES (1, 'a', '2024-01-02'), (2, 'b', NULL);",
+    );
+    assert_success(&setup, "setup");
+    let mut cmd = Command::new(venv_python());
+    cmd.arg(clients_dir().join("sqla_inspect.py"))
+        .arg(driver)
+        .arg(daemon.port().to_string());
+    let out = run_with_deadline(&mut cmd, "", CLIENT_DEADLINE);
+    assert_success(&out, driver);
+    let answers: Vec<&str> = lines(&out)
+        .into_iter()
+        .filter(|l| !l.starts_with("warning "))
+        .collect();
+    assert_eq!(
+        answers,
+        [
+            "schemas information_schema,shop",
+            "tables member",
+            "views ",
+            "column id INTEGER False",
+            "column name VARCHAR(32) True",
+            "column score DECIMAL(10, 2) True",
+            "column born DATE True",
+            "column created DATETIME True",
+            "column ok BOOLEAN True",
+            "column note VARCHAR(65533) True",
+            "column big BIGINT True",
+            "pk []",
+            "indexes []",
+            "table_comment None",
+            "read_sql_table ['id', 'name', 'score', 'born', 'created', 'ok', 'note', 'big'] 2 ['a', 'b']",
+        ],
+        "{driver}\n{out}"
+    );
+    // SQLAlchemy reads every column definition; what it does not know is StarRocks' table
+    // clauses (DUPLICATE KEY, DISTRIBUTED BY, PROPERTIES).
+    for warning in lines(&out)
+        .into_iter()
+        .filter(|l| l.starts_with("warning "))
+    {
+        assert!(
+            warning.starts_with("warning Unknown schema content"),
+            "{driver}: {warning}"
+        );
+    }
+}
+
+#[test]
+fn sqlalchemy_inspector_with_pymysql() {
+    sqlalchemy_inspector_test("pymysql");
+}
+
+#[test]
+fn sqlalchemy_inspector_with_mysqlclient() {
+    sqlalchemy_inspector_test("mysqldb");
+}
+
 /// mysqlclient (MySQLdb, the C driver Django and SQLAlchemy's default `mysql://` use).
 #[test]
 fn mysqlclient_smoke() {
@@ -466,6 +536,64 @@ fn jdbc_mysql_url_smoke() {
 #[test]
 fn jdbc_server_prepared_statements_smoke() {
     jdbc_smoke_test("mariadb", "?useServerPrepStmts=true");
+}
+
+/// DatabaseMetaData as DBeaver and Metabase read it (tests/clients/JdbcMetadata.java): every
+/// call answers, with the types, sizes and nullability of each column.
+#[tokio::test]
+async fn jdbc_database_metadata() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    for sql in [
+        "CREATE DATABASE shop",
+        "CREATE TABLE shop.member (id INT NOT NULL COMMENT 'member id', name VARCHAR(32) \
+         DEFAULT 'nobody', score DECIMAL(10, 2), born DATE, created DATETIME, ok BOOLEAN, \
+         note STRING, big BIGINT) DUPLICATE KEY(id) COMMENT 'members' \
+         DISTRIBUTED BY HASH(id) BUCKETS 2",
+        "CREATE TABLE shop.orders (oid BIGINT NOT NULL, member INT) DUPLICATE KEY(oid) \
+         DISTRIBUTED BY HASH(oid) BUCKETS 1",
+    ] {
+        conn.query_drop(sql).await.unwrap();
+    }
+    let cp = compile_java(&daemon, "JdbcMetadata.java");
+    let url = format!("jdbc:mariadb://127.0.0.1:{}/shop", daemon.port());
+    let mut cmd = Command::new("java");
+    cmd.args(["-cp", &cp, "JdbcMetadata", &url]);
+    let out = run_with_deadline(&mut cmd, "", CLIENT_DEADLINE);
+    assert_lines(
+        &out,
+        &[
+            "catalogs information_schema",
+            "catalogs shop",
+            "catalogs rows 2",
+            "schemas rows 0",
+            "tables shop member TABLE members",
+            "tables shop orders TABLE ",
+            "tables rows 2",
+            "views rows 0",
+            // name, type, java.sql.Types, size, digits, nullable, ..., position, default,
+            // comment, auto-increment.
+            "columns id INT 4 10 0 0 NO 1 null member id NO",
+            "columns name VARCHAR 12 32 null 1 YES 2 nobody  NO",
+            "columns score DECIMAL 3 10 2 1 YES 3 null  NO",
+            "columns born DATE 91 10 null 1 YES 4 null  NO",
+            "columns created DATETIME 93 19 null 1 YES 5 null  NO",
+            "columns ok BOOLEAN 1111 1 0 1 YES 6 null  NO",
+            "columns note VARCHAR 12 65533 null 1 YES 7 null  NO",
+            "columns big BIGINT -5 19 0 1 YES 8 null  NO",
+            "columns rows 8",
+            "pk rows 0",
+            "index rows 0",
+            "imported rows 0",
+            "exported rows 0",
+            "backup_columns JobId:VARCHAR SnapshotName:VARCHAR DbName:VARCHAR State:VARCHAR \
+             BackupObjs:VARCHAR CreateTime:VARCHAR SnapshotFinishedTime:VARCHAR \
+             UploadFinishedTime:VARCHAR FinishedTime:VARCHAR UnfinishedTasks:VARCHAR \
+             Progress:VARCHAR TaskErrMsg:VARCHAR Status:VARCHAR Timeout:VARCHAR",
+            "backup rows 0",
+        ],
+        "JDBC DatabaseMetaData",
+    );
 }
 
 #[test]
