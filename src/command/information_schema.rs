@@ -46,6 +46,17 @@ pub const COLLATIONS: [(&str, &str, i64, bool, i64); 5] = [
     ("binary", "binary", 63, true, 1),
 ];
 
+/// The one engine, as `SHOW ENGINES` and `information_schema.engines` list it: engine,
+/// support, comment, transactions (each statement is atomic), XA, savepoints.
+pub const ENGINE: [&str; 6] = [
+    "OLAP",
+    "DEFAULT",
+    "backstop tablet store",
+    "YES",
+    "NO",
+    "NO",
+];
+
 /// Whether a statement's text may read information_schema.
 pub fn mentioned(sql: &str, database: Option<&str>) -> bool {
     database == Some(INFORMATION_SCHEMA) || sql.to_ascii_lowercase().contains(INFORMATION_SCHEMA)
@@ -594,14 +605,7 @@ fn rows_of(name: &str, databases: &[String], trees: &[(String, TableTree)]) -> V
                 ]
             })
             .collect(),
-        "engines" => vec![vec![
-            text("OLAP"),
-            text("DEFAULT"),
-            text("backstop's tablet store: partitions, tablets, Parquet rowsets"),
-            text("NO"),
-            text("NO"),
-            text("NO"),
-        ]],
+        "engines" => vec![ENGINE.iter().map(|c| text(*c)).collect()],
         "tables_config" => trees.iter().map(|(db, t)| config_row(db, t)).collect(),
         // Views, routines and foreign keys do not exist (yet): the tables are there, empty.
         _ => Vec::new(),

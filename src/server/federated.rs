@@ -13,7 +13,7 @@
 //!   functions (`DATABASE()`, `USER()`, ...) and MySQL's other functions are rewritten below,
 //!   in `command::functions`, for every statement that plans a query.
 
-use crate::command::information_schema::{CHARACTER_SETS, COLLATIONS};
+use crate::command::information_schema::{CHARACTER_SETS, COLLATIONS, ENGINE};
 use std::ops::ControlFlow;
 use std::sync::Arc;
 
@@ -305,14 +305,7 @@ pub fn answer_unparsed(session: &Session, sql: &str) -> Option<Result<Outcome>> 
                 "XA",
                 "Savepoints",
             ],
-            vec![row(&[
-                "OLAP",
-                "DEFAULT",
-                "backstop tablet store",
-                "YES",
-                "NO",
-                "NO",
-            ])],
+            vec![row(&ENGINE)],
         )),
         _ => None,
     }
