@@ -1,6 +1,7 @@
-"""pandas to_sql / read_sql round trip against backstop (SQLAlchemy 2 + PyMySQL).
+"""pandas to_sql / read_sql round trip against backstop (SQLAlchemy 2 + PyMySQL or mysqlclient).
 
-Usage: pandas_roundtrip.py PORT. Prints one line per step; tests/it/functions.rs checks them.
+Usage: pandas_roundtrip.py PORT [pymysql|mysqldb]. Prints one line per step;
+tests/it/functions.rs checks them.
 """
 
 import sys
@@ -9,10 +10,11 @@ import pandas as pd
 import sqlalchemy as sa
 
 port = int(sys.argv[1])
-server = sa.create_engine(f"mysql+pymysql://root@127.0.0.1:{port}/")
+driver = sys.argv[2] if len(sys.argv) > 2 else "pymysql"
+server = sa.create_engine(f"mysql+{driver}://root@127.0.0.1:{port}/")
 with server.begin() as c:
     c.exec_driver_sql("CREATE DATABASE pd")
-engine = sa.create_engine(f"mysql+pymysql://root@127.0.0.1:{port}/pd")
+engine = sa.create_engine(f"mysql+{driver}://root@127.0.0.1:{port}/pd")
 
 frame = pd.DataFrame(
     {

@@ -200,20 +200,26 @@ async fn a_sleep_ends_when_its_client_disconnects() {
     assert_eq!(one_int(&mut watcher, "SELECT 1").await, 1);
 }
 
-/// pandas `DataFrame.to_sql` with SQLAlchemy 2 and PyMySQL creates the table (`BIGINT`,
+/// pandas `DataFrame.to_sql` with SQLAlchemy 2, through PyMySQL and through mysqlclient, creates the table (`BIGINT`,
 /// `FLOAT(53)`, `TEXT`, `DATETIME`, `BOOL`) and inserts; reading it back gives the same frame.
 #[test]
 fn pandas_to_sql_round_trip() {
-    let daemon = TestDaemon::start();
-    let mut cmd = Command::new(venv_python());
-    cmd.arg(clients_dir().join("pandas_roundtrip.py"))
-        .arg(daemon.port().to_string());
-    let out = run_with_deadline(&mut cmd, "", Duration::from_secs(120));
-    assert!(out.status.success(), "pandas round trip failed\n{out}");
-    let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(
-        lines,
-        ["to_sql 3", "read_sql_query equal", "read_sql_table equal"],
-        "{out}"
-    );
+    for driver in ["pymysql", "mysqldb"] {
+        let daemon = TestDaemon::start();
+        let mut cmd = Command::new(venv_python());
+        cmd.arg(clients_dir().join("pandas_roundtrip.py"))
+            .arg(daemon.port().to_string())
+            .arg(driver);
+        let out = run_with_deadline(&mut cmd, "", Duration::from_secs(120));
+        assert!(
+            out.status.success(),
+            "pandas round trip ({driver}) failed\n{out}"
+        );
+        let lines: Vec<&str> = out.stdout.lines().collect();
+        assert_eq!(
+            lines,
+            ["to_sql 3", "read_sql_query equal", "read_sql_table equal"],
+            "{driver}: {out}"
+        );
+    }
 }
