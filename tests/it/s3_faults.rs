@@ -320,6 +320,41 @@ async fn downloads_cut_mid_body_resume() {
     assert_eq!(gets, objects + 3, "{objects} objects");
 }
 
+/// The backup of an unchanged table costs requests by the data that moves, not by the objects
+/// that stay: what the repository holds comes from LIST pages, and the check before COMMIT is
+/// one more LIST pass, not a HEAD per object. 72 rowsets: no object is uploaded, and the whole
+/// job makes at most 2 x objects / 1000 + 20 requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unchanged_backup_makes_few_requests() {
+    let (s3, proxy, _daemon, mut c, _sum) = proxied_rig().await;
+    exec(&mut c, "BACKUP SNAPSHOT shop.snap TO repo").await;
+    let done = wait_done(&mut c, "BACKUP", "shop", Duration::from_secs(120)).await;
+    assert_eq!(done[1], "[OK]", "{done:?}");
+    let objects = files(&repo_root(&s3, "repo").join("objects"), "").len();
+    assert!(objects >= 72, "{objects} objects");
+    proxy.clear_log();
+    exec(&mut c, "BACKUP SNAPSHOT shop.again TO repo").await;
+    let done = wait_done(&mut c, "BACKUP", "shop", Duration::from_secs(120)).await;
+    assert_eq!(done[1], "[OK]", "{done:?}");
+    let log = proxy.log();
+    let object_requests: Vec<_> = log
+        .iter()
+        .filter(|s| s.path.contains("/objects/"))
+        .map(|s| format!("{} {}", s.method, s.path))
+        .collect();
+    assert!(object_requests.is_empty(), "{object_requests:?}");
+    let limit = 2 * objects / 1000 + 20;
+    let all: Vec<String> = log
+        .iter()
+        .map(|s| format!("{} {}", s.method, s.path))
+        .collect();
+    println!(
+        "unchanged re-backup of {objects} objects: {} storage requests (limit {limit})",
+        all.len()
+    );
+    assert!(all.len() <= limit, "{} requests: {all:#?}", all.len());
+}
+
 /// `max_bandwidth` caps a job's average transfer rate; `parallel` sets its streams.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn max_bandwidth_holds_the_average_rate() {
