@@ -71,6 +71,8 @@ pub struct Metrics {
     retries: ByKind,
     /// Storage errors jobs met, by the error's kind (`StoreError::kind`).
     storage_errors: Mutex<Vec<(&'static str, u64)>>,
+    /// Storage requests sent, by operation (`get`, `put`, `list`, ...).
+    storage_requests: Mutex<Vec<(&'static str, u64)>>,
     queries: AtomicU64,
     loads: AtomicU64,
     loaded_rows: AtomicU64,
@@ -90,6 +92,7 @@ pub static METRICS: Metrics = Metrics {
     moved_bytes: by_kind(),
     retries: by_kind(),
     storage_errors: Mutex::new(Vec::new()),
+    storage_requests: Mutex::new(Vec::new()),
     queries: AtomicU64::new(0),
     loads: AtomicU64::new(0),
     loaded_rows: AtomicU64::new(0),
@@ -130,14 +133,11 @@ impl Metrics {
     }
 
     pub fn storage_error(&self, kind: &'static str) {
-        let mut errors = self
-            .storage_errors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        match errors.iter_mut().find(|(k, _)| *k == kind) {
-            Some((_, n)) => *n += 1,
-            None => errors.push((kind, 1)),
-        }
+        count_by_label(&self.storage_errors, kind);
+    }
+
+    pub fn storage_request(&self, op: &'static str) {
+        count_by_label(&self.storage_requests, op);
     }
 
     pub fn query(&self) {
@@ -348,21 +348,37 @@ impl Metrics {
                 );
             }
         }
-        header(
-            &mut out,
-            "backstop_storage_errors_total",
-            "counter",
-            "storage errors jobs met, by kind",
-        );
-        let errors = self
-            .storage_errors
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        for (kind, n) in errors {
-            let _ = writeln!(out, "backstop_storage_errors_total{{kind=\"{kind}\"}} {n}");
+        for (name, help, label, counts) in [
+            (
+                "backstop_storage_errors_total",
+                "storage errors jobs met, by kind",
+                "kind",
+                &self.storage_errors,
+            ),
+            (
+                "backstop_storage_requests_total",
+                "storage requests sent (every attempt, every LIST page), by operation",
+                "op",
+                &self.storage_requests,
+            ),
+        ] {
+            header(&mut out, name, "counter", help);
+            let counts = counts.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            for (value, n) in counts {
+                let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
+            }
         }
         out
+    }
+}
+
+/// Adds one to the count of `label` in `counts` (a short list of counts by label, in the
+/// order first seen).
+pub fn count_by_label(counts: &Mutex<Vec<(&'static str, u64)>>, label: &'static str) {
+    let mut counts = counts.lock().unwrap_or_else(|p| p.into_inner());
+    match counts.iter_mut().find(|(k, _)| *k == label) {
+        Some((_, n)) => *n += 1,
+        None => counts.push((label, 1)),
     }
 }
 

@@ -97,12 +97,18 @@ struct Upload {
 /// Runs the job to its end; never returns an error (the job's record says how it ended).
 pub async fn run(engine: Arc<Engine>, job: Arc<Job>, repo: Arc<Repository>, req: BackupRequest) {
     let result = job.observing(steps(&engine, &job, &repo, &req)).await;
-    // The lease goes whatever the outcome: a finished or cancelled job protects nothing.
+    // The lease goes whatever the outcome: a finished or cancelled job protects nothing. (Still
+    // observed: the job counts this request too.)
     let record = job.record();
     let lease = layout::lease_key(engine.catalog.server_id(), record.id);
-    if let Err(e) = repo.store.delete(&lease).await {
-        tracing::warn!(job = record.id, error = %e, "cannot delete the job's lease");
-    }
+    let _ = job
+        .observing(async {
+            if let Err(e) = repo.store.delete(&lease).await {
+                tracing::warn!(job = record.id, error = %e, "cannot delete the job's lease");
+            }
+            Ok::<(), JobError>(())
+        })
+        .await;
     match result {
         Ok(()) => job.mark_done(),
         Err(e) => engine.jobs.finish_failed(&job, e).await,

@@ -59,6 +59,7 @@ impl ObjectStore {
         let (got_size, got_sha) = match self {
             // A local repository: one blocking copy with plain file I/O (no per-chunk hops).
             ObjectStore::Local(local) => {
+                self.local_request("get");
                 let source = local.object_path(key).map_err(DownloadError::Store)?;
                 let (key, tmp) = (key.to_string(), tmp.clone());
                 let bandwidth = Arc::clone(bandwidth);

@@ -111,6 +111,10 @@ impl Backoff {
 pub trait RetryObserver: Send + Sync {
     /// The attempt of operation `what` failed with `error` and will be tried again.
     fn retried(&self, what: &str, error: &StoreError);
+
+    /// A request of kind `op` (`get`, `put`, `list`, `head`, `delete`, ...) was sent: every
+    /// attempt and every LIST page counts.
+    fn requested(&self, _op: &'static str) {}
 }
 
 tokio::task_local! {
@@ -124,6 +128,13 @@ pub async fn observed<F: std::future::Future>(
     fut: F,
 ) -> F::Output {
     OBSERVER.scope(observer, fut).await
+}
+
+/// Counts one storage request of kind `op`: in the metrics, and for the current task's observer
+/// (a job counts it in its Progress).
+pub fn report_request(op: &'static str) {
+    crate::metrics::METRICS.storage_request(op);
+    let _ = OBSERVER.try_with(|o| o.requested(op));
 }
 
 /// Reports a retry to the current task's observer, if it has one (a job counts it in its

@@ -236,6 +236,7 @@ impl S3Store {
         let mut backoff = Backoff::new(retry::POLICY);
         loop {
             let permit = self.gate.acquire().await;
+            retry::report_request(op);
             match attempt().await {
                 Ok(out) => {
                     permit.succeeded();

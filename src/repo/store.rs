@@ -128,6 +128,7 @@ impl ObjectStore {
     pub async fn put_bytes(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
         // A temporary file and its folder (local), a connection (S3).
         let _files = files(2).await;
+        self.local_request("put");
         match self {
             ObjectStore::Local(s) => s.put_bytes(key, data).await,
             ObjectStore::S3(s) => s.put_bytes(key, data).await,
@@ -163,6 +164,7 @@ impl ObjectStore {
     ) -> Result<u64, StoreError> {
         // The source, a temporary file and its folder (local); the source and a connection (S3).
         let _files = files(3).await;
+        self.local_request("put");
         match self {
             ObjectStore::Local(s) => s.put_file(key, path, bandwidth).await,
             ObjectStore::S3(s) => s.put_file(key, path, part_size, bandwidth).await,
@@ -190,6 +192,7 @@ impl ObjectStore {
     ) -> Result<u64, StoreError> {
         // The source and the copy (local), the source and a connection (S3).
         let _files = files(2).await;
+        self.local_request("put");
         match (self, staging) {
             (ObjectStore::Local(s), Staging::Local(staging)) => {
                 s.stage_file(staging, key, path, bandwidth).await
@@ -229,6 +232,7 @@ impl ObjectStore {
     /// Reads a small object whole.
     pub async fn get_bytes(&self, key: &str) -> Result<Bytes, StoreError> {
         let _files = files(1).await;
+        self.local_request("get");
         match self {
             ObjectStore::Local(s) => s.get_bytes(key).await,
             ObjectStore::S3(s) => s.get_bytes(key).await,
@@ -253,6 +257,7 @@ impl ObjectStore {
         key: &str,
         range: Option<Range<u64>>,
     ) -> Result<ByteStream, StoreError> {
+        self.local_request("get");
         match self {
             ObjectStore::Local(s) => s.get_stream(key, range).await,
             ObjectStore::S3(s) => s.get_stream(key, range).await,
@@ -263,6 +268,7 @@ impl ObjectStore {
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
         // The folders being walked (local), a connection (S3).
         let _files = files(2).await;
+        self.local_request("list");
         match self {
             ObjectStore::Local(s) => s.list(prefix).await,
             ObjectStore::S3(s) => s.list(prefix).await,
@@ -272,6 +278,7 @@ impl ObjectStore {
     /// The object's size and time, or `None` when it does not exist.
     pub async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
         let _files = files(1).await;
+        self.local_request("head");
         match self {
             ObjectStore::Local(s) => s.head(key).await,
             ObjectStore::S3(s) => s.head(key).await,
@@ -281,9 +288,18 @@ impl ObjectStore {
     /// Deletes an object; deleting one that does not exist succeeds.
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
         let _files = files(1).await;
+        self.local_request("delete");
         match self {
             ObjectStore::Local(s) => s.delete(key).await,
             ObjectStore::S3(s) => s.delete(key).await,
+        }
+    }
+
+    /// Counts one operation on a local folder as one request of kind `op` (S3 counts each of
+    /// its requests itself, per attempt and per LIST page).
+    pub(super) fn local_request(&self, op: &'static str) {
+        if matches!(self, ObjectStore::Local(_)) {
+            super::retry::report_request(op);
         }
     }
 

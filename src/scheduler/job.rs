@@ -291,6 +291,10 @@ impl crate::repo::retry::RetryObserver for Job {
         self.progress.retries.fetch_add(1, Ordering::Relaxed);
         self.storage_error(what, error);
     }
+
+    fn requested(&self, op: &'static str) {
+        self.progress.requested(op);
+    }
 }
 
 /// Live progress of the current transfer phase.
@@ -306,6 +310,8 @@ pub struct Progress {
     /// are not counted); never reset between phases.
     pub moved_objects: AtomicU64,
     pub moved_bytes: AtomicU64,
+    /// Storage requests this job sent, by operation, in the order first seen.
+    pub requests: std::sync::Mutex<Vec<(&'static str, u64)>>,
 }
 
 impl Progress {
@@ -327,15 +333,33 @@ impl Progress {
         self.moved_bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// `[objects: 12/48, bytes: 1.2 GiB/4.8 GiB]`
+    /// `[objects: 12/48, bytes: 1.2 GiB/4.8 GiB]`, then the storage requests sent so far:
+    /// `, requests: 9 (list 2, put 6, get 1)`.
     pub fn cell(&self) -> String {
+        let requests = self
+            .requests
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let total: u64 = requests.iter().map(|(_, n)| n).sum();
+        let requests = if total == 0 {
+            String::new()
+        } else {
+            let by_op: Vec<String> = requests.iter().map(|(op, n)| format!("{op} {n}")).collect();
+            format!(", requests: {total} ({})", by_op.join(", "))
+        };
         format!(
-            "[objects: {}/{}, bytes: {}/{}]",
+            "[objects: {}/{}, bytes: {}/{}{requests}]",
             self.objects_done.load(Ordering::Relaxed),
             self.objects_total.load(Ordering::Relaxed),
             human_bytes(self.bytes_done.load(Ordering::Relaxed)),
             human_bytes(self.bytes_total.load(Ordering::Relaxed)),
         )
+    }
+
+    /// Counts one storage request of kind `op`.
+    pub fn requested(&self, op: &'static str) {
+        crate::metrics::count_by_label(&self.requests, op);
     }
 }
 

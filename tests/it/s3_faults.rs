@@ -353,6 +353,15 @@ async fn an_unchanged_backup_makes_few_requests() {
         all.len()
     );
     assert!(all.len() <= limit, "{} requests: {all:#?}", all.len());
+    // The job counts them itself, by operation.
+    let progress = rows(&mut c, "SHOW BACKUP FROM shop").await[0][10]
+        .clone()
+        .unwrap_or_default();
+    println!("unchanged re-backup: Progress {progress}");
+    assert!(
+        progress.contains(&format!("requests: {} (", all.len())),
+        "the job's count of its requests: {progress}"
+    );
 }
 
 /// `max_bandwidth` caps a job's average transfer rate; `parallel` sets its streams.
