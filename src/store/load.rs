@@ -291,14 +291,16 @@ impl Loader {
                 .and_then(|j| batch.columns().get(j))
             {
                 Some(source) => cast_with_options(source, &ty, &strict).map_err(|e| {
+                    let reason = refused_value(source, &ty, column.data_type)
+                        .unwrap_or_else(|| e.to_string());
                     let numeric = |t: &DataType| t.is_numeric();
                     if numeric(source.data_type()) && numeric(&ty) {
                         LoadError::OutOfRange {
                             column: column.name.clone(),
-                            reason: e.to_string(),
+                            reason,
                         }
                     } else {
-                        bad(e.to_string())
+                        bad(reason)
                     }
                 })?,
                 None => match &column.default {
@@ -383,6 +385,30 @@ impl Loader {
 }
 
 /// A partition column's value as the catalog's typed datum; `None` for NULL.
+/// Why a strict cast of `source` to `ty` (the column's type `column_type`) failed, in the
+/// column's SQL terms: the first value that does not convert and its row (`'abc' (row 2) does not
+/// fit the column type INT`), found by a lenient cast that turns such values into NULL. `None` when no
+/// single value is to blame.
+fn refused_value(
+    source: &ArrayRef,
+    ty: &DataType,
+    column_type: crate::catalog::ColumnType,
+) -> Option<String> {
+    let lenient = cast_with_options(source, ty, &CastOptions::default()).ok()?;
+    let row = (0..source.len()).find(|&i| source.is_valid(i) && lenient.is_null(i))?;
+    let value = datafusion::arrow::util::display::array_value_to_string(source, row).ok()?;
+    let value = if source.data_type().is_numeric() {
+        value
+    } else {
+        format!("'{value}'")
+    };
+    Some(format!(
+        "{value} (row {}) does not fit the column type {}",
+        row + 1,
+        column_type.sql_text()
+    ))
+}
+
 pub(crate) fn datum(array: &dyn Array, row: usize) -> Option<Datum> {
     if array.is_null(row) {
         return None;
