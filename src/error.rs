@@ -235,6 +235,15 @@ fn query_message(e: &DataFusionError) -> String {
             "{}: not supported in a query by backstop (docs/functions.md lists the functions and casts it runs)",
             m.split_once(" {").map_or(m.as_str(), |(head, _)| head)
         ),
+        // MySQL's "Unknown column" (1054), one line: the name as written, a near name if one
+        // is close, and what the statement's tables have.
+        DataFusionError::SchemaError(e, _) => match e.as_ref() {
+            datafusion::common::SchemaError::FieldNotFound {
+                field,
+                valid_fields,
+            } => unknown_column(field, valid_fields),
+            _ => root.to_string(),
+        },
         DataFusionError::ResourcesExhausted(m) => {
             format!(
                 "query exceeded its memory limit: {m}; add a filter or LIMIT, or raise --query-memory-limit"
@@ -242,6 +251,61 @@ fn query_message(e: &DataFusionError) -> String {
         }
         other => other.to_string(),
     }
+}
+
+fn unknown_column(
+    field: &datafusion::common::Column,
+    valid: &[datafusion::common::Column],
+) -> String {
+    let written = field.flat_name();
+    let mut names: Vec<&str> = Vec::new();
+    for c in valid {
+        if !names.contains(&c.name.as_str()) {
+            names.push(c.name.as_str());
+        }
+    }
+    let near = names
+        .iter()
+        .map(|n| {
+            (
+                edit_distance(&field.name.to_lowercase(), &n.to_lowercase()),
+                *n,
+            )
+        })
+        .filter(|(d, n)| *d <= (n.len() / 3).max(1))
+        .min();
+    let mut message = format!("Unknown column '{written}'");
+    if let Some((_, n)) = near {
+        message.push_str(&format!(" (did you mean '{n}'?)"));
+    }
+    if !names.is_empty() {
+        message.push_str(&format!("; the columns here are {}", names.join(", ")));
+    }
+    message
+}
+
+/// Levenshtein distance of two short names.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row.first().copied().unwrap_or(0);
+        if let Some(first) = row.first_mut() {
+            *first = i + 1;
+        }
+        for (j, cb) in b.iter().enumerate() {
+            let above = row.get(j + 1).copied().unwrap_or(usize::MAX);
+            let left = row.get(j).copied().unwrap_or(usize::MAX);
+            let value = (previous + usize::from(ca != *cb))
+                .min(above.saturating_add(1))
+                .min(left.saturating_add(1));
+            previous = above;
+            if let Some(cell) = row.get_mut(j + 1) {
+                *cell = value;
+            }
+        }
+    }
+    row.last().copied().unwrap_or(0)
 }
 
 /// What a caught panic said (its message when it has one).
@@ -256,6 +320,25 @@ pub fn panic_text(panic: &(dyn std::any::Any + Send)) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn near_names_are_a_few_edits_apart() {
+        assert_eq!(edit_distance("nope", "note"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        let cols = [
+            datafusion::common::Column::new_unqualified("name"),
+            datafusion::common::Column::new_unqualified("note"),
+        ];
+        assert_eq!(
+            unknown_column(&datafusion::common::Column::new_unqualified("nme"), &cols),
+            "Unknown column 'nme' (did you mean 'name'?); the columns here are name, note"
+        );
+        assert_eq!(
+            unknown_column(&datafusion::common::Column::new_unqualified("zzzzz"), &cols),
+            "Unknown column 'zzzzz'; the columns here are name, note"
+        );
+    }
 
     #[test]
     fn access_denied_reads_like_mysql() {
