@@ -85,10 +85,10 @@ pub async fn drop(engine: &Engine, name: &str) -> Result<Outcome> {
 }
 
 pub async fn show(engine: &Engine) -> Result<Outcome> {
-    let rows = engine
-        .catalog
-        .repositories()
-        .await?
+    let mut repositories = engine.catalog.repositories().await?;
+    // In the order they were created, as StarRocks lists them (by id).
+    repositories.sort_by_key(|r| r.id);
+    let rows = repositories
         .into_iter()
         .map(|r| {
             vec![
