@@ -110,8 +110,120 @@ pub(crate) async fn context_for(
             session.database.as_deref(),
         );
     }
-    let pins = register_tables(engine, session, stmt, &ctx).await?;
+    let selections = select_partitions(stmt);
+    let mut pins = register_tables(engine, session, stmt, &ctx).await?;
+    pins.extend(register_selections(engine, session, &selections, &ctx).await?);
     Ok((ctx, pins))
+}
+
+/// Names a `t PARTITION (p1, p2)` reference is rewritten to (it reads those partitions only).
+const SELECTION_PREFIX: &str = "__partitions_";
+
+/// A table reference that names partitions: the table, the partitions, the name it reads now.
+struct Selection {
+    table: sqlparser::ast::ObjectName,
+    partitions: Vec<String>,
+    name: String,
+}
+
+/// Rewrites every `t PARTITION (p, ...)` in the statement to a table of its own that holds those
+/// partitions only (registered by [`register_selections`]), aliased `t` unless it has an alias,
+/// so `t.col` still resolves.
+fn select_partitions(stmt: &mut sqlparser::ast::Statement) -> Vec<Selection> {
+    use std::ops::ControlFlow;
+
+    use sqlparser::ast::{Ident, ObjectName, TableAlias, TableFactor, VisitMut, VisitorMut};
+
+    struct Rewrite(Vec<Selection>);
+    impl VisitorMut for Rewrite {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+            if let TableFactor::Table {
+                name,
+                alias,
+                partitions,
+                ..
+            } = factor
+                && !partitions.is_empty()
+            {
+                let generated = format!("{SELECTION_PREFIX}{}", self.0.len());
+                let table = std::mem::replace(
+                    name,
+                    ObjectName::from(vec![Ident::with_quote('`', generated.clone())]),
+                );
+                if alias.is_none()
+                    && let Some(last) = table.0.last().and_then(|p| p.as_ident())
+                {
+                    *alias = Some(TableAlias {
+                        explicit: true,
+                        name: last.clone(),
+                        columns: Vec::new(),
+                        at: None,
+                    });
+                }
+                self.0.push(Selection {
+                    table,
+                    partitions: std::mem::take(partitions)
+                        .into_iter()
+                        .map(|p| p.value)
+                        .collect(),
+                    name: generated,
+                });
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let mut rewrite = Rewrite(Vec::new());
+    let _ = stmt.visit(&mut rewrite);
+    rewrite.0
+}
+
+/// Registers each selection's partitions as a table of the context's default schema, pinned.
+async fn register_selections(
+    engine: &Arc<Engine>,
+    session: &Session,
+    selections: &[Selection],
+    ctx: &datafusion::prelude::SessionContext,
+) -> Result<Vec<crate::store::pins::PinGuard>> {
+    let mut pins = Vec::new();
+    for selection in selections {
+        let (db, table) = super::table::resolve(session, &selection.table)?;
+        let tree = {
+            let _gate = engine.pins.gate().await;
+            let mut tree = engine.catalog.table_tree(&db, &table).await?;
+            let mut chosen = Vec::new();
+            for wanted in &selection.partitions {
+                match tree
+                    .partitions
+                    .iter()
+                    .position(|p| p.partition.name.eq_ignore_ascii_case(wanted))
+                {
+                    Some(i) => chosen.push(tree.partitions.swap_remove(i)),
+                    // Named twice: read once.
+                    None if chosen
+                        .iter()
+                        .any(|p: &crate::catalog::tables::PartitionTree| {
+                            p.partition.name.eq_ignore_ascii_case(wanted)
+                        }) => {}
+                    None => {
+                        return Err(crate::catalog::CatalogError::UnknownPartition {
+                            partition: wanted.clone(),
+                            table: table.clone(),
+                        }
+                        .into());
+                    }
+                }
+            }
+            tree.partitions = chosen;
+            pins.push(engine.pins.pin(tree.rowset_ids()));
+            tree
+        };
+        let provider: Arc<dyn datafusion::catalog::TableProvider> = Arc::new(
+            crate::store::prune::PrunedTable::new(engine.config.data_dir.clone(), tree),
+        );
+        ctx.register_table(selection.name.as_str(), provider)?;
+    }
+    Ok(pins)
 }
 
 /// Registers a provider for every catalog table the statement names, under the name DataFusion
@@ -147,7 +259,11 @@ async fn register_tables(
         // (database, the schema name DataFusion looks the table up in, table)
         let (db, schema_name, table) = match parts.as_slice() {
             [t] if ctes.contains(&t.value.to_lowercase()) => continue,
-            [t] if t.value.starts_with(super::files::GENERATED_PREFIX) => continue,
+            [t] if t.value.starts_with(super::files::GENERATED_PREFIX)
+                || t.value.starts_with(SELECTION_PREFIX) =>
+            {
+                continue;
+            }
             // Unqualified: the session's database, which is the context's default schema.
             [t] => match &session.database {
                 Some(db) => (db.clone(), db.clone(), (*t).clone()),
