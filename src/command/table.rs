@@ -122,6 +122,7 @@ pub async fn create(
         });
     }
     let (table, partitions) = table_from_ast(&name, &stmt)?;
+    refuse_dynamic_partitioning(&table.properties)?;
     if let Some(n) = table.properties.get(REPLICATION_NUM)
         && n.trim() != "1"
     {
@@ -140,6 +141,29 @@ pub async fn create(
     Ok(Outcome::Done {
         affected_rows: u64::from(created),
     })
+}
+
+/// StarRocks' `dynamic_partition.*` properties create and drop partitions on a schedule, which
+/// backstop does not do yet: a table that asks for it is refused rather than created without
+/// it (its first load outside the partitions given would fail). `"dynamic_partition.enable" =
+/// "false"` is accepted and kept.
+fn refuse_dynamic_partitioning(properties: &BTreeMap<String, String>) -> Result<()> {
+    let dynamic = properties
+        .keys()
+        .any(|k| k.to_ascii_lowercase().starts_with("dynamic_partition."));
+    let enabled = properties
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("dynamic_partition.enable"))
+        .is_none_or(|(_, v)| !v.trim().eq_ignore_ascii_case("false"));
+    if dynamic && enabled {
+        return Err(Error::NotSupported(
+            "dynamic partitioning (PROPERTIES \"dynamic_partition.*\") is not supported yet: \
+             create the partitions in CREATE TABLE and add more with ALTER TABLE ... ADD \
+             PARTITION (docs/tables.md)"
+                .into(),
+        ));
+    }
+    Ok(())
 }
 
 /// The catalog records a CREATE TABLE asks for (ids are assigned by the catalog).
