@@ -248,7 +248,7 @@ pub async fn execute(
         Statement::DropDatabase {
             name, if_exists, ..
         } => database::drop(engine, session, &name.value, if_exists).await,
-        Statement::CreateTable(stmt) => table::create(engine, session, stmt).await,
+        Statement::CreateTable(stmt) => table::create_as_select(engine, session, stmt).await,
         Statement::TruncateTable(stmt) => table::truncate(engine, session, stmt).await,
         Statement::ChecksumTable(tables) => table::checksum(engine, session, tables).await,
         Statement::ShowTableStatus { db, like } => {

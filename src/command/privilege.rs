@@ -330,10 +330,13 @@ pub async fn authorize(engine: &Arc<Engine>, session: &Session, stmt: &Statement
         Statement::DropDatabase { name, .. } => p.require_db(&name.value, bits::DROP),
         Statement::CreateTable(t) => {
             let (db, table) = super::table::resolve(session, &t.name)?;
-            if p.has(&db, Some(&table), bits::CREATE) {
-                Ok(())
-            } else {
-                Err(p.table_denied("CREATE", &table))
+            if !p.has(&db, Some(&table), bits::CREATE) {
+                return Err(p.table_denied("CREATE", &table));
+            }
+            // CREATE TABLE AS SELECT reads what its query reads.
+            match &t.as_query {
+                Some(query) => read_relations(&p, session, query.as_ref()),
+                None => Ok(()),
             }
         }
         Statement::TruncateTable(t) => table_need(&p, session, &t.table, bits::DROP),

@@ -166,6 +166,105 @@ fn refuse_dynamic_partitioning(properties: &BTreeMap<String, String>) -> Result<
     Ok(())
 }
 
+/// `CREATE TABLE [IF NOT EXISTS] t [key] [PARTITION BY ..] [DISTRIBUTED BY ..] [PROPERTIES ..]
+/// AS <query>`: the columns are the query's (names, types, nullability), the other clauses as
+/// in CREATE TABLE (StarRocks' defaults where absent), then the query's rows are loaded as one
+/// INSERT. A load that fails drops the table again: the statement leaves nothing behind.
+pub async fn create_as_select(
+    engine: &std::sync::Arc<Engine>,
+    session: &mut Session,
+    stmt: sql::CreateTable,
+) -> Result<Outcome> {
+    use sqlparser::ast::Statement as S;
+    let Some(query) = stmt.as_query.clone() else {
+        return create(engine, session, stmt).await;
+    };
+    let (db, name) = resolve(session, &stmt.name)?;
+    if stmt.if_not_exists && engine.catalog.table(&db, &name).await.is_ok() {
+        return Ok(Outcome::Done { affected_rows: 0 });
+    }
+    let schema = super::query::describe(
+        engine,
+        session,
+        sql::Statement::Std(Box::new(S::Query(query.clone()))),
+    )
+    .await?;
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            Ok(sql::ColumnDef {
+                name: Ident::with_quote('`', f.name().clone()),
+                data_type: column_type_of(f.name(), f.data_type())?,
+                aggregate: None,
+                nullable: Some(f.is_nullable()),
+                default: None,
+                comment: None,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut definition = stmt;
+    definition.columns = columns;
+    definition.as_query = None;
+    if let Outcome::Done { affected_rows: 0 } = create(engine, session, definition).await? {
+        return Ok(Outcome::Done { affected_rows: 0 });
+    }
+    let text = format!("INSERT INTO `{db}`.`{name}` {query}");
+    let insert =
+        match sqlparser::parser::Parser::parse_sql(&sqlparser::dialect::MySqlDialect {}, &text)
+            .map_err(|e| Error::Internal(format!("CREATE TABLE AS SELECT: {e}")))?
+            .pop()
+        {
+            Some(S::Insert(insert)) => insert,
+            _ => return Err(Error::Internal("CREATE TABLE AS SELECT: no INSERT".into())),
+        };
+    match super::insert::insert(engine, session, insert).await {
+        Ok(outcome) => Ok(outcome),
+        Err(e) => {
+            if let Err(dropped) = engine
+                .catalog
+                .drop_tables(&db, vec![name.clone()], true)
+                .await
+            {
+                tracing::warn!(table = %name, error = %dropped, "cannot drop the table a failed CREATE TABLE AS SELECT created");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The column type CREATE TABLE AS SELECT gives a query column of Arrow type `ty`.
+fn column_type_of(
+    column: &str,
+    ty: &datafusion::arrow::datatypes::DataType,
+) -> Result<sql::DataType> {
+    use datafusion::arrow::datatypes::DataType as A;
+    Ok(match ty {
+        A::Boolean => sql::DataType::Boolean,
+        A::Int8 => sql::DataType::TinyInt,
+        A::Int16 | A::UInt8 => sql::DataType::SmallInt,
+        A::Int32 | A::UInt16 => sql::DataType::Int,
+        A::Int64 | A::UInt32 => sql::DataType::BigInt,
+        A::UInt64 => sql::DataType::LargeInt,
+        A::Float16 | A::Float32 => sql::DataType::Float,
+        A::Float64 => sql::DataType::Double,
+        A::Decimal128(p, s) if *s >= 0 => sql::DataType::Decimal {
+            kind: sql::DecimalKind::Decimal,
+            precision: Some(u32::from(*p)),
+            scale: Some(u32::from(s.unsigned_abs())),
+        },
+        A::Utf8 | A::LargeUtf8 | A::Utf8View | A::Null => sql::DataType::String,
+        A::Date32 | A::Date64 => sql::DataType::Date,
+        A::Timestamp(..) => sql::DataType::DateTime,
+        other => {
+            return Err(Error::NotSupported(format!(
+                "CREATE TABLE AS SELECT: column {column} is of type {other}, which a table \
+                 cannot store; CAST it in the query"
+            )));
+        }
+    })
+}
+
 /// The catalog records a CREATE TABLE asks for (ids are assigned by the catalog).
 fn table_from_ast(name: &str, stmt: &sql::CreateTable) -> Result<(TableMeta, Vec<PartitionSpec>)> {
     if stmt.external {
@@ -893,6 +992,7 @@ pub fn create_statement(tree: &TableTree) -> sql::CreateTable {
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
+        as_query: None,
     }
 }
 

@@ -33,6 +33,8 @@ use super::{
 /// [PROPERTIES ("key" = "value", ...)]
 ///
 /// CREATE TABLE [IF NOT EXISTS] [db.]tbl LIKE [db.]src
+/// CREATE TABLE [IF NOT EXISTS] [db.]tbl [key_desc] [COMMENT ..] [PARTITION BY ..]
+///   [DISTRIBUTED BY ..] [PROPERTIES (..)] AS <query>
 /// ```
 /// The clauses after `)` are accepted in any order, each at most once; `Display` prints them in
 /// the order above. `{:#}` prints one column, partition and property per line.
@@ -51,6 +53,9 @@ pub struct CreateTable {
     pub partition_by: Option<PartitionBy>,
     pub distribution: Option<Distribution>,
     pub properties: Properties,
+    /// `AS <query>` (CREATE TABLE AS SELECT): the columns come from the query, whose rows the
+    /// new table gets.
+    pub as_query: Option<Box<sqlparser::ast::Query>>,
 }
 
 /// One column: `name TYPE [agg] [NULL | NOT NULL] [DEFAULT ..] [COMMENT '..']`.
@@ -526,20 +531,23 @@ impl CreateTable {
         if let Some(like) = &self.like {
             return write!(f, " LIKE {}", Name(like));
         }
-        f.write_str(" (")?;
-        for (i, column) in self.columns.iter().enumerate() {
-            if i > 0 {
-                f.write_str(if pretty { "," } else { ", " })?;
+        // CREATE TABLE ... AS SELECT has no column list: the query gives the columns.
+        if self.as_query.is_none() || !self.columns.is_empty() {
+            f.write_str(" (")?;
+            for (i, column) in self.columns.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(if pretty { "," } else { ", " })?;
+                }
+                if pretty {
+                    f.write_str("\n  ")?;
+                }
+                column.write(f, shown)?;
             }
             if pretty {
-                f.write_str("\n  ")?;
+                f.write_str("\n")?;
             }
-            column.write(f, shown)?;
+            f.write_str(")")?;
         }
-        if pretty {
-            f.write_str("\n")?;
-        }
-        f.write_str(")")?;
         if let Some(engine) = &self.engine {
             write!(f, " ENGINE={}", Id(engine))?;
         }
@@ -573,6 +581,9 @@ impl CreateTable {
             } else {
                 write!(f, "{}", DisplayProperties(&self.properties))?;
             }
+        }
+        if let Some(query) = &self.as_query {
+            write!(f, "{clause_sep}AS {query}")?;
         }
         Ok(())
     }
@@ -652,24 +663,15 @@ const UNSUPPORTED_TYPES: &[(&str, &str)] = &[
 ];
 
 impl BackstopParser<'_> {
-    /// `CREATE [EXTERNAL] TABLE [IF NOT EXISTS] name` not followed by `AS` (CTAS goes to sqlparser).
+    /// `CREATE [EXTERNAL] TABLE ...`, CREATE TABLE ... AS SELECT included (the query is parsed
+    /// by sqlparser's parser from within ours).
     pub(super) fn is_starrocks_create_table(&self) -> bool {
-        let mut n = 1;
-        if self.peek_words(n, &["EXTERNAL"]) {
-            n += 1;
-        }
-        if !self.peek_words(n, &["TABLE"]) {
-            return false;
-        }
-        n += 1;
-        if self.peek_words(n, &["IF", "NOT", "EXISTS"]) {
-            n += 3;
-        }
-        match self.peek_name_len(n) {
-            Some(len) => !self.peek_words(n + len, &["AS"]),
-            // No name: our parser reports it.
-            None => true,
-        }
+        let n = if self.peek_words(1, &["EXTERNAL"]) {
+            2
+        } else {
+            1
+        };
+        self.peek_words(n, &["TABLE"])
     }
 
     /// `ALTER TABLE name {ADD | DROP} [TEMPORARY] PARTITION ...`
@@ -706,17 +708,23 @@ impl BackstopParser<'_> {
             partition_by: None,
             distribution: None,
             properties: Properties::new(),
+            as_query: None,
         };
         if self.parse_word("LIKE") {
             table.like = Some(self.parse_object_name("table name")?);
             return Ok(Statement::CreateTable(table));
         }
-        if !self.peek_is(&Token::LParen) {
-            return self.expected("( or LIKE");
+        // Without a column list only CREATE TABLE ... AS SELECT makes sense.
+        let columns_given = self.peek_is(&Token::LParen);
+        if columns_given {
+            table.columns = self.parse_parenthesized_list(|p| p.parse_column_def())?;
         }
-        table.columns = self.parse_parenthesized_list(|p| p.parse_column_def())?;
         let mut properties = None;
         loop {
+            if !columns_given && table.as_query.is_none() && self.parse_word("AS") {
+                table.as_query = Some(self.parser.parse_query().map_err(|e| self.convert(e))?);
+                break;
+            }
             if self.peek_word("ENGINE") {
                 self.ensure_not_set(&table.engine, "ENGINE")?;
                 self.parser.advance_token();
@@ -750,6 +758,9 @@ impl BackstopParser<'_> {
             } else {
                 break;
             }
+        }
+        if !columns_given && table.as_query.is_none() {
+            return self.expected("( or LIKE or AS SELECT");
         }
         table.properties = properties.unwrap_or_default();
         Ok(Statement::CreateTable(table))

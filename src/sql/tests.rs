@@ -910,10 +910,13 @@ fn create_table_variants() {
     assert_eq!(t.like, Some(name(&["db", "t1"])));
     assert!(t.columns.is_empty());
 
-    // CREATE TABLE ... AS SELECT is sqlparser's.
+    // CREATE TABLE ... AS SELECT is ours too (its query parsed by sqlparser's parser).
     assert!(matches!(
         parse_one("CREATE TABLE t AS SELECT 1").unwrap(),
-        Statement::Std(_)
+        Statement::CreateTable(CreateTable {
+            as_query: Some(_),
+            ..
+        })
     ));
     // So are other CREATEs.
     assert!(matches!(
@@ -1046,7 +1049,10 @@ fn create_table_errors() {
         "CREATE TABLE t (a VARCHAR(99999999999))",
         "length 99999999999 is too large",
     );
-    assert_err("CREATE TABLE t", "Expected: ( or LIKE, found: EOF");
+    assert_err(
+        "CREATE TABLE t",
+        "Expected: ( or LIKE or AS SELECT, found: EOF",
+    );
     assert_err("CREATE TABLE t ()", "Expected: column name, found: )");
     assert_err("CREATE TABLE t (a)", "Expected: type of column a, found: )");
     assert_err(
@@ -1666,6 +1672,7 @@ mod props {
                         partition_by: None,
                         distribution: None,
                         properties: vec![],
+                        as_query: None,
                     };
                 }
                 CreateTable {
@@ -1680,6 +1687,7 @@ mod props {
                     partition_by,
                     distribution,
                     properties,
+                    as_query: None,
                 }
             },
         )
@@ -1981,4 +1989,23 @@ fn operator_chains_past_the_limit_are_refused_and_lists_are_not() {
     // A chain's count starts again in the next statement.
     let two = format!("{}; {}", chain("+", 4_000), chain("+", 4_000));
     assert!(parse(&two).is_ok());
+}
+
+#[test]
+fn create_table_as_select_keeps_its_clauses_and_query() {
+    let stmt = round_trip(
+        "CREATE TABLE IF NOT EXISTS d.t DUPLICATE KEY(a) DISTRIBUTED BY HASH(a) BUCKETS 2 \
+         PROPERTIES (\"replication_num\" = \"1\") AS SELECT a, count(*) AS n FROM s GROUP BY a",
+    );
+    let Statement::CreateTable(t) = &stmt else {
+        panic!("{stmt:?}");
+    };
+    assert!(t.columns.is_empty());
+    assert_eq!(
+        t.as_query.as_ref().map(|q| q.to_string()).as_deref(),
+        Some("SELECT a, count(*) AS n FROM s GROUP BY a")
+    );
+    // A column list and AS together, or neither: what to do is said.
+    assert!(parse_err("CREATE TABLE t").message.contains("AS SELECT"));
+    assert!(parse_one("CREATE TABLE t (a INT) AS SELECT 1").is_err());
 }
