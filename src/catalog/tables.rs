@@ -663,6 +663,67 @@ impl Catalog {
     }
 }
 
+impl Catalog {
+    /// Gives table `from` of `db` the name `to` (`swap`: and table `to` the name `from`), in
+    /// one transaction: a reader sees both names before or both after. Tables being restored
+    /// are refused; without `swap`, `to` must be free.
+    pub async fn rename_table(
+        &self,
+        db: &str,
+        from: &str,
+        to: &str,
+        swap: bool,
+    ) -> Result<(), CatalogError> {
+        let (db, from, to) = (db.to_string(), from.to_string(), to.to_string());
+        self.write(move |txn| {
+            let mut t = MetaTables::open(txn)?;
+            let mut first = t.table(&db, &from)?;
+            ensure_writable(&first)?;
+            let second = if swap {
+                let second = t.table(&db, &to)?;
+                ensure_writable(&second)?;
+                Some(second)
+            } else {
+                name_free(&t, first.db_id, &to, false)?;
+                None
+            };
+            t.tables
+                .remove((first.db_id, first.name.as_str()))
+                .map_err(storage)?;
+            if let Some(second) = &second {
+                t.tables
+                    .remove((second.db_id, second.name.as_str()))
+                    .map_err(storage)?;
+            }
+            first.name = to.clone();
+            // The new name obeys CREATE TABLE's rules.
+            validate_table(&first)?;
+            rename_only_partition(&mut t, &first)?;
+            t.put_table(&first)?;
+            if let Some(mut second) = second {
+                second.name = from.clone();
+                rename_only_partition(&mut t, &second)?;
+                t.put_table(&second)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// The one partition of an unpartitioned table is named like the table: it follows a rename.
+fn rename_only_partition(t: &mut MetaTables<'_>, table: &TableMeta) -> Result<(), CatalogError> {
+    if table.partition_column().is_some() {
+        return Ok(());
+    }
+    let partitions: Vec<PartitionMeta> = children(&t.partitions, table.id)?;
+    for mut partition in partitions {
+        partition.name = table.name.clone();
+        t.put_partition(&partition)?;
+    }
+    Ok(())
+}
+
 /// Whether a new table may take `name` in the database `db_id`: true when no table has it;
 /// false when one has and `if_not_exists` is set (the statement then does nothing); else
 /// the "table exists" error.

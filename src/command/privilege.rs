@@ -341,6 +341,18 @@ pub async fn authorize(engine: &Arc<Engine>, session: &Session, stmt: &Statement
         }
         Statement::TruncateTable(t) => table_need(&p, session, &t.table, bits::DROP),
         Statement::AddPartition(a) => table_need(&p, session, &a.table, bits::ALTER),
+        Statement::RenameTable(r) => {
+            table_need(&p, session, &r.table, bits::ALTER)?;
+            if r.swap {
+                // The other table, in the same database.
+                let mut other = r.table.clone();
+                if let Some(last) = other.0.last_mut() {
+                    *last = sqlparser::ast::ObjectNamePart::Identifier(r.to.clone());
+                }
+                table_need(&p, session, &other, bits::ALTER)?;
+            }
+            Ok(())
+        }
         Statement::DropPartition(d) => table_need(&p, session, &d.table, bits::ALTER),
         Statement::ChecksumTable(tables) => {
             for t in tables {

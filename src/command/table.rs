@@ -87,6 +87,33 @@ fn quoted(name: &str) -> Ident {
     Ident::with_quote('`', name)
 }
 
+// ---- ALTER TABLE ... RENAME / SWAP WITH ----------------------------------------------------
+
+/// `ALTER TABLE t RENAME t2` and `ALTER TABLE t SWAP WITH t2` (StarRocks' way to put a table
+/// restored beside another in its place): one catalog transaction, so a query sees both names
+/// before or both after. A table a RESTORE is replacing, or whose name a RESTORE will create,
+/// is refused.
+pub async fn rename(engine: &Engine, session: &Session, stmt: sql::RenameTable) -> Result<Outcome> {
+    let (db, from) = resolve_stored(session, &stmt.table)?;
+    let to = stmt.to.value.clone();
+    for name in [&from, &to] {
+        if let Some(job) = engine.jobs.reserved_by(&db, name) {
+            return Err(CatalogError::TableBusy {
+                table: name.clone(),
+                why: format!(
+                    "RESTORE job {job} will create it at its commit; wait for the job or CANCEL RESTORE FROM {db}"
+                ),
+            }
+            .into());
+        }
+    }
+    engine
+        .catalog
+        .rename_table(&db, &from, &to, stmt.swap)
+        .await?;
+    Ok(Outcome::ok())
+}
+
 // ---- CREATE TABLE -------------------------------------------------------------------------
 
 /// `CREATE TABLE [IF NOT EXISTS] [db.]t (...) ...` and `CREATE TABLE t LIKE src`.

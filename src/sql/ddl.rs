@@ -589,6 +589,30 @@ impl CreateTable {
     }
 }
 
+/// ```text
+/// ALTER TABLE [db.]tbl RENAME [TO | AS] new_name
+/// ALTER TABLE [db.]tbl SWAP WITH other
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenameTable {
+    pub table: ObjectName,
+    /// The new name, or (with `swap`) the table whose name this one takes, and which takes
+    /// this one's (same database).
+    pub to: Ident,
+    pub swap: bool,
+}
+
+impl fmt::Display for RenameTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ALTER TABLE {} ", Name(&self.table))?;
+        if self.swap {
+            write!(f, "SWAP WITH {}", Id(&self.to))
+        } else {
+            write!(f, "RENAME {}", Id(&self.to))
+        }
+    }
+}
+
 impl fmt::Display for AddPartition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ALTER TABLE {} ADD ", Name(&self.table))?;
@@ -1194,6 +1218,31 @@ impl BackstopParser<'_> {
     }
 
     /// `ALTER TABLE t {ADD | DROP} [TEMPORARY] PARTITION ...`
+    /// `ALTER TABLE name {RENAME | SWAP WITH} ...`
+    pub(super) fn is_table_rename(&self) -> bool {
+        if !self.peek_words(1, &["TABLE"]) {
+            return false;
+        }
+        let Some(len) = self.peek_name_len(2) else {
+            return false;
+        };
+        self.peek_words(2 + len, &["RENAME"]) || self.peek_words(2 + len, &["SWAP", "WITH"])
+    }
+
+    pub(super) fn parse_rename_table(&mut self) -> Result<Statement, ParseError> {
+        self.expect_words(&["ALTER", "TABLE"])?;
+        let table = self.parse_object_name("table name")?;
+        let swap = if self.parse_word("RENAME") {
+            let _ = self.parse_word("TO") || self.parse_word("AS");
+            false
+        } else {
+            self.expect_words(&["SWAP", "WITH"])?;
+            true
+        };
+        let to = self.parse_ident("table name")?;
+        Ok(Statement::RenameTable(RenameTable { table, to, swap }))
+    }
+
     pub(super) fn parse_alter_partition(&mut self) -> Result<Statement, ParseError> {
         self.expect_words(&["ALTER", "TABLE"])?;
         let table = self.parse_object_name("table name")?;

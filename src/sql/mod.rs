@@ -57,7 +57,7 @@ pub use backup::{
 pub use ddl::{
     AddPartition, AggregateType, ColumnDef, ColumnDefault, CreateTable, DataType, DecimalKind,
     Distribution, DropPartition, KeyDesc, KeyModel, Literal, PartitionBy, PartitionDef,
-    PartitionKind, PartitionValue, PartitionValues, ShownCreateTable, TruncateTable,
+    PartitionKind, PartitionValue, PartitionValues, RenameTable, ShownCreateTable, TruncateTable,
 };
 pub use privilege::{
     AlterUser, CreateUser, Grant, GrantObject, Password, Privilege, UserIdent, is_native_hash,
@@ -128,6 +128,7 @@ pub enum Statement {
         force: bool,
     },
     AddPartition(AddPartition),
+    RenameTable(RenameTable),
     DropPartition(DropPartition),
     TruncateTable(TruncateTable),
     /// ```text
@@ -232,6 +233,7 @@ impl fmt::Display for Statement {
                 Ok(())
             }
             Statement::AddPartition(s) => write!(f, "{s}"),
+            Statement::RenameTable(s) => write!(f, "{s}"),
             Statement::DropPartition(s) => write!(f, "{s}"),
             Statement::TruncateTable(s) => write!(f, "{s}"),
             Statement::ChecksumTable(tables) => {
@@ -712,6 +714,7 @@ impl BackstopParser<'_> {
                 _ => self.parse_std(),
             },
             "ALTER" if self.is_partition_alter() => self.parse_alter_partition(),
+            "ALTER" if self.is_table_rename() => self.parse_rename_table(),
             "TRUNCATE" => self.parse_truncate(),
             "CHECKSUM" => self.parse_checksum(),
             _ => self.parse_std(),

@@ -2009,3 +2009,14 @@ fn create_table_as_select_keeps_its_clauses_and_query() {
     assert!(parse_err("CREATE TABLE t").message.contains("AS SELECT"));
     assert!(parse_one("CREATE TABLE t (a INT) AS SELECT 1").is_err());
 }
+
+#[test]
+fn rename_and_swap_tables() {
+    round_trip("ALTER TABLE d.t RENAME t2");
+    round_trip("ALTER TABLE t SWAP WITH `u u`");
+    let Statement::RenameTable(r) = round_trip("ALTER TABLE t RENAME TO t2") else {
+        panic!("RENAME TO");
+    };
+    assert_eq!((r.to.value.as_str(), r.swap), ("t2", false));
+    assert!(parse_one("ALTER TABLE t SWAP u").is_err());
+}
