@@ -463,11 +463,34 @@ fn std_statement_name(stmt: &sqlparser::ast::Statement) -> &'static str {
         S::Update(_) => "UPDATE",
         S::Delete(_) => "DELETE",
         S::CreateTable(_) => "CREATE TABLE",
+        S::CreateView(v) if v.materialized => "CREATE MATERIALIZED VIEW",
         S::CreateView(_) => "CREATE VIEW",
         S::CreateDatabase { .. } => "CREATE DATABASE",
         S::CreateSchema { .. } => "CREATE SCHEMA",
-        S::Drop { .. } => "DROP",
-        S::AlterTable(_) => "ALTER TABLE",
+        S::Drop { object_type, .. } => {
+            use sqlparser::ast::ObjectType as O;
+            match object_type {
+                O::Table => "DROP TABLE",
+                O::View => "DROP VIEW",
+                O::MaterializedView => "DROP MATERIALIZED VIEW",
+                O::Index => "DROP INDEX",
+                O::Role => "DROP ROLE",
+                O::User => "DROP USER",
+                O::Database | O::Schema => "DROP DATABASE",
+                _ => "DROP",
+            }
+        }
+        S::AlterTable(alter) => {
+            use sqlparser::ast::AlterTableOperation as A;
+            match alter.operations.first() {
+                Some(A::AddColumn { .. }) => "ALTER TABLE ... ADD COLUMN",
+                Some(A::DropColumn { .. }) => "ALTER TABLE ... DROP COLUMN",
+                Some(A::ModifyColumn { .. }) => "ALTER TABLE ... MODIFY COLUMN",
+                Some(A::ChangeColumn { .. }) => "ALTER TABLE ... CHANGE COLUMN",
+                Some(A::RenameColumn { .. }) => "ALTER TABLE ... RENAME COLUMN",
+                _ => "ALTER TABLE",
+            }
+        }
         S::Truncate(_) => "TRUNCATE",
         S::ShowTables { .. } => "SHOW TABLES",
         S::ShowDatabases { .. } => "SHOW DATABASES",
