@@ -61,6 +61,21 @@ fn refuse_information_schema(db: &str, table: &str) -> Result<()> {
     Ok(())
 }
 
+/// The definition DESC and SHOW COLUMNS describe: a catalog table's, or an information_schema
+/// table's columns.
+async fn described_table(
+    engine: &Engine,
+    session: &Session,
+    name: &ObjectName,
+) -> Result<TableMeta> {
+    let (db, table) = resolve(session, name)?;
+    if db.eq_ignore_ascii_case(INFORMATION_SCHEMA) {
+        return super::information_schema::table_meta(&table)
+            .ok_or_else(|| CatalogError::UnknownTable(format!("{db}.{table}")).into());
+    }
+    Ok(engine.catalog.table(&db, &table).await?)
+}
+
 /// `(db, table)` of a stored table's name: [`resolve`], with information_schema refused.
 fn resolve_stored(session: &Session, name: &ObjectName) -> Result<(String, String)> {
     let (db, table) = resolve(session, name)?;
@@ -813,8 +828,7 @@ fn described_type(ty: ColumnType) -> String {
 /// `DESC t` / `DESCRIBE t`: StarRocks' columns Field, Type, Null (Yes/No), Key (true/false),
 /// Default, Extra.
 pub async fn describe(engine: &Engine, session: &Session, name: &ObjectName) -> Result<Outcome> {
-    let (db, table) = resolve_stored(session, name)?;
-    let table = engine.catalog.table(&db, &table).await?;
+    let table = described_table(engine, session, name).await?;
     let rows = table
         .columns
         .iter()
@@ -855,8 +869,7 @@ pub async fn show_columns(
             "SHOW COLUMNS needs a table: SHOW COLUMNS FROM t".into(),
         ));
     };
-    let (db, table) = resolve_stored(session, name)?;
-    let table = engine.catalog.table(&db, &table).await?;
+    let table = described_table(engine, session, name).await?;
     let yes_no = |b: bool| Some(if b { "YES" } else { "NO" }.to_string());
     let rows = table
         .columns
