@@ -85,26 +85,14 @@ static BUDGET: OnceLock<OpenFiles> = OnceLock::new();
 /// Sizes the budget to `files`. The first call wins (one daemon per process; a test that starts
 /// several engines in one process shares one budget); returns the size in force.
 pub fn init(files: u64) -> u64 {
-    budget_or(files).size
-}
-
-fn budget_or(files: u64) -> &'static OpenFiles {
-    BUDGET.get_or_init(|| {
-        let files = files.max(1);
-        OpenFiles {
-            permits: Semaphore::new(usize::try_from(files).unwrap_or(Semaphore::MAX_PERMITS)),
-            size: files,
-            in_use: AtomicUsize::new(0),
-            peak: AtomicUsize::new(0),
-            waits: AtomicU64::new(0),
-        }
-    })
+    BUDGET.get_or_init(|| OpenFiles::new(files)).size
 }
 
 /// The budget ([`init`]'s size; the size [`plan`] gives the current limit and 1024
-/// connections when nothing called `init`).
+/// connections when nothing called `init`). Called for every file opened: after the first
+/// call it is a load of the initialized cell.
 pub fn budget() -> &'static OpenFiles {
-    budget_or(plan(process_limit(), 1024).files)
+    BUDGET.get_or_init(|| OpenFiles::new(plan(process_limit(), 1024).files))
 }
 
 /// The process's soft limit of open files (`None`: unlimited).
@@ -113,6 +101,17 @@ pub fn process_limit() -> Option<u64> {
 }
 
 impl OpenFiles {
+    fn new(files: u64) -> Self {
+        let files = files.max(1);
+        OpenFiles {
+            permits: Semaphore::new(usize::try_from(files).unwrap_or(Semaphore::MAX_PERMITS)),
+            size: files,
+            in_use: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            waits: AtomicU64::new(0),
+        }
+    }
+
     /// Waits for `files` files of the budget (more than the whole budget counts as all of it).
     pub async fn acquire(&'static self, files: u32) -> Permit {
         let files = self.clamp(files);

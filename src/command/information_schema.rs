@@ -17,8 +17,7 @@ use datafusion::catalog::MemorySchemaProvider;
 use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 use sqlparser::ast::{
-    BinaryOperator, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArgumentList,
-    FunctionArguments, Ident, ObjectName, Statement, Value, visit_expressions_mut, visit_relations,
+    BinaryOperator, Expr, ObjectName, Statement, Value, visit_expressions_mut, visit_relations,
 };
 
 use super::table::{default_text, type_to_ast};
@@ -89,22 +88,7 @@ pub fn compare_text_case_insensitively(stmt: &mut Statement, database: Option<&s
         return;
     }
     let is_text = |e: &Expr| matches!(e, Expr::Value(v) if matches!(v.value, Value::SingleQuotedString(_) | Value::DoubleQuotedString(_)));
-    let lower = |e: &Expr| {
-        Expr::Function(Function {
-            name: ObjectName::from(vec![Ident::new("lower")]),
-            uses_odbc_syntax: false,
-            parameters: FunctionArguments::None,
-            args: FunctionArguments::List(FunctionArgumentList {
-                duplicate_treatment: None,
-                args: vec![FunctionArg::Unnamed(FunctionArgExpr::Expr(e.clone()))],
-                clauses: Vec::new(),
-            }),
-            filter: None,
-            null_treatment: None,
-            over: None,
-            within_group: Vec::new(),
-        })
-    };
+    let lower = |e: &Expr| super::functions::call("lower", vec![e.clone()]);
     let _ = visit_expressions_mut(stmt, |e: &mut Expr| {
         if let Expr::BinaryOp { left, op, right } = e
             && matches!(op, BinaryOperator::Eq | BinaryOperator::NotEq)
@@ -461,15 +445,15 @@ pub async fn register(engine: &Engine, ctx: &SessionContext, sql: &str) -> Resul
     if wanted.is_empty() {
         return Ok(());
     }
+    let databases = super::database::names(engine).await?;
     let trees = if wanted
         .iter()
         .any(|t| !matches!(*t, "character_sets" | "collations" | "engines" | "routines"))
     {
-        every_table(engine).await?
+        every_table(engine, &databases).await?
     } else {
         Vec::new()
     };
-    let databases = super::database::names(engine).await?;
     for (name, columns) in TABLES {
         if wanted.contains(name) {
             let rows = rows_of(name, &databases, &trees);
@@ -479,13 +463,13 @@ pub async fn register(engine: &Engine, ctx: &SessionContext, sql: &str) -> Resul
     Ok(())
 }
 
-/// Every table of every database, with its partitions (one catalog read per table).
-async fn every_table(engine: &Engine) -> Result<Vec<(String, TableTree)>> {
+/// Every table of `databases`, with its partitions (one catalog read per table).
+async fn every_table(engine: &Engine, databases: &[String]) -> Result<Vec<(String, TableTree)>> {
     let mut out = Vec::new();
-    for db in engine.catalog.databases().await? {
-        for t in engine.catalog.tables(&db.name).await? {
-            match engine.catalog.table_tree(&db.name, &t.name).await {
-                Ok(tree) => out.push((db.name.clone(), tree)),
+    for db in databases {
+        for t in engine.catalog.tables(db).await? {
+            match engine.catalog.table_tree(db, &t.name).await {
+                Ok(tree) => out.push((db.clone(), tree)),
                 // Dropped since it was listed: not there any more.
                 Err(crate::catalog::CatalogError::UnknownTable(_)) => {}
                 Err(e) => return Err(e.into()),

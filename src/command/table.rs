@@ -111,22 +111,27 @@ fn quoted(name: &str) -> Ident {
 pub async fn rename(engine: &Engine, session: &Session, stmt: sql::RenameTable) -> Result<Outcome> {
     let (db, from) = resolve_stored(session, &stmt.table)?;
     let to = stmt.to.value.clone();
-    for name in [&from, &to] {
-        if let Some(job) = engine.jobs.reserved_by(&db, name) {
-            return Err(CatalogError::TableBusy {
-                table: name.clone(),
-                why: format!(
-                    "RESTORE job {job} will create it at its commit; wait for the job or CANCEL RESTORE FROM {db}"
-                ),
-            }
-            .into());
-        }
-    }
+    refuse_reserved(engine, &db, &from)?;
+    refuse_reserved(engine, &db, &to)?;
     engine
         .catalog
         .rename_table(&db, &from, &to, stmt.swap)
         .await?;
     Ok(Outcome::ok())
+}
+
+/// A name a running RESTORE will create at its commit is not free for anyone else.
+fn refuse_reserved(engine: &Engine, db: &str, name: &str) -> Result<()> {
+    match engine.jobs.reserved_by(db, name) {
+        Some(job) => Err(CatalogError::TableBusy {
+            table: name.to_string(),
+            why: format!(
+                "RESTORE job {job} will create it at its commit; wait for the job or CANCEL RESTORE FROM {db}"
+            ),
+        }
+        .into()),
+        None => Ok(()),
+    }
 }
 
 // ---- CREATE TABLE -------------------------------------------------------------------------
@@ -143,15 +148,7 @@ pub async fn create(
             "{INFORMATION_SCHEMA} is read-only: tables cannot be created in it"
         )));
     }
-    if let Some(job) = engine.jobs.reserved_by(&db, &name) {
-        return Err(CatalogError::TableBusy {
-            table: name,
-            why: format!(
-                "RESTORE job {job} will create it at its commit; wait for the job or CANCEL RESTORE FROM {db}"
-            ),
-        }
-        .into());
-    }
+    refuse_reserved(engine, &db, &name)?;
     if let Some(like) = &stmt.like {
         let (src_db, src) = resolve(session, like)?;
         refuse_information_schema(&src_db, &src)?;

@@ -127,8 +127,7 @@ impl ObjectStore {
     /// Stores a small object (JSON documents, COMMIT markers) whole. Replaces an existing one.
     pub async fn put_bytes(&self, key: &str, data: Bytes) -> Result<(), StoreError> {
         // A temporary file and its folder (local), a connection (S3).
-        let _files = files(2).await;
-        self.local_request("put");
+        let _files = self.starting("put", 2).await;
         match self {
             ObjectStore::Local(s) => s.put_bytes(key, data).await,
             ObjectStore::S3(s) => s.put_bytes(key, data).await,
@@ -163,8 +162,7 @@ impl ObjectStore {
         bandwidth: &Arc<Bandwidth>,
     ) -> Result<u64, StoreError> {
         // The source, a temporary file and its folder (local); the source and a connection (S3).
-        let _files = files(3).await;
-        self.local_request("put");
+        let _files = self.starting("put", 3).await;
         match self {
             ObjectStore::Local(s) => s.put_file(key, path, bandwidth).await,
             ObjectStore::S3(s) => s.put_file(key, path, part_size, bandwidth).await,
@@ -191,8 +189,7 @@ impl ObjectStore {
         bandwidth: &Arc<Bandwidth>,
     ) -> Result<u64, StoreError> {
         // The source and the copy (local), the source and a connection (S3).
-        let _files = files(2).await;
-        self.local_request("put");
+        let _files = self.starting("put", 2).await;
         match (self, staging) {
             (ObjectStore::Local(s), Staging::Local(staging)) => {
                 s.stage_file(staging, key, path, bandwidth).await
@@ -231,8 +228,7 @@ impl ObjectStore {
 
     /// Reads a small object whole.
     pub async fn get_bytes(&self, key: &str) -> Result<Bytes, StoreError> {
-        let _files = files(1).await;
-        self.local_request("get");
+        let _files = self.starting("get", 1).await;
         match self {
             ObjectStore::Local(s) => s.get_bytes(key).await,
             ObjectStore::S3(s) => s.get_bytes(key).await,
@@ -267,8 +263,7 @@ impl ObjectStore {
     /// Every object whose key starts with `prefix`, in key order (all pages).
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
         // The folders being walked (local), a connection (S3).
-        let _files = files(2).await;
-        self.local_request("list");
+        let _files = self.starting("list", 2).await;
         match self {
             ObjectStore::Local(s) => s.list(prefix).await,
             ObjectStore::S3(s) => s.list(prefix).await,
@@ -277,8 +272,7 @@ impl ObjectStore {
 
     /// The object's size and time, or `None` when it does not exist.
     pub async fn head(&self, key: &str) -> Result<Option<ObjectMeta>, StoreError> {
-        let _files = files(1).await;
-        self.local_request("head");
+        let _files = self.starting("head", 1).await;
         match self {
             ObjectStore::Local(s) => s.head(key).await,
             ObjectStore::S3(s) => s.head(key).await,
@@ -287,16 +281,22 @@ impl ObjectStore {
 
     /// Deletes an object; deleting one that does not exist succeeds.
     pub async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        let _files = files(1).await;
-        self.local_request("delete");
+        let _files = self.starting("delete", 1).await;
         match self {
             ObjectStore::Local(s) => s.delete(key).await,
             ObjectStore::S3(s) => s.delete(key).await,
         }
     }
 
-    /// Counts one operation on a local folder as one request of kind `op` (S3 counts each of
+    /// An operation of kind `op` that keeps `n` files (or connections) open while it runs: their
+    /// permit, and on a local folder the operation counted as one request (S3 counts each of
     /// its requests itself, per attempt and per LIST page).
+    async fn starting(&self, op: &'static str, n: u32) -> crate::open_files::Permit {
+        self.local_request(op);
+        files(n).await
+    }
+
+    /// Counts one operation on a local folder as one request of kind `op`.
     pub(super) fn local_request(&self, op: &'static str) {
         if matches!(self, ObjectStore::Local(_)) {
             super::retry::report_request(op);

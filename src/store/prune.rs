@@ -217,7 +217,6 @@ impl TableProvider for PrunedTable {
         limit: Option<usize>,
     ) -> DfResult<Arc<dyn ExecutionPlan>> {
         let tree = self.pruned(filters);
-        let inner = super::table::provider(&self.data_dir, &tree)?;
-        inner.scan(state, projection, filters, limit).await
+        super::table::scan(&self.data_dir, &tree, state, projection, filters, limit).await
     }
 }

@@ -6,20 +6,18 @@ use std::sync::Arc;
 
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::Session;
-use datafusion::catalog::TableProvider;
 use datafusion::common::DFSchema;
-use datafusion::datasource::MemTable;
-use datafusion::datasource::TableType;
 use datafusion::datasource::file_format::FileFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder, ParquetSource};
 use datafusion::error::Result as DfResult;
 use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::Expr;
 use datafusion::logical_expr::utils::conjunction;
-use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::object_store::path::Path as ObjectPath;
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::empty::EmptyExec;
 
 use crate::catalog::TableTree;
 use crate::catalog::schema::{ColumnType, TableMeta};
@@ -71,9 +69,20 @@ pub fn rowset_path(data_dir: &Path, tablet_id: u64, rowset_id: u64) -> PathBuf {
         .join(format!("{rowset_id}.parquet"))
 }
 
-/// A provider over exactly the rowsets of `tree` (one consistent catalog read): a load that
-/// commits later is not seen by a query that already has its provider.
-pub fn provider(data_dir: &Path, tree: &TableTree) -> DfResult<Arc<dyn TableProvider>> {
+/// The scan of exactly the rowsets of `tree` (one consistent catalog read: a load that commits
+/// later is not seen by a query that already has its tree), planned from the catalog's file
+/// sizes, so planning asks the file system nothing beyond whether each file is there
+/// (DataFusion's listing table asked for the size of every file, at every query). The Parquet
+/// format plans it as for a listing table: the session's options and the runtime's footer
+/// cache (a rowset file never changes, so a footer read once serves every later query).
+pub async fn scan(
+    data_dir: &Path,
+    tree: &TableTree,
+    state: &dyn Session,
+    projection: Option<&Vec<usize>>,
+    filters: &[Expr],
+    limit: Option<usize>,
+) -> DfResult<Arc<dyn ExecutionPlan>> {
     let schema = arrow_schema(&tree.table);
     let files = tree
         .partitions
@@ -105,78 +114,39 @@ pub fn provider(data_dir: &Path, tree: &TableTree) -> DfResult<Arc<dyn TableProv
         })
         .collect::<DfResult<Vec<_>>>()?;
     if files.is_empty() {
-        return Ok(Arc::new(MemTable::try_new(schema, vec![vec![]])?));
+        let projected = match projection {
+            Some(p) => Arc::new(schema.project(p)?),
+            None => schema,
+        };
+        return Ok(Arc::new(EmptyExec::new(projected)));
     }
-    Ok(Arc::new(RowsetScan { schema, files }))
-}
-
-/// The committed rowset files of a table, scanned as Parquet. Their sizes come from the
-/// catalog, so planning a scan asks the file system nothing (DataFusion's listing table
-/// asked for the size of every file, at every query); footers are read as the scan reaches
-/// each file (and cached by the query engine: a rowset file never changes).
-#[derive(Debug)]
-struct RowsetScan {
-    schema: SchemaRef,
-    files: Vec<PartitionedFile>,
-}
-
-#[async_trait::async_trait]
-impl TableProvider for RowsetScan {
-    fn schema(&self) -> SchemaRef {
-        Arc::clone(&self.schema)
+    let mut source = ParquetSource::new(Arc::clone(&schema));
+    if let Some(predicate) = conjunction(filters.to_vec()) {
+        let df_schema = DFSchema::try_from(schema.as_ref().clone())?;
+        source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
     }
-
-    fn table_type(&self) -> TableType {
-        TableType::Base
-    }
-
-    fn supports_filters_pushdown(
-        &self,
-        filters: &[&Expr],
-    ) -> DfResult<Vec<TableProviderFilterPushDown>> {
-        // Row groups are pruned by their statistics; the rows are filtered again above.
-        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> DfResult<Arc<dyn ExecutionPlan>> {
-        let mut source = ParquetSource::new(Arc::clone(&self.schema));
-        if let Some(predicate) = conjunction(filters.to_vec()) {
-            let df_schema = DFSchema::try_from(self.schema.as_ref().clone())?;
-            source = source.with_predicate(state.create_physical_expr(predicate, &df_schema)?);
+    // Files dealt round-robin into the session's partitions.
+    let partitions = state.config().target_partitions().max(1);
+    let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); partitions];
+    for (i, file) in files.into_iter().enumerate() {
+        if let Some(group) = groups.get_mut(i % partitions) {
+            group.push(file);
         }
-        // Files dealt round-robin into the session's partitions.
-        let partitions = state.config().target_partitions().max(1);
-        let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); partitions];
-        for (i, file) in self.files.iter().enumerate() {
-            if let Some(group) = groups.get_mut(i % partitions) {
-                group.push(file.clone());
-            }
-        }
-        let groups = groups
-            .into_iter()
-            .filter(|g| !g.is_empty())
-            .map(FileGroup::new)
-            .collect();
-        let config =
-            FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
-                .with_file_groups(groups)
-                .with_projection_indices(projection.cloned())?
-                .with_limit(limit)
-                .build();
-        // The Parquet format plans the scan as for a listing table: the session's Parquet
-        // options and the runtime's cache of file footers (a rowset file never changes, so a
-        // footer read once serves every later query).
-        ParquetFormat::default()
-            .with_options(state.table_options().parquet.clone())
-            .create_physical_plan(state, config)
-            .await
     }
+    let groups = groups
+        .into_iter()
+        .filter(|g| !g.is_empty())
+        .map(FileGroup::new)
+        .collect();
+    let config = FileScanConfigBuilder::new(ObjectStoreUrl::local_filesystem(), Arc::new(source))
+        .with_file_groups(groups)
+        .with_projection_indices(projection.cloned())?
+        .with_limit(limit)
+        .build();
+    ParquetFormat::default()
+        .with_options(state.table_options().parquet.clone())
+        .create_physical_plan(state, config)
+        .await
 }
 
 /// Deletes rowset files that no committed rowset references: files a crash left between
