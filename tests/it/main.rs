@@ -16,6 +16,7 @@ mod crash;
 mod data;
 mod disk_full;
 mod examples;
+mod fixtures;
 mod functions;
 mod hostile_repository;
 mod kill_loop;

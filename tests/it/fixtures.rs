@@ -1,0 +1,148 @@
+//! Snapshots written by earlier snapshot-format versions keep listing, verifying and restoring,
+//! forever. `tests/fixtures/format-v<N>/` holds a `file://` repository written by the backstop
+//! of format version N (never rewritten; a new format version adds a folder beside it). Each is
+//! copied to a scratch folder (nothing here may change the committed bytes), then listed,
+//! verified in full, dry-run restored and restored, and the restored tables are compared with
+//! what the writing server reported: CHECKSUM TABLE and the rows themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use crate::common;
+
+use std::path::{Path, PathBuf};
+
+use common::backup::*;
+use common::{TestDaemon, exec, rows};
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+fn fixture(version: u32) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("format-v{version}"))
+}
+
+/// Format version 1 (backstop 0.1.0, written 2026-12-06 by commit 4de517f): database `fx`,
+/// snapshot `snap_v1` of a range-partitioned DUPLICATE KEY table of every scalar type family
+/// (`sales`, two loads) and a list-partitioned, randomly distributed one (`tags`).
+#[tokio::test]
+async fn format_v1_snapshots_list_verify_and_restore() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    let dir = daemon.scratch_dir().join("fixture-v1");
+    copy_tree(&fixture(1), &dir);
+    create_repo(&mut conn, "fixture", &dir).await;
+    let listed = rows(&mut conn, "SHOW SNAPSHOT ON fixture").await;
+    assert_eq!(
+        listed,
+        vec![vec![
+            Some("snap_v1".to_string()),
+            Some("2026-12-06-08-31-04-572".to_string()),
+            Some("OK".to_string())
+        ]]
+    );
+    let verified = rows(
+        &mut conn,
+        "VERIFY SNAPSHOT snap_v1 ON fixture PROPERTIES (\"sync\" = \"true\")",
+    )
+    .await;
+    let status = verified[0].last().cloned().flatten();
+    assert_eq!(status.as_deref(), Some("[OK]"), "VERIFY: {verified:?}");
+    let dry = rows(
+        &mut conn,
+        "RESTORE SNAPSHOT fx.snap_v1 FROM fixture PROPERTIES \
+         (\"backup_timestamp\" = \"2026-12-06-08-31-04-572\", \"dry_run\" = \"true\")",
+    )
+    .await;
+    assert!(!dry.is_empty(), "the dry run lists what it would restore");
+    exec(&mut conn, "CREATE DATABASE fx").await;
+    exec(
+        &mut conn,
+        "RESTORE SNAPSHOT fx.snap_v1 FROM fixture PROPERTIES \
+         (\"backup_timestamp\" = \"2026-12-06-08-31-04-572\")",
+    )
+    .await;
+    wait_finished(&mut conn, "RESTORE", "fx").await;
+    // What the writing server answered for CHECKSUM TABLE just before the backup.
+    assert_eq!(checksum(&mut conn, "fx.sales").await, "5526579062381921847");
+    assert_eq!(checksum(&mut conn, "fx.tags").await, "17675914813902407376");
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT k, dt, city, amount, big, f, ts, flag, s FROM fx.sales ORDER BY k"
+        )
+        .await,
+        vec![
+            text_row(&[
+                "1",
+                "2025-03-01",
+                "Oslo",
+                "12.50",
+                "170141183460469231731687303715884105",
+                "1.5",
+                "2025-03-01 10:00:00",
+                "1",
+                "héllo"
+            ]),
+            text_row(&[
+                "2",
+                "2026-07-04",
+                "NULL",
+                "-3.25",
+                "-1",
+                "NULL",
+                "NULL",
+                "0",
+                ""
+            ]),
+            text_row(&[
+                "3",
+                "2026-12-31",
+                "Zürich",
+                "99999999.99",
+                "0",
+                "22500000000",
+                "2026-12-31 23:59:59",
+                "NULL",
+                "NULL"
+            ]),
+            text_row(&[
+                "4",
+                "2025-01-01",
+                "Lima",
+                "0.01",
+                "42",
+                "-0",
+                "2025-01-01 00:00:00",
+                "1",
+                "second load"
+            ]),
+        ]
+    );
+    assert_eq!(
+        rows(&mut conn, "SELECT id, tag FROM fx.tags ORDER BY id").await,
+        vec![
+            text_row(&["1", "a"]),
+            text_row(&["2", "b"]),
+            text_row(&["3", "c"]),
+            text_row(&["4", "a"]),
+        ]
+    );
+}
+
+fn text_row(values: &[&str]) -> Vec<Option<String>> {
+    values
+        .iter()
+        .map(|v| (*v != "NULL").then(|| v.to_string()))
+        .collect()
+}
