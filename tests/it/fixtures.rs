@@ -111,7 +111,7 @@ async fn format_v1_snapshots_list_verify_and_restore() {
                 "Zürich",
                 "99999999.99",
                 "0",
-                "22500000000",
+                "22500000000.0",
                 "2026-12-31 23:59:59",
                 "NULL",
                 "NULL"
@@ -122,7 +122,7 @@ async fn format_v1_snapshots_list_verify_and_restore() {
                 "Lima",
                 "0.01",
                 "42",
-                "-0",
+                "0.0",
                 "2025-01-01 00:00:00",
                 "1",
                 "second load"
