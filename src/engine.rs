@@ -42,6 +42,8 @@ pub struct Engine {
     pub users: crate::catalog::users::UserCache,
     /// The connections being served, for KILL.
     pub sessions: Sessions,
+    /// Writes that delete rows (keyed tables' loads, DELETE, UPDATE): one at a time per table.
+    pub table_locks: crate::store::keyed::TableLocks,
 }
 
 /// The connections being served, by connection id: whose each is, and the tokens that end it
@@ -161,6 +163,22 @@ fn share_open_files(config: &mut Config) {
 }
 
 impl Engine {
+    /// The write lock a load into `db.table` takes first when the table is keyed (PRIMARY KEY,
+    /// UNIQUE KEY), so its upserts see every earlier one; `None` for other tables, whose loads
+    /// run side by side.
+    pub async fn table_locks_for(
+        &self,
+        db: &str,
+        table: &str,
+    ) -> Result<Option<tokio::sync::OwnedMutexGuard<()>>> {
+        let meta = self.catalog.table(db, table).await?;
+        Ok(if meta.key.model.is_unique() {
+            Some(self.table_locks.lock(meta.id).await)
+        } else {
+            None
+        })
+    }
+
     /// Opens the data directory (blocking: call at start-up).
     pub fn new(mut config: Config) -> Result<Arc<Self>> {
         let catalog = Catalog::open(&config.data_dir)?;
@@ -213,6 +231,7 @@ impl Engine {
             started: Instant::now(),
             connections: std::sync::atomic::AtomicUsize::new(0),
             questions: std::sync::atomic::AtomicU64::new(0),
+            table_locks: Default::default(),
             runtime,
             repos: crate::repo::Registry::default(),
             gc_locks: crate::repo::gc::RoundLocks::default(),

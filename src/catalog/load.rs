@@ -45,16 +45,31 @@ impl Catalog {
     }
 
     /// Commits a load: in one transaction, checks the table is still the one the load read
-    /// (same id, writable), gives every touched partition its next version, and adds the
-    /// rowsets at that version. Readers see all of the load or none of it.
+    /// (`read`: same id, writable), gives every touched partition its next version, and adds
+    /// the rowsets at that version. Readers see all of the load or none of it. A load that
+    /// deletes rows (a keyed table's, a DELETE) commits only if every partition it touches is
+    /// still at the version it read: the rows it deleted are the rows that are there.
     pub async fn commit_load(
         &self,
         db: &str,
         table: &str,
-        table_id: u64,
+        read: &super::TableTree,
         rowsets: Vec<LoadedRowset>,
     ) -> Result<(), CatalogError> {
         let (db, table) = (db.to_string(), table.to_string());
+        let table_id = read.table.id;
+        let read_versions: BTreeMap<u64, u64> = if read.table.key.model.is_unique()
+            || rowsets
+                .iter()
+                .any(|r| r.rowset.kind == super::schema::RowsetKind::Deletes)
+        {
+            read.partitions
+                .iter()
+                .map(|p| (p.partition.id, p.partition.visible_version))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
         self.write(move |txn| {
             let mut meta = MetaTables::open(txn)?;
             let current = meta.table(&db, &table)?;
@@ -77,6 +92,18 @@ impl Catalog {
                             "a partition of {db}.{table} was dropped during the load; nothing was loaded"
                         ))
                     })?;
+                if let Some(&version) = read_versions.get(&partition_id)
+                    && version != partition.visible_version
+                {
+                    return Err(CatalogError::TableBusy {
+                        table: format!("{db}.{table}"),
+                        why: format!(
+                            "partition {} changed while this statement ran (version {version} \
+                             became {}); nothing was changed: run the statement again",
+                            partition.name, partition.visible_version
+                        ),
+                    });
+                }
                 partition.visible_version += 1;
                 partition.visible_version_ms = now;
                 for mut rowset in rowsets {

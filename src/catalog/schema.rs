@@ -205,15 +205,8 @@ pub enum ColumnDefault {
     CurrentTimestamp,
 }
 
-/// The key model. Only DUPLICATE KEY tables exist today; the others are refused at CREATE.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KeyModel {
-    Duplicate,
-    Aggregate,
-    Unique,
-    Primary,
-}
+/// The key model (AGGREGATE KEY tables are refused at CREATE: not built yet).
+pub use crate::sql::KeyModel;
 
 /// `{DUPLICATE | ...} KEY (columns)`: the sort key, a prefix of the columns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -547,8 +540,58 @@ pub struct RowsetMeta {
     pub bytes: u64,
     /// Hex sha256 of the file, computed while it was written; its object name in repositories.
     pub sha256: String,
-    /// Order-independent sum of per-row hashes (what `CHECKSUM TABLE` adds up).
+    /// Order-independent sum of per-row hashes (what `CHECKSUM TABLE` adds up). For a delete
+    /// file, the sum of the hashes of the rows it deletes (subtracted).
     pub content_checksum: u64,
+    /// Rows, or the positions of rows that later versions delete.
+    #[serde(default, skip_serializing_if = "RowsetKind::is_data")]
+    pub kind: RowsetKind,
+}
+
+/// What a rowset file holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RowsetKind {
+    /// Rows of the table's schema.
+    #[default]
+    Data,
+    /// An Apache Iceberg position-delete file (`file_path`, `pos`): rows of the tablet's data
+    /// files that are no longer visible. `rows` counts the positions, and `content_checksum`
+    /// is the sum of the deleted rows' hashes, so a tablet's visible rows and checksum are its
+    /// data files' minus its delete files' (`store::keyed`).
+    Deletes,
+}
+
+impl RowsetKind {
+    pub fn is_data(&self) -> bool {
+        *self == RowsetKind::Data
+    }
+}
+
+impl RowsetMeta {
+    /// Rows this rowset adds to what queries see (negative for a delete file).
+    pub fn visible_rows(&self) -> i128 {
+        match self.kind {
+            RowsetKind::Data => i128::from(self.rows),
+            RowsetKind::Deletes => -i128::from(self.rows),
+        }
+    }
+
+    /// What this rowset adds to its table's content checksum (wrapping).
+    pub fn checksum_delta(&self) -> u64 {
+        match self.kind {
+            RowsetKind::Data => self.content_checksum,
+            RowsetKind::Deletes => self.content_checksum.wrapping_neg(),
+        }
+    }
+}
+
+/// How a rowset file is named wherever it is stored by content: `objects/<2 hex>/<sha256>`.
+/// A repository stores it under this key, and a delete file names the data file it applies to
+/// by it (so the delete file means the same in the data directory and in any repository).
+pub fn object_key(sha256: &str) -> String {
+    let prefix = sha256.get(..2).unwrap_or("00");
+    format!("objects/{prefix}/{sha256}")
 }
 
 // ---- table rules --------------------------------------------------------------------------
@@ -610,12 +653,6 @@ pub fn validate_table(table: &TableMeta) -> Result<(), CatalogError> {
     };
 
     // The key: existing columns, no repeats, an ordered prefix of the schema, no FLOAT/DOUBLE.
-    if table.key.model != KeyModel::Duplicate {
-        return Err(invalid(format!(
-            "Table '{}': only DUPLICATE KEY tables are supported",
-            table.name
-        )));
-    }
     if table.key.columns.is_empty() {
         return Err(invalid(format!(
             "Table '{}' needs at least one key column",
@@ -641,6 +678,54 @@ pub fn validate_table(table: &TableMeta) -> Result<(), CatalogError> {
                 "Key column '{name}' is {}: FLOAT and DOUBLE cannot be key columns; use DECIMAL",
                 column.data_type.base_name()
             )));
+        }
+    }
+
+    // A unique key (PRIMARY, UNIQUE): rows with one key value meet in one tablet, so the
+    // partition column and the bucketing columns are key columns (StarRocks' rule), and the
+    // table is hash-distributed. PRIMARY KEY columns are NOT NULL.
+    if matches!(table.key.model, KeyModel::Primary | KeyModel::Unique) {
+        let model = if table.key.model == KeyModel::Primary {
+            "PRIMARY"
+        } else {
+            "UNIQUE"
+        };
+        let in_key = |c: &str| table.key.columns.iter().any(|k| k.eq_ignore_ascii_case(c));
+        if table.key.model == KeyModel::Primary {
+            for name in &table.key.columns {
+                if table.column(name).is_some_and(|c| c.nullable) {
+                    return Err(invalid(format!(
+                        "Primary key column '{name}' of table '{}' must be NOT NULL",
+                        table.name
+                    )));
+                }
+            }
+        }
+        if let Some(column) = table.partitioning.column()
+            && !in_key(column)
+        {
+            return Err(invalid(format!(
+                "Partition column '{column}' of {model} KEY table '{}' must be a key column",
+                table.name
+            )));
+        }
+        match &table.distribution {
+            Distribution::Hash { columns, .. } => {
+                if let Some(column) = columns.iter().find(|c| !in_key(c)) {
+                    return Err(invalid(format!(
+                        "Distribution column '{column}' of {model} KEY table '{}' must be a key \
+                         column",
+                        table.name
+                    )));
+                }
+            }
+            Distribution::Random { .. } => {
+                return Err(invalid(format!(
+                    "{model} KEY table '{}' cannot be DISTRIBUTED BY RANDOM: give DISTRIBUTED BY \
+                     HASH(key columns)",
+                    table.name
+                )));
+            }
         }
     }
 

@@ -44,8 +44,10 @@ pub struct TabletTree {
 }
 
 impl TabletTree {
+    /// Rows a query sees: the data files' minus the rows the delete files remove.
     pub fn rows(&self) -> u64 {
-        self.rowsets.iter().map(|r| r.rows).sum()
+        let rows: i128 = self.rowsets.iter().map(RowsetMeta::visible_rows).sum();
+        u64::try_from(rows).unwrap_or(0)
     }
 
     pub fn bytes(&self) -> u64 {
@@ -70,7 +72,7 @@ impl TableTree {
             .iter()
             .flat_map(|p| &p.tablets)
             .flat_map(|t| &t.rowsets)
-            .fold(0u64, |acc, r| acc.wrapping_add(r.content_checksum))
+            .fold(0u64, |acc, r| acc.wrapping_add(r.checksum_delta()))
     }
 }
 
@@ -830,6 +832,7 @@ mod tests {
                 bytes: 1000,
                 sha256: "00".repeat(32),
                 content_checksum: 42,
+                kind: Default::default(),
             };
             let bytes = encode(&rowset)?;
             t.rowsets

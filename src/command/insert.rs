@@ -31,6 +31,9 @@ pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) ->
         ));
     };
     let (db, table_name) = table::resolve(session, name)?;
+    // A keyed table's load replaces rows by key: it runs alone among the table's writes, and
+    // reads the table after the previous one committed.
+    let _writing = engine.table_locks_for(&db, &table_name).await?;
     let tree = engine.catalog.table_tree(&db, &table_name).await?;
     let columns = &tree.table.columns;
     let targets: Vec<usize> = if ins.columns.is_empty() {
@@ -81,8 +84,10 @@ pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) ->
     if schema.fields().len() != targets.len() {
         return Err(Error::ColumnCount);
     }
-    let tablets: usize = tree.partitions.iter().map(|p| p.tablets.len()).sum();
-    let ids = engine.catalog.reserve_ids(tablets).await?;
+    let ids = engine
+        .catalog
+        .reserve_ids(crate::store::load::ids_needed(&tree))
+        .await?;
     // The files are written before they are committed: pinned, the collector leaves them be.
     let writing = engine.pins.pin(ids.iter().copied());
     let mut loader = Loader::new(engine.config.data_dir.clone(), &tree, allowed, ids);
@@ -111,7 +116,7 @@ pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) ->
     }
     if let Err(e) = engine
         .catalog
-        .commit_load(&db, &table_name, tree.table.id, rowsets)
+        .commit_load(&db, &table_name, &tree, rowsets)
         .await
     {
         for p in paths {

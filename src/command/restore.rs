@@ -244,11 +244,10 @@ async fn restore_dry_run(
     }
     for t in &plan.tables {
         let size = |p: &crate::repo::manifest::ManifestPartition| {
-            let rowsets = p.tablets.iter().flat_map(|t| &t.rowsets);
-            (
-                rowsets.clone().count() as u64,
-                rowsets.map(|r| r.size).sum::<u64>(),
-            )
+            p.tablets
+                .iter()
+                .flat_map(|t| t.files())
+                .fold((0u64, 0u64), |(n, b), (r, _)| (n + 1, b + r.size))
         };
         if t.target.is_none() {
             let (objects, bytes) = t

@@ -320,11 +320,11 @@ fn table_from_ast(name: &str, stmt: &sql::CreateTable) -> Result<(TableMeta, Vec
         )));
     }
     if let Some(key) = &stmt.key
-        && key.model != sql::KeyModel::Duplicate
+        && key.model == sql::KeyModel::Aggregate
     {
         return Err(Error::NotSupported(format!(
-            "{} KEY tables are not supported yet: only DUPLICATE KEY tables are (table '{name}')",
-            key.model
+            "AGGREGATE KEY tables are not supported yet: DUPLICATE, UNIQUE and PRIMARY KEY tables \
+             are (table '{name}')"
         )));
     }
     let columns = stmt
@@ -368,7 +368,7 @@ fn table_from_ast(name: &str, stmt: &sql::CreateTable) -> Result<(TableMeta, Vec
         name: name.to_string(),
         columns,
         key: KeyDesc {
-            model: KeyModel::Duplicate,
+            model: stmt.key.as_ref().map_or(KeyModel::Duplicate, |k| k.model),
             columns: key_columns,
         },
         comment: stmt.comment.clone(),
@@ -1018,7 +1018,7 @@ pub fn create_statement(tree: &TableTree) -> sql::CreateTable {
         columns,
         engine: Some(Ident::new("OLAP")),
         key: Some(sql::KeyDesc {
-            model: sql::KeyModel::Duplicate,
+            model: table.key.model,
             columns: table.key.columns.iter().map(|c| quoted(c)).collect(),
         }),
         comment: table.comment.clone(),
@@ -1337,12 +1337,17 @@ mod tests {
     }
 
     #[test]
-    fn other_key_models_are_not_supported() {
-        for model in ["AGGREGATE", "UNIQUE", "PRIMARY"] {
-            let stmt = parse_create(&format!("CREATE TABLE t (a INT) {model} KEY(a)"));
-            let err = table_from_ast("t", &stmt).unwrap_err();
-            assert_eq!(err.to_mysql().code, 1235, "{model}: {err}");
-            assert!(err.to_string().contains("only DUPLICATE KEY"), "{err}");
+    fn aggregate_key_tables_are_not_supported_yet() {
+        let stmt = parse_create("CREATE TABLE t (a INT) AGGREGATE KEY(a)");
+        let err = table_from_ast("t", &stmt).unwrap_err();
+        assert_eq!(err.to_mysql().code, 1235, "{err}");
+        assert!(err.to_string().contains("AGGREGATE KEY"), "{err}");
+        for model in ["UNIQUE", "PRIMARY"] {
+            let stmt = parse_create(&format!(
+                "CREATE TABLE t (a INT NOT NULL) {model} KEY(a) DISTRIBUTED BY HASH(a)"
+            ));
+            let (t, _) = table_from_ast("t", &stmt).unwrap();
+            assert_eq!(t.key.model.to_string(), model);
         }
     }
 }

@@ -21,6 +21,7 @@ use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
 
 use crate::catalog::TableTree;
+use crate::catalog::schema::RowsetKind;
 use crate::engine::Engine;
 use crate::repo::Repository;
 use crate::repo::gc;
@@ -477,7 +478,7 @@ fn build_manifest(
     req: &BackupRequest,
     trees: &[TableTree],
 ) -> Manifest {
-    let tables = trees
+    let tables: Vec<ManifestTable> = trees
         .iter()
         .map(|tree| {
             let t = &tree.table;
@@ -493,30 +494,33 @@ fn build_manifest(
                     tablets: p
                         .tablets
                         .iter()
-                        .map(|tablet| ManifestTablet {
-                            bucket: tablet.tablet.bucket,
-                            rowsets: tablet
-                                .rowsets
-                                .iter()
-                                .map(|r| ManifestRowset {
-                                    object: layout::object_key(&r.sha256),
-                                    size: r.bytes,
-                                    rows: r.rows,
-                                    sha256: r.sha256.clone(),
-                                    checksum: r.content_checksum,
-                                    start_version: r.start_version,
-                                    end_version: r.end_version,
-                                })
-                                .collect(),
+                        .map(|tablet| {
+                            let files = |kind: RowsetKind| {
+                                tablet
+                                    .rowsets
+                                    .iter()
+                                    .filter(|r| r.kind == kind)
+                                    .map(|r| ManifestRowset {
+                                        object: layout::object_key(&r.sha256),
+                                        size: r.bytes,
+                                        rows: r.rows,
+                                        sha256: r.sha256.clone(),
+                                        checksum: r.content_checksum,
+                                        start_version: r.start_version,
+                                        end_version: r.end_version,
+                                    })
+                                    .collect()
+                            };
+                            ManifestTablet {
+                                bucket: tablet.tablet.bucket,
+                                rowsets: files(RowsetKind::Data),
+                                deletes: files(RowsetKind::Deletes),
+                            }
                         })
                         .collect(),
                 })
                 .collect();
-            let checksum = partitions
-                .iter()
-                .flat_map(|p| &p.tablets)
-                .flat_map(|t| &t.rowsets)
-                .fold(0u64, |acc, r| acc.wrapping_add(r.checksum));
+            let checksum = tree.checksum();
             ManifestTable {
                 name: t.name.clone(),
                 columns: t.columns.clone(),
@@ -532,7 +536,7 @@ fn build_manifest(
         })
         .collect();
     Manifest {
-        format_version: crate::repo::repository::FORMAT_VERSION,
+        format_version: crate::repo::manifest::needed_version(&tables),
         backstop_version: env!("CARGO_PKG_VERSION").to_string(),
         server_id: engine.catalog.server_id().to_string(),
         database: record.db.clone(),

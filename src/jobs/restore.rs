@@ -180,7 +180,7 @@ fn ids_needed(plan: &[(RestoreItem, ManifestTable, Option<TableTree>)]) -> usize
                 .partitions
                 .iter()
                 .flat_map(|p| &p.tablets)
-                .map(|t| t.rowsets.len())
+                .map(|t| t.files().count())
                 .sum();
             let new_parts = s.partitions.len();
             let tablets: usize = s.partitions.iter().map(|p| p.buckets as usize).sum();
@@ -258,8 +258,9 @@ fn lay_out(
                     .tablets
                     .iter()
                     .filter(|t| t.bucket == bucket)
-                    .flat_map(|t| &t.rowsets)
+                    .flat_map(|t| t.files())
                 {
+                    let (r, kind) = r;
                     let id = next()?;
                     downloads.push(Download {
                         key: r.object.clone(),
@@ -276,6 +277,7 @@ fn lay_out(
                         bytes: r.size,
                         sha256: r.sha256.clone(),
                         content_checksum: r.checksum,
+                        kind,
                     });
                 }
                 tablets.push((tablet, rowsets));
@@ -570,7 +572,7 @@ pub async fn plan(
             .iter()
             .flat_map(|t| &t.source.partitions)
             .flat_map(|p| &p.tablets)
-            .flat_map(|t| &t.rowsets)
+            .flat_map(|t| t.files().map(|(r, _)| r))
     };
     let objects = rowsets().count() as u64;
     let bytes: u64 = rowsets().map(|r| r.size).sum();

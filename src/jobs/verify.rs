@@ -74,7 +74,7 @@ fn place(m: &Manifest) -> BTreeMap<String, (String, &ManifestRowset)> {
     for t in &m.tables {
         for p in &t.partitions {
             for tablet in &p.tablets {
-                for r in &tablet.rowsets {
+                for (r, _) in tablet.files() {
                     out.entry(r.object.clone()).or_insert_with(|| {
                         (
                             format!(

@@ -28,8 +28,7 @@ pub const COMMIT: &str = "COMMIT";
 
 /// `objects/<2 hex>/<sha256 hex>`: spreads objects over 256 prefixes (S3 rates are per prefix).
 pub fn object_key(sha256: &str) -> String {
-    let prefix = sha256.get(..2).unwrap_or("00");
-    format!("{OBJECTS_PREFIX}{prefix}/{sha256}")
+    crate::catalog::schema::object_key(sha256)
 }
 
 /// `snapshots/<label>/<timestamp>`: the folder of one snapshot.

@@ -12,7 +12,25 @@ use sha2::{Digest, Sha256};
 
 use super::layout::{self, COMMIT, CommitMarker};
 use super::store::{ObjectStore, StoreError};
+use crate::catalog::schema::RowsetKind;
 use crate::catalog::{ColumnMeta, Distribution, KeyDesc, PartitionBounds, Partitioning};
+
+/// The newest manifest format this backstop writes and reads. Version 2 added UNIQUE and
+/// PRIMARY KEY tables and delete files; a snapshot that has neither is still written as
+/// version 1, which older backstops read.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// The version a manifest of `tables` needs: the oldest that can describe them.
+pub fn needed_version(tables: &[ManifestTable]) -> u32 {
+    let v2 = tables.iter().any(|t| {
+        t.key.model != crate::catalog::KeyModel::Duplicate
+            || t.partitions
+                .iter()
+                .flat_map(|p| &p.tablets)
+                .any(|b| !b.deletes.is_empty())
+    });
+    if v2 { 2 } else { 1 }
+}
 
 /// StarRocks' snapshot timestamp, `yyyy-MM-dd-HH-mm-ss-SSS`, in UTC.
 pub fn snapshot_timestamp(ms: i64) -> String {
@@ -78,7 +96,22 @@ pub struct ManifestPartition {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ManifestTablet {
     pub bucket: u32,
+    /// Data files.
     pub rowsets: Vec<ManifestRowset>,
+    /// Iceberg position-delete files: rows of the data files above that are gone (format
+    /// version 2; `rows` counts positions, `checksum` sums the deleted rows' hashes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deletes: Vec<ManifestRowset>,
+}
+
+impl ManifestTablet {
+    /// Every file of the tablet, data files first, with what it holds.
+    pub fn files(&self) -> impl Iterator<Item = (&ManifestRowset, RowsetKind)> {
+        self.rowsets
+            .iter()
+            .map(|r| (r, RowsetKind::Data))
+            .chain(self.deletes.iter().map(|r| (r, RowsetKind::Deletes)))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,8 +165,8 @@ impl Manifest {
             .iter()
             .flat_map(|t| &t.partitions)
             .flat_map(|p| &p.tablets)
-            .flat_map(|t| &t.rowsets)
-            .map(|r| (r.object.clone(), r))
+            .flat_map(|t| t.files())
+            .map(|(r, _)| (r.object.clone(), r))
             .collect()
     }
 }
@@ -294,7 +327,7 @@ pub fn parse(bytes: &[u8], label: &str, timestamp: &str) -> Result<Manifest, Str
     }
     let version: Version =
         serde_json::from_slice(bytes).map_err(|e| format!("its manifest cannot be read ({e})"))?;
-    let current = super::repository::FORMAT_VERSION;
+    let current = FORMAT_VERSION;
     match version.format_version.as_ref().and_then(|v| v.as_u64()) {
         None => {
             return Err(
@@ -309,9 +342,10 @@ pub fn parse(bytes: &[u8], label: &str, timestamp: &str) -> Result<Manifest, Str
                  reads format version {current}: upgrade backstop to restore it"
             ));
         }
-        Some(v) if v != u64::from(current) => {
+        Some(0) => {
             return Err(format!(
-                "its manifest is format version {v}; this backstop reads format version {current}"
+                "its manifest is format version 0; this backstop reads format versions 1 to \
+                 {current}"
             ));
         }
         Some(_) => {}
@@ -319,6 +353,13 @@ pub fn parse(bytes: &[u8], label: &str, timestamp: &str) -> Result<Manifest, Str
     let manifest: Manifest =
         serde_json::from_slice(bytes).map_err(|e| format!("its manifest cannot be read ({e})"))?;
     validate(&manifest, label, timestamp)?;
+    if manifest.format_version < needed_version(&manifest.tables) {
+        return Err(format!(
+            "its manifest is format version {}, which cannot hold keyed tables or delete files, \
+             yet it has them",
+            manifest.format_version
+        ));
+    }
     Ok(manifest)
 }
 
@@ -359,8 +400,9 @@ pub fn validate(m: &Manifest, label: &str, timestamp: &str) -> Result<(), String
         .iter()
         .flat_map(|t| &t.partitions)
         .flat_map(|p| &p.tablets)
-        .flat_map(|t| &t.rowsets)
+        .flat_map(|t| t.files())
     {
+        let (r, _) = r;
         if let Some(size) = sizes.insert(&r.object, r.size)
             && size != r.size
         {
@@ -397,7 +439,7 @@ fn validate_table(t: &ManifestTable) -> Result<(), String> {
             return Err(format!("{at} is listed twice"));
         }
         crate::catalog::schema::validate_buckets(p.buckets).map_err(|e| format!("{at}: {e}"))?;
-        let mut partition_rows = 0u64;
+        let mut partition_rows = 0i128;
         for (j, tablet) in p.tablets.iter().enumerate() {
             if tablet.bucket >= p.buckets {
                 return Err(format!(
@@ -411,14 +453,22 @@ fn validate_table(t: &ManifestTable) -> Result<(), String> {
                     tablet.bucket
                 ));
             }
-            for r in &tablet.rowsets {
+            for (r, kind) in tablet.files() {
                 validate_rowset(r, p.visible_version)
                     .map_err(|why| format!("{at}, tablet (bucket) {}: {why}", tablet.bucket))?;
-                partition_rows = partition_rows.saturating_add(r.rows);
-                checksum = checksum.wrapping_add(r.checksum);
+                match kind {
+                    RowsetKind::Data => {
+                        partition_rows += i128::from(r.rows);
+                        checksum = checksum.wrapping_add(r.checksum);
+                    }
+                    RowsetKind::Deletes => {
+                        partition_rows -= i128::from(r.rows);
+                        checksum = checksum.wrapping_sub(r.checksum);
+                    }
+                }
             }
         }
-        if partition_rows != p.rows {
+        if partition_rows != i128::from(p.rows) {
             return Err(format!(
                 "{at} declares {} rows, its rowsets hold {partition_rows}",
                 p.rows

@@ -161,8 +161,9 @@ pub struct KeyDesc {
     pub columns: Vec<Ident>,
 }
 
-/// The table's key model. Backstop's executor supports DUPLICATE KEY only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The table's key model (also the catalog's and the manifest's, as lower-case text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum KeyModel {
     Duplicate,
     Aggregate,
@@ -415,6 +416,14 @@ impl ColumnDef {
 impl fmt::Display for ColumnDef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.write(f, false)
+    }
+}
+
+impl KeyModel {
+    /// Whether a key identifies one row (PRIMARY KEY, UNIQUE KEY): a load replaces the row
+    /// with the same key.
+    pub fn is_unique(self) -> bool {
+        matches!(self, KeyModel::Primary | KeyModel::Unique)
     }
 }
 

@@ -23,13 +23,14 @@ use datafusion::arrow::util::display::FormatOptions;
 use twox_hash::XxHash3_64;
 
 use super::checksum::encode_value;
+use super::keyed::{Deleted, DeletedRow, rows_with_keys, write_deletes};
 use super::rowset::RowsetWriter;
 use super::table::{arrow_schema, arrow_type, rowset_path};
 use crate::catalog::TableTree;
 use crate::catalog::load::LoadedRowset;
 use crate::catalog::schema::{
-    ColumnDefault, Datum, Distribution, PartitionBounds, Partitioning, RangeBound, RowsetMeta,
-    TableMeta,
+    ColumnDefault, Datum, Distribution, PartitionBounds, Partitioning, RangeBound, RowsetKind,
+    RowsetMeta, TableMeta,
 };
 
 /// Why rows could not be loaded. Nothing is committed when any of these happens.
@@ -63,6 +64,36 @@ struct Target {
     tablet_id: u64,
 }
 
+/// What a load into a PRIMARY KEY or UNIQUE KEY table keeps beside its writers: the key of
+/// every row it wrote, so that the rows they replace (earlier in the load, or already in the
+/// table) are deleted when it finishes.
+struct Keyed {
+    key_columns: Vec<usize>,
+    /// The tablets as the load read them (the rows its keys replace).
+    tablets: HashMap<u64, crate::catalog::TabletTree>,
+    /// Per tablet: each key's row in the new file (position, hash), and the rows of the new
+    /// file that a later row of the load replaced.
+    keys: HashMap<u64, KeysWritten>,
+}
+
+#[derive(Default)]
+struct KeysWritten {
+    last: HashMap<Vec<u8>, (u64, u64)>,
+    replaced: Vec<(u64, u64)>,
+    written: u64,
+}
+
+/// Rowset ids a load into `tree`'s table may need: one data file per tablet, and for a keyed
+/// table one delete file per tablet too.
+pub fn ids_needed(tree: &TableTree) -> usize {
+    let tablets: usize = tree.partitions.iter().map(|p| p.tablets.len()).sum();
+    if tree.table.key.model.is_unique() {
+        tablets * 2
+    } else {
+        tablets
+    }
+}
+
 pub struct Loader {
     data_dir: PathBuf,
     table: TableMeta,
@@ -79,10 +110,12 @@ pub struct Loader {
     ids: Vec<u64>,
     next_random: usize,
     rows: u64,
+    keyed: Option<Keyed>,
 }
 
 impl Loader {
-    /// `ids` must hold at least one id per tablet of the table.
+    /// `ids` must hold at least one id per tablet of the table, two for a keyed table
+    /// ([`ids_needed`]).
     pub fn new(
         data_dir: PathBuf,
         tree: &TableTree,
@@ -132,7 +165,23 @@ impl Loader {
                 })
                 .collect()
         });
+        let keyed = table.key.model.is_unique().then(|| Keyed {
+            key_columns: table
+                .key
+                .columns
+                .iter()
+                .filter_map(|c| position(c))
+                .collect(),
+            tablets: tree
+                .partitions
+                .iter()
+                .flat_map(|p| &p.tablets)
+                .map(|t| (t.tablet.id, t.clone()))
+                .collect(),
+            keys: HashMap::new(),
+        });
         Self {
+            keyed,
             data_dir,
             schema: arrow_schema(&table),
             table,
@@ -216,7 +265,8 @@ impl Loader {
                 let path = rowset_path(&self.data_dir, tablet_id, rowset_id);
                 let dir = path.parent().map(PathBuf::from).unwrap_or_default();
                 let name = format!("{rowset_id}.parquet");
-                let writer = RowsetWriter::create(&dir, &name, Arc::clone(&self.schema))?;
+                let nonce = self.keyed.as_ref().map(|_| super::keyed::nonce());
+                let writer = RowsetWriter::create(&dir, &name, Arc::clone(&self.schema), nonce)?;
                 self.writers.insert(
                     tablet_id,
                     (
@@ -229,6 +279,24 @@ impl Loader {
                     ),
                 );
             }
+            if let Some(keyed) = &mut self.keyed {
+                let seen = keyed.keys.entry(tablet_id).or_default();
+                let hashes = super::checksum::row_hashes(&part);
+                let key_columns: Vec<&dyn Array> = keyed
+                    .key_columns
+                    .iter()
+                    .filter_map(|&c| part.columns().get(c).map(|a| a.as_ref()))
+                    .collect();
+                let mut key = Vec::with_capacity(32);
+                for (row, hash) in hashes.into_iter().enumerate() {
+                    super::keyed::key_of(&key_columns, row, &mut key);
+                    let pos = seen.written + row as u64;
+                    if let Some(old) = seen.last.insert(key.clone(), (pos, hash)) {
+                        seen.replaced.push(old);
+                    }
+                }
+                seen.written += part.num_rows() as u64;
+            }
             if let Some((_, _, writer)) = self.writers.get_mut(&tablet_id) {
                 writer.write(&part)?;
             }
@@ -237,37 +305,79 @@ impl Loader {
         Ok(())
     }
 
-    /// Finishes every file (durable, final names); the caller commits them.
-    pub fn finish(self) -> Result<Vec<LoadedRowset>, LoadError> {
-        let mut out = Vec::with_capacity(self.writers.len());
-        let mut done: Vec<PathBuf> = Vec::new();
-        for (_, (target, rowset_id, writer)) in self.writers {
-            match writer.finish() {
-                Ok(file) => {
-                    done.push(file.path.clone());
-                    out.push(LoadedRowset {
-                        partition_id: target.partition_id,
-                        rowset: RowsetMeta {
-                            id: rowset_id,
-                            tablet_id: target.tablet_id,
-                            start_version: 0,
-                            end_version: 0,
-                            rows: file.rows,
-                            bytes: file.bytes,
-                            sha256: file.sha256,
-                            content_checksum: file.checksum,
-                        },
-                    });
-                }
-                Err(e) => {
-                    for path in done {
-                        let _ = std::fs::remove_file(path);
-                    }
-                    return Err(e.into());
-                }
+    /// Finishes every file (durable, final names); the caller commits them. A keyed table's
+    /// load also writes, per tablet, the delete file of the rows its keys replace.
+    pub fn finish(mut self) -> Result<Vec<LoadedRowset>, LoadError> {
+        let mut out: Vec<LoadedRowset> = Vec::with_capacity(self.writers.len());
+        let result = self.finish_into(&mut out);
+        if result.is_err() {
+            for r in &out {
+                let _ = std::fs::remove_file(rowset_path(
+                    &self.data_dir,
+                    r.rowset.tablet_id,
+                    r.rowset.id,
+                ));
             }
         }
-        Ok(out)
+        result.map(|()| out)
+    }
+
+    fn finish_into(&mut self, out: &mut Vec<LoadedRowset>) -> Result<(), LoadError> {
+        let loaded =
+            |target: &Target, id: u64, file: super::rowset::RowsetFile, kind| LoadedRowset {
+                partition_id: target.partition_id,
+                rowset: RowsetMeta {
+                    id,
+                    tablet_id: target.tablet_id,
+                    start_version: 0,
+                    end_version: 0,
+                    rows: file.rows,
+                    bytes: file.bytes,
+                    sha256: file.sha256,
+                    content_checksum: file.checksum,
+                    kind,
+                },
+            };
+        for (_, (target, rowset_id, writer)) in std::mem::take(&mut self.writers) {
+            let file = writer.finish()?;
+            let sha256 = file.sha256.clone();
+            out.push(loaded(&target, rowset_id, file, RowsetKind::Data));
+            let Some(keyed) = &mut self.keyed else {
+                continue;
+            };
+            let seen = keyed.keys.remove(&target.tablet_id).unwrap_or_default();
+            let mut gone: Vec<DeletedRow> = seen
+                .replaced
+                .iter()
+                .map(|&(pos, hash)| DeletedRow {
+                    file: sha256.clone(),
+                    pos,
+                    hash,
+                })
+                .collect();
+            if let Some(tablet) = keyed.tablets.get(&target.tablet_id) {
+                let deleted = Deleted::read(&self.data_dir, tablet)?;
+                gone.extend(rows_with_keys(
+                    &self.data_dir,
+                    tablet,
+                    &deleted,
+                    &keyed.key_columns,
+                    &seen.last,
+                )?);
+            }
+            if gone.is_empty() {
+                continue;
+            }
+            let id = self.ids.pop().ok_or_else(|| LoadError::BadValue {
+                column: String::new(),
+                reason: "internal: ran out of reserved rowset ids".into(),
+            })?;
+            let path = rowset_path(&self.data_dir, target.tablet_id, id);
+            let dir = path.parent().map(PathBuf::from).unwrap_or_default();
+            let file = write_deletes(&dir, &format!("{id}.parquet"), gone)?;
+            out.push(loaded(&target, id, file, RowsetKind::Deletes));
+        }
+        Ok(())
     }
 
     /// The batch as the table's columns: cast to the column types, defaults for columns the

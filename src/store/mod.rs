@@ -7,12 +7,15 @@
 //!   touched tablet;
 //! - [`checksum`]: the order-independent row checksum behind `CHECKSUM TABLE`;
 //! - [`table`]: the query provider over a table's rowsets, with partition pruning ([`prune`]);
+//! - [`keyed`]: deleted rows (PRIMARY/UNIQUE KEY upserts, DELETE, UPDATE) as Iceberg
+//!   position-delete files beside the immutable data files;
 //! - [`pins`]: who still needs which rowset file, and the collector that deletes the rest.
 //!
 //! Files become part of a table only through a catalog transaction (DESIGN.md "Data model").
 
 pub mod checksum;
 pub mod files;
+pub mod keyed;
 pub mod load;
 pub mod pins;
 pub mod prune;

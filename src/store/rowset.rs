@@ -128,8 +128,14 @@ pub struct RowsetWriter {
 }
 
 impl RowsetWriter {
-    /// Starts `<dir>/<name>`; the directory is created if needed. Blocking.
-    pub fn create(dir: &Path, name: &str, schema: SchemaRef) -> Result<Self, RowsetError> {
+    /// Starts `<dir>/<name>`; the directory is created if needed. A `nonce` goes into the
+    /// file's key-value metadata as `backstop.nonce` (see `store::keyed`). Blocking.
+    pub fn create(
+        dir: &Path,
+        name: &str,
+        schema: SchemaRef,
+        nonce: Option<String>,
+    ) -> Result<Self, RowsetError> {
         fs::create_dir_all(dir).map_err(|e| RowsetError::io(dir, e))?;
         let target = dir.join(name);
         let tmp = dir.join(format!("{name}.tmp"));
@@ -153,6 +159,12 @@ impl RowsetWriter {
             // enough for our scans, so no page-level index.
             .set_statistics_enabled(EnabledStatistics::Chunk)
             .set_offset_index_disabled(true)
+            .set_key_value_metadata(nonce.map(|n| {
+                vec![datafusion::parquet::file::metadata::KeyValue::new(
+                    "backstop.nonce".to_string(),
+                    n,
+                )]
+            }))
             .build();
         let writer = ArrowWriter::try_new(sink, schema, Some(props))?;
         Ok(Self {
@@ -257,7 +269,7 @@ mod tests {
     fn hash_and_size_match_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let b = batch(1000);
-        let mut w = RowsetWriter::create(dir.path(), "r1.parquet", b.schema()).unwrap();
+        let mut w = RowsetWriter::create(dir.path(), "r1.parquet", b.schema(), None).unwrap();
         w.write(&b).unwrap();
         w.write(&b).unwrap();
         let f = w.finish().unwrap();
@@ -283,7 +295,7 @@ mod tests {
     fn dropping_an_unfinished_writer_leaves_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let b = batch(10);
-        let mut w = RowsetWriter::create(dir.path(), "r2.parquet", b.schema()).unwrap();
+        let mut w = RowsetWriter::create(dir.path(), "r2.parquet", b.schema(), None).unwrap();
         w.write(&b).unwrap();
         drop(w);
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);

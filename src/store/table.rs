@@ -19,8 +19,11 @@ use datafusion::object_store::path::Path as ObjectPath;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::empty::EmptyExec;
 
-use crate::catalog::TableTree;
-use crate::catalog::schema::{ColumnType, TableMeta};
+use datafusion::datasource::physical_plan::parquet::ParquetRowSelection;
+
+use super::keyed::Deleted;
+use crate::catalog::schema::{ColumnType, RowsetKind, TableMeta};
+use crate::catalog::{TableTree, TabletTree};
 
 /// The Arrow type a column is stored and computed in.
 pub fn arrow_type(ty: ColumnType) -> DataType {
@@ -84,6 +87,30 @@ pub async fn scan(
     limit: Option<usize>,
 ) -> DfResult<Arc<dyn ExecutionPlan>> {
     let schema = arrow_schema(&tree.table);
+    // The rows delete files remove, per tablet that has any (read off the async workers).
+    let deleted: std::collections::HashMap<u64, Deleted> = {
+        let with_deletes: Vec<TabletTree> = tree
+            .partitions
+            .iter()
+            .flat_map(|p| &p.tablets)
+            .filter(|t| t.rowsets.iter().any(|r| r.kind == RowsetKind::Deletes))
+            .cloned()
+            .collect();
+        if with_deletes.is_empty() {
+            Default::default()
+        } else {
+            let dir = data_dir.to_path_buf();
+            tokio::task::spawn_blocking(move || {
+                with_deletes
+                    .iter()
+                    .map(|t| Ok((t.tablet.id, Deleted::read(&dir, t)?)))
+                    .collect::<Result<_, super::RowsetError>>()
+            })
+            .await
+            .map_err(|e| datafusion::error::DataFusionError::External(e.into()))?
+            .map_err(|e| datafusion::error::DataFusionError::External(e.into()))?
+        }
+    };
     let files = tree
         .partitions
         .iter()
@@ -91,9 +118,11 @@ pub async fn scan(
         .flat_map(|t| {
             t.rowsets
                 .iter()
-                .map(move |r| (rowset_path(data_dir, t.tablet.id, r.id), r.bytes))
+                .filter(|r| r.kind == RowsetKind::Data)
+                .map(move |r| (t.tablet.id, r))
         })
-        .map(|(path, bytes)| {
+        .map(|(tablet, r)| {
+            let path = rowset_path(data_dir, tablet, r.id);
             // A missing file would fail the scan with a bare "not found": say what it means.
             if !path.is_file() {
                 return Err(datafusion::error::DataFusionError::External(
@@ -110,7 +139,13 @@ pub async fn scan(
                     format!("rowset file {}: {e}", path.display()).into(),
                 )
             })?;
-            Ok(PartitionedFile::new(location.to_string(), bytes))
+            let file = PartitionedFile::new(location.to_string(), r.bytes);
+            Ok(match deleted.get(&tablet).and_then(|d| d.of(&r.sha256)) {
+                Some(gone) => file.with_extension(ParquetRowSelection::new(
+                    super::keyed::selection(gone, r.rows),
+                )),
+                None => file,
+            })
         })
         .collect::<DfResult<Vec<_>>>()?;
     if files.is_empty() {
