@@ -12,6 +12,7 @@
 //! (1235), so clients learn which statement is missing rather than seeing a syntax error.
 
 pub mod backup;
+pub mod change;
 pub mod database;
 pub mod files;
 pub mod functions;
@@ -286,6 +287,8 @@ pub async fn execute(
         Statement::Std(std) => match *std {
             s @ (S::Query(_) | S::Explain { .. }) => query::run(engine, session, s).await,
             S::Insert(ins) => insert::insert(engine, session, ins).await,
+            S::Delete(del) => change::delete(engine, session, del).await,
+            S::Update(upd) => change::update(engine, session, upd).await,
             S::Kill { modifier, id } => kill(engine, session, modifier, id),
             S::Drop {
                 object_type: sqlparser::ast::ObjectType::Table,

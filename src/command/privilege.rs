@@ -452,6 +452,25 @@ fn authorize_std(
             }
             Ok(())
         }
+        // DELETE and UPDATE are loads (StarRocks 2.x: LOAD_PRIV) that also read the table.
+        S::Delete(del) => {
+            let tables = match &del.from {
+                sqlparser::ast::FromTable::WithFromKeyword(t)
+                | sqlparser::ast::FromTable::WithoutKeyword(t) => t,
+            };
+            for t in tables {
+                if let sqlparser::ast::TableFactor::Table { name, .. } = &t.relation {
+                    table_need(p, session, name, bits::INSERT)?;
+                }
+            }
+            read_relations(p, session, stmt)
+        }
+        S::Update(upd) => {
+            if let sqlparser::ast::TableFactor::Table { name, .. } = &upd.table.relation {
+                table_need(p, session, name, bits::INSERT)?;
+            }
+            read_relations(p, session, stmt)
+        }
         S::Drop {
             object_type: ObjectType::Table,
             names,
