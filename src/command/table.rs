@@ -352,7 +352,13 @@ fn table_from_ast(name: &str, stmt: &sql::CreateTable) -> Result<(TableMeta, Vec
             (partitioning, specs)
         }
     };
+    let model = stmt.key.as_ref().map_or(KeyModel::Duplicate, |k| k.model);
     let distribution = match &stmt.distribution {
+        // A keyed table's rows with one key meet in one tablet: hash of the key by default.
+        None if model.is_unique() => Distribution::Hash {
+            columns: key_columns.clone(),
+            buckets: DEFAULT_BUCKETS,
+        },
         None => Distribution::Random {
             buckets: DEFAULT_BUCKETS,
         },
@@ -368,7 +374,7 @@ fn table_from_ast(name: &str, stmt: &sql::CreateTable) -> Result<(TableMeta, Vec
         name: name.to_string(),
         columns,
         key: KeyDesc {
-            model: stmt.key.as_ref().map_or(KeyModel::Duplicate, |k| k.model),
+            model,
             columns: key_columns,
         },
         comment: stmt.comment.clone(),

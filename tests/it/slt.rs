@@ -48,6 +48,7 @@ slt_files!(
     slt_users,
     slt_metadata,
     slt_functions,
+    slt_keyed,
 );
 
 /// Set `SLT_COMPLETE=1` to rewrite each file's expected results and errors with the daemon's
