@@ -301,13 +301,17 @@ pub fn rows_matching(
 
 /// Writes `rows` as the delete file `<dir>/<name>`: sorted, durable, its checksum the sum of
 /// the deleted rows' hashes. Blocking.
+///
+/// An entry is written once per deleted row, even when two data files of a tablet have the
+/// same bytes (a DUPLICATE KEY table loaded twice with the same rows): a position names a row
+/// of every file with that content, and a condition that deletes it from one deletes it from
+/// all, so each copy's row is one entry, and the file's row count is the rows it removes.
 pub fn write_deletes(
     dir: &Path,
     name: &str,
     mut rows: Vec<DeletedRow>,
 ) -> Result<RowsetFile, RowsetError> {
     rows.sort();
-    rows.dedup_by(|a, b| a.file == b.file && a.pos == b.pos);
     let paths: StringArray = rows.iter().map(|r| Some(object_key(&r.file))).collect();
     let positions: Int64Array = rows
         .iter()

@@ -6,7 +6,9 @@
 Finds the label's newest committed timestamp, checks the manifest against COMMIT's sha256,
 then, for every table of the manifest, queries the Parquet objects it lists with DuckDB
 (`read_parquet` over the files for a local folder; over the Arrow tables pyarrow reads from
-the bucket for S3). Prints one JSON object: {table: {"rows", "sum_id", "distinct_names",
+the bucket for S3), leaving out the rows its delete files name (Iceberg position deletes:
+`file_path` is the data object's key, `pos` its row): with an anti-join on DuckDB's
+`filename` and `file_row_number` for a folder, with a pyarrow filter for S3. Prints one JSON object: {table: {"rows", "sum_id", "distinct_names",
 "min_date", "max_date", "manifest_rows"}}.
 """
 import hashlib
@@ -44,17 +46,37 @@ def main():
     con = duckdb.connect()
     out = {}
     for table in manifest["tables"]:
-        objects = [f"{root}/{r['object']}"
-                   for p in table["partitions"] for t in p["tablets"] for r in t["rowsets"]]
+        tablets = [t for p in table["partitions"] for t in p["tablets"]]
+        objects = [f"{root}/{r['object']}" for t in tablets for r in t["rowsets"]]
+        deletes = [f"{root}/{r['object']}" for t in tablets for r in t.get("deletes", [])]
         query = ("SELECT count(*), sum(sr_id), count(DISTINCT name), CAST(min(reg_date) AS VARCHAR), "
                  "CAST(max(reg_date) AS VARCHAR) FROM {}")
         if not objects:
             row = (0, 0, 0, None, None)
-        elif kind == "file":
+        elif kind == "file" and not deletes:
             row = con.execute(query.format("read_parquet(?)"), [objects]).fetchone()
+        elif kind == "file":
+            live = ("(SELECT d.* EXCLUDE (filename, file_row_number) "
+                    "FROM read_parquet(?, filename = true, file_row_number = true) d "
+                    "ANTI JOIN read_parquet(?) x "
+                    "ON d.filename = ? || '/' || x.file_path AND d.file_row_number = x.pos)")
+            row = con.execute(query.format(live), [objects, deletes, root]).fetchone()
         else:
             import pyarrow as pa
-            data = pa.concat_tables([pq.read_table(o, filesystem=fs) for o in objects])
+            import pyarrow.compute as pc
+            gone = {}
+            for key in deletes:
+                d = pq.read_table(key, filesystem=fs)
+                for path, pos in zip(d["file_path"].to_pylist(), d["pos"].to_pylist()):
+                    gone.setdefault(f"{root}/{path}", set()).add(pos)
+            parts = []
+            for o in objects:
+                data = pq.read_table(o, filesystem=fs)
+                if o in gone:
+                    rows = pa.array(range(data.num_rows), pa.int64())
+                    data = data.filter(pc.invert(pc.is_in(rows, pa.array(sorted(gone[o]), pa.int64()))))
+                parts.append(data)
+            data = pa.concat_tables(parts)
             row = duckdb.connect().register("snapshot_table", data).execute(
                 query.format("snapshot_table")).fetchone()
         out[table["name"]] = {

@@ -51,6 +51,30 @@ async fn duckdb_and_pyarrow_read_a_snapshot_without_backstop() {
     load_sample(&mut c, "shop").await;
     change_sample(&mut c, "shop").await;
     exec(&mut c, &member_ddl("shop.empty_one")).await;
+    // A PRIMARY KEY copy, then upserts and deletes: its snapshot has delete files to apply.
+    exec(
+        &mut c,
+        "CREATE TABLE shop.latest (sr_id INT NOT NULL, reg_date DATE NOT NULL, name STRING, \
+         city_code INT) PRIMARY KEY(sr_id, reg_date) DISTRIBUTED BY HASH(sr_id) BUCKETS 3",
+    )
+    .await;
+    exec(
+        &mut c,
+        "INSERT INTO shop.latest SELECT sr_id, reg_date, name, city_code FROM shop.sr_member",
+    )
+    .await;
+    exec(
+        &mut c,
+        "INSERT INTO shop.latest SELECT sr_id, reg_date, concat(name, '-v2'), city_code \
+         FROM shop.sr_member WHERE sr_id % 2 = 0",
+    )
+    .await;
+    exec(&mut c, "DELETE FROM shop.latest WHERE sr_id % 3 = 0").await;
+    exec(
+        &mut c,
+        "UPDATE shop.latest SET name = 'updated' WHERE sr_id % 5 = 1",
+    )
+    .await;
     let root = scratch_repo(&d, &mut c, "local").await;
     let key = s3.key();
     exec(
@@ -70,7 +94,7 @@ async fn duckdb_and_pyarrow_read_a_snapshot_without_backstop() {
         "shop",
         "daily",
         "local",
-        "ON (sr_member, empty_one)",
+        "ON (sr_member, empty_one, latest)",
     )
     .await;
     backup(
@@ -78,10 +102,12 @@ async fn duckdb_and_pyarrow_read_a_snapshot_without_backstop() {
         "shop",
         "daily",
         "bucket",
-        "ON (sr_member, empty_one)",
+        "ON (sr_member, empty_one, latest)",
     )
     .await;
     let want = figures(&mut c, "shop.sr_member").await;
+    let want_latest = figures(&mut c, "shop.latest").await;
+    assert!(want_latest["rows"].as_u64().unwrap() > 0, "{want_latest}");
 
     let from_folder = read_snapshot(&["file".into(), root.display().to_string(), "daily".into()]);
     let from_bucket = read_snapshot(&[
@@ -94,6 +120,7 @@ async fn duckdb_and_pyarrow_read_a_snapshot_without_backstop() {
     ]);
     for (name, got) in [("file://", &from_folder), ("s3://", &from_bucket)] {
         assert_eq!(got["sr_member"], want, "{name}: {got}");
+        assert_eq!(got["latest"], want_latest, "{name}: {got}");
         assert_eq!(got["empty_one"]["rows"], 0, "{name}: {got}");
         assert_eq!(got["empty_one"]["manifest_rows"], 0, "{name}: {got}");
     }
