@@ -1,6 +1,9 @@
 //! SIGKILL at random moments while loads, a BACKUP and a RESTORE run, many times over. After
 //! every restart:
 //! - every acknowledged load is whole and no load is partial;
+//! - a PRIMARY KEY table written by upserts and DELETEs at the same time holds exactly the
+//!   acknowledged statements' result (or that plus the one in flight): no change half-applied,
+//!   and its catalog row count is the rows a query sees;
 //! - the backed-up database is unchanged (CHECKSUM TABLE as committed);
 //! - the restore target is either absent or equal to the snapshot (no partial restore);
 //! - every job ends FINISHED, or CANCELLED with a reason;
@@ -29,6 +32,53 @@ const LOAD_TABLE: &str = "CREATE TABLE d.t (k BIGINT NOT NULL, v STRING) DUPLICA
 const BIG_TABLE: &str = "CREATE TABLE src.big (k BIGINT NOT NULL, v STRING) DUPLICATE KEY(k) \
      DISTRIBUTED BY HASH(k) BUCKETS 8";
 const BANDWIDTH: &str = "1M";
+
+const KEYED_TABLE: &str = "CREATE TABLE d.pk (k INT NOT NULL, v BIGINT) PRIMARY KEY(k) \
+     DISTRIBUTED BY HASH(k) BUCKETS 4";
+
+/// Statement `s` of the keyed writer: an upsert of 8 of the 20 keys (value `s`), or every third
+/// statement a DELETE of a fifth of the keys.
+fn keyed_statement(s: i64) -> String {
+    if s % 3 == 2 {
+        format!("DELETE FROM d.pk WHERE k % 5 = {}", s % 5)
+    } else {
+        let rows: Vec<String> = (0..8)
+            .map(|i| format!("({}, {s})", (s * 3 + i) % 20))
+            .collect();
+        format!("INSERT INTO d.pk VALUES {}", rows.join(", "))
+    }
+}
+
+/// The keyed table after statements `0..n`.
+fn keyed_state(n: i64) -> Vec<(i64, i64)> {
+    let mut state = std::collections::BTreeMap::new();
+    for s in 0..n {
+        if s % 3 == 2 {
+            state.retain(|k, _| k % 5 != s % 5);
+        } else {
+            for i in 0..8 {
+                state.insert((s * 3 + i) % 20, s);
+            }
+        }
+    }
+    state.into_iter().collect()
+}
+
+/// Runs the keyed writer's statements from `first` until the daemon dies; returns how many it
+/// acknowledged.
+fn spawn_keyed_writer(opts: mysql_async::OptsBuilder, first: i64) -> tokio::task::JoinHandle<i64> {
+    tokio::spawn(async move {
+        use mysql_async::prelude::Queryable;
+        let Ok(mut conn) = mysql_async::Conn::new(opts).await else {
+            return 0;
+        };
+        let mut s = first;
+        while conn.query_drop(keyed_statement(s)).await.is_ok() {
+            s += 1;
+        }
+        s - first
+    })
+}
 
 fn load_values(statement: i64) -> String {
     (0..10)
@@ -110,6 +160,7 @@ async fn random_kill_dash_nine_during_loads_backups_and_restores() {
         let mut conn = daemon.conn().await;
         exec(&mut conn, "CREATE DATABASE d").await;
         exec(&mut conn, LOAD_TABLE).await;
+        exec(&mut conn, KEYED_TABLE).await;
         load_sample(&mut conn, "src").await;
         exec(&mut conn, BIG_TABLE).await;
         fill_big(&mut conn).await;
@@ -119,6 +170,8 @@ async fn random_kill_dash_nine_during_loads_backups_and_restores() {
     };
 
     let mut next: i64 = 0;
+    let mut keyed_next: i64 = 0;
+    let mut keyed_acked = 0i64;
     let mut acknowledged = 0usize;
     let (mut backups, mut restores) = (0, 0);
     let mut outcomes = std::collections::BTreeMap::<String, usize>::new();
@@ -155,7 +208,8 @@ async fn random_kill_dash_nine_during_loads_backups_and_restores() {
         }
         let opts = daemon.opts();
         let first = next;
-        let loader = common::spawn_loader(opts, first, load_values);
+        let loader = common::spawn_loader(opts.clone(), first, load_values);
+        let keyed = spawn_keyed_writer(opts, keyed_next);
         let delay = rng.random_range(30..1200);
         tokio::time::sleep(Duration::from_millis(delay)).await;
         let backup_state = if with_backup {
@@ -175,6 +229,8 @@ async fn random_kill_dash_nine_during_loads_backups_and_restores() {
         drop(conn);
         daemon.kill9();
         let acked = loader.await.unwrap();
+        let keyed_done = keyed.await.unwrap();
+        keyed_acked += keyed_done;
         acknowledged += acked.len();
         next = first + acked.len() as i64 + 1;
         for s in [&backup_state, &restore_state].into_iter().flatten() {
@@ -190,6 +246,39 @@ async fn random_kill_dash_nine_during_loads_backups_and_restores() {
             count(&mut conn, "d.t").await,
             present.len() as u64 * 10,
             "{ctx}: a load is partial"
+        );
+
+        // The keyed table: the acknowledged statements' result, or that and the one in flight.
+        let got: Vec<(i64, i64)> = rows(&mut conn, "SELECT k, v FROM d.pk ORDER BY k")
+            .await
+            .iter()
+            .map(|r| {
+                (
+                    r[0].clone().unwrap().parse().unwrap(),
+                    r[1].clone().unwrap().parse().unwrap(),
+                )
+            })
+            .collect();
+        let acked_to = keyed_next + keyed_done;
+        keyed_next = if got == keyed_state(acked_to) {
+            acked_to
+        } else if got == keyed_state(acked_to + 1) {
+            acked_to + 1
+        } else {
+            panic!(
+                "{ctx}: the keyed table after {acked_to} acknowledged statements is neither their \
+                 result nor that of one more: {got:?}"
+            );
+        };
+        let catalog_rows: u64 = named_rows(&mut conn, "SHOW PARTITIONS FROM d.pk")
+            .await
+            .iter()
+            .map(|p| p.get("RowCount").parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(
+            catalog_rows,
+            got.len() as u64,
+            "{ctx}: d.pk's catalog row count"
         );
 
         // Jobs end, each FINISHED or CANCELLED with a reason.
@@ -261,7 +350,8 @@ async fn random_kill_dash_nine_during_loads_backups_and_restores() {
     }
     println!(
         "kill loop: {rounds} SIGKILLs in {:.1} s (seed {seed}): {backups} backups, {restores} \
-         restores, {acknowledged} acknowledged loads all whole; {outcomes:?}",
+         restores, {acknowledged} acknowledged loads all whole, {keyed_acked} acknowledged \
+         upserts and DELETEs of a PRIMARY KEY table exact; {outcomes:?}",
         started.elapsed().as_secs_f64()
     );
 }
