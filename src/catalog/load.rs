@@ -49,13 +49,17 @@ impl Catalog {
     /// the rowsets at that version. Readers see all of the load or none of it. A load that
     /// deletes rows (a keyed table's, a DELETE) commits only if every partition it touches is
     /// still at the version it read: the rows it deleted are the rows that are there.
+    /// `replace` (INSERT OVERWRITE) names partitions whose rowsets the load replaces: they lose
+    /// every rowset they had and move to their next version, loaded or not.
     pub async fn commit_load(
         &self,
         db: &str,
         table: &str,
         read: &super::TableTree,
         rowsets: Vec<LoadedRowset>,
+        replace: &[u64],
     ) -> Result<(), CatalogError> {
+        let replace = replace.to_vec();
         let (db, table) = (db.to_string(), table.to_string());
         let table_id = read.table.id;
         let read_versions: BTreeMap<u64, u64> = if read.table.key.model.is_unique()
@@ -84,6 +88,10 @@ impl Catalog {
                 by_partition.entry(r.partition_id).or_default().push(r.rowset);
             }
             let now = chrono::Utc::now().timestamp_millis();
+            for &partition_id in &replace {
+                meta.clear_rowsets(partition_id)?;
+                by_partition.entry(partition_id).or_default();
+            }
             for (partition_id, rowsets) in by_partition {
                 let mut partition: PartitionMeta = meta
                     .partition(table_id, partition_id)?

@@ -238,7 +238,7 @@ pub async fn delete(engine: &Arc<Engine>, session: &mut Session, del: Delete) ->
     if !rowsets.is_empty()
         && let Err(e) = engine
             .catalog
-            .commit_load(&db, &table_name, &tree, rowsets)
+            .commit_load(&db, &table_name, &tree, rowsets, &[])
             .await
     {
         for p in paths {

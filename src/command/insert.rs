@@ -14,14 +14,14 @@ use crate::error::{Error, Result};
 use crate::store::load::Loader;
 
 pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) -> Result<Outcome> {
-    if ins.overwrite
-        || ins.on.is_some()
+    if ins.on.is_some()
         || ins.returning.is_some()
         || ins.replace_into
         || !ins.assignments.is_empty()
     {
         return Err(Error::NotSupported(
-            "only INSERT INTO t [PARTITION (...)] [(columns)] VALUES ... | SELECT ... is supported"
+            "only INSERT {INTO | OVERWRITE} t [PARTITION (...)] [(columns)] VALUES ... | SELECT ... \
+             is supported"
                 .into(),
         ));
     }
@@ -90,7 +90,46 @@ pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) ->
         .await?;
     // The files are written before they are committed: pinned, the collector leaves them be.
     let writing = engine.pins.pin(ids.iter().copied());
-    let mut loader = Loader::new(engine.config.data_dir.clone(), &tree, allowed, ids);
+    // INSERT OVERWRITE replaces the partitions it names (all of them without PARTITION): it
+    // loads as into empty partitions, and the commit drops what they held.
+    let replace: Vec<u64> = if ins.overwrite {
+        tree.partitions
+            .iter()
+            .filter(|p| {
+                allowed.as_ref().is_none_or(|names| {
+                    names
+                        .iter()
+                        .any(|n| n.eq_ignore_ascii_case(&p.partition.name))
+                })
+            })
+            .map(|p| p.partition.id)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if let Some(names) = &allowed {
+        for name in names {
+            if !tree
+                .partitions
+                .iter()
+                .any(|p| p.partition.name.eq_ignore_ascii_case(name))
+            {
+                return Err(Error::Catalog(
+                    crate::catalog::CatalogError::UnknownPartition {
+                        partition: name.clone(),
+                        table: table_name.clone(),
+                    },
+                ));
+            }
+        }
+    }
+    let mut loader = Loader::new(
+        engine.config.data_dir.clone(),
+        &tree,
+        allowed,
+        ids,
+        ins.overwrite,
+    );
     while let Some(batch) = stream.next().await {
         let batch = batch?;
         // Encoding Parquet and hashing are CPU work: keep them off the async workers' queues.
@@ -116,7 +155,7 @@ pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) ->
     }
     if let Err(e) = engine
         .catalog
-        .commit_load(&db, &table_name, &tree, rowsets)
+        .commit_load(&db, &table_name, &tree, rowsets, &replace)
         .await
     {
         for p in paths {
@@ -125,6 +164,10 @@ pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) ->
         return Err(e.into());
     }
     engine.pins.release(writing).await;
+    if !replace.is_empty() {
+        // The replaced rowsets' files go once no query reads them.
+        engine.pins.mark_dirty();
+    }
     crate::metrics::METRICS.load(rows);
     Ok(Outcome::Done {
         affected_rows: rows,

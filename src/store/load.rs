@@ -115,12 +115,14 @@ pub struct Loader {
 
 impl Loader {
     /// `ids` must hold at least one id per tablet of the table, two for a keyed table
-    /// ([`ids_needed`]).
+    /// ([`ids_needed`]). With `overwrite` the load replaces what the tablets hold: a keyed
+    /// table's keys replace only rows of the load itself.
     pub fn new(
         data_dir: PathBuf,
         tree: &TableTree,
         allowed: Option<Vec<String>>,
         ids: Vec<u64>,
+        overwrite: bool,
     ) -> Self {
         let table = tree.table.clone();
         let position = |name: &str| {
@@ -176,6 +178,7 @@ impl Loader {
                 .partitions
                 .iter()
                 .flat_map(|p| &p.tablets)
+                .filter(|_| !overwrite)
                 .map(|t| (t.tablet.id, t.clone()))
                 .collect(),
             keys: HashMap::new(),

@@ -108,9 +108,12 @@ async fn errors_carry_mysql_codes() {
         assert!(m.contains("Unknown column 'b'"), "{sql}: {m}");
     }
     expect_code(&mut conn, "CREATE TABLE t (a INT, A INT)", 1060).await;
-    // Other key models: not supported (yet).
-    let m = expect_code(&mut conn, "CREATE TABLE t (a INT) UNIQUE KEY(a)", 1235).await;
-    assert!(m.contains("only DUPLICATE KEY"), "{m}");
+    // AGGREGATE KEY: not supported (yet).
+    let m = expect_code(&mut conn, "CREATE TABLE t (a INT) AGGREGATE KEY(a)", 1235).await;
+    assert!(
+        m.contains("AGGREGATE KEY tables are not supported yet"),
+        "{m}"
+    );
     // Definition errors (StarRocks reports analysis errors as 1064).
     for (sql, expect) in [
         ("CREATE TABLE t (a DECIMAL(39, 2))", "between 1 and 38"),
