@@ -66,6 +66,32 @@ impl TableTree {
             .collect()
     }
 
+    /// Which partitions (in tree order) a `PARTITION (names)` clause chooses: all when `names`
+    /// is empty; [`CatalogError::UnknownPartition`] for a name the table does not have.
+    pub fn chosen_partitions(&self, names: &[String]) -> Result<Vec<bool>, CatalogError> {
+        if let Some(unknown) = names.iter().find(|n| {
+            !self
+                .partitions
+                .iter()
+                .any(|p| p.partition.name.eq_ignore_ascii_case(n))
+        }) {
+            return Err(CatalogError::UnknownPartition {
+                partition: unknown.clone(),
+                table: self.table.name.clone(),
+            });
+        }
+        Ok(self
+            .partitions
+            .iter()
+            .map(|p| {
+                names.is_empty()
+                    || names
+                        .iter()
+                        .any(|n| n.eq_ignore_ascii_case(&p.partition.name))
+            })
+            .collect())
+    }
+
     /// The table's content checksum: the wrapping sum of its rowsets' (CHECKSUM TABLE).
     pub fn checksum(&self) -> u64 {
         self.partitions

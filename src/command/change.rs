@@ -23,7 +23,7 @@ use sqlparser::ast::{
 use super::functions::Sleeps;
 use super::{Outcome, Session, table};
 use crate::catalog::load::LoadedRowset;
-use crate::catalog::schema::{KeyModel, RowsetKind, RowsetMeta};
+use crate::catalog::schema::{KeyModel, RowsetKind};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::store::keyed::{Deleted, key_of, rows_matching, rows_with_keys, write_deletes};
@@ -89,33 +89,7 @@ pub async fn delete(engine: &Arc<Engine>, session: &mut Session, del: Delete) ->
     let meta = engine.catalog.table(&db, &table_name).await?;
     let _writing = engine.table_locks.lock(meta.id).await;
     let tree = engine.catalog.table_tree(&db, &table_name).await?;
-    if !target.partitions.is_empty() {
-        for name in &target.partitions {
-            if !tree
-                .partitions
-                .iter()
-                .any(|p| p.partition.name.eq_ignore_ascii_case(name))
-            {
-                return Err(Error::Catalog(
-                    crate::catalog::CatalogError::UnknownPartition {
-                        partition: name.clone(),
-                        table: table_name.clone(),
-                    },
-                ));
-            }
-        }
-    }
-    let chosen: Vec<bool> = tree
-        .partitions
-        .iter()
-        .map(|p| {
-            target.partitions.is_empty()
-                || target
-                    .partitions
-                    .iter()
-                    .any(|n| n.eq_ignore_ascii_case(&p.partition.name))
-        })
-        .collect();
+    let chosen = tree.chosen_partitions(&target.partitions)?;
     // A keyed table's rows are found by their keys, which a query selects: the condition may
     // then be anything a SELECT's WHERE can be (subqueries, USING's other tables). Other
     // tables' rows are matched by the condition itself, file by file.
@@ -196,27 +170,9 @@ pub async fn delete(engine: &Arc<Engine>, session: &mut Session, del: Delete) ->
                 let id = ids
                     .pop()
                     .ok_or_else(|| Error::Internal("ran out of reserved rowset ids".into()))?;
-                let path = crate::store::table::rowset_path(&data_dir, tablet.tablet.id, id);
-                let dir = path
-                    .parent()
-                    .map(std::path::PathBuf::from)
-                    .unwrap_or_default();
                 let file =
-                    write_deletes(&dir, &format!("{id}.parquet"), gone).map_err(store_error)?;
-                out.push(LoadedRowset {
-                    partition_id: p.partition.id,
-                    rowset: RowsetMeta {
-                        id,
-                        tablet_id: tablet.tablet.id,
-                        start_version: 0,
-                        end_version: 0,
-                        rows: file.rows,
-                        bytes: file.bytes,
-                        sha256: file.sha256,
-                        content_checksum: file.checksum,
-                        kind: RowsetKind::Deletes,
-                    },
-                });
+                    write_deletes(&data_dir, tablet.tablet.id, id, gone).map_err(store_error)?;
+                out.push(file.loaded(p.partition.id, tablet.tablet.id, id, RowsetKind::Deletes));
             }
         }
         Ok(out)
@@ -225,26 +181,8 @@ pub async fn delete(engine: &Arc<Engine>, session: &mut Session, del: Delete) ->
     .map_err(|e| Error::Internal(format!("the DELETE task failed: {e}")))?;
     let rowsets = rowsets?;
     let deleted: u64 = rowsets.iter().map(|r| r.rowset.rows).sum();
-    let paths: Vec<_> = rowsets
-        .iter()
-        .map(|r| {
-            crate::store::table::rowset_path(
-                &engine.config.data_dir,
-                r.rowset.tablet_id,
-                r.rowset.id,
-            )
-        })
-        .collect();
-    if !rowsets.is_empty()
-        && let Err(e) = engine
-            .catalog
-            .commit_load(&db, &table_name, &tree, rowsets, &[])
-            .await
-    {
-        for p in paths {
-            let _ = std::fs::remove_file(p);
-        }
-        return Err(e.into());
+    if !rowsets.is_empty() {
+        super::insert::commit(engine, &db, &table_name, &tree, rowsets, &[]).await?;
     }
     engine.pins.release(writing).await;
     Ok(Outcome::Done {

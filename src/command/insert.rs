@@ -92,37 +92,17 @@ pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) ->
     let writing = engine.pins.pin(ids.iter().copied());
     // INSERT OVERWRITE replaces the partitions it names (all of them without PARTITION): it
     // loads as into empty partitions, and the commit drops what they held.
+    let chosen = tree.chosen_partitions(allowed.as_deref().unwrap_or_default())?;
     let replace: Vec<u64> = if ins.overwrite {
         tree.partitions
             .iter()
-            .filter(|p| {
-                allowed.as_ref().is_none_or(|names| {
-                    names
-                        .iter()
-                        .any(|n| n.eq_ignore_ascii_case(&p.partition.name))
-                })
-            })
-            .map(|p| p.partition.id)
+            .zip(&chosen)
+            .filter(|(_, chosen)| **chosen)
+            .map(|(p, _)| p.partition.id)
             .collect()
     } else {
         Vec::new()
     };
-    if let Some(names) = &allowed {
-        for name in names {
-            if !tree
-                .partitions
-                .iter()
-                .any(|p| p.partition.name.eq_ignore_ascii_case(name))
-            {
-                return Err(Error::Catalog(
-                    crate::catalog::CatalogError::UnknownPartition {
-                        partition: name.clone(),
-                        table: table_name.clone(),
-                    },
-                ));
-            }
-        }
-    }
     let mut loader = Loader::new(
         engine.config.data_dir.clone(),
         &tree,
@@ -137,32 +117,11 @@ pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) ->
     }
     let rows = loader.rows();
     let rowsets: Vec<LoadedRowset> = tokio::task::block_in_place(|| loader.finish())?;
-    let paths: Vec<_> = rowsets
-        .iter()
-        .map(|r| {
-            crate::store::table::rowset_path(
-                &engine.config.data_dir,
-                r.rowset.tablet_id,
-                r.rowset.id,
-            )
-        })
-        .collect();
     if let Err(e) = crate::failpoint::hit("load.before_catalog_commit").await {
-        for p in &paths {
-            let _ = std::fs::remove_file(p);
-        }
+        remove_files(engine, &rowsets);
         return Err(e.into());
     }
-    if let Err(e) = engine
-        .catalog
-        .commit_load(&db, &table_name, &tree, rowsets, &replace)
-        .await
-    {
-        for p in paths {
-            let _ = std::fs::remove_file(p);
-        }
-        return Err(e.into());
-    }
+    commit(engine, &db, &table_name, &tree, rowsets, &replace).await?;
     engine.pins.release(writing).await;
     if !replace.is_empty() {
         // The replaced rowsets' files go once no query reads them.
@@ -172,4 +131,36 @@ pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) ->
     Ok(Outcome::Done {
         affected_rows: rows,
     })
+}
+
+/// Commits a load's finished files (`Catalog::commit_load`); if the commit fails, the files go.
+pub(super) async fn commit(
+    engine: &Engine,
+    db: &str,
+    table: &str,
+    read: &crate::catalog::TableTree,
+    rowsets: Vec<LoadedRowset>,
+    replace: &[u64],
+) -> Result<()> {
+    let files: Vec<LoadedRowset> = rowsets.clone();
+    if let Err(e) = engine
+        .catalog
+        .commit_load(db, table, read, rowsets, replace)
+        .await
+    {
+        remove_files(engine, &files);
+        return Err(e.into());
+    }
+    Ok(())
+}
+
+/// Removes a load's files that no commit made part of a table.
+fn remove_files(engine: &Engine, rowsets: &[LoadedRowset]) {
+    for r in rowsets {
+        let _ = std::fs::remove_file(crate::store::table::rowset_path(
+            &engine.config.data_dir,
+            r.rowset.tablet_id,
+            r.rowset.id,
+        ));
+    }
 }

@@ -299,18 +299,22 @@ pub fn rows_matching(
     Ok(out)
 }
 
-/// Writes `rows` as the delete file `<dir>/<name>`: sorted, durable, its checksum the sum of
-/// the deleted rows' hashes. Blocking.
+/// Writes `rows` as delete file `id` of tablet `tablet_id`: sorted, durable, its checksum the
+/// sum of the deleted rows' hashes. Blocking.
 ///
 /// An entry is written once per deleted row, even when two data files of a tablet have the
 /// same bytes (a DUPLICATE KEY table loaded twice with the same rows): a position names a row
 /// of every file with that content, and a condition that deletes it from one deletes it from
 /// all, so each copy's row is one entry, and the file's row count is the rows it removes.
 pub fn write_deletes(
-    dir: &Path,
-    name: &str,
+    data_dir: &Path,
+    tablet_id: u64,
+    id: u64,
     mut rows: Vec<DeletedRow>,
 ) -> Result<RowsetFile, RowsetError> {
+    let path = rowset_path(data_dir, tablet_id, id);
+    let dir = path.parent().unwrap_or(data_dir);
+    let name = format!("{id}.parquet");
     rows.sort();
     let paths: StringArray = rows.iter().map(|r| Some(object_key(&r.file))).collect();
     let positions: Int64Array = rows
@@ -321,8 +325,8 @@ pub fn write_deletes(
         delete_schema(),
         vec![Arc::new(paths) as ArrayRef, Arc::new(positions) as ArrayRef],
     )
-    .map_err(|e| read_error(&dir.join(name), e))?;
-    let mut writer = RowsetWriter::create(dir, name, delete_schema(), None)?;
+    .map_err(|e| read_error(&path, e))?;
+    let mut writer = RowsetWriter::create(dir, &name, delete_schema(), None)?;
     writer.write(&batch)?;
     let mut file = writer.finish()?;
     file.checksum = rows.iter().fold(0u64, |acc, r| acc.wrapping_add(r.hash));
@@ -395,7 +399,7 @@ mod tests {
                 hash: 6,
             },
         ];
-        let file = write_deletes(dir.path(), "1.parquet", rows).unwrap();
+        let file = write_deletes(dir.path(), 7, 1, rows).unwrap();
         assert_eq!((file.rows, file.checksum), (2, 11));
         let (_p, builder) = open_reader(&file.path, None).unwrap();
         let batch = builder.build().unwrap().next().unwrap().unwrap();

@@ -30,7 +30,7 @@ use crate::catalog::TableTree;
 use crate::catalog::load::LoadedRowset;
 use crate::catalog::schema::{
     ColumnDefault, Datum, Distribution, PartitionBounds, Partitioning, RangeBound, RowsetKind,
-    RowsetMeta, TableMeta,
+    TableMeta,
 };
 
 /// Why rows could not be loaded. Nothing is committed when any of these happens.
@@ -326,25 +326,15 @@ impl Loader {
     }
 
     fn finish_into(&mut self, out: &mut Vec<LoadedRowset>) -> Result<(), LoadError> {
-        let loaded =
-            |target: &Target, id: u64, file: super::rowset::RowsetFile, kind| LoadedRowset {
-                partition_id: target.partition_id,
-                rowset: RowsetMeta {
-                    id,
-                    tablet_id: target.tablet_id,
-                    start_version: 0,
-                    end_version: 0,
-                    rows: file.rows,
-                    bytes: file.bytes,
-                    sha256: file.sha256,
-                    content_checksum: file.checksum,
-                    kind,
-                },
-            };
         for (_, (target, rowset_id, writer)) in std::mem::take(&mut self.writers) {
             let file = writer.finish()?;
             let sha256 = file.sha256.clone();
-            out.push(loaded(&target, rowset_id, file, RowsetKind::Data));
+            out.push(file.loaded(
+                target.partition_id,
+                target.tablet_id,
+                rowset_id,
+                RowsetKind::Data,
+            ));
             let Some(keyed) = &mut self.keyed else {
                 continue;
             };
@@ -375,10 +365,13 @@ impl Loader {
                 column: String::new(),
                 reason: "internal: ran out of reserved rowset ids".into(),
             })?;
-            let path = rowset_path(&self.data_dir, target.tablet_id, id);
-            let dir = path.parent().map(PathBuf::from).unwrap_or_default();
-            let file = write_deletes(&dir, &format!("{id}.parquet"), gone)?;
-            out.push(loaded(&target, id, file, RowsetKind::Deletes));
+            let file = write_deletes(&self.data_dir, target.tablet_id, id, gone)?;
+            out.push(file.loaded(
+                target.partition_id,
+                target.tablet_id,
+                id,
+                RowsetKind::Deletes,
+            ));
         }
         Ok(())
     }

@@ -42,6 +42,33 @@ pub struct RowsetFile {
     pub checksum: u64,
 }
 
+impl RowsetFile {
+    /// The catalog record of this finished file as rowset `id` of a tablet, before the commit
+    /// gives it a version.
+    pub fn loaded(
+        self,
+        partition_id: u64,
+        tablet_id: u64,
+        id: u64,
+        kind: crate::catalog::schema::RowsetKind,
+    ) -> crate::catalog::load::LoadedRowset {
+        crate::catalog::load::LoadedRowset {
+            partition_id,
+            rowset: crate::catalog::schema::RowsetMeta {
+                id,
+                tablet_id,
+                start_version: 0,
+                end_version: 0,
+                rows: self.rows,
+                bytes: self.bytes,
+                sha256: self.sha256,
+                content_checksum: self.checksum,
+                kind,
+            },
+        }
+    }
+}
+
 /// A rowset's temporary file, open only while a chunk goes to it: bytes gather in memory and
 /// go out [`WRITE_BUFFER_BYTES`] at a time, each time under a descriptor of the open-files
 /// budget ([`crate::open_files`]). A load writing into dozens of tablets at once therefore holds
