@@ -54,6 +54,10 @@ pub enum ColumnType {
     String,
     Date,
     DateTime,
+    /// A JSON document, stored as its normalized text (format version 2).
+    Json,
+    /// Bytes, at most `n` per value (format version 2).
+    Varbinary(u32),
 }
 
 /// The DECIMAL spelling the user chose (StarRocks stores them at different widths).
@@ -126,18 +130,26 @@ impl ColumnType {
     }
 
     /// StarRocks' name of the type in `SHOW PARTITIONS` ranges (`types: [DATE]`).
-    /// The most bytes a CHAR/VARCHAR value may hold; `None` for other types.
+    /// The most bytes a CHAR/VARCHAR/VARBINARY value may hold; `None` for other types.
     pub fn max_length(self) -> Option<u32> {
         match self {
-            ColumnType::Char(n) | ColumnType::Varchar(n) => Some(n),
+            ColumnType::Char(n) | ColumnType::Varchar(n) | ColumnType::Varbinary(n) => Some(n),
             _ => None,
         }
+    }
+
+    /// JSON and VARBINARY values cannot be key, partition or bucketing columns (StarRocks'
+    /// rule: they have no order to sort or hash by).
+    pub fn is_keyable(self) -> bool {
+        !matches!(self, ColumnType::Json | ColumnType::Varbinary(_))
     }
 
     /// The type as DDL writes it: `VARCHAR(20)`, `DECIMAL(10,2)`, `INT`.
     pub fn sql_text(self) -> String {
         match self {
-            ColumnType::Char(n) | ColumnType::Varchar(n) => format!("{}({n})", self.base_name()),
+            ColumnType::Char(n) | ColumnType::Varchar(n) | ColumnType::Varbinary(n) => {
+                format!("{}({n})", self.base_name())
+            }
             ColumnType::Decimal {
                 precision, scale, ..
             } => format!("DECIMAL({precision},{scale})"),
@@ -161,6 +173,8 @@ impl ColumnType {
             ColumnType::String => "STRING",
             ColumnType::Date => "DATE",
             ColumnType::DateTime => "DATETIME",
+            ColumnType::Json => "JSON",
+            ColumnType::Varbinary(_) => "VARBINARY",
         }
     }
 
@@ -182,6 +196,7 @@ impl ColumnType {
             }
             ColumnType::Char(n) => n,
             ColumnType::Varchar(_) | ColumnType::String => 20,
+            ColumnType::Json | ColumnType::Varbinary(_) => 36,
         }
     }
 }
@@ -615,7 +630,7 @@ pub fn default_key_columns(columns: &[ColumnMeta]) -> Vec<String> {
             }
             break;
         }
-        if column.data_type.is_floating() {
+        if column.data_type.is_floating() || !column.data_type.is_keyable() {
             break;
         }
         key.push(column.name.clone());
@@ -676,6 +691,12 @@ pub fn validate_table(table: &TableMeta) -> Result<(), CatalogError> {
         if column.data_type.is_floating() {
             return Err(invalid(format!(
                 "Key column '{name}' is {}: FLOAT and DOUBLE cannot be key columns; use DECIMAL",
+                column.data_type.base_name()
+            )));
+        }
+        if !column.data_type.is_keyable() {
+            return Err(invalid(format!(
+                "Key column '{name}' is {}: JSON and VARBINARY cannot be key columns",
                 column.data_type.base_name()
             )));
         }
@@ -768,9 +789,10 @@ pub fn validate_table(table: &TableMeta) -> Result<(), CatalogError> {
                     "Distribution column '{name}' is given twice"
                 )));
             }
-            if column.data_type.is_floating() {
+            if column.data_type.is_floating() || !column.data_type.is_keyable() {
                 return Err(invalid(format!(
-                    "Distribution column '{name}' is {}: FLOAT and DOUBLE cannot be bucketing columns",
+                    "Distribution column '{name}' is {}: FLOAT, DOUBLE, JSON and VARBINARY \
+                     cannot be bucketing columns",
                     column.data_type.base_name()
                 )));
             }
@@ -882,6 +904,16 @@ pub fn validate_value(ty: ColumnType, text: &str) -> Result<(), String> {
                 ));
             }
             Ok(())
+        }
+        ColumnType::Json => serde_json::from_str::<serde_json::Value>(text)
+            .map(|_| ())
+            .map_err(|e| format!("'{text}' is not valid JSON ({e})")),
+        ColumnType::Varbinary(n) => {
+            if text.len() > n as usize {
+                Err(format!("'{text}' is longer than the column's {n} bytes"))
+            } else {
+                Ok(())
+            }
         }
         other => Datum::parse(other, text).map(|_| ()),
     }

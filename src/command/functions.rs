@@ -89,6 +89,7 @@ pub async fn rewrite(stmt: &mut Statement, session: &Session, sleeps: Sleeps) ->
 pub fn register(ctx: &datafusion::prelude::SessionContext) {
     ctx.register_udf(ScalarUDF::from(IntegerCast::new(false)));
     ctx.register_udf(ScalarUDF::from(IntegerCast::new(true)));
+    crate::store::json::register(ctx);
 }
 
 /// A literal for a value (the session functions' results, `@@variables` in `server`).
@@ -272,6 +273,21 @@ fn rewrite_expr(expr: &mut Expr, session: &Session, slept: i64) -> Result<()> {
                     )));
                 }
             }
+        }
+        // `j -> path` is json_query (StarRocks, MySQL's JSON_EXTRACT); `j ->> path` the
+        // unquoted value (get_json_string).
+        Expr::BinaryOp {
+            left,
+            op:
+                op @ (sqlparser::ast::BinaryOperator::Arrow | sqlparser::ast::BinaryOperator::LongArrow),
+            right,
+        } => {
+            let name = if *op == sqlparser::ast::BinaryOperator::Arrow {
+                "json_query"
+            } else {
+                "get_json_string"
+            };
+            Some(call(name, vec![take(left), take(right)]))
         }
         Expr::Cast {
             kind: CastKind::Cast,

@@ -422,8 +422,11 @@ fn column_from_ast(c: &sql::ColumnDef) -> Result<ColumnMeta> {
     })
 }
 
+/// The longest VARBINARY value, and the length of a VARBINARY without one (StarRocks').
+const MAX_VARBINARY_LENGTH: u32 = 1_048_576;
+
 /// Resolves lengths and precisions StarRocks' way: CHAR and VARCHAR default to 1, DECIMAL to
-/// (10, 0) (or the spelling's maximum precision when smaller).
+/// (10, 0) (or the spelling's maximum precision when smaller), VARBINARY to its maximum.
 fn type_from_ast(t: sql::DataType) -> ColumnType {
     use sql::DataType as D;
     match t {
@@ -458,6 +461,8 @@ fn type_from_ast(t: sql::DataType) -> ColumnType {
         D::String => ColumnType::String,
         D::Date => ColumnType::Date,
         D::DateTime => ColumnType::DateTime,
+        D::Json => ColumnType::Json,
+        D::Varbinary(n) => ColumnType::Varbinary(n.unwrap_or(MAX_VARBINARY_LENGTH)),
     }
 }
 
@@ -492,6 +497,8 @@ pub(crate) fn type_to_ast(t: ColumnType) -> sql::DataType {
         ColumnType::String => D::String,
         ColumnType::Date => D::Date,
         ColumnType::DateTime => D::DateTime,
+        ColumnType::Json => D::Json,
+        ColumnType::Varbinary(n) => D::Varbinary(Some(n)),
     }
 }
 

@@ -16,7 +16,7 @@ use crate::catalog::schema::RowsetKind;
 use crate::catalog::{ColumnMeta, Distribution, KeyDesc, PartitionBounds, Partitioning};
 
 /// The newest manifest format this backstop writes and reads. Version 2 added UNIQUE and
-/// PRIMARY KEY tables and delete files; a snapshot that has neither is still written as
+/// PRIMARY KEY tables, delete files, and JSON and VARBINARY columns; a snapshot that has neither is still written as
 /// version 1, which older backstops read.
 pub const FORMAT_VERSION: u32 = 2;
 
@@ -24,6 +24,12 @@ pub const FORMAT_VERSION: u32 = 2;
 pub fn needed_version(tables: &[ManifestTable]) -> u32 {
     let v2 = tables.iter().any(|t| {
         t.key.model != crate::catalog::KeyModel::Duplicate
+            || t.columns.iter().any(|c| {
+                matches!(
+                    c.data_type,
+                    crate::catalog::ColumnType::Json | crate::catalog::ColumnType::Varbinary(_)
+                )
+            })
             || t.partitions
                 .iter()
                 .flat_map(|p| &p.tablets)

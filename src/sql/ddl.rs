@@ -98,6 +98,10 @@ pub enum DataType {
     String,
     Date,
     DateTime,
+    /// `JSON`
+    Json,
+    /// `VARBINARY[(n)]` (also `BINARY[(n)]`, StarRocks' synonym)
+    Varbinary(Option<u32>),
 }
 
 /// Which DECIMAL spelling (StarRocks maps them to different storage widths).
@@ -306,6 +310,8 @@ impl fmt::Display for DataType {
             DataType::String => f.write_str("STRING"),
             DataType::Date => f.write_str("DATE"),
             DataType::DateTime => f.write_str("DATETIME"),
+            DataType::Json => f.write_str("JSON"),
+            DataType::Varbinary(n) => length(f, "VARBINARY", n),
         }
     }
 }
@@ -375,6 +381,8 @@ impl DataType {
             DataType::String => "varchar(65533)".into(),
             DataType::Date => "date".into(),
             DataType::DateTime => "datetime".into(),
+            DataType::Json => "json".into(),
+            DataType::Varbinary(n) => length("varbinary", n),
         }
     }
 }
@@ -672,7 +680,8 @@ impl fmt::Display for TruncateTable {
 
 const SUPPORTED_TYPES: &str = "BOOLEAN, TINYINT, SMALLINT, INT, BIGINT, LARGEINT, FLOAT, DOUBLE, \
                                DECIMAL[(p[, s])], DECIMALV2, DECIMAL32, DECIMAL64, DECIMAL128, \
-                               CHAR[(n)], VARCHAR[(n)], STRING, DATE, DATETIME";
+                               CHAR[(n)], VARCHAR[(n)], STRING, DATE, DATETIME, JSON, \
+                               VARBINARY[(n)]";
 
 /// MySQL and StarRocks column types backstop does not store, with what to use instead: a
 /// CREATE TABLE naming one fails with 1235 (not a syntax error), naming the type.
@@ -683,13 +692,10 @@ const UNSUPPORTED_TYPES: &[(&str, &str)] = &[
     ("MEDIUMINT", "use INT"),
     ("BIT", "use BOOLEAN or BIGINT"),
     ("SERIAL", "use BIGINT NOT NULL (there is no AUTO_INCREMENT)"),
-    ("BINARY", "use VARCHAR or STRING"),
-    ("VARBINARY", "use VARCHAR or STRING"),
-    ("TINYBLOB", "use STRING"),
-    ("BLOB", "use STRING"),
-    ("MEDIUMBLOB", "use STRING"),
-    ("LONGBLOB", "use STRING"),
-    ("JSON", "use STRING"),
+    ("TINYBLOB", "use VARBINARY"),
+    ("BLOB", "use VARBINARY"),
+    ("MEDIUMBLOB", "use VARBINARY"),
+    ("LONGBLOB", "use VARBINARY"),
     ("ENUM", "use VARCHAR"),
     ("SET", "use VARCHAR"),
     ("GEOMETRY", "use STRING"),
@@ -931,6 +937,8 @@ impl BackstopParser<'_> {
             "STRING" | "TEXT" | "TINYTEXT" | "MEDIUMTEXT" | "LONGTEXT" => DataType::String,
             "DATE" => DataType::Date,
             "DATETIME" => DataType::DateTime,
+            "JSON" => DataType::Json,
+            "VARBINARY" | "BINARY" => DataType::Varbinary(None),
             _ => {
                 return self.error_here(format!(
                     "Column type {word} (column {column}) is not supported; supported types: {SUPPORTED_TYPES}"
@@ -1015,6 +1023,7 @@ impl BackstopParser<'_> {
             }
             DataType::Char(_) => DataType::Char(self.parse_optional_length()?),
             DataType::Varchar(_) => DataType::Varchar(self.parse_optional_length()?),
+            DataType::Varbinary(_) => DataType::Varbinary(self.parse_optional_length()?),
             DataType::Decimal { kind, .. } => {
                 let (mut precision, mut scale) = (None, None);
                 if self.consume(&Token::LParen) {

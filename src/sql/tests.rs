@@ -974,23 +974,23 @@ fn create_table_errors() {
         e.message,
         "Column type INTT (column j) is not supported; supported types: BOOLEAN, TINYINT, SMALLINT, INT, BIGINT, \
          LARGEINT, FLOAT, DOUBLE, DECIMAL[(p[, s])], DECIMALV2, DECIMAL32, DECIMAL64, DECIMAL128, CHAR[(n)], \
-         VARCHAR[(n)], STRING, DATE, DATETIME"
+         VARCHAR[(n)], STRING, DATE, DATETIME, JSON, VARBINARY[(n)]"
     );
     assert_eq!((e.line, e.column), (2, 5));
     assert!(!e.unsupported);
     // Known MySQL and StarRocks types backstop does not store: 1235, naming the type.
     for (sql, want) in [
         (
-            "CREATE TABLE t (k INT,\n  j JSON)",
-            "Column type JSON (column j) is not supported by backstop; use STRING",
+            "CREATE TABLE t (k INT,\n  j ENUM('a', 'b'))",
+            "Column type ENUM('a', 'b') (column j) is not supported by backstop; use VARCHAR",
         ),
         (
             "CREATE TABLE t (ts TIMESTAMP)",
             "Column type TIMESTAMP (column ts) is not supported by backstop; use DATETIME (microseconds, no time zone)",
         ),
         (
-            "CREATE TABLE t (b VARBINARY(10))",
-            "Column type VARBINARY(10) (column b) is not supported by backstop; use VARCHAR or STRING",
+            "CREATE TABLE t (b LONGBLOB)",
+            "Column type LONGBLOB (column b) is not supported by backstop; use VARBINARY",
         ),
         (
             "CREATE TABLE t (d DATETIME(6))",

@@ -427,6 +427,22 @@ impl Loader {
             if !column.nullable && array.null_count() > 0 {
                 return Err(LoadError::NullInNotNull(column.name.clone()));
             }
+            let array = if column.data_type == crate::catalog::ColumnType::Json {
+                super::json::normalize_column(&array).map_err(bad)?
+            } else {
+                array
+            };
+            if let (DataType::Binary, Some(limit)) = (&ty, column.data_type.max_length()) {
+                let bytes = array.as_binary::<i32>();
+                if let Some(row) = (0..bytes.len())
+                    .find(|&i| bytes.is_valid(i) && bytes.value(i).len() > limit as usize)
+                {
+                    return Err(bad(format!(
+                        "the value of row {} is longer than {limit} bytes",
+                        row + 1
+                    )));
+                }
+            }
             if let (DataType::Utf8, Some(limit)) = (&ty, column.data_type.max_length()) {
                 let strings = array.as_string::<i32>();
                 if let Some(long) = strings.iter().flatten().find(|s| s.len() > limit as usize) {

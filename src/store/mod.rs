@@ -7,6 +7,7 @@
 //!   touched tablet;
 //! - [`checksum`]: the order-independent row checksum behind `CHECKSUM TABLE`;
 //! - [`table`]: the query provider over a table's rowsets, with partition pruning ([`prune`]);
+//! - [`json`]: JSON values' stored form and the JSON functions;
 //! - [`keyed`]: deleted rows (PRIMARY/UNIQUE KEY upserts, DELETE, UPDATE) as Iceberg
 //!   position-delete files beside the immutable data files;
 //! - [`pins`]: who still needs which rowset file, and the collector that deletes the rest.
@@ -15,6 +16,7 @@
 
 pub mod checksum;
 pub mod files;
+pub mod json;
 pub mod keyed;
 pub mod load;
 pub mod pins;

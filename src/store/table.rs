@@ -46,6 +46,9 @@ pub fn arrow_type(ty: ColumnType) -> DataType {
         ColumnType::Char(_) | ColumnType::Varchar(_) | ColumnType::String => DataType::Utf8,
         ColumnType::Date => DataType::Date32,
         ColumnType::DateTime => DataType::Timestamp(TimeUnit::Microsecond, None),
+        // JSON as its normalized text (what StarRocks' JSON functions and clients read).
+        ColumnType::Json => DataType::Utf8,
+        ColumnType::Varbinary(_) => DataType::Binary,
     }
 }
 

@@ -374,6 +374,11 @@ fn keyed_tables_back_up_incrementally_and_restore_on_a_second_server() {
              CREATE TABLE shop.log (k INT, msg STRING) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2;
              INSERT INTO shop.log VALUES (1, 'a'), (2, 'b'), (3, 'c'), (1, 'a');
              DELETE FROM shop.log WHERE k = 1;
+             CREATE TABLE shop.docs (k INT NOT NULL, doc JSON, raw VARBINARY(8)) PRIMARY KEY(k)
+                 DISTRIBUTED BY HASH(k) BUCKETS 2;
+             INSERT INTO shop.docs VALUES (1, '{{\"b\": [1, 2], \"a\": \"é\"}}', 'abc'), (2, '[null]', NULL);
+             INSERT INTO shop.docs VALUES (3, NULL, X'00FF10');
+             UPDATE shop.docs SET doc = parse_json('{{\"v\": 1}}') WHERE k = 2;
              BACKUP SNAPSHOT shop.s TO repo;",
             s3_props(&s3.endpoint(), s3.key()),
             values.join(", "),
@@ -405,11 +410,12 @@ fn keyed_tables_back_up_incrementally_and_restore_on_a_second_server() {
         "the backup after an UPDATE uploads only the files it wrote"
     );
 
-    let tables = ["orders", "latest", "log"];
+    let tables = ["orders", "latest", "log", "docs"];
     let queries = [
         "SELECT * FROM shop.orders ORDER BY id, d",
         "SELECT * FROM shop.latest ORDER BY k",
         "SELECT * FROM shop.log ORDER BY k, msg",
+        "SELECT k, doc, encode(raw, 'hex') FROM shop.docs ORDER BY k",
     ];
     let source: Vec<_> = queries.iter().map(|q| mysql(&a, q)).collect();
     assert_eq!(source[0].len(), 290);
@@ -417,6 +423,14 @@ fn keyed_tables_back_up_incrementally_and_restore_on_a_second_server() {
     assert_eq!(source[0][1][3], "1007");
     assert_eq!(source[1].len(), 10);
     assert_eq!(source[2].len(), 2);
+    assert_eq!(
+        source[3],
+        [
+            ["1", r#"{"a": "é", "b": [1, 2]}"#, "616263"],
+            ["2", r#"{"v": 1}"#, "NULL"],
+            ["3", "NULL", "00ff10"],
+        ]
+    );
     let sums: Vec<_> = tables
         .iter()
         .map(|t| mysql(&a, &format!("CHECKSUM TABLE shop.{t}"))[0][1].clone())

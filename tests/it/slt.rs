@@ -49,6 +49,7 @@ slt_files!(
     slt_metadata,
     slt_functions,
     slt_keyed,
+    slt_json,
 );
 
 /// Set `SLT_COMPLETE=1` to rewrite each file's expected results and errors with the daemon's
