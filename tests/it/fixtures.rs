@@ -140,6 +140,102 @@ async fn format_v1_snapshots_list_verify_and_restore() {
     );
 }
 
+/// Format version 2 (written 2026-12-06 by the commit that added JSON and VARBINARY):
+/// database `fx`, snapshot `snap_v2` of a partitioned PRIMARY KEY table after upserts, UPDATE
+/// and DELETE (`orders`), a UNIQUE KEY table with NULL keys (`latest`), a randomly distributed
+/// DUPLICATE KEY table after a DELETE (`log`) and a PRIMARY KEY table of JSON and VARBINARY
+/// (`docs`): data files and delete files.
+#[tokio::test]
+async fn format_v2_snapshots_list_verify_and_restore() {
+    const TS: &str = "2026-12-06-09-29-32-290";
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    let dir = daemon.scratch_dir().join("fixture-v2");
+    copy_tree(&fixture(2), &dir);
+    create_repo(&mut conn, "fixture", &dir).await;
+    assert_eq!(
+        rows(&mut conn, "SHOW SNAPSHOT ON fixture").await,
+        vec![text_row(&["snap_v2", TS, "OK"])]
+    );
+    let verified = rows(
+        &mut conn,
+        "VERIFY SNAPSHOT snap_v2 ON fixture PROPERTIES (\"sync\" = \"true\")",
+    )
+    .await;
+    let status = verified[0].last().cloned().flatten();
+    assert_eq!(status.as_deref(), Some("[OK]"), "VERIFY: {verified:?}");
+    exec(&mut conn, "CREATE DATABASE fx").await;
+    exec(
+        &mut conn,
+        &format!(
+            "RESTORE SNAPSHOT fx.snap_v2 FROM fixture PROPERTIES (\"backup_timestamp\" = \"{TS}\")"
+        ),
+    )
+    .await;
+    wait_finished(&mut conn, "RESTORE", "fx").await;
+    // What the writing server answered just before the backup.
+    for (table, sum) in [
+        ("orders", "8217233481936756835"),
+        ("latest", "15284004641801755302"),
+        ("log", "14255417017466452014"),
+        ("docs", "3447098624573529508"),
+    ] {
+        assert_eq!(
+            checksum(&mut conn, &format!("fx.{table}")).await,
+            sum,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT id, d, status, qty, amount FROM fx.orders ORDER BY id"
+        )
+        .await,
+        vec![
+            text_row(&["1", "2025-05-01", "new", "1", "10.00"]),
+            text_row(&["2", "2025-06-01", "paid", "2", "20.50"]),
+            text_row(&["3", "2026-01-02", "shipped", "30", "30.00"]),
+            text_row(&["4", "2026-03-04", "shipped", "40", "40.25"]),
+            text_row(&["6", "2026-12-31", "new", "6", "60.00"]),
+        ]
+    );
+    assert_eq!(
+        rows(&mut conn, "SELECT k, v FROM fx.latest ORDER BY k").await,
+        vec![
+            text_row(&["NULL", "n2"]),
+            text_row(&["1", "a2"]),
+            text_row(&["2", "b"]),
+        ]
+    );
+    assert_eq!(
+        rows(&mut conn, "SELECT k, msg FROM fx.log ORDER BY k").await,
+        vec![text_row(&["2", "y"]), text_row(&["3", "z"])]
+    );
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT k, doc, encode(raw, 'hex') FROM fx.docs ORDER BY k"
+        )
+        .await,
+        vec![
+            text_row(&["1", r#"{"a": {"x": "é"}, "b": [1, 2]}"#, "616263"]),
+            text_row(&["2", "[true, null]", "NULL"]),
+            text_row(&["3", "NULL", "00ff10"]),
+        ]
+    );
+    // The restored keyed table keeps upserting over the restored delete files.
+    exec(
+        &mut conn,
+        "INSERT INTO fx.orders VALUES (2, '2025-06-01', 'refunded', 2, 0)",
+    )
+    .await;
+    assert_eq!(
+        rows(&mut conn, "SELECT status FROM fx.orders WHERE id = 2").await,
+        vec![text_row(&["refunded"])]
+    );
+}
+
 fn text_row(values: &[&str]) -> Vec<Option<String>> {
     values
         .iter()
