@@ -511,3 +511,81 @@ async fn checksum_table_reads_like_mysql() {
     assert_eq!(w[0][1].as_deref(), Some("1146"));
     assert_eq!(w[0][2].as_deref(), Some("Table 'cs.nosuch' doesn't exist"));
 }
+
+/// Six clients upsert, UPDATE and DELETE overlapping keys of one PRIMARY KEY table at once:
+/// the per-table write lock serializes them, so every key is there once, the catalog's row
+/// count is what queries see, and the checksum is that of the same rows in a DUPLICATE KEY
+/// table. A restart changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_upserts_updates_and_deletes_keep_keys_unique() {
+    let mut daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    exec(
+        &mut conn,
+        "CREATE DATABASE k; CREATE TABLE k.t (k INT NOT NULL, v INT, who INT) PRIMARY KEY(k) \
+         DISTRIBUTED BY HASH(k) BUCKETS 3",
+    )
+    .await;
+    let mut clients = tokio::task::JoinSet::new();
+    for c in 0..6i64 {
+        let opts = daemon.opts();
+        clients.spawn(async move {
+            let mut conn = mysql_async::Conn::new(opts).await.unwrap();
+            for s in 0..15i64 {
+                let sql = match s % 5 {
+                    3 => format!(
+                        "UPDATE k.t SET v = v + 1, who = {c} WHERE k % 7 = {}",
+                        s % 7
+                    ),
+                    4 => format!("DELETE FROM k.t WHERE k % 11 = {}", (c + s) % 11),
+                    _ => {
+                        let rows: Vec<String> = (0..12)
+                            .map(|i| {
+                                format!("({}, {}, {c})", (c * 5 + s * 3 + i) % 40, s * 100 + i)
+                            })
+                            .collect();
+                        format!("INSERT INTO k.t VALUES {}", rows.join(", "))
+                    }
+                };
+                conn.query_drop(&sql)
+                    .await
+                    .unwrap_or_else(|e| panic!("client {c}: {sql}: {e}"));
+            }
+        });
+    }
+    while let Some(done) = clients.join_next().await {
+        done.unwrap();
+    }
+    let before = keyed_invariants(&mut conn).await;
+    drop(conn);
+    daemon.restart();
+    let mut conn = daemon.conn().await;
+    assert_eq!(keyed_invariants(&mut conn).await, before, "after a restart");
+}
+
+/// What must hold of `k.t` however its writes interleaved; returns its rows.
+async fn keyed_invariants(conn: &mut Conn) -> Vec<Vec<Option<String>>> {
+    let counts = rows(conn, "SELECT count(*), count(DISTINCT k) FROM k.t").await;
+    assert_eq!(
+        counts[0][0], counts[0][1],
+        "a key is there twice: {counts:?}"
+    );
+    let n: u64 = counts[0][0].clone().unwrap().parse().unwrap();
+    assert!(n > 0);
+    let catalog: u64 = rows(conn, "SHOW PARTITIONS FROM k.t")
+        .await
+        .iter()
+        .map(|r| r[16].clone().unwrap().parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(catalog, n, "the catalog's row count");
+    let sum = rows(conn, "CHECKSUM TABLE k.t").await[0][1].clone();
+    exec(
+        conn,
+        "DROP TABLE IF EXISTS k.copy; CREATE TABLE k.copy (k INT NOT NULL, v INT, who INT) \
+         DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1; \
+         INSERT INTO k.copy SELECT * FROM k.t",
+    )
+    .await;
+    assert_eq!(rows(conn, "CHECKSUM TABLE k.copy").await[0][1], sum);
+    rows(conn, "SELECT * FROM k.t ORDER BY k").await
+}
