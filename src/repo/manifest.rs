@@ -602,6 +602,37 @@ mod tests {
     }
 
     #[test]
+    fn versions_follow_what_a_snapshot_holds() {
+        let mut m = parse(REAL.as_bytes(), LABEL, TIMESTAMP).unwrap();
+        assert_eq!(needed_version(&m.tables), 1, "DUPLICATE KEY tables only");
+        // A delete file: version 2 is needed, and a version-1 manifest with one is damaged.
+        let tablet = m
+            .tables
+            .iter_mut()
+            .flat_map(|t| &mut t.partitions)
+            .flat_map(|p| &mut p.tablets)
+            .find(|t| !t.rowsets.is_empty())
+            .unwrap();
+        let mut deletes = tablet.rowsets[0].clone();
+        deletes.rows = 0;
+        deletes.checksum = 0;
+        tablet.deletes.push(deletes);
+        assert_eq!(needed_version(&m.tables), 2);
+        let as_v1 = serde_json::to_vec(&m).unwrap();
+        let err = parse(&as_v1, LABEL, TIMESTAMP).unwrap_err();
+        assert!(err.contains("format version 1, which cannot hold"), "{err}");
+        m.format_version = 2;
+        parse(&serde_json::to_vec(&m).unwrap(), LABEL, TIMESTAMP).unwrap();
+        // Keyed tables and JSON columns need it too.
+        let mut m = parse(REAL.as_bytes(), LABEL, TIMESTAMP).unwrap();
+        m.tables[1].columns[0].data_type = crate::catalog::ColumnType::Json;
+        assert_eq!(needed_version(&m.tables), 2);
+        let mut m = parse(REAL.as_bytes(), LABEL, TIMESTAMP).unwrap();
+        m.tables[1].key.model = crate::catalog::KeyModel::Unique;
+        assert_eq!(needed_version(&m.tables), 2);
+    }
+
+    #[test]
     fn labels() {
         for ok in ["s", "sr_member_backup", "a b", "Ünïcode", "a.b", "..."] {
             assert!(is_valid_label(ok), "{ok}");

@@ -46,14 +46,16 @@ fn manifest(root: &Path, label: &str, ts: &str) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
-/// (table, partition, bucket, object, size) of every rowset a manifest names.
+/// (table, partition, bucket, object, size) of every rowset a manifest names, data and delete
+/// files.
 fn manifest_rowsets(root: &Path, label: &str, ts: &str) -> Vec<(String, String, u64, String, u64)> {
     let m = manifest(root, label, ts);
     let mut out = Vec::new();
     for t in m["tables"].as_array().unwrap() {
         for p in t["partitions"].as_array().unwrap() {
             for tablet in p["tablets"].as_array().unwrap() {
-                for r in tablet["rowsets"].as_array().unwrap() {
+                let deletes = tablet["deletes"].as_array().cloned().unwrap_or_default();
+                for r in tablet["rowsets"].as_array().unwrap().iter().chain(&deletes) {
                     out.push((
                         t["name"].as_str().unwrap().to_string(),
                         p["name"].as_str().unwrap().to_string(),
@@ -261,6 +263,68 @@ async fn drop_frees_exactly_what_no_other_snapshot_needs() {
     );
     assert_objects_consistent(&root, true, "after dropping daily");
     assert_restores(&mut c, &root, "weekly", &weekly, "weekly2").await;
+}
+
+/// A PRIMARY KEY table's snapshots hold delete files: dropping the older snapshot frees the
+/// data and delete files only it names, keeps those the newer one shares, and the newer one
+/// still restores to its checksum.
+#[tokio::test]
+async fn drop_collects_delete_files_like_data_files() {
+    let d = daemon("0", &[]);
+    let mut c = d.conn().await;
+    exec(
+        &mut c,
+        "CREATE DATABASE shop; CREATE TABLE shop.sr_member (sr_id INT NOT NULL, name STRING) \
+         PRIMARY KEY(sr_id) DISTRIBUTED BY HASH(sr_id) BUCKETS 2; \
+         INSERT INTO shop.sr_member VALUES (1, 'a'), (2, 'b'), (3, 'c'), (4, 'd'); \
+         INSERT INTO shop.sr_member VALUES (1, 'a2'); DELETE FROM shop.sr_member WHERE sr_id = 2",
+    )
+    .await;
+    let root = scratch_repo(&d, &mut c, "repo").await;
+    let ts1 = backup(&mut c, "shop", "daily", "repo", "").await;
+    assert!(
+        !manifest(&root, "daily", &ts1)["tables"][0]["partitions"][0]["tablets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["deletes"].is_null()),
+        "the snapshot has delete files"
+    );
+    exec(
+        &mut c,
+        "TRUNCATE TABLE shop.sr_member; INSERT INTO shop.sr_member VALUES (7, 'x'), (8, 'y'); \
+         UPDATE shop.sr_member SET name = 'z' WHERE sr_id = 7",
+    )
+    .await;
+    let ts2 = backup(&mut c, "shop", "daily", "repo", "").await;
+    let only_ts1: BTreeSet<String> = manifest_objects(&root, "daily", &ts1)
+        .into_keys()
+        .filter(|k| !manifest_objects(&root, "daily", &ts2).contains_key(k))
+        .collect();
+    assert!(!only_ts1.is_empty());
+    let (snaps, status) = drop_snapshot(
+        &mut c,
+        &format!("DROP SNAPSHOT daily ON repo WHERE TIMESTAMP = '{ts1}'"),
+    )
+    .await;
+    assert_eq!(snaps[0].1, only_ts1.len() as u64, "{snaps:?}");
+    assert!(status.starts_with("DONE"), "{status}");
+    for key in &only_ts1 {
+        assert!(!root.join(key).exists(), "{key} was freed");
+    }
+    assert_objects_consistent(&root, true, "after dropping ts1");
+    assert_restores(&mut c, &root, "daily", &ts2, "restored").await;
+    assert_eq!(
+        rows(
+            &mut c,
+            "SELECT sr_id, name FROM shop.restored ORDER BY sr_id"
+        )
+        .await,
+        vec![
+            vec![Some("7".to_string()), Some("z".to_string())],
+            vec![Some("8".to_string()), Some("y".to_string())]
+        ]
+    );
 }
 
 #[tokio::test]
