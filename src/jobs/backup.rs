@@ -459,11 +459,18 @@ fn spawn_heartbeat(
     let heartbeat = Duration::from_millis(engine.config.lease_lifetime_ms().unsigned_abs() / 10);
     tokio::spawn(async move {
         let done = job.done_token();
+        // The refreshes are the job's requests too (its Progress counts them).
+        let observer: Arc<dyn crate::repo::retry::RetryObserver> = job.clone();
         loop {
             tokio::select! {
                 _ = done.cancelled() => return,
                 _ = tokio::time::sleep(heartbeat) => {
-                    if let Err(JobError::Failed(s)) = write_lease(&engine, &repo, &job).await {
+                    let written = crate::repo::retry::observed(
+                        Arc::clone(&observer),
+                        write_lease(&engine, &repo, &job),
+                    )
+                    .await;
+                    if let Err(JobError::Failed(s)) = written {
                         tracing::warn!(job = job.id(), error = %s.msg, "lease heartbeat failed");
                     }
                 }
