@@ -28,8 +28,9 @@ the same files through the same link, in one run.
 - every timed step starts after a sync, so none pays for the dirty pages of an earlier one;
 - per case (link x table): BACKUP MB/s against rclone, RESTORE MB/s against boto3, the
   re-backup's time as a fraction of the full one, the objects it uploaded and the storage
-  requests it made (from SHOW BACKUP's Progress); per table the daemon's peak memory; PASS /
-  FALL SHORT per target of issue 19.
+  requests it made (from SHOW BACKUP's Progress, cross-checked with the daemon's metrics); per
+  table the daemon's peak memory; the machine's load average over the run; PASS / FALL SHORT
+  per target of issue 19.
 
 Usage: bench/run backup [--gib 2] [--small-rowsets 1500] [--delay-ms 10]
                         [--cases loopback-large,loopback-small,delayed-large,delayed-small]
@@ -52,9 +53,12 @@ import boto3
 import pyarrow.parquet as pq
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
+from s3transfer.manager import TransferManager
+from s3transfer.subscribers import BaseSubscriber
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from benchlib import MIB, TABLE_DDL, Daemon, MemorySampler, S3sFs, dir_bytes, make_parquet, member_rows, rmtree  # noqa: E402
+from benchlib import (MIB, TABLE_DDL, Daemon, MemorySampler, S3sFs, dir_bytes, make_parquet,  # noqa: E402
+                      member_rows, rmtree)
 from delayproxy import DelayProxy  # noqa: E402
 from faultproxy import FaultProxy  # noqa: E402
 
@@ -142,8 +146,6 @@ def boto3_down(s3, endpoint, prefix, dest):
     client = s3_client(s3, endpoint)
     config = TransferConfig(max_concurrency=PARALLEL, multipart_chunksize=8 * MIB, multipart_threshold=8 * MIB,
                             use_threads=True)
-    from s3transfer.manager import TransferManager
-    from s3transfer.subscribers import BaseSubscriber
 
     class Size(BaseSubscriber):
         def __init__(self, size):
