@@ -1,11 +1,15 @@
-"""Shared pieces of backstop's benchmarks: input data, a release daemon with its peak memory,
-an s3s-fs server. Plain Python with pyarrow and pymysql (bench/run installs them)."""
+"""Shared pieces of backstop's benchmarks: input data, a release daemon with its peak memory and
+a sampler of its resident memory, an s3s-fs server. Plain Python with pyarrow and pymysql
+(bench/run installs them)."""
 
 import os
+import re
 import shutil
 import socket
 import subprocess
+import threading
 import time
+import urllib.request
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -19,22 +23,27 @@ ROWS_PER_GROUP = 1_000_000
 MIB = 1 << 20
 
 
+def member_rows(base, count):
+    """Rows `base` .. `base + count` of the benchmarks' table: ids, dates over 3 years, amounts,
+    cities, names. Deterministic, so runs compare."""
+    r = range(base, base + count)
+    return pa.table({
+        "id": pa.array(r, pa.int64()),
+        # 2022-01-01 + (0 .. 1094) days: three yearly partitions.
+        "reg_date": pa.array([18993 + (i * 7919) % 1095 for i in r], pa.int32()).cast(pa.date32()),
+        "amount": pa.array([((i * 2654435761) % 10_000_000) / 100 for i in r], pa.float64()),
+        "city": pa.array([(i * 40503) % 100_000 for i in r], pa.int32()),
+        "name": pa.array([f"member-{(i * 48271) % 1_000_003:07d}-{i % 977}" for i in r]),
+    })
+
+
 def make_parquet(path, gib):
-    """A Parquet file of about `gib` GiB: ids, dates over 3 years, amounts, cities, names.
-    Deterministic, so runs compare."""
+    """A Parquet file of about `gib` GiB of `member_rows`, snappy."""
     target = gib * (1 << 30)
     writer = None
     base = 0
     while True:
-        r = range(base, base + ROWS_PER_GROUP)
-        table = pa.table({
-            "id": pa.array(r, pa.int64()),
-            # 2022-01-01 + (0 .. 1094) days: three yearly partitions.
-            "reg_date": pa.array([18993 + (i * 7919) % 1095 for i in r], pa.int32()).cast(pa.date32()),
-            "amount": pa.array([((i * 2654435761) % 10_000_000) / 100 for i in r], pa.float64()),
-            "city": pa.array([(i * 40503) % 100_000 for i in r], pa.int32()),
-            "name": pa.array([f"member-{(i * 48271) % 1_000_003:07d}-{i % 977}" for i in r]),
-        })
+        table = member_rows(base, ROWS_PER_GROUP)
         if writer is None:
             writer = pq.ParquetWriter(path, table.schema, compression="snappy")
         writer.write_table(table)
@@ -65,20 +74,28 @@ def free_port():
 class Daemon:
     """A release backstop on a free port with its own data folder."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, metrics=False):
         if not os.path.isfile(BINARY):
             raise SystemExit(f"{BINARY} is missing: cargo build --release first")
         self.data_dir = data_dir
+        self.metrics_port = free_port() if metrics else None
         self.start()
 
     def start(self):
         self.port = free_port()
-        self.proc = subprocess.Popen(
-            [BINARY, "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}"],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )
-        self.proc.stdout.readline()  # "backstop listening on ..."
+        args = [BINARY, "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}"]
+        if self.metrics_port:
+            args += ["--metrics-listen", f"127.0.0.1:{self.metrics_port}"]
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        while not self.proc.stdout.readline().startswith("backstop listening"):
+            pass  # "backstop metrics on ..." comes first
         self.conn = pymysql.connect(host="127.0.0.1", port=self.port, user="root", autocommit=True)
+
+    def storage_requests(self):
+        """backstop_storage_requests_total by operation, from the metrics endpoint."""
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10).read().decode()
+        found = re.findall(r'^backstop_storage_requests_total\{op="([^"]+)"\} (\d+)$', text, re.M)
+        return {op: int(n) for op, n in found}
 
     def sql(self, text):
         with self.conn.cursor() as cur:
@@ -100,11 +117,7 @@ class Daemon:
             pass
 
     def peak_mib(self):
-        with open(f"/proc/{self.proc.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-        return 0.0
+        return proc_status_mib(self.proc.pid, "VmHWM")
 
     def wait_job(self, kind, db, timeout=3600):
         deadline = time.monotonic() + timeout
@@ -125,6 +138,46 @@ class Daemon:
         """The same data folder in a new process (its memory starts afresh)."""
         self.stop()
         self.start()
+
+
+def proc_status_mib(pid, field):
+    """A memory field of /proc/<pid>/status (VmRSS, VmHWM) in MiB; 0 once the process is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+class MemorySampler:
+    """Samples a process's VmRSS every `interval` seconds on a thread of its own and keeps the
+    highest sample of each phase (set `phase` as the steps go). VmHWM, read at the end, also
+    catches a peak between two samples."""
+
+    def __init__(self, pid, interval=0.02):
+        self.pid = pid
+        self.interval = interval
+        self.phase = "start"
+        self.peaks = {}  # phase -> highest VmRSS sample (MiB), in the order the phases came
+        self.samples = 0
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.stopping.is_set():
+            rss = proc_status_mib(self.pid, "VmRSS")
+            phase = self.phase
+            self.peaks[phase] = max(self.peaks.get(phase, 0.0), rss)
+            self.samples += 1
+            self.stopping.wait(self.interval)
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join()
 
 
 class S3sFs:
@@ -161,9 +214,10 @@ class S3sFs:
     def bucket(self, name):
         os.makedirs(os.path.join(self.data, name), exist_ok=True)
 
-    def properties(self):
+    def properties(self, endpoint=None):
+        """A repository's PROPERTIES for this server, reached at `endpoint` (default: directly)."""
         return (f'PROPERTIES ("aws.s3.access_key" = "{self.ACCESS}", "aws.s3.secret_key" = "{self.SECRET}", '
-                f'"aws.s3.endpoint" = "{self.endpoint}", "aws.s3.enable_path_style_access" = "true")')
+                f'"aws.s3.endpoint" = "{endpoint or self.endpoint}", "aws.s3.enable_path_style_access" = "true")')
 
     def stop(self):
         self.proc.terminate()
