@@ -324,51 +324,10 @@ impl ScalarUDFImpl for JsonFunction {
                     .map(|(row, v)| (!docs.is_null(row)).then(|| v.is_some()))
                     .collect::<BooleanArray>(),
             ),
-            Kind::GetInt => Arc::new(
-                results
-                    .iter()
-                    .map(|v| match v {
-                        Some(Value::Number(n)) => {
-                            n.as_i64().or_else(|| n.as_f64().map(|f| f as i64))
-                        }
-                        Some(Value::Bool(b)) => Some(i64::from(*b)),
-                        Some(Value::String(s)) => s.trim().parse().ok(),
-                        _ => None,
-                    })
-                    .collect::<Int64Array>(),
-            ),
-            Kind::GetDouble => Arc::new(
-                results
-                    .iter()
-                    .map(|v| match v {
-                        Some(Value::Number(n)) => n.as_f64(),
-                        Some(Value::String(s)) => s.trim().parse().ok(),
-                        _ => None,
-                    })
-                    .collect::<Float64Array>(),
-            ),
-            Kind::GetBool => Arc::new(
-                results
-                    .iter()
-                    .map(|v| match v {
-                        Some(Value::Bool(b)) => Some(*b),
-                        Some(Value::Number(n)) => n.as_f64().map(|f| f != 0.0),
-                        _ => None,
-                    })
-                    .collect::<BooleanArray>(),
-            ),
-            Kind::Length => Arc::new(
-                results
-                    .iter()
-                    .map(|v| {
-                        v.as_ref().map(|v| match v {
-                            Value::Array(a) => a.len() as i64,
-                            Value::Object(o) => o.len() as i64,
-                            _ => 1,
-                        })
-                    })
-                    .collect::<Int64Array>(),
-            ),
+            Kind::GetInt => Arc::new(each(&results, as_int).collect::<Int64Array>()),
+            Kind::GetDouble => Arc::new(each(&results, as_double).collect::<Float64Array>()),
+            Kind::GetBool => Arc::new(each(&results, as_bool).collect::<BooleanArray>()),
+            Kind::Length => Arc::new(each(&results, length).collect::<Int64Array>()),
             Kind::Keys => Arc::new(
                 results
                     .iter()
@@ -386,6 +345,48 @@ impl ScalarUDFImpl for JsonFunction {
         };
         Ok(ColumnarValue::Array(array))
     }
+}
+
+/// `convert` applied to each value found (NULL where none was).
+fn each<'a, T: 'a>(
+    results: &'a [Option<Value>],
+    convert: fn(&Value) -> Option<T>,
+) -> impl Iterator<Item = Option<T>> + 'a {
+    results.iter().map(move |v| v.as_ref().and_then(convert))
+}
+
+fn as_int(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Value::Bool(b) => Some(i64::from(*b)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn as_double(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn as_bool(v: &Value) -> Option<bool> {
+    match v {
+        Value::Bool(b) => Some(*b),
+        Value::Number(n) => n.as_f64().map(|f| f != 0.0),
+        _ => None,
+    }
+}
+
+/// Items of an array, keys of an object, 1 for a scalar.
+fn length(v: &Value) -> Option<i64> {
+    Some(match v {
+        Value::Array(a) => a.len() as i64,
+        Value::Object(o) => o.len() as i64,
+        _ => 1,
+    })
 }
 
 /// Normalizes every value of a loaded JSON column; the first invalid one is the error, with
