@@ -86,15 +86,7 @@ fn parse_path(path: &str) -> Result<Vec<Step>, String> {
         chars.next();
     } else if chars.peek().is_some() && chars.peek() != Some(&'.') && chars.peek() != Some(&'[') {
         // `a.b`: a path without its `$.`.
-        let mut key = String::new();
-        while let Some(&c) = chars.peek() {
-            if c == '.' || c == '[' {
-                break;
-            }
-            key.push(c);
-            chars.next();
-        }
-        steps.push(Step::Key(key));
+        steps.push(Step::Key(bare_key(&mut chars)));
     }
     while let Some(c) = chars.next() {
         match c {
@@ -111,14 +103,7 @@ fn parse_path(path: &str) -> Result<Vec<Step>, String> {
                     }
                     steps.push(Step::Key(key));
                 } else {
-                    let mut key = String::new();
-                    while let Some(&c) = chars.peek() {
-                        if c == '.' || c == '[' {
-                            break;
-                        }
-                        key.push(c);
-                        chars.next();
-                    }
+                    let key = bare_key(&mut chars);
                     if key.is_empty() {
                         return Err(bad("an empty key"));
                     }
@@ -152,6 +137,19 @@ fn parse_path(path: &str) -> Result<Vec<Step>, String> {
         }
     }
     Ok(steps)
+}
+
+/// An unquoted key: up to the next `.` or `[`.
+fn bare_key(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> String {
+    let mut key = String::new();
+    while let Some(&c) = chars.peek() {
+        if c == '.' || c == '[' {
+            break;
+        }
+        key.push(c);
+        chars.next();
+    }
+    key
 }
 
 fn at<'v>(value: &'v Value, steps: &[Step]) -> Option<&'v Value> {
