@@ -62,11 +62,11 @@ impl Catalog {
         let replace = replace.to_vec();
         let (db, table) = (db.to_string(), table.to_string());
         let table_id = read.table.id;
-        let read_versions: BTreeMap<u64, u64> = if read.table.key.model.is_unique()
-            || rowsets
-                .iter()
-                .any(|r| r.rowset.kind == super::schema::RowsetKind::Deletes)
-        {
+        // A keyed table's load replaced rows by key: nothing may have committed into its
+        // partitions since it read them. A DELETE elsewhere named positions in files it read:
+        // those files must still be there (a TRUNCATE or RESTORE in between removes them),
+        // while loads that only added files change nothing it decided.
+        let read_versions: BTreeMap<u64, u64> = if read.table.key.model.is_unique() {
             read.partitions
                 .iter()
                 .map(|p| (p.partition.id, p.partition.visible_version))
@@ -74,6 +74,18 @@ impl Catalog {
         } else {
             BTreeMap::new()
         };
+        let deleted_from: Vec<(u64, Vec<u64>)> = read
+            .partitions
+            .iter()
+            .flat_map(|p| &p.tablets)
+            .filter(|t| {
+                rowsets.iter().any(|r| {
+                    r.rowset.tablet_id == t.tablet.id
+                        && r.rowset.kind == super::schema::RowsetKind::Deletes
+                })
+            })
+            .map(|t| (t.tablet.id, t.rowsets.iter().map(|r| r.id).collect()))
+            .collect();
         self.write(move |txn| {
             let mut meta = MetaTables::open(txn)?;
             let current = meta.table(&db, &table)?;
@@ -83,6 +95,19 @@ impl Catalog {
                 )));
             }
             ensure_writable(&current)?;
+            for (tablet_id, ids) in &deleted_from {
+                for &id in ids {
+                    if !meta.has_rowset(*tablet_id, id)? {
+                        return Err(CatalogError::TableBusy {
+                            table: format!("{db}.{table}"),
+                            why: "its rows were replaced while this statement ran (TRUNCATE, \
+                                  INSERT OVERWRITE or RESTORE); nothing was changed: run the \
+                                  statement again"
+                                .into(),
+                        });
+                    }
+                }
+            }
             let mut by_partition: BTreeMap<u64, Vec<RowsetMeta>> = BTreeMap::new();
             for r in rowsets {
                 by_partition.entry(r.partition_id).or_default().push(r.rowset);

@@ -322,6 +322,15 @@ impl<'t> MetaTables<'t> {
         Ok(partition)
     }
 
+    /// Whether rowset `id` of tablet `tablet_id` is committed.
+    pub fn has_rowset(&self, tablet_id: u64, id: u64) -> Result<bool, CatalogError> {
+        Ok(self
+            .rowsets
+            .get((tablet_id, id))
+            .map_err(storage)?
+            .is_some())
+    }
+
     /// Removes every rowset of the partition's tablets; returns how many there were. The files
     /// become garbage for the store to delete once unpinned.
     pub fn clear_rowsets(&mut self, partition_id: u64) -> Result<u64, CatalogError> {

@@ -589,3 +589,51 @@ async fn keyed_invariants(conn: &mut Conn) -> Vec<Vec<Option<String>>> {
     assert_eq!(rows(conn, "CHECKSUM TABLE k.copy").await[0][1], sum);
     rows(conn, "SELECT * FROM k.t ORDER BY k").await
 }
+
+/// DELETEs on a DUPLICATE KEY table run beside loads into it: none fails for the loads'
+/// commits, each removes what it selected, and every loaded row stays.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletes_beside_loads_on_a_duplicate_key_table() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    exec(
+        &mut conn,
+        "CREATE DATABASE d; CREATE TABLE d.t (k INT, v INT) DUPLICATE KEY(k) \
+         DISTRIBUTED BY HASH(k) BUCKETS 2",
+    )
+    .await;
+    let negatives: Vec<String> = (1..=40).map(|i| format!("(-{i}, {i})")).collect();
+    exec(
+        &mut conn,
+        &format!("INSERT INTO d.t VALUES {}", negatives.join(", ")),
+    )
+    .await;
+    let opts = daemon.opts();
+    let loader = tokio::spawn(async move {
+        let mut conn = mysql_async::Conn::new(opts).await.unwrap();
+        for s in 0..30 {
+            conn.query_drop(format!(
+                "INSERT INTO d.t VALUES ({s}, {s}), ({}, {s})",
+                s + 1000
+            ))
+            .await
+            .unwrap();
+        }
+    });
+    for i in 0..10 {
+        exec(
+            &mut conn,
+            &format!("DELETE FROM d.t WHERE k < 0 AND v % 10 = {i}"),
+        )
+        .await;
+    }
+    loader.await.unwrap();
+    assert_eq!(
+        rows(&mut conn, "SELECT count(*) FROM d.t WHERE k < 0").await,
+        vec![vec![Some("0".to_string())]]
+    );
+    assert_eq!(
+        rows(&mut conn, "SELECT count(*) FROM d.t").await,
+        vec![vec![Some("60".to_string())]]
+    );
+}
