@@ -26,7 +26,7 @@ use crate::catalog::load::LoadedRowset;
 use crate::catalog::schema::{KeyModel, RowsetKind};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::store::keyed::{Deleted, key_of, rows_matching, rows_with_keys, write_deletes};
+use crate::store::keyed::{Deleted, KeyId, key_id, rows_matching, rows_with_keys, write_deletes};
 
 /// The one table a DELETE or UPDATE changes, with the partitions it names and its alias.
 struct Target {
@@ -242,7 +242,7 @@ async fn selected_keys(
     table: &crate::catalog::TableMeta,
     using: Option<&[TableWithJoins]>,
     cond: Option<&Expr>,
-) -> Result<HashMap<Vec<u8>, ()>> {
+) -> Result<HashMap<KeyId, ()>> {
     use futures::StreamExt;
     let qualifier = target.alias.clone().unwrap_or_else(|| table.name.clone());
     let columns: Vec<String> = table
@@ -276,8 +276,7 @@ async fn selected_keys(
         let batch = batch?;
         let columns: Vec<&dyn Array> = batch.columns().iter().map(|c| c.as_ref()).collect();
         for row in 0..batch.num_rows() {
-            key_of(&columns, row, &mut key);
-            keys.insert(key.clone(), ());
+            keys.insert(key_id(&columns, row, &mut key), ());
         }
     }
     Ok(keys)

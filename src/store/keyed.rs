@@ -147,9 +147,21 @@ pub fn selection(deleted: &BTreeSet<u64>, rows: u64) -> RowSelection {
     RowSelection::from(selectors)
 }
 
+/// A row's key as compared: the 128-bit xxh3 of [`key_of`]'s bytes. Kept instead of the bytes
+/// so that a load remembers 16 bytes per row, not the key itself plus an allocation (measured:
+/// +580 MiB for 11 million keys); two different keys collide with odds of about n²/2^129 (for
+/// a billion keys, 10^-21).
+pub type KeyId = u128;
+
+/// The [`KeyId`] of row `row` of the key columns `columns`; `scratch` is reused.
+pub fn key_id(columns: &[&dyn Array], row: usize, scratch: &mut Vec<u8>) -> KeyId {
+    key_of(columns, row, scratch);
+    twox_hash::XxHash3_128::oneshot(scratch)
+}
+
 /// The identity of a row's key: each key column's canonical value, length-prefixed, NULL
 /// distinct from every value.
-pub fn key_of(columns: &[&dyn Array], row: usize, out: &mut Vec<u8>) {
+fn key_of(columns: &[&dyn Array], row: usize, out: &mut Vec<u8>) {
     out.clear();
     let mut value = Vec::with_capacity(16);
     for column in columns {
@@ -224,7 +236,7 @@ pub fn rows_with_keys<V>(
     tablet: &TabletTree,
     deleted: &Deleted,
     key_columns: &[usize],
-    keys: &HashMap<Vec<u8>, V>,
+    keys: &HashMap<KeyId, V>,
 ) -> Result<Vec<DeletedRow>, RowsetError> {
     let mut out = Vec::new();
     if keys.is_empty() {
@@ -238,8 +250,7 @@ pub fn rows_with_keys<V>(
         for_each_live(&path, gone, Some(key_columns), |batch, positions| {
             let columns: Vec<&dyn Array> = batch.columns().iter().map(|c| c.as_ref()).collect();
             for (row, &pos) in positions.iter().enumerate() {
-                key_of(&columns, row, &mut key);
-                if keys.contains_key(&key) {
+                if keys.contains_key(&key_id(&columns, row, &mut key)) {
                     hits.insert(pos);
                 }
             }

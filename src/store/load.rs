@@ -78,7 +78,7 @@ struct Keyed {
 
 #[derive(Default)]
 struct KeysWritten {
-    last: HashMap<Vec<u8>, (u64, u64)>,
+    last: HashMap<super::keyed::KeyId, (u64, u64)>,
     replaced: Vec<(u64, u64)>,
     written: u64,
 }
@@ -282,6 +282,9 @@ impl Loader {
                     ),
                 );
             }
+            // A keyed table remembers each row's key; the rows' hashes it needs for that also
+            // give the file's checksum.
+            let mut checksum = None;
             if let Some(keyed) = &mut self.keyed {
                 let seen = keyed.keys.entry(tablet_id).or_default();
                 let hashes = super::checksum::row_hashes(&part);
@@ -291,17 +294,23 @@ impl Loader {
                     .filter_map(|&c| part.columns().get(c).map(|a| a.as_ref()))
                     .collect();
                 let mut key = Vec::with_capacity(32);
+                let mut sum = 0u64;
                 for (row, hash) in hashes.into_iter().enumerate() {
-                    super::keyed::key_of(&key_columns, row, &mut key);
+                    sum = sum.wrapping_add(hash);
+                    let id = super::keyed::key_id(&key_columns, row, &mut key);
                     let pos = seen.written + row as u64;
-                    if let Some(old) = seen.last.insert(key.clone(), (pos, hash)) {
+                    if let Some(old) = seen.last.insert(id, (pos, hash)) {
                         seen.replaced.push(old);
                     }
                 }
                 seen.written += part.num_rows() as u64;
+                checksum = Some(sum);
             }
             if let Some((_, _, writer)) = self.writers.get_mut(&tablet_id) {
-                writer.write(&part)?;
+                match checksum {
+                    Some(sum) => writer.write_with_checksum(&part, sum)?,
+                    None => writer.write(&part)?,
+                }
             }
         }
         self.rows += n as u64;

@@ -205,6 +205,16 @@ impl RowsetWriter {
     }
 
     pub fn write(&mut self, batch: &RecordBatch) -> Result<(), RowsetError> {
+        self.write_with_checksum(batch, batch_checksum(batch))
+    }
+
+    /// [`write`](Self::write) for a caller that has the rows' hashes already: `checksum` is
+    /// their wrapping sum ([`batch_checksum`]'s value).
+    pub fn write_with_checksum(
+        &mut self,
+        batch: &RecordBatch,
+        checksum: u64,
+    ) -> Result<(), RowsetError> {
         let writer = self.writer.as_mut().ok_or(RowsetError::Closed)?;
         writer.write(batch)?;
         // A load keeps one writer open per touched tablet; closing row groups at a modest size
@@ -214,7 +224,7 @@ impl RowsetWriter {
             writer.flush()?;
         }
         self.rows += batch.num_rows() as u64;
-        self.checksum = self.checksum.wrapping_add(batch_checksum(batch));
+        self.checksum = self.checksum.wrapping_add(checksum);
         Ok(())
     }
 
