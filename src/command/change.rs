@@ -87,8 +87,11 @@ pub async fn delete(engine: &Arc<Engine>, session: &mut Session, del: Delete) ->
     let target = single_table("DELETE", tables)?;
     let (db, table_name) = table::resolve(session, &target.name)?;
     let meta = engine.catalog.table(&db, &table_name).await?;
-    let _writing = engine.table_locks.lock(meta.id).await;
+    let _locked = engine.table_locks.lock(meta.id).await;
     let tree = engine.catalog.table_tree(&db, &table_name).await?;
+    // The files whose rows it deletes stay until it ends (a TRUNCATE beside it fails it at
+    // commit, never in the middle of a read).
+    let _reading = engine.pins.pin(tree.rowset_ids());
     let chosen = tree.chosen_partitions(&target.partitions)?;
     // A keyed table's rows are found by their keys, which a query selects: the condition may
     // then be anything a SELECT's WHERE can be (subqueries, USING's other tables). Other

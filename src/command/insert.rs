@@ -33,8 +33,10 @@ pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) ->
     let (db, table_name) = table::resolve(session, name)?;
     // A keyed table's load replaces rows by key: it runs alone among the table's writes, and
     // reads the table after the previous one committed.
-    let _writing = engine.table_locks_for(&db, &table_name).await?;
+    let locked = engine.table_locks_for(&db, &table_name).await?;
     let tree = engine.catalog.table_tree(&db, &table_name).await?;
+    // The rows a keyed load replaces are found in the files it read: they stay until it ends.
+    let _reading = locked.as_ref().map(|_| engine.pins.pin(tree.rowset_ids()));
     let columns = &tree.table.columns;
     let targets: Vec<usize> = if ins.columns.is_empty() {
         (0..columns.len()).collect()

@@ -59,7 +59,10 @@ pub fn delete_schema() -> SchemaRef {
 }
 
 fn read_error(path: &Path, e: impl std::fmt::Display) -> RowsetError {
-    RowsetError::io(path, std::io::Error::other(e.to_string()))
+    RowsetError::Read {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
 }
 
 /// Opens a rowset file for reading, under a descriptor of the open-files budget.
@@ -74,7 +77,7 @@ fn open_reader(
     RowsetError,
 > {
     let permit = crate::open_files::budget().acquire_blocking(1);
-    let file = File::open(path).map_err(|e| RowsetError::io(path, e))?;
+    let file = File::open(path).map_err(|e| read_error(path, e))?;
     let mut builder =
         ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| read_error(path, e))?;
     if let Some(columns) = projection {

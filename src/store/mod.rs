@@ -36,6 +36,8 @@ pub enum RowsetError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot read {}: {message}", path.display())]
+    Read { path: PathBuf, message: String },
     #[error("cannot encode Parquet: {0}")]
     Parquet(#[from] datafusion::parquet::errors::ParquetError),
     #[error("the rowset writer was already finished")]
