@@ -309,6 +309,22 @@ impl TableMeta {
             .find(|c| c.name.eq_ignore_ascii_case(name))
     }
 
+    /// The position of the column named `name` (case-insensitive).
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        self.columns
+            .iter()
+            .position(|c| c.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The positions of the key columns, in key order.
+    pub fn key_indices(&self) -> Vec<usize> {
+        self.key
+            .columns
+            .iter()
+            .filter_map(|k| self.column_index(k))
+            .collect()
+    }
+
     /// The partition column and its type, for partitioned tables.
     pub fn partition_column(&self) -> Option<&ColumnMeta> {
         self.partitioning.column().and_then(|c| self.column(c))

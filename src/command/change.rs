@@ -27,6 +27,7 @@ use crate::catalog::schema::{KeyModel, RowsetKind};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::store::keyed::{Deleted, KeyId, key_id, rows_matching, rows_with_keys, write_deletes};
+use crate::store::load::LoadError;
 
 /// The one table a DELETE or UPDATE changes, with the partitions it names and its alias.
 struct Target {
@@ -118,18 +119,7 @@ pub async fn delete(engine: &Arc<Engine>, session: &mut Session, del: Delete) ->
         ),
         (None, false) => (None, None),
     };
-    let key_columns: Vec<usize> = tree
-        .table
-        .key
-        .columns
-        .iter()
-        .filter_map(|k| {
-            tree.table
-                .columns
-                .iter()
-                .position(|c| c.name.eq_ignore_ascii_case(k))
-        })
-        .collect();
+    let key_columns = tree.table.key_indices();
     let tablets: usize = tree.partitions.iter().map(|p| p.tablets.len()).sum();
     let ids = engine.catalog.reserve_ids(tablets).await?;
     let writing = engine.pins.pin(ids.iter().copied());
@@ -161,20 +151,20 @@ pub async fn delete(engine: &Arc<Engine>, session: &mut Session, del: Delete) ->
                 continue;
             }
             for tablet in &p.tablets {
-                let deleted = Deleted::read(&data_dir, tablet).map_err(store_error)?;
+                let deleted = Deleted::read(&data_dir, tablet).map_err(LoadError::from)?;
                 let gone = match &keys {
                     Some(keys) => rows_with_keys(&data_dir, tablet, &deleted, &key_columns, keys),
                     None => rows_matching(&data_dir, tablet, &deleted, &matches),
                 }
-                .map_err(store_error)?;
+                .map_err(LoadError::from)?;
                 if gone.is_empty() {
                     continue;
                 }
                 let id = ids
                     .pop()
                     .ok_or_else(|| Error::Internal("ran out of reserved rowset ids".into()))?;
-                let file =
-                    write_deletes(&data_dir, tablet.tablet.id, id, gone).map_err(store_error)?;
+                let file = write_deletes(&data_dir, tablet.tablet.id, id, gone)
+                    .map_err(LoadError::from)?;
                 out.push(file.loaded(p.partition.id, tablet.tablet.id, id, RowsetKind::Deletes));
             }
         }
@@ -191,10 +181,6 @@ pub async fn delete(engine: &Arc<Engine>, session: &mut Session, del: Delete) ->
     Ok(Outcome::Done {
         affected_rows: deleted,
     })
-}
-
-fn store_error(e: crate::store::RowsetError) -> Error {
-    Error::Internal(e.to_string())
 }
 
 /// The WHERE condition of a DELETE as an expression over the table's rows, with backstop's
@@ -327,11 +313,7 @@ pub async fn update(engine: &Arc<Engine>, session: &mut Session, upd: Update) ->
             .and_then(|p| p.as_ident())
             .map(|i| i.value.clone())
             .unwrap_or_default();
-        let Some(i) = meta
-            .columns
-            .iter()
-            .position(|c| c.name.eq_ignore_ascii_case(&name))
-        else {
+        let Some(i) = meta.column_index(&name) else {
             return Err(Error::Catalog(
                 crate::catalog::CatalogError::UnknownColumn {
                     column: name,

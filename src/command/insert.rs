@@ -49,15 +49,12 @@ pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) ->
                         .and_then(|p| p.as_ident())
                         .map(|i| i.value.clone())
                         .unwrap_or_default();
-                columns
-                    .iter()
-                    .position(|col| col.name.eq_ignore_ascii_case(&wanted))
-                    .ok_or_else(|| {
-                        Error::Catalog(crate::catalog::CatalogError::UnknownColumn {
-                            column: wanted,
-                            table: table_name.clone(),
-                        })
+                tree.table.column_index(&wanted).ok_or_else(|| {
+                    Error::Catalog(crate::catalog::CatalogError::UnknownColumn {
+                        column: wanted,
+                        table: table_name.clone(),
                     })
+                })
             })
             .collect::<Result<_>>()?
     };

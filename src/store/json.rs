@@ -93,14 +93,8 @@ fn parse_path(path: &str) -> Result<Vec<Step>, String> {
             '.' => {
                 if chars.peek() == Some(&'"') {
                     chars.next();
-                    let mut key = String::new();
-                    loop {
-                        match chars.next() {
-                            Some('"') => break,
-                            Some(c) => key.push(c),
-                            None => return Err(bad("an unclosed quoted key")),
-                        }
-                    }
+                    let key =
+                        up_to(&mut chars, '"').ok_or_else(|| bad("an unclosed quoted key"))?;
                     steps.push(Step::Key(key));
                 } else {
                     let key = bare_key(&mut chars);
@@ -111,14 +105,7 @@ fn parse_path(path: &str) -> Result<Vec<Step>, String> {
                 }
             }
             '[' => {
-                let mut inside = String::new();
-                loop {
-                    match chars.next() {
-                        Some(']') => break,
-                        Some(c) => inside.push(c),
-                        None => return Err(bad("an unclosed [")),
-                    }
-                }
+                let inside = up_to(&mut chars, ']').ok_or_else(|| bad("an unclosed ["))?;
                 let inside = inside.trim();
                 if let Some(key) = inside
                     .strip_prefix(['\'', '"'])
@@ -137,6 +124,17 @@ fn parse_path(path: &str) -> Result<Vec<Step>, String> {
         }
     }
     Ok(steps)
+}
+
+/// The characters before the next `end`, which is consumed; `None` when there is none.
+fn up_to(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, end: char) -> Option<String> {
+    let mut text = String::new();
+    loop {
+        match chars.next()? {
+            c if c == end => return Some(text),
+            c => text.push(c),
+        }
+    }
 }
 
 /// An unquoted key: up to the next `.` or `[`.

@@ -25,7 +25,9 @@ use std::fs::File;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use datafusion::arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int64Array, RecordBatch, StringArray,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::parquet::arrow::PARQUET_FIELD_ID_META_KEY;
 use datafusion::parquet::arrow::ProjectionMask;
@@ -192,32 +194,24 @@ pub fn for_each_live(
     let mut at = 0u64;
     for batch in builder.build().map_err(|e| read_error(path, e))? {
         let batch = batch.map_err(|e| read_error(path, e))?;
-        let n = batch.num_rows() as u64;
-        let positions: Vec<u64> = (at..at + n).collect();
-        at += n;
-        let keep: Vec<u32> = positions
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| deleted.is_none_or(|d| !d.contains(p)))
-            .map(|(i, _)| i as u32)
-            .collect();
-        if keep.len() as u64 == n {
+        let positions: Vec<u64> = (at..at + batch.num_rows() as u64).collect();
+        at += batch.num_rows() as u64;
+        let Some(deleted) = deleted.filter(|d| positions.iter().any(|p| d.contains(p))) else {
             visit(&batch, &positions)?;
-        } else if !keep.is_empty() {
-            let indices = datafusion::arrow::array::UInt32Array::from(keep.clone());
-            let columns = batch
-                .columns()
-                .iter()
-                .map(|c| datafusion::arrow::compute::take(c.as_ref(), &indices, None))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| read_error(path, e))?;
-            let taken =
-                RecordBatch::try_new(batch.schema(), columns).map_err(|e| read_error(path, e))?;
-            let kept: Vec<u64> = keep
-                .iter()
-                .filter_map(|&i| positions.get(i as usize).copied())
-                .collect();
-            visit(&taken, &kept)?;
+            continue;
+        };
+        let live: BooleanArray = positions
+            .iter()
+            .map(|p| Some(!deleted.contains(p)))
+            .collect();
+        let kept = datafusion::arrow::compute::filter_record_batch(&batch, &live)
+            .map_err(|e| read_error(path, e))?;
+        let kept_positions: Vec<u64> = positions
+            .into_iter()
+            .filter(|p| !deleted.contains(p))
+            .collect();
+        if !kept_positions.is_empty() {
+            visit(&kept, &kept_positions)?;
         }
     }
     Ok(())
@@ -259,22 +253,11 @@ pub fn rows_with_keys<V>(
             }
             Ok(())
         })?;
-        if hits.is_empty() {
-            continue;
+        if !hits.is_empty() {
+            deletions(&path, &rowset.sha256, gone, &mut out, |_, positions| {
+                Ok(positions.iter().map(|p| hits.contains(p)).collect())
+            })?;
         }
-        for_each_live(&path, gone, None, |batch, positions| {
-            let hashes = row_hashes(batch);
-            for (pos, hash) in positions.iter().zip(hashes) {
-                if hits.contains(pos) {
-                    out.push(DeletedRow {
-                        file: rowset.sha256.clone(),
-                        pos: *pos,
-                        hash,
-                    });
-                }
-            }
-            Ok(())
-        })?;
     }
     Ok(out)
 }
@@ -290,27 +273,37 @@ pub fn rows_matching(
     let mut out = Vec::new();
     for rowset in tablet.rowsets.iter().filter(|r| r.kind == RowsetKind::Data) {
         let path = rowset_path(data_dir, tablet.tablet.id, rowset.id);
-        for_each_live(
-            &path,
-            deleted.of(&rowset.sha256),
-            None,
-            |batch, positions| {
-                let selected = matches(batch).map_err(|e| read_error(&path, e))?;
-                let hashes = row_hashes(batch);
-                for ((pos, hash), hit) in positions.iter().zip(hashes).zip(selected) {
-                    if hit {
-                        out.push(DeletedRow {
-                            file: rowset.sha256.clone(),
-                            pos: *pos,
-                            hash,
-                        });
-                    }
-                }
-                Ok(())
-            },
-        )?;
+        let gone = deleted.of(&rowset.sha256);
+        deletions(&path, &rowset.sha256, gone, &mut out, |batch, _| {
+            matches(batch)
+        })?;
     }
     Ok(out)
+}
+
+/// Adds to `out` the visible rows of data file `path` (content `sha256`) that `select` picks,
+/// batch by batch (given the batch and its rows' positions), each with its hash.
+fn deletions(
+    path: &Path,
+    sha256: &str,
+    gone: Option<&BTreeSet<u64>>,
+    out: &mut Vec<DeletedRow>,
+    mut select: impl FnMut(&RecordBatch, &[u64]) -> Result<Vec<bool>, String>,
+) -> Result<(), RowsetError> {
+    for_each_live(path, gone, None, |batch, positions| {
+        let picked = select(batch, positions).map_err(|e| read_error(path, e))?;
+        let hashes = row_hashes(batch);
+        for ((pos, hash), hit) in positions.iter().zip(hashes).zip(picked) {
+            if hit {
+                out.push(DeletedRow {
+                    file: sha256.to_string(),
+                    pos: *pos,
+                    hash,
+                });
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Writes `rows` as delete file `id` of tablet `tablet_id`: sorted, durable, its checksum the

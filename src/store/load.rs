@@ -80,7 +80,6 @@ struct Keyed {
 struct KeysWritten {
     last: HashMap<super::keyed::KeyId, (u64, u64)>,
     replaced: Vec<(u64, u64)>,
-    written: u64,
 }
 
 /// Rowset ids a load into `tree`'s table may need: one data file per tablet, and for a keyed
@@ -125,12 +124,7 @@ impl Loader {
         overwrite: bool,
     ) -> Self {
         let table = tree.table.clone();
-        let position = |name: &str| {
-            table
-                .columns
-                .iter()
-                .position(|c| c.name.eq_ignore_ascii_case(name))
-        };
+        let position = |name: &str| table.column_index(name);
         let bucket_columns = match &table.distribution {
             Distribution::Hash { columns, .. } => {
                 columns.iter().filter_map(|c| position(c)).collect()
@@ -168,12 +162,7 @@ impl Loader {
                 .collect()
         });
         let keyed = table.key.model.is_unique().then(|| Keyed {
-            key_columns: table
-                .key
-                .columns
-                .iter()
-                .filter_map(|c| position(c))
-                .collect(),
+            key_columns: table.key_indices(),
             tablets: tree
                 .partitions
                 .iter()
@@ -285,6 +274,7 @@ impl Loader {
             // A keyed table remembers each row's key; the rows' hashes it needs for that also
             // give the file's checksum.
             let mut checksum = None;
+            let written = self.writers.get(&tablet_id).map_or(0, |(_, _, w)| w.rows());
             if let Some(keyed) = &mut self.keyed {
                 let seen = keyed.keys.entry(tablet_id).or_default();
                 let hashes = super::checksum::row_hashes(&part);
@@ -298,12 +288,11 @@ impl Loader {
                 for (row, hash) in hashes.into_iter().enumerate() {
                     sum = sum.wrapping_add(hash);
                     let id = super::keyed::key_id(&key_columns, row, &mut key);
-                    let pos = seen.written + row as u64;
+                    let pos = written + row as u64;
                     if let Some(old) = seen.last.insert(id, (pos, hash)) {
                         seen.replaced.push(old);
                     }
                 }
-                seen.written += part.num_rows() as u64;
                 checksum = Some(sum);
             }
             if let Some((_, _, writer)) = self.writers.get_mut(&tablet_id) {
