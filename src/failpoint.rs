@@ -46,33 +46,25 @@ fn action(name: &str) -> Option<&'static str> {
 /// Passes through the failpoint `name`.
 #[cfg(debug_assertions)]
 pub async fn hit(name: &str) -> Result<(), Triggered> {
-    match action(name) {
-        Some("crash") => {
-            tracing::warn!(failpoint = name, "crashing at failpoint");
-            std::process::abort()
-        }
-        Some("error") => Err(Triggered(name.to_string())),
-        Some("panic") => panic!("failpoint {name}"),
-        Some("pause") => {
-            tracing::warn!(failpoint = name, "paused at failpoint");
-            let Some(dir) = std::env::var_os("BACKSTOP_FAILPOINT_DIR") else {
-                tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
-                return Ok(());
-            };
-            let dir = std::path::PathBuf::from(dir);
-            let _ = std::fs::write(dir.join(format!("{name}.reached")), b"");
-            let resume = dir.join(format!("{name}.resume"));
-            for _ in 0..36_000 {
-                if resume.exists() {
-                    tracing::warn!(failpoint = name, "resumed at failpoint");
-                    return Ok(());
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            Ok(())
-        }
-        _ => Ok(()),
+    if action(name) != Some("pause") {
+        return hit_blocking(name);
     }
+    tracing::warn!(failpoint = name, "paused at failpoint");
+    let Some(dir) = std::env::var_os("BACKSTOP_FAILPOINT_DIR") else {
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+        return Ok(());
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let _ = std::fs::write(dir.join(format!("{name}.reached")), b"");
+    let resume = dir.join(format!("{name}.resume"));
+    for _ in 0..36_000 {
+        if resume.exists() {
+            tracing::warn!(failpoint = name, "resumed at failpoint");
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(())
 }
 
 #[cfg(not(debug_assertions))]

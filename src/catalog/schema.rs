@@ -60,28 +60,7 @@ pub enum ColumnType {
     Varbinary(u32),
 }
 
-/// The DECIMAL spelling the user chose (StarRocks stores them at different widths).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DecimalKind {
-    Decimal,
-    DecimalV2,
-    Decimal32,
-    Decimal64,
-    Decimal128,
-}
-
-impl DecimalKind {
-    /// The largest precision this spelling holds.
-    pub fn max_precision(self) -> u32 {
-        match self {
-            DecimalKind::Decimal32 => 9,
-            DecimalKind::Decimal64 => 18,
-            DecimalKind::DecimalV2 => 27,
-            DecimalKind::Decimal | DecimalKind::Decimal128 => 38,
-        }
-    }
-}
+pub use crate::sql::DecimalKind;
 
 impl ColumnType {
     fn is_integer(self) -> bool {

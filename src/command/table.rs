@@ -19,9 +19,9 @@ use crate::catalog::schema::{
     DEFAULT_BUCKETS, DEFAULT_DECIMAL_PRECISION, REPLICATION_NUM, default_key_columns,
 };
 use crate::catalog::{
-    CatalogError, ColumnDefault, ColumnMeta, ColumnType, DecimalKind, Distribution,
-    INFORMATION_SCHEMA, KeyDesc, KeyModel, PartitionBounds, PartitionSpec, PartitionValuesSpec,
-    Partitioning, RangeBound, TableMeta, TableState, TableTree,
+    CatalogError, ColumnDefault, ColumnMeta, ColumnType, Distribution, INFORMATION_SCHEMA, KeyDesc,
+    KeyModel, PartitionBounds, PartitionSpec, PartitionValuesSpec, Partitioning, RangeBound,
+    TableMeta, TableState, TableTree,
 };
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -442,20 +442,11 @@ fn type_from_ast(t: sql::DataType) -> ColumnType {
             kind,
             precision,
             scale,
-        } => {
-            let kind = match kind {
-                sql::DecimalKind::Decimal => DecimalKind::Decimal,
-                sql::DecimalKind::DecimalV2 => DecimalKind::DecimalV2,
-                sql::DecimalKind::Decimal32 => DecimalKind::Decimal32,
-                sql::DecimalKind::Decimal64 => DecimalKind::Decimal64,
-                sql::DecimalKind::Decimal128 => DecimalKind::Decimal128,
-            };
-            ColumnType::Decimal {
-                kind,
-                precision: precision.unwrap_or(DEFAULT_DECIMAL_PRECISION.min(kind.max_precision())),
-                scale: scale.unwrap_or(0),
-            }
-        }
+        } => ColumnType::Decimal {
+            kind,
+            precision: precision.unwrap_or(DEFAULT_DECIMAL_PRECISION.min(kind.max_precision())),
+            scale: scale.unwrap_or(0),
+        },
         D::Char(n) => ColumnType::Char(n.unwrap_or(1)),
         D::Varchar(n) => ColumnType::Varchar(n.unwrap_or(1)),
         D::String => ColumnType::String,
@@ -482,13 +473,7 @@ pub(crate) fn type_to_ast(t: ColumnType) -> sql::DataType {
             precision,
             scale,
         } => D::Decimal {
-            kind: match kind {
-                DecimalKind::Decimal => sql::DecimalKind::Decimal,
-                DecimalKind::DecimalV2 => sql::DecimalKind::DecimalV2,
-                DecimalKind::Decimal32 => sql::DecimalKind::Decimal32,
-                DecimalKind::Decimal64 => sql::DecimalKind::Decimal64,
-                DecimalKind::Decimal128 => sql::DecimalKind::Decimal128,
-            },
+            kind,
             precision: Some(precision),
             scale: Some(scale),
         },
@@ -1333,7 +1318,7 @@ mod tests {
         assert_eq!(
             t.columns[1].data_type,
             ColumnType::Decimal {
-                kind: DecimalKind::Decimal,
+                kind: sql::DecimalKind::Decimal,
                 precision: 10,
                 scale: 0
             }

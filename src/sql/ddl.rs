@@ -104,8 +104,10 @@ pub enum DataType {
     Varbinary(Option<u32>),
 }
 
-/// Which DECIMAL spelling (StarRocks maps them to different storage widths).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which DECIMAL spelling (StarRocks maps them to different storage widths); also the
+/// catalog's and the manifest's, as lower-case text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DecimalKind {
     /// `DECIMAL` (also `NUMERIC`, `NUMBER`)
     Decimal,
@@ -424,6 +426,18 @@ impl ColumnDef {
 impl fmt::Display for ColumnDef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.write(f, false)
+    }
+}
+
+impl DecimalKind {
+    /// The largest precision this spelling holds.
+    pub fn max_precision(self) -> u32 {
+        match self {
+            DecimalKind::Decimal32 => 9,
+            DecimalKind::Decimal64 => 18,
+            DecimalKind::DecimalV2 => 27,
+            DecimalKind::Decimal | DecimalKind::Decimal128 => 38,
+        }
     }
 }
 
