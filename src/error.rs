@@ -25,6 +25,22 @@ pub enum Error {
     #[error("Column count doesn't match value count at row 1")]
     ColumnCount,
 
+    /// MySQL's ER_VIEW_WRONG_LIST: a view's column list and its query disagree.
+    #[error(
+        "In definition of view '{0}', the SELECT list and the column names list have different column counts"
+    )]
+    ViewColumnCount(String),
+
+    /// MySQL's ER_VIEW_INVALID: querying view `view` failed for `why`.
+    #[error(
+        "View '{view}' references invalid table(s) or column(s) or function(s) or definer/invoker of view lack rights to use them: {why}"
+    )]
+    ViewInvalid { view: String, why: String },
+
+    /// MySQL's ER_VIEW_RECURSIVE.
+    #[error("'{0}' contains view recursion")]
+    ViewRecursion(String),
+
     /// A statement that parses but that this version does not execute.
     #[error("{0}")]
     NotSupported(String),
@@ -151,12 +167,16 @@ impl Error {
                 crate::store::load::LoadError::Store(_) => (1105, "HY000"),
             },
             Error::ColumnCount => (1136, "21S01"),
+            Error::ViewColumnCount(_) => (1353, "HY000"),
+            Error::ViewInvalid { .. } => (1356, "HY000"),
+            Error::ViewRecursion(_) => (1462, "HY000"),
             Error::Catalog(e) => match e {
                 CatalogError::DatabaseExists(_) => (1007, "HY000"),
                 CatalogError::UnknownDatabase(_) => (1049, "42000"),
                 CatalogError::BadDatabaseName(..) => (1102, "42000"),
                 CatalogError::TableExists(_) => (1050, "42S01"),
                 CatalogError::UnknownTable(_) => (1146, "42S02"),
+                CatalogError::NotView(_) => (1347, "HY000"),
                 CatalogError::UnknownColumn { .. } => (1054, "42S22"),
                 CatalogError::DuplicateColumn(_) => (1060, "42S21"),
                 CatalogError::UnknownPartition { .. } => (1735, "HY000"),

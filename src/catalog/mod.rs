@@ -2,7 +2,7 @@
 //!
 //! It owns every piece of metadata that must survive a restart: the server's persistent id,
 //! databases, tables, partitions, tablets and rowsets ([`tables`], [`load`]), repositories
-//! ([`repos`]), job records ([`jobs`]), users and grants ([`users`]), and a restore's
+//! ([`repos`]), views ([`views`]), job records ([`jobs`]), users and grants ([`users`]), and a restore's
 //! one-transaction commit ([`restore`]). One logical change is one write transaction,
 //! committed durably before the statement returns.
 //!
@@ -20,6 +20,7 @@
 //! | `partitions` | `(table id, partition id)`   | [`PartitionMeta`] |
 //! | `tablets`    | `(partition id, tablet id)`  | [`TabletMeta`]   |
 //! | `rowsets`    | `(tablet id, rowset id)`     | [`RowsetMeta`]   |
+//! | `views`      | `(db id, view name)`         | [`views::ViewMeta`] |
 //! | `users`      | `(user name, host)`          | [`users::UserMeta`] |
 //! | `repositories` | repository name            | [`repos::RepositoryMeta`] |
 //! | `jobs`       | job id                       | a job record (JSON, `crate::scheduler`'s) |
@@ -56,6 +57,7 @@ pub mod restore;
 pub mod schema;
 pub mod tables;
 pub mod users;
+pub mod views;
 
 pub use schema::{
     ColumnDefault, ColumnMeta, ColumnType, Datum, DecimalKind, Distribution, KeyDesc, KeyModel,
@@ -96,6 +98,9 @@ pub enum CatalogError {
     /// `db.table`
     #[error("Table '{0}' doesn't exist")]
     UnknownTable(String),
+    /// `db.name`: a view statement named a table.
+    #[error("'{0}' is not VIEW")]
+    NotView(String),
     #[error("Unknown column '{column}' in '{table}'")]
     UnknownColumn { column: String, table: String },
     #[error("Duplicate column name '{0}'")]
@@ -168,6 +173,7 @@ impl Catalog {
             txn.open_table(PARTITIONS).map_err(storage)?;
             txn.open_table(TABLETS).map_err(storage)?;
             txn.open_table(ROWSETS).map_err(storage)?;
+            txn.open_table(views::VIEWS).map_err(storage)?;
             let mut meta = txn.open_table(META).map_err(storage)?;
             let existing = meta
                 .get("server_id")
@@ -266,6 +272,7 @@ impl Catalog {
                 None => return Err(CatalogError::UnknownDatabase(name)),
             };
             t.delete_tables_of(db.id)?;
+            t.delete_views_of(db.id)?;
             t.databases.remove(name.as_str()).map_err(storage)?;
             Ok(true)
         })

@@ -135,6 +135,9 @@ impl Catalog {
                         return Err(CatalogError::TableExists(table.meta.name.clone()));
                     }
                     (None, None) => {
+                        if super::views::name_taken(&t, db.id, &table.meta.name)? {
+                            return Err(CatalogError::TableExists(table.meta.name.clone()));
+                        }
                         let mut meta = table.meta.clone();
                         meta.db_id = db.id;
                         meta

@@ -139,11 +139,7 @@ pub fn table_named(
     db_id: u64,
     name: &str,
 ) -> Result<Option<TableMeta>, CatalogError> {
-    tables
-        .get((db_id, name))
-        .map_err(storage)?
-        .map(|v| decode(v.value()))
-        .transpose()
+    named(tables, db_id, name)
 }
 
 /// Every table of database `db_id`, by name.
@@ -151,8 +147,29 @@ pub fn tables_of(
     tables: &impl ReadableTable<NameKey, Json>,
     db_id: u64,
 ) -> Result<Vec<TableMeta>, CatalogError> {
+    named_in(tables, db_id)
+}
+
+/// The record `name` of database `db_id` in a `(db id, name)` table (tables, views).
+pub(crate) fn named<T: DeserializeOwned>(
+    records: &impl ReadableTable<NameKey, Json>,
+    db_id: u64,
+    name: &str,
+) -> Result<Option<T>, CatalogError> {
+    records
+        .get((db_id, name))
+        .map_err(storage)?
+        .map(|v| decode(v.value()))
+        .transpose()
+}
+
+/// Every record of database `db_id` in a `(db id, name)` table, by name.
+pub(crate) fn named_in<T: DeserializeOwned>(
+    records: &impl ReadableTable<NameKey, Json>,
+    db_id: u64,
+) -> Result<Vec<T>, CatalogError> {
     let mut out = Vec::new();
-    for entry in tables.range((db_id, "")..).map_err(storage)? {
+    for entry in records.range((db_id, "")..).map_err(storage)? {
         let (k, v) = entry.map_err(storage)?;
         if k.value().0 != db_id {
             break;
@@ -233,6 +250,7 @@ pub struct MetaTables<'t> {
     pub partitions: Table<'t, IdKey, Json>,
     pub tablets: Table<'t, IdKey, Json>,
     pub rowsets: Table<'t, IdKey, Json>,
+    pub views: Table<'t, NameKey, Json>,
 }
 
 impl<'t> MetaTables<'t> {
@@ -244,7 +262,13 @@ impl<'t> MetaTables<'t> {
             partitions: txn.open_table(PARTITIONS).map_err(storage)?,
             tablets: txn.open_table(TABLETS).map_err(storage)?,
             rowsets: txn.open_table(ROWSETS).map_err(storage)?,
+            views: txn.open_table(super::views::VIEWS).map_err(storage)?,
         })
+    }
+
+    /// The write transaction these tables belong to.
+    pub fn txn(&self) -> &'t WriteTransaction {
+        self.txn
     }
 
     /// The table `db`.`name`, or [`CatalogError::UnknownDatabase`] / [`CatalogError::UnknownTable`].
@@ -770,6 +794,13 @@ fn name_free(
     name: &str,
     if_not_exists: bool,
 ) -> Result<bool, CatalogError> {
+    if super::views::name_taken(t, db_id, name)? {
+        return if if_not_exists {
+            Ok(false)
+        } else {
+            Err(CatalogError::TableExists(name.to_string()))
+        };
+    }
     match table_named(&t.tables, db_id, name)? {
         None => Ok(true),
         Some(_) if if_not_exists => Ok(false),

@@ -23,7 +23,10 @@ use sqlparser::ast::{
 use super::table::{default_text, type_to_ast};
 use crate::catalog::INFORMATION_SCHEMA;
 use crate::catalog::TableTree;
-use crate::catalog::schema::{ColumnMeta, ColumnType, Distribution, KeyModel, PartitionBounds};
+use crate::catalog::schema::{
+    ColumnMeta, ColumnType, Distribution, KeyModel, PartitionBounds, TableMeta,
+};
+use crate::catalog::views::ViewMeta;
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 
@@ -454,9 +457,25 @@ pub async fn register(engine: &Engine, ctx: &SessionContext, sql: &str) -> Resul
     } else {
         Vec::new()
     };
+    let mut views = Vec::new();
+    if wanted
+        .iter()
+        .any(|t| matches!(*t, "tables" | "columns" | "views"))
+    {
+        for db in &databases {
+            views.extend(
+                engine
+                    .catalog
+                    .views(db)
+                    .await?
+                    .into_iter()
+                    .map(|v| (db.clone(), v)),
+            );
+        }
+    }
     for (name, columns) in TABLES {
         if wanted.contains(name) {
-            let rows = rows_of(name, &databases, &trees);
+            let rows = rows_of(name, &databases, &trees, &views);
             add(ctx, name, columns, rows)?;
         }
     }
@@ -479,7 +498,12 @@ async fn every_table(engine: &Engine, databases: &[String]) -> Result<Vec<(Strin
     Ok(out)
 }
 
-fn rows_of(name: &str, databases: &[String], trees: &[(String, TableTree)]) -> Vec<Vec<Cell>> {
+fn rows_of(
+    name: &str,
+    databases: &[String],
+    trees: &[(String, TableTree)],
+    views: &[(String, ViewMeta)],
+) -> Vec<Vec<Cell>> {
     match name {
         "schemata" => std::iter::once(INFORMATION_SCHEMA)
             .chain(databases.iter().map(String::as_str))
@@ -507,6 +531,7 @@ fn rows_of(name: &str, databases: &[String], trees: &[(String, TableTree)]) -> V
                 )
             })
             .chain(trees.iter().map(|(db, t)| table_row(db, t)))
+            .chain(views.iter().map(|(db, v)| view_table_row(db, v)))
             .collect(),
         "columns" => system_views()
             .flat_map(|(name, columns)| {
@@ -537,8 +562,37 @@ fn rows_of(name: &str, databases: &[String], trees: &[(String, TableTree)]) -> V
                     .columns
                     .iter()
                     .enumerate()
-                    .map(move |(i, c)| column_row(db, t, i, c))
+                    .map(move |(i, c)| column_row(db, &t.table, i, c))
             }))
+            .chain(views.iter().flat_map(|(db, v)| {
+                let table = v.as_table();
+                v.columns
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, c)| column_row(db, &table, i, c))
+                    .collect::<Vec<_>>()
+            }))
+            .collect(),
+        "views" => views
+            .iter()
+            .map(|(db, v)| {
+                vec![
+                    text("def"),
+                    text(db),
+                    text(&v.name),
+                    text(&v.definition),
+                    text("NONE"),
+                    text("NO"),
+                    text(&v.definer),
+                    text(if v.security_invoker {
+                        "INVOKER"
+                    } else {
+                        "DEFINER"
+                    }),
+                    text("utf8"),
+                    text("utf8_general_ci"),
+                ]
+            })
             .collect(),
         "statistics" => primary_key_columns(trees)
             .map(|(db, t, seq, column)| {
@@ -628,7 +682,7 @@ fn rows_of(name: &str, databases: &[String], trees: &[(String, TableTree)]) -> V
             .collect(),
         "engines" => vec![ENGINE.iter().map(|c| text(*c)).collect()],
         "tables_config" => trees.iter().map(|(db, t)| config_row(db, t)).collect(),
-        // Views, routines and foreign keys do not exist (yet): the tables are there, empty.
+        // Routines and foreign keys do not exist: the tables are there, empty.
         _ => Vec::new(),
     }
 }
@@ -702,8 +756,17 @@ fn type_numbers(ty: ColumnType) -> [Option<i64>; 5] {
     [length, length, precision, scale, datetime]
 }
 
-fn column_row(db: &str, tree: &TableTree, i: usize, c: &ColumnMeta) -> Vec<Cell> {
-    let t = &tree.table;
+/// The `tables` row of a view (MySQL's: no engine, no sizes; the comment is the view's, or
+/// MySQL's `VIEW`).
+fn view_table_row(db: &str, v: &ViewMeta) -> Vec<Cell> {
+    let mut row = padded(vec![text("def"), text(db), text(&v.name), text("VIEW")], 14);
+    row.push(Cell::Text(super::format_datetime_ms(v.created_ms)));
+    let mut row = padded(row, 20);
+    row.push(text(v.comment.as_deref().unwrap_or("VIEW")));
+    row
+}
+
+fn column_row(db: &str, t: &TableMeta, i: usize, c: &ColumnMeta) -> Vec<Cell> {
     let is_key = t
         .key
         .columns
@@ -933,7 +996,7 @@ mod tests {
     fn every_row_builder_fills_every_column() {
         // With no table, only the fixed tables have rows; each must have its table's width.
         for (name, columns) in TABLES {
-            for row in rows_of(name, &["d".to_string()], &[]) {
+            for row in rows_of(name, &["d".to_string()], &[], &[]) {
                 assert_eq!(row.len(), columns.len(), "information_schema.{name}");
             }
         }

@@ -3,7 +3,7 @@
 //! The protocol edge (`server/`) parses SQL text, answers session chatter itself
 //! (`server::federated`) and hands everything else here, after [`privilege`] has checked the
 //! session user's grants. Each statement family has its own file: databases ([`database`]),
-//! tables and partitions ([`table`]), loads ([`insert`], reading `FILES()` through [`files`]),
+//! tables and partitions ([`table`]), views ([`view`]), loads ([`insert`], reading `FILES()` through [`files`]),
 //! queries ([`query`], with the `information_schema` tables of [`information_schema`]),
 //! repositories ([`repository`]), BACKUP ([`backup`]), RESTORE ([`restore`]), the two jobs'
 //! shared submission ([`submit`]) and properties ([`properties`]), SHOW/CANCEL of jobs
@@ -28,6 +28,7 @@ pub mod snapshot;
 pub mod submit;
 pub mod table;
 pub mod user;
+pub mod view;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -250,6 +251,7 @@ pub async fn execute(
             name, if_exists, ..
         } => database::drop(engine, session, &name.value, if_exists).await,
         Statement::CreateTable(stmt) => table::create_as_select(engine, session, stmt).await,
+        Statement::CreateView(stmt) => view::create(engine, session, stmt).await,
         Statement::TruncateTable(stmt) => table::truncate(engine, session, stmt).await,
         Statement::ChecksumTable(tables) => table::checksum(engine, session, tables).await,
         Statement::ShowTableStatus { db, like } => {
@@ -297,6 +299,13 @@ pub async fn execute(
                 temporary: false,
                 ..
             } => table::drop(engine, session, &names, if_exists).await,
+            S::Drop {
+                object_type: sqlparser::ast::ObjectType::View,
+                if_exists,
+                names,
+                temporary: false,
+                ..
+            } => view::drop(engine, session, &names, if_exists).await,
             S::ShowTables {
                 full, show_options, ..
             } => table::show_tables(engine, session, full, &show_options).await,
@@ -313,6 +322,10 @@ pub async fn execute(
                 obj_type: sqlparser::ast::ShowCreateObject::Table,
                 obj_name,
             } => table::show_create(engine, session, &obj_name).await,
+            S::ShowCreate {
+                obj_type: sqlparser::ast::ShowCreateObject::View,
+                obj_name,
+            } => view::show_create_named(engine, session, &obj_name).await,
             s @ (S::ShowDatabases { .. } | S::ShowSchemas { .. }) => {
                 show_databases(engine, s).await
             }
@@ -411,6 +424,8 @@ pub fn statement_name(stmt: &Statement) -> &'static str {
         Statement::ShowVerify(_) => "SHOW VERIFY",
         Statement::CancelVerify(_) => "CANCEL VERIFY",
         Statement::CreateTable(_) => "CREATE TABLE",
+        Statement::CreateView(v) if v.alter => "ALTER VIEW",
+        Statement::CreateView(_) => "CREATE VIEW",
         Statement::CreateDatabase { .. } => "CREATE DATABASE",
         Statement::DropDatabase { .. } => "DROP DATABASE",
         Statement::AddPartition(_) => "ALTER TABLE ... ADD PARTITION",

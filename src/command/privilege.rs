@@ -339,6 +339,17 @@ pub async fn authorize(engine: &Arc<Engine>, session: &Session, stmt: &Statement
                 None => Ok(()),
             }
         }
+        Statement::CreateView(v) => {
+            let need = if v.alter { bits::ALTER } else { bits::CREATE };
+            let (db, view) = super::table::resolve(session, &v.name)?;
+            if !p.has(&db, Some(&view), need) {
+                return Err(p.table_denied(if v.alter { "ALTER" } else { "CREATE" }, &view));
+            }
+            // The creator must be able to read what the view reads.
+            let mut query = v.query.clone();
+            super::view::qualify(&mut query, &db);
+            read_relations(&p, session, query.as_ref())
+        }
         Statement::TruncateTable(t) => table_need(&p, session, &t.table, bits::DROP),
         Statement::AddPartition(a) => table_need(&p, session, &a.table, bits::ALTER),
         Statement::RenameTable(r) => {
@@ -472,7 +483,7 @@ fn authorize_std(
             read_relations(p, session, stmt)
         }
         S::Drop {
-            object_type: ObjectType::Table,
+            object_type: ObjectType::Table | ObjectType::View,
             names,
             ..
         } => {
@@ -482,7 +493,7 @@ fn authorize_std(
             Ok(())
         }
         S::ShowCreate {
-            obj_type: ShowCreateObject::Table,
+            obj_type: ShowCreateObject::Table | ShowCreateObject::View,
             obj_name,
         } => table_need(p, session, obj_name, bits::SELECT),
         S::ExplainTable { table_name, .. } => table_need(p, session, table_name, bits::SELECT),
@@ -507,6 +518,16 @@ fn authorize_std(
     }
 }
 
+/// SELECT on every table `stmt` reads, for the session's user (a `SECURITY INVOKER` view's
+/// query).
+pub fn require_reads(
+    engine: &Engine,
+    session: &Session,
+    stmt: &sqlparser::ast::Statement,
+) -> Result<()> {
+    read_relations(&Privileges::of(engine, session), session, stmt)
+}
+
 /// SELECT on every catalog table a query reads. Table functions (`FILES()`) read the daemon's
 /// own file system: only users with every data privilege (admin, db_admin) may call them.
 fn read_relations<V: Visit>(p: &Privileges, session: &Session, node: &V) -> Result<()> {
@@ -518,13 +539,7 @@ fn read_relations<V: Visit>(p: &Privileges, session: &Session, node: &V) -> Resu
     impl Visitor for Relations {
         type Break = ();
         fn pre_visit_query(&mut self, query: &sqlparser::ast::Query) -> ControlFlow<()> {
-            if let Some(with) = &query.with {
-                self.ctes.extend(
-                    with.cte_tables
-                        .iter()
-                        .map(|c| c.alias.name.value.to_lowercase()),
-                );
-            }
+            self.ctes.extend(super::query::with_names(query));
             ControlFlow::Continue(())
         }
         fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {

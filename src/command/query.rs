@@ -70,13 +70,33 @@ pub async fn describe(
     session: &Session,
     stmt: Statement,
 ) -> Result<SchemaRef> {
+    describe_within(engine, session, stmt, Vec::new()).await
+}
+
+/// [`describe`] for the query of view `db.view` being created: reading the view itself (through
+/// other views) is a recursion.
+pub async fn describe_view(
+    engine: &Arc<Engine>,
+    session: &Session,
+    stmt: sqlparser::ast::Statement,
+    view: String,
+) -> Result<SchemaRef> {
+    describe_within(engine, session, Statement::Std(Box::new(stmt)), vec![view]).await
+}
+
+async fn describe_within(
+    engine: &Arc<Engine>,
+    session: &Session,
+    stmt: Statement,
+    mut views: Vec<String>,
+) -> Result<SchemaRef> {
     let Statement::Std(std) = stmt else {
         return Err(Error::Internal(
             "describe called on a backstop statement".into(),
         ));
     };
     let mut std = std;
-    let (ctx, _pins) = context_for(engine, session, &mut std, Sleeps::Skip).await?;
+    let (ctx, _pins) = context_within(engine, session, &mut std, Sleeps::Skip, &mut views).await?;
     let plan = ctx
         .state()
         .statement_to_plan(DfStatement::Statement(std))
@@ -98,6 +118,20 @@ pub(crate) async fn context_for(
     datafusion::prelude::SessionContext,
     Vec<crate::store::pins::PinGuard>,
 )> {
+    context_within(engine, session, stmt, sleeps, &mut Vec::new()).await
+}
+
+/// [`context_for`] inside the expansion of `views`.
+async fn context_within(
+    engine: &Arc<Engine>,
+    session: &Session,
+    stmt: &mut sqlparser::ast::Statement,
+    sleeps: Sleeps,
+    views: &mut Vec<String>,
+) -> Result<(
+    datafusion::prelude::SessionContext,
+    Vec<crate::store::pins::PinGuard>,
+)> {
     super::functions::rewrite(stmt, session, sleeps).await?;
     let ctx = engine.query_context(session.database.as_deref());
     super::functions::register(&ctx);
@@ -111,7 +145,8 @@ pub(crate) async fn context_for(
         );
     }
     let selections = select_partitions(stmt);
-    let mut pins = register_tables(engine, session, stmt, &ctx).await?;
+    let mut pins = Vec::new();
+    register_relations(engine, session, stmt, &ctx, &mut pins, views).await?;
     pins.extend(register_selections(engine, session, &selections, &ctx).await?);
     Ok((ctx, pins))
 }
@@ -226,79 +261,158 @@ async fn register_selections(
     Ok(pins)
 }
 
-/// Registers a provider for every catalog table the statement names, under the name DataFusion
-/// will look up (unquoted identifiers fold to lower case there).
-async fn register_tables(
-    engine: &Arc<Engine>,
-    session: &Session,
-    stmt: &sqlparser::ast::Statement,
-    ctx: &datafusion::prelude::SessionContext,
-) -> Result<Vec<crate::store::pins::PinGuard>> {
-    use std::ops::ControlFlow;
+/// How deep views may stand on views.
+const MAX_VIEW_DEPTH: usize = 32;
 
-    use sqlparser::ast::{Ident, ObjectName, visit_relations};
+/// Registers a provider for every catalog table and view `stmt` names, under the name
+/// DataFusion will look up (unquoted identifiers fold to lower case there); `views` are the views being expanded around it (a
+/// view met again is a cycle).
+fn register_relations<'a>(
+    engine: &'a Arc<Engine>,
+    session: &'a Session,
+    stmt: &'a sqlparser::ast::Statement,
+    ctx: &'a datafusion::prelude::SessionContext,
+    pins: &'a mut Vec<crate::store::pins::PinGuard>,
+    views: &'a mut Vec<String>,
+) -> futures::future::BoxFuture<'a, Result<()>> {
+    Box::pin(async move {
+        use std::ops::ControlFlow;
 
-    let mut names: Vec<ObjectName> = Vec::new();
-    let _ = visit_relations(stmt, |name: &ObjectName| {
-        if !names.contains(name) {
-            names.push(name.clone());
-        }
-        ControlFlow::<()>::Continue(())
-    });
-    let ctes = cte_names(stmt);
-    let mut pins = Vec::new();
-    let lookup_name = |i: &Ident| {
-        if i.quote_style.is_none() {
-            i.value.to_lowercase()
-        } else {
-            i.value.clone()
-        }
-    };
-    for name in names {
-        let parts: Vec<&Ident> = name.0.iter().filter_map(|p| p.as_ident()).collect();
-        // (database, the schema name DataFusion looks the table up in, table)
-        let (db, schema_name, table) = match parts.as_slice() {
-            [t] if ctes.contains(&t.value.to_lowercase()) => continue,
-            [t] if t.value.starts_with(super::files::GENERATED_PREFIX)
-                || t.value.starts_with(SELECTION_PREFIX) =>
-            {
+        use sqlparser::ast::{Ident, ObjectName, visit_relations};
+
+        let mut names: Vec<ObjectName> = Vec::new();
+        let _ = visit_relations(stmt, |name: &ObjectName| {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+            ControlFlow::<()>::Continue(())
+        });
+        let ctes = cte_names(stmt);
+        let lookup_name = |i: &Ident| {
+            if i.quote_style.is_none() {
+                i.value.to_lowercase()
+            } else {
+                i.value.clone()
+            }
+        };
+        for name in names {
+            let parts: Vec<&Ident> = name.0.iter().filter_map(|p| p.as_ident()).collect();
+            // (database, the schema name DataFusion looks the table up in, table)
+            let (db, schema_name, table) = match parts.as_slice() {
+                [t] if ctes.contains(&t.value.to_lowercase()) => continue,
+                [t] if t.value.starts_with(super::files::GENERATED_PREFIX)
+                    || t.value.starts_with(SELECTION_PREFIX) =>
+                {
+                    continue;
+                }
+                // Unqualified: the session's database, which is the context's default schema.
+                [t] => match &session.database {
+                    Some(db) => (db.clone(), db.clone(), (*t).clone()),
+                    None => return Err(Error::NoDatabaseSelected),
+                },
+                [d, t] => (d.value.clone(), lookup_name(d), (*t).clone()),
+                _ => continue,
+            };
+            if db.eq_ignore_ascii_case(crate::catalog::INFORMATION_SCHEMA) {
                 continue;
             }
-            // Unqualified: the session's database, which is the context's default schema.
-            [t] => match &session.database {
-                Some(db) => (db.clone(), db.clone(), (*t).clone()),
-                None => return Err(Error::NoDatabaseSelected),
-            },
-            [d, t] => (d.value.clone(), lookup_name(d), (*t).clone()),
-            _ => continue,
-        };
-        if db.eq_ignore_ascii_case(crate::catalog::INFORMATION_SCHEMA) {
-            continue;
-        }
-        let tree = {
-            let _gate = engine.pins.gate().await;
-            let tree = engine.catalog.table_tree(&db, &table.value).await?;
-            pins.push(engine.pins.pin(tree.rowset_ids()));
-            tree
-        };
-        let provider: Arc<dyn datafusion::catalog::TableProvider> = Arc::new(
-            crate::store::prune::PrunedTable::new(engine.config.data_dir.clone(), tree),
-        );
-        let catalog = ctx
-            .catalog("datafusion")
-            .ok_or_else(|| Error::Internal("the query context has no default catalog".into()))?;
-        let schema = match catalog.schema(&schema_name) {
-            Some(s) => s,
-            None => {
-                let s: Arc<dyn datafusion::catalog::SchemaProvider> =
-                    Arc::new(datafusion::catalog::MemorySchemaProvider::new());
-                catalog.register_schema(&schema_name, Arc::clone(&s))?;
-                s
+            let catalog = ctx.catalog("datafusion").ok_or_else(|| {
+                Error::Internal("the query context has no default catalog".into())
+            })?;
+            let schema = match catalog.schema(&schema_name) {
+                Some(s) => s,
+                None => {
+                    let s: Arc<dyn datafusion::catalog::SchemaProvider> =
+                        Arc::new(datafusion::catalog::MemorySchemaProvider::new());
+                    catalog.register_schema(&schema_name, Arc::clone(&s))?;
+                    s
+                }
+            };
+            let registered = lookup_name(&table);
+            if schema.table_exist(&registered) {
+                // Read by the statement and by a view it reads: one provider serves both.
+                continue;
             }
-        };
-        schema.register_table(lookup_name(&table), provider)?;
+            let tree = {
+                let _gate = engine.pins.gate().await;
+                match engine.catalog.table_tree(&db, &table.value).await {
+                    Ok(tree) => {
+                        pins.push(engine.pins.pin(tree.rowset_ids()));
+                        Some(tree)
+                    }
+                    Err(crate::catalog::CatalogError::UnknownTable(missing)) => {
+                        if engine.catalog.view(&db, &table.value).await?.is_none() {
+                            return Err(crate::catalog::CatalogError::UnknownTable(missing).into());
+                        }
+                        None
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            };
+            let provider: Arc<dyn datafusion::catalog::TableProvider> = match tree {
+                Some(tree) => Arc::new(crate::store::prune::PrunedTable::new(
+                    engine.config.data_dir.clone(),
+                    tree,
+                )),
+                None => view_provider(engine, session, ctx, &db, &table.value, pins, views).await?,
+            };
+            schema.register_table(registered, provider)?;
+        }
+        Ok(())
+    })
+}
+
+/// The plan of view `db`.`name` over the tables (and views) it reads, registered in `ctx` as
+/// well. Whatever fails in it is reported as the view's fault (MySQL's 1356), naming the cause.
+async fn view_provider(
+    engine: &Arc<Engine>,
+    session: &Session,
+    ctx: &datafusion::prelude::SessionContext,
+    db: &str,
+    name: &str,
+    pins: &mut Vec<crate::store::pins::PinGuard>,
+    views: &mut Vec<String>,
+) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
+    let full = format!("{db}.{name}");
+    if views.contains(&full) || views.len() >= MAX_VIEW_DEPTH {
+        return Err(Error::ViewRecursion(full));
     }
-    Ok(pins)
+    let Some(view) = engine.catalog.view(db, name).await? else {
+        return Err(crate::catalog::CatalogError::UnknownTable(full).into());
+    };
+    views.push(full.clone());
+    let planned = async {
+        let mut stmt = super::view::statement(&view, db)?;
+        super::functions::rewrite(&mut stmt, session, Sleeps::Skip).await?;
+        if view.security_invoker {
+            super::privilege::require_reads(engine, session, &stmt)?;
+        }
+        let selections = select_partitions(&mut stmt);
+        register_relations(engine, session, &stmt, ctx, pins, views).await?;
+        pins.extend(register_selections(engine, session, &selections, ctx).await?);
+        Ok::<_, Error>(
+            ctx.state()
+                .statement_to_plan(DfStatement::Statement(Box::new(stmt)))
+                .await?,
+        )
+    }
+    .await;
+    views.pop();
+    let plan = match planned {
+        Ok(plan) => plan,
+        Err(e @ (Error::ViewRecursion(_) | Error::ViewInvalid { .. })) => return Err(e),
+        Err(e @ (Error::TableAccessDenied { .. } | Error::DbAccessDenied { .. })) => return Err(e),
+        Err(e) => {
+            return Err(Error::ViewInvalid {
+                view: full,
+                why: e.to_string(),
+            });
+        }
+    };
+    Ok(Arc::new(datafusion::catalog::view::ViewTable::new(
+        plan,
+        Some(view.definition),
+    )))
 }
 
 /// Names the statement defines with WITH, in any of its queries (they are not catalog tables).
@@ -311,17 +425,20 @@ fn cte_names(stmt: &sqlparser::ast::Statement) -> Vec<String> {
     impl Visitor for Ctes {
         type Break = ();
         fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
-            if let Some(with) = &query.with {
-                self.0.extend(
-                    with.cte_tables
-                        .iter()
-                        .map(|c| c.alias.name.value.to_lowercase()),
-                );
-            }
+            self.0.extend(with_names(query));
             ControlFlow::Continue(())
         }
     }
     let mut ctes = Ctes(Vec::new());
     let _ = stmt.visit(&mut ctes);
     ctes.0
+}
+
+/// The names `query`'s own WITH defines, lower-cased.
+pub(crate) fn with_names(query: &sqlparser::ast::Query) -> impl Iterator<Item = String> + '_ {
+    query
+        .with
+        .iter()
+        .flat_map(|w| w.cte_tables.iter())
+        .map(|c| c.alias.name.value.to_lowercase())
 }

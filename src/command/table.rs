@@ -54,7 +54,7 @@ pub(crate) fn resolve(session: &Session, name: &ObjectName) -> Result<(String, S
 }
 
 /// information_schema is not stored: no table of ours lives there.
-fn refuse_information_schema(db: &str, table: &str) -> Result<()> {
+pub(crate) fn refuse_information_schema(db: &str, table: &str) -> Result<()> {
     if db.eq_ignore_ascii_case(INFORMATION_SCHEMA) {
         return Err(CatalogError::UnknownTable(format!("{db}.{table}")).into());
     }
@@ -73,7 +73,13 @@ async fn described_table(
         return super::information_schema::table_meta(&table)
             .ok_or_else(|| CatalogError::UnknownTable(format!("{db}.{table}")).into());
     }
-    Ok(engine.catalog.table(&db, &table).await?)
+    match engine.catalog.table(&db, &table).await {
+        Err(CatalogError::UnknownTable(missing)) => match engine.catalog.view(&db, &table).await? {
+            Some(view) => Ok(view.as_table()),
+            None => Err(CatalogError::UnknownTable(missing).into()),
+        },
+        other => Ok(other?),
+    }
 }
 
 /// `(db, table)` of a stored table's name: [`resolve`], with information_schema refused.
@@ -273,7 +279,7 @@ pub async fn create_as_select(
 }
 
 /// The column type CREATE TABLE AS SELECT gives a query column of Arrow type `ty`.
-fn column_type_of(
+pub(crate) fn column_type_of(
     column: &str,
     ty: &datafusion::arrow::datatypes::DataType,
 ) -> Result<sql::DataType> {
@@ -427,7 +433,7 @@ const MAX_VARBINARY_LENGTH: u32 = 1_048_576;
 
 /// Resolves lengths and precisions StarRocks' way: CHAR and VARCHAR default to 1, DECIMAL to
 /// (10, 0) (or the spelling's maximum precision when smaller), VARBINARY to its maximum.
-fn type_from_ast(t: sql::DataType) -> ColumnType {
+pub(crate) fn type_from_ast(t: sql::DataType) -> ColumnType {
     use sql::DataType as D;
     match t {
         D::Boolean => ColumnType::Boolean,
@@ -549,6 +555,19 @@ fn distribution_from_ast(d: &sql::Distribution) -> Distribution {
 
 // ---- DROP, TRUNCATE, ALTER ----------------------------------------------------------------
 
+/// The names of a DROP grouped by database (information_schema refused).
+pub(crate) fn by_database(
+    session: &Session,
+    names: &[ObjectName],
+) -> Result<BTreeMap<String, Vec<String>>> {
+    let mut by_db: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for name in names {
+        let (db, table) = resolve_stored(session, name)?;
+        by_db.entry(db).or_default().push(table);
+    }
+    Ok(by_db)
+}
+
 /// `DROP TABLE [IF EXISTS] t [, t2 ...]`: every named table in one transaction.
 pub async fn drop(
     engine: &Engine,
@@ -556,13 +575,8 @@ pub async fn drop(
     names: &[ObjectName],
     if_exists: bool,
 ) -> Result<Outcome> {
-    // Group by database, keeping one transaction per database (nearly always just one).
-    let mut by_db: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for name in names {
-        let (db, table) = resolve_stored(session, name)?;
-        by_db.entry(db).or_default().push(table);
-    }
-    for (db, tables) in by_db {
+    // One transaction per database (nearly always just one).
+    for (db, tables) in by_database(session, names)? {
         engine.catalog.drop_tables(&db, tables, if_exists).await?;
         engine.pins.mark_dirty();
     }
@@ -678,13 +692,23 @@ pub async fn show_tables(
             .map(|n| (n.to_string(), "SYSTEM VIEW"))
             .collect()
     } else {
-        engine
+        let mut all: Vec<(String, &str)> = engine
             .catalog
             .tables(&db)
             .await?
             .into_iter()
             .map(|t| (t.name, "BASE TABLE"))
-            .collect()
+            .chain(
+                engine
+                    .catalog
+                    .views(&db)
+                    .await?
+                    .into_iter()
+                    .map(|v| (v.name, "VIEW")),
+            )
+            .collect();
+        all.sort();
+        all
     };
     let column = format!("Tables_in_{db}");
     let (columns, rows): (Vec<&str>, Vec<Vec<Option<String>>>) = if full {
@@ -925,7 +949,15 @@ pub async fn show_columns(
 
 /// `SHOW CREATE TABLE t`: columns `Table`, `Create Table`; the text re-creates the table.
 pub async fn show_create(engine: &Engine, session: &Session, name: &ObjectName) -> Result<Outcome> {
-    let tree = table_tree(engine, session, name).await?;
+    let tree = match table_tree(engine, session, name).await {
+        Err(Error::Catalog(CatalogError::UnknownTable(missing))) => {
+            return match super::view::named(engine, session, name).await? {
+                Some(view) => super::view::show_create(&view),
+                None => Err(CatalogError::UnknownTable(missing).into()),
+            };
+        }
+        other => other?,
+    };
     let text = sql::ShownCreateTable(&create_statement(&tree)).to_string();
     Outcome::text_table(
         &["Table", "Create Table"],

@@ -43,6 +43,7 @@ mod repository;
 mod show;
 #[cfg(test)]
 mod tests;
+mod view;
 
 use std::fmt;
 
@@ -70,6 +71,7 @@ pub use show::{CancelJob, JobTarget, ShowJobs, ShowSnapshot, SnapshotFilter};
 /// Names are sqlparser's, so statements we parse and statements sqlparser parses share them.
 /// An [`Ident`] keeps its quote style (`None` or a backtick); equality ignores its span.
 pub use sqlparser::ast::{Ident, ObjectName};
+pub use view::{CreateView, ViewColumn};
 
 /// `PROPERTIES ("key" = "value", ...)`: in the order written, keys with their case.
 ///
@@ -111,6 +113,8 @@ pub enum Statement {
     /// `CANCEL VERIFY ON repo` (backstop): stops the running verifications of a repository.
     CancelVerify(Ident),
     CreateTable(CreateTable),
+    /// `CREATE VIEW` and `ALTER VIEW`.
+    CreateView(CreateView),
     /// ```text
     /// CREATE {DATABASE | SCHEMA} [IF NOT EXISTS] db [PROPERTIES ("k" = "v", ...)]
     /// ```
@@ -206,6 +210,7 @@ impl fmt::Display for Statement {
             Statement::ShowVerify(Some(repo)) => write!(f, "SHOW VERIFY ON {}", Id(repo)),
             Statement::CancelVerify(repo) => write!(f, "CANCEL VERIFY ON {}", Id(repo)),
             Statement::CreateTable(s) => fmt::Display::fmt(s, f),
+            Statement::CreateView(s) => write!(f, "{s}"),
             Statement::CreateDatabase {
                 name,
                 if_not_exists,
@@ -660,6 +665,10 @@ impl BackstopParser<'_> {
                     self.parse_create_database()
                 } else if self.peek_words(1, &["USER"]) {
                     self.parse_create_user()
+                } else if self.peek_words(1, &["VIEW"])
+                    || self.peek_words(1, &["OR", "REPLACE", "VIEW"])
+                {
+                    self.parse_create_view()
                 } else if self.is_starrocks_create_table() {
                     self.parse_create_table()
                 } else {
@@ -688,6 +697,7 @@ impl BackstopParser<'_> {
                 }
             }
             "ALTER" if self.peek_words(1, &["USER"]) => self.parse_alter_user(),
+            "ALTER" if self.peek_words(1, &["VIEW"]) => self.parse_create_view(),
             "SET" if self.peek_words(1, &["PASSWORD"]) => self.parse_set_password(),
             "SET" if self.peek_words(1, &["ROLE"]) || self.peek_words(1, &["DEFAULT", "ROLE"]) => {
                 self.parse_set_role()

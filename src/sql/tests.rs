@@ -2020,3 +2020,24 @@ fn rename_and_swap_tables() {
     assert_eq!((r.to.value.as_str(), r.swap), ("t2", false));
     assert!(parse_one("ALTER TABLE t SWAP u").is_err());
 }
+
+#[test]
+fn create_and_alter_view_round_trip() {
+    let Statement::CreateView(v) = round_trip(
+        "CREATE OR REPLACE VIEW IF NOT EXISTS db.v (a COMMENT 'x', `B`) COMMENT \"c\" \
+         SECURITY INVOKER AS SELECT id, dt FROM t WHERE id > 1",
+    ) else {
+        panic!("not a CREATE VIEW");
+    };
+    assert!(v.or_replace && v.if_not_exists && v.security_invoker && !v.alter);
+    assert_eq!(v.columns.len(), 2);
+    assert_eq!(v.columns[0].comment.as_deref(), Some("x"));
+    assert_eq!(v.comment.as_deref(), Some("c"));
+    let Statement::CreateView(v) = round_trip("ALTER VIEW v AS SELECT 1") else {
+        panic!("not an ALTER VIEW");
+    };
+    assert!(v.alter && v.columns.is_empty());
+    round_trip("CREATE VIEW v SECURITY NONE AS WITH x AS (SELECT 1 AS a) SELECT a FROM x");
+    parse_err("CREATE VIEW v SECURITY DEFINER AS SELECT 1");
+    parse_err("CREATE VIEW v (a,) AS SELECT 1");
+}

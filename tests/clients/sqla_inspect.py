@@ -20,6 +20,8 @@ with warnings.catch_warnings(record=True) as caught:
     print("schemas", ",".join(s for s in insp.get_schema_names() if s in ("shop", "information_schema")))
     print("tables", ",".join(insp.get_table_names(schema="shop")))
     print("views", ",".join(insp.get_view_names(schema="shop")))
+    print("view_definition", insp.get_view_definition("named_members", schema="shop"))
+    print("view_rows", list(pandas.read_sql("SELECT * FROM shop.named_members ORDER BY id", engine)["id"]))
     for c in insp.get_columns("member", schema="shop"):
         # Defaults and comments are not compared: SHOW CREATE TABLE quotes them "..." as
         # StarRocks does, and SQLAlchemy's MySQL dialect reads only '...' there.

@@ -244,7 +244,8 @@ fn sqlalchemy_inspector_test(driver: &str) {
            DEFAULT 'nobody', score DECIMAL(10, 2), born DATE, created DATETIME, ok BOOLEAN,
            note STRING, big BIGINT) DUPLICATE KEY(id) COMMENT 'members'
            DISTRIBUTED BY HASH(id) BUCKETS 2;
-         INSERT INTO shop.member (id, name, born) VALUES (1, 'a', '2024-01-02'), (2, 'b', NULL);",
+         INSERT INTO shop.member (id, name, born) VALUES (1, 'a', '2024-01-02'), (2, 'b', NULL);
+         CREATE VIEW shop.named_members (id, name) AS SELECT id, name FROM shop.member WHERE name IS NOT NULL;",
     );
     assert_success(&setup, "setup");
     let mut cmd = Command::new(venv_python());
@@ -262,7 +263,9 @@ fn sqlalchemy_inspector_test(driver: &str) {
         [
             "schemas information_schema,shop",
             "tables member",
-            "views ",
+            "views named_members",
+            "view_definition CREATE VIEW `named_members` (`id`, `name`) AS SELECT id, name FROM shop.member WHERE name IS NOT NULL",
+            "view_rows [1, 2]",
             "column id INTEGER False",
             "column name VARCHAR(32) True",
             "column score DECIMAL(10, 2) True",
@@ -552,6 +555,8 @@ async fn jdbc_database_metadata() {
          DISTRIBUTED BY HASH(id) BUCKETS 2",
         "CREATE TABLE shop.orders (oid BIGINT NOT NULL, member INT) DUPLICATE KEY(oid) \
          DISTRIBUTED BY HASH(oid) BUCKETS 1",
+        "CREATE VIEW shop.member_orders COMMENT 'orders by member' AS SELECT m.id, o.oid \
+         FROM shop.member m JOIN shop.orders o ON o.member = m.id",
     ] {
         conn.query_drop(sql).await.unwrap();
     }
@@ -569,8 +574,10 @@ async fn jdbc_database_metadata() {
             "schemas rows 0",
             "tables shop member TABLE members",
             "tables shop orders TABLE ",
-            "tables rows 2",
-            "views rows 0",
+            "tables shop member_orders VIEW orders by member",
+            "tables rows 3",
+            "views member_orders",
+            "views rows 1",
             // name, type, java.sql.Types, size, digits, nullable, ..., position, default,
             // comment, auto-increment.
             "columns id INT 4 10 0 0 NO 1 null member id NO",

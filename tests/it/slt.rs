@@ -50,6 +50,7 @@ slt_files!(
     slt_functions,
     slt_keyed,
     slt_json,
+    slt_views,
 );
 
 /// Set `SLT_COMPLETE=1` to rewrite each file's expected results and errors with the daemon's
