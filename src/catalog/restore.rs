@@ -13,6 +13,8 @@ pub struct RestoreCommit {
     pub db: String,
     pub job_id: u64,
     pub tables: Vec<RestoreTable>,
+    /// Views, created or replaced after the tables (`id`, `db_id` and times are assigned here).
+    pub views: Vec<super::views::ViewMeta>,
 }
 
 #[derive(Debug, Clone)]
@@ -181,6 +183,9 @@ impl Catalog {
                         }
                     }
                 }
+            }
+            for view in commit.views {
+                t.put_view(&commit.db, view, super::views::Existing::Replace)?;
             }
             super::jobs::put_job_in(txn, commit.job_id, &finished_record)?;
             Ok(())

@@ -39,6 +39,10 @@ pub struct ViewMeta {
     pub definer: String,
     /// Milliseconds since the Unix epoch.
     pub created_ms: i64,
+    /// Set by a RESTORE that found a table or view the query reads neither in its snapshot nor
+    /// on this server: why the view cannot be read yet. ALTER VIEW and CREATE OR REPLACE clear it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactive_reason: Option<String>,
 }
 
 /// How [`Catalog::put_view`] treats a name that is already a view.

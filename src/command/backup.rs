@@ -11,7 +11,7 @@ use crate::scheduler::{JobKind, JobRecord, JobStatus};
 use crate::sql::{BackupObject, BackupSnapshot};
 
 use super::properties::JobProperties;
-use super::submit::{check_statement, on_entry, start_job};
+use super::submit::{OnEntry, check_statement, on_entry, start_job};
 use super::{Outcome, Session};
 
 /// `BACKUP SNAPSHOT [db.]label TO repo [ON (...)] [PROPERTIES (...)]`
@@ -32,7 +32,17 @@ pub async fn backup(
     if engine.catalog.database(&db).await?.is_none() {
         return Err(Error::UnknownDatabase(db));
     }
-    let tables = backup_objects(engine, &db, &stmt.on).await?;
+    let Chosen { tables, views } = backup_objects(engine, &db, &stmt.on).await?;
+    let view_names: Vec<String> = match &views {
+        Some(names) => names.clone(),
+        None => engine
+            .catalog
+            .views(&db)
+            .await?
+            .into_iter()
+            .map(|v| v.name)
+            .collect(),
+    };
     let (_, trees) = engine
         .catalog
         .database_trees(
@@ -42,7 +52,7 @@ pub async fn backup(
                 .map(|t| t.iter().map(|(n, _)| n.clone()).collect()),
         )
         .await?;
-    if trees.is_empty() {
+    if trees.is_empty() && view_names.is_empty() {
         return Err(Error::Common(format!("Database: {db} is empty")));
     }
     if let Some(tables) = &tables {
@@ -95,6 +105,7 @@ pub async fn backup(
                 format!("[{db}.{}PARTITIONS ({})]", t.table.name, parts.join(", "))
             }
         })
+        .chain(view_names.iter().map(|v| format!("[{db}.{v}]")))
         .collect::<Vec<_>>()
         .join(", ");
     let created_ms = chrono::Utc::now().timestamp_millis();
@@ -109,6 +120,7 @@ pub async fn backup(
     };
     let request = BackupRequest {
         tables,
+        views,
         ttl: props.ttl.clone(),
         expires_ms: props.ttl_ms.map(|ms| created_ms.saturating_add(ms)),
         transfer: props.transfer,
@@ -120,35 +132,78 @@ pub async fn backup(
     .await
 }
 
-/// The tables (and partitions) an `ON (...)` list names; `None` for the whole database.
-async fn backup_objects(
-    engine: &Engine,
-    db: &str,
-    on: &[BackupObject],
-) -> Result<Option<Vec<(String, Vec<String>)>>> {
+/// What an `ON (...)` list names: the tables (with partitions) and the views; `None` for
+/// every one there is.
+struct Chosen {
+    tables: Option<Vec<(String, Vec<String>)>>,
+    views: Option<Vec<String>>,
+}
+
+/// The objects an `ON (...)` list names; no list is the whole database.
+async fn backup_objects(engine: &Engine, db: &str, on: &[BackupObject]) -> Result<Chosen> {
     if on.is_empty() {
-        return Ok(None);
+        return Ok(Chosen {
+            tables: None,
+            views: None,
+        });
     }
-    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    let mut tables: Option<Vec<(String, Vec<String>)>> = Some(Vec::new());
+    let mut views: Option<Vec<String>> = Some(Vec::new());
+    let duplicated =
+        |tables: &Option<Vec<(String, Vec<String>)>>, views: &Option<Vec<String>>, name: &str| {
+            tables
+                .iter()
+                .flatten()
+                .any(|(n, _)| n.eq_ignore_ascii_case(name))
+                || views.iter().flatten().any(|n| n.eq_ignore_ascii_case(name))
+        };
     for object in on {
         match on_entry(
             "BACKUP",
             object,
             "Do not support backing up temp partitions",
         )? {
-            None => return Ok(None),
-            Some((name, object)) => {
-                if out.iter().any(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+            OnEntry::AllTables => tables = None,
+            OnEntry::AllViews => views = None,
+            OnEntry::Table(name, object, bare) => {
+                if duplicated(&tables, &views, &name) {
                     return Err(Error::Common(format!("Duplicated table: {name}")));
+                }
+                // A bare name may be a view's.
+                if bare
+                    && object.partitions.is_empty()
+                    && let Some(view) = engine.catalog.view(db, &name).await?
+                {
+                    if let Some(views) = &mut views {
+                        views.push(view.name);
+                    }
+                    continue;
                 }
                 // An unknown table fails here, with the catalog's error.
                 let table = engine.catalog.table(db, &name).await?;
-                out.push((
-                    table.name,
-                    object.partitions.iter().map(|p| p.value.clone()).collect(),
-                ));
+                if let Some(tables) = &mut tables {
+                    tables.push((
+                        table.name,
+                        object.partitions.iter().map(|p| p.value.clone()).collect(),
+                    ));
+                }
+            }
+            OnEntry::View(name, _) => {
+                if duplicated(&tables, &views, &name) {
+                    return Err(Error::Common(format!("Duplicated view: {name}")));
+                }
+                let Some(view) = engine.catalog.view(db, &name).await? else {
+                    return Err(if engine.catalog.relation_exists(db, &name).await? {
+                        crate::catalog::CatalogError::NotView(format!("{db}.{name}")).into()
+                    } else {
+                        crate::catalog::CatalogError::UnknownTable(format!("{db}.{name}")).into()
+                    });
+                };
+                if let Some(views) = &mut views {
+                    views.push(view.name);
+                }
             }
         }
     }
-    Ok(Some(out))
+    Ok(Chosen { tables, views })
 }

@@ -347,7 +347,7 @@ pub async fn authorize(engine: &Arc<Engine>, session: &Session, stmt: &Statement
             }
             // The creator must be able to read what the view reads.
             let mut query = v.query.clone();
-            super::view::qualify(&mut query, &db);
+            crate::sql::qualify(&mut query, &db);
             read_relations(&p, session, query.as_ref())
         }
         Statement::TruncateTable(t) => table_need(&p, session, &t.table, bits::DROP),
@@ -539,7 +539,7 @@ fn read_relations<V: Visit>(p: &Privileges, session: &Session, node: &V) -> Resu
     impl Visitor for Relations {
         type Break = ();
         fn pre_visit_query(&mut self, query: &sqlparser::ast::Query) -> ControlFlow<()> {
-            self.ctes.extend(super::query::with_names(query));
+            self.ctes.extend(crate::sql::with_names(query));
             ControlFlow::Continue(())
         }
         fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {

@@ -403,10 +403,11 @@ async fn view_provider(
         Err(e @ (Error::ViewRecursion(_) | Error::ViewInvalid { .. })) => return Err(e),
         Err(e @ (Error::TableAccessDenied { .. } | Error::DbAccessDenied { .. })) => return Err(e),
         Err(e) => {
-            return Err(Error::ViewInvalid {
-                view: full,
-                why: e.to_string(),
-            });
+            let why = match &view.inactive_reason {
+                Some(reason) => format!("{e} (restored inactive: {reason})"),
+                None => e.to_string(),
+            };
+            return Err(Error::ViewInvalid { view: full, why });
         }
     };
     Ok(Arc::new(datafusion::catalog::view::ViewTable::new(
@@ -425,20 +426,11 @@ fn cte_names(stmt: &sqlparser::ast::Statement) -> Vec<String> {
     impl Visitor for Ctes {
         type Break = ();
         fn pre_visit_query(&mut self, query: &Query) -> ControlFlow<()> {
-            self.0.extend(with_names(query));
+            self.0.extend(crate::sql::with_names(query));
             ControlFlow::Continue(())
         }
     }
     let mut ctes = Ctes(Vec::new());
     let _ = stmt.visit(&mut ctes);
     ctes.0
-}
-
-/// The names `query`'s own WITH defines, lower-cased.
-pub(crate) fn with_names(query: &sqlparser::ast::Query) -> impl Iterator<Item = String> + '_ {
-    query
-        .with
-        .iter()
-        .flat_map(|w| w.cte_tables.iter())
-        .map(|c| c.alias.name.value.to_lowercase())
 }

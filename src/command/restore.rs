@@ -12,7 +12,7 @@ use crate::scheduler::{JobKind, JobRecord, JobStatus};
 use crate::sql::RestoreSnapshot;
 
 use super::properties::JobProperties;
-use super::submit::{check_statement, on_entry, start_job};
+use super::submit::{OnEntry, check_statement, on_entry, start_job};
 use super::{Outcome, Session};
 
 /// `RESTORE SNAPSHOT [db.]label FROM repo [DATABASE src [AS tgt]] [ON (...)] PROPERTIES (...)`
@@ -61,64 +61,105 @@ pub async fn restore(
         .unwrap_or_else(|| manifest.database.clone());
     crate::catalog::validate_database_name(&db)?;
     let mut items: Vec<RestoreItem> = Vec::new();
-    let all = |m: &manifest::Manifest| {
-        m.tables
-            .iter()
-            .map(|t| RestoreItem {
-                source: t.name.clone(),
-                target: t.name.clone(),
+    let mut views: Vec<RestoreItem> = Vec::new();
+    let whole = |names: &mut dyn Iterator<Item = &String>| {
+        names
+            .map(|n| RestoreItem {
+                source: n.clone(),
+                target: n.clone(),
                 partitions: Vec::new(),
             })
             .collect::<Vec<_>>()
     };
+    let all_tables = |m: &manifest::Manifest| whole(&mut m.tables.iter().map(|t| &t.name));
+    let all_views = |m: &manifest::Manifest| whole(&mut m.views.iter().map(|v| &v.name));
     if stmt.on.is_empty() {
-        items = all(&manifest);
+        items = all_tables(&manifest);
+        views = all_views(&manifest);
     }
+    // A name (source or target) may be taken once, by a table or a view.
+    let check_free = |items: &[RestoreItem], views: &[RestoreItem], source: &str, target: &str| {
+        let all = || items.iter().chain(views);
+        if all().any(|i| i.source.eq_ignore_ascii_case(source)) {
+            return Err(Error::Common(format!("Duplicated table: {source}")));
+        }
+        crate::catalog::validate_table_name(target)?;
+        if all().any(|i| i.target.eq_ignore_ascii_case(target)) {
+            return Err(Error::Common(format!("Duplicated alias name: {target}")));
+        }
+        Ok(())
+    };
     for object in &stmt.on {
-        match on_entry(
+        let (name, object, is_view) = match on_entry(
             "RESTORE",
             object,
             "Do not support restoring temporary partitions",
         )? {
-            None => items = all(&manifest),
-            Some((name, object)) => {
-                let Some(table) = manifest.table(&name) else {
-                    return Err(Error::Common(format!(
-                        "Table {name} does not exist in snapshot {label}"
-                    )));
-                };
-                if items.iter().any(|i| i.source.eq_ignore_ascii_case(&name)) {
-                    return Err(Error::Common(format!("Duplicated table: {name}")));
-                }
-                let target = object
-                    .alias
-                    .as_ref()
-                    .map_or_else(|| table.name.clone(), |a| a.value.clone());
-                crate::catalog::validate_table_name(&target)?;
-                if items.iter().any(|i| i.target.eq_ignore_ascii_case(&target)) {
-                    return Err(Error::Common(format!("Duplicated alias name: {target}")));
-                }
-                for p in &object.partitions {
-                    if !table
-                        .partitions
-                        .iter()
-                        .any(|x| x.name.eq_ignore_ascii_case(&p.value))
-                    {
-                        return Err(Error::Common(format!(
-                            "Partition {} of table {name} does not exist in snapshot {label}",
-                            p.value
-                        )));
-                    }
-                }
-                items.push(RestoreItem {
-                    source: table.name.clone(),
-                    target,
-                    partitions: object.partitions.iter().map(|p| p.value.clone()).collect(),
-                });
+            OnEntry::AllTables => {
+                items = all_tables(&manifest);
+                continue;
+            }
+            OnEntry::AllViews => {
+                views = all_views(&manifest);
+                continue;
+            }
+            // A bare name may be a view's.
+            OnEntry::Table(name, object, bare) => {
+                let is_view = bare
+                    && object.partitions.is_empty()
+                    && manifest.table(&name).is_none()
+                    && manifest.view(&name).is_some();
+                (name, object, is_view)
+            }
+            OnEntry::View(name, object) => (name, object, true),
+        };
+        if is_view {
+            let Some(view) = manifest.view(&name) else {
+                return Err(Error::Common(format!(
+                    "View {name} does not exist in snapshot {label}"
+                )));
+            };
+            let target = object
+                .alias
+                .as_ref()
+                .map_or_else(|| view.name.clone(), |a| a.value.clone());
+            check_free(&items, &views, &view.name, &target)?;
+            views.push(RestoreItem {
+                source: view.name.clone(),
+                target,
+                partitions: Vec::new(),
+            });
+            continue;
+        }
+        let Some(table) = manifest.table(&name) else {
+            return Err(Error::Common(format!(
+                "Table {name} does not exist in snapshot {label}"
+            )));
+        };
+        let target = object
+            .alias
+            .as_ref()
+            .map_or_else(|| table.name.clone(), |a| a.value.clone());
+        check_free(&items, &views, &table.name, &target)?;
+        for p in &object.partitions {
+            if !table
+                .partitions
+                .iter()
+                .any(|x| x.name.eq_ignore_ascii_case(&p.value))
+            {
+                return Err(Error::Common(format!(
+                    "Partition {} of table {name} does not exist in snapshot {label}",
+                    p.value
+                )));
             }
         }
+        items.push(RestoreItem {
+            source: table.name.clone(),
+            target,
+            partitions: object.partitions.iter().map(|p| p.value.clone()).collect(),
+        });
     }
-    if items.is_empty() {
+    if items.is_empty() && views.is_empty() {
         return Err(Error::Common(format!(
             "Snapshot {label} holds no table to restore"
         )));
@@ -145,6 +186,7 @@ pub async fn restore(
         let request = RestoreRequest {
             manifest,
             items,
+            views,
             replication_num: props.replication_num,
             transfer: props.transfer,
         };
@@ -159,6 +201,7 @@ pub async fn restore(
                 format!("{} PARTITIONS [{}]", i.source, i.partitions.join(", "))
             }
         })
+        .chain(views.iter().map(|v| v.source.clone()))
         .collect::<Vec<_>>()
         .join(", ");
     let timeout = JobStatus::error(
@@ -183,6 +226,7 @@ pub async fn restore(
     let request = RestoreRequest {
         manifest,
         items,
+        views,
         replication_num: props.replication_num,
         transfer: props.transfer,
     };
@@ -283,6 +327,24 @@ async fn restore_dry_run(
                 Some(bytes),
             ));
         }
+    }
+    for v in &plan.views {
+        let mut detail = format!("from snapshot view {}", v.source.name);
+        if let Some(reason) = &v.inactive {
+            detail.push_str(&format!("; restored inactive: {reason}"));
+        }
+        rows.push(row(
+            if v.replaces {
+                "REPLACE VIEW"
+            } else {
+                "CREATE VIEW"
+            },
+            Some(&v.item.target),
+            None,
+            detail,
+            None,
+            None,
+        ));
     }
     for c in &plan.conflicts {
         rows.push(row(

@@ -469,6 +469,15 @@ fn details_json(m: &manifest::Manifest, verified: Option<(Option<String>, String
         "backup_objects": objects,
         "last_verification": verified.map(|(time, result)| serde_json::json!({ "time": time, "result": result })),
     });
+    let mut value = value;
+    if !m.views.is_empty()
+        && let Some(map) = value.as_object_mut()
+    {
+        map.insert(
+            "backup_views".into(),
+            m.views.iter().map(|v| v.name.clone()).collect(),
+        );
+    }
     let mut out = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(b" ");
     let mut ser = serde_json::Serializer::with_formatter(&mut out, formatter);

@@ -48,36 +48,52 @@ where
     Ok(Outcome::ok())
 }
 
-/// One entry of an `ON (...)` list, checked as BACKUP and RESTORE share it: `None` for
-/// `ALL TABLES`, else the table's name with its reference. Views, materialized views and
-/// functions are refused ([`not_a_table`]), and so are temporary partitions (with
-/// `temporary_error`).
+/// What one entry of an `ON (...)` list names.
+pub enum OnEntry<'a> {
+    /// `ALL TABLES`
+    AllTables,
+    /// `ALL VIEWS`
+    AllViews,
+    /// `[TABLE] t [PARTITION (...)] [AS alias]`: the table's name with its reference, and
+    /// whether it was written bare (no `TABLE`): then it may also name a view.
+    Table(String, &'a TableRef, bool),
+    /// `VIEW v [AS alias]`
+    View(String, &'a TableRef),
+}
+
+/// One entry of an `ON (...)` list, checked as BACKUP and RESTORE share it. Materialized views
+/// and functions are refused ([`not_supported`]), and so are temporary partitions (with
+/// `temporary_error`); the parser gives a view no partitions.
 pub fn on_entry<'a>(
     statement: &str,
     entry: &'a BackupObject,
     temporary_error: &str,
-) -> Result<Option<(String, &'a TableRef)>> {
+) -> Result<OnEntry<'a>> {
     match entry {
-        BackupObject::All(ObjectKind::Table) => Ok(None),
+        BackupObject::All(ObjectKind::Table) => Ok(OnEntry::AllTables),
+        BackupObject::All(ObjectKind::View) => Ok(OnEntry::AllViews),
         BackupObject::All(kind)
         | BackupObject::Named {
-            kind:
-                Some(kind @ (ObjectKind::View | ObjectKind::MaterializedView | ObjectKind::Function)),
+            kind: Some(kind @ (ObjectKind::MaterializedView | ObjectKind::Function)),
             ..
-        } => Err(not_a_table(statement, *kind)),
-        BackupObject::Named { object, .. } => {
+        } => Err(not_supported(statement, *kind)),
+        BackupObject::Named {
+            kind: Some(ObjectKind::View),
+            object,
+        } => Ok(OnEntry::View(table_name(object)?, object)),
+        BackupObject::Named { object, kind } => {
             if object.temporary {
                 return Err(Error::Common(temporary_error.into()));
             }
-            Ok(Some((table_name(object)?, object)))
+            Ok(OnEntry::Table(table_name(object)?, object, kind.is_none()))
         }
     }
 }
 
-/// The error for views, materialized views and functions in `ON (...)`.
-fn not_a_table(statement: &str, kind: ObjectKind) -> Error {
+/// The error for materialized views and functions in `ON (...)`.
+fn not_supported(statement: &str, kind: ObjectKind) -> Error {
     Error::NotSupported(format!(
-        "{statement} of {} is not supported: a backstop snapshot holds tables only (see docs/backup.md)",
+        "{statement} of {} is not supported: a backstop snapshot holds tables and views (see docs/backup.md)",
         match kind {
             ObjectKind::View => "views",
             ObjectKind::MaterializedView => "materialized views",

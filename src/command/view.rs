@@ -40,6 +40,7 @@ pub async fn create(
         security_invoker: stmt.security_invoker,
         definer: format!("{}@{}", session.user, session.account_host),
         created_ms: 0,
+        inactive_reason: None,
     };
     let planned = statement(&view, &db)?;
     let schema =
@@ -165,19 +166,8 @@ pub fn create_text(view: &ViewMeta) -> String {
 }
 
 fn parse_query(view: &ViewMeta) -> Result<Box<sqlparser::ast::Query>> {
-    match sqlparser::parser::Parser::parse_sql(
-        &sqlparser::dialect::MySqlDialect {},
-        &view.definition,
-    )
-    .map_err(|e| Error::Internal(format!("view {}: stored definition: {e}", view.name)))?
-    .pop()
-    {
-        Some(sqlparser::ast::Statement::Query(q)) => Ok(q),
-        _ => Err(Error::Internal(format!(
-            "view {}: the stored definition is not a query",
-            view.name
-        ))),
-    }
+    sql::parse_view_query(&view.definition)
+        .map_err(|why| Error::Internal(format!("view {}: the stored definition: {why}", view.name)))
 }
 
 /// The query of `view` of database `db` as a statement any session can plan: every table name
@@ -187,7 +177,7 @@ pub fn statement(view: &ViewMeta, db: &str) -> Result<sqlparser::ast::Statement>
     use sqlparser::ast::{SetExpr, Statement as S, TableAlias, TableFactor, TableWithJoins};
 
     let mut query = parse_query(view)?;
-    qualify(&mut query, db);
+    sql::qualify(&mut query, db);
     if view.named_columns {
         // SELECT * FROM (query) AS v (c1, c2, ...)
         let wrapped = format!(
@@ -230,43 +220,4 @@ pub fn statement(view: &ViewMeta, db: &str) -> Result<sqlparser::ast::Statement>
         query = outer;
     }
     Ok(S::Query(query))
-}
-
-/// Gives every table name of `query` without a database the database `db` (names the query
-/// defines with WITH excepted): the query then means the same in every session.
-pub fn qualify(query: &mut sqlparser::ast::Query, db: &str) {
-    use sqlparser::ast::{Query, TableFactor, VisitMut, VisitorMut};
-    use std::ops::ControlFlow;
-
-    struct Qualify<'a> {
-        db: &'a str,
-        ctes: Vec<String>,
-    }
-    impl VisitorMut for Qualify<'_> {
-        type Break = ();
-        fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
-            self.ctes.extend(super::query::with_names(query));
-            ControlFlow::Continue(())
-        }
-        fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
-            if let TableFactor::Table {
-                name, args: None, ..
-            } = factor
-                && let [single] = name.0.as_slice()
-                && single
-                    .as_ident()
-                    .is_some_and(|i| !self.ctes.contains(&i.value.to_lowercase()))
-            {
-                name.0.insert(
-                    0,
-                    sqlparser::ast::ObjectNamePart::Identifier(Ident::with_quote('`', self.db)),
-                );
-            }
-            ControlFlow::Continue(())
-        }
-    }
-    let _ = query.visit(&mut Qualify {
-        db,
-        ctes: Vec::new(),
-    });
 }

@@ -82,6 +82,8 @@ pub struct BackupRequest {
     /// `None`: every table of the database. Otherwise each table with its partitions (empty:
     /// all of them).
     pub tables: Option<Vec<(String, Vec<String>)>>,
+    /// `None`: every view of the database; otherwise the views named.
+    pub views: Option<Vec<String>>,
     pub ttl: Option<String>,
     pub expires_ms: Option<i64>,
     pub transfer: crate::scheduler::TransferSettings,
@@ -150,6 +152,7 @@ async fn steps(
         (trees, pins)
     };
     let trees = select_partitions(trees, req.tables.as_deref())?;
+    let views = chosen_views(catalog, &record.db, req.views.as_deref()).await?;
     write_lease(engine, repo, job).await?;
     job.update(catalog, |r| {
         r.snapshot_finished_ms = chrono::Utc::now().timestamp_millis()
@@ -204,7 +207,7 @@ async fn steps(
 
     // SAVE_META
     job.set_state(catalog, JobState::SaveMeta).await?;
-    let mut manifest = build_manifest(engine, &record, req, &trees);
+    let mut manifest = build_manifest(engine, &record, req, &trees, &views);
 
     // UPLOAD_INFO: manifest, re-check skipped objects, COMMIT last.
     job.set_state(catalog, JobState::UploadInfo).await?;
@@ -484,7 +487,12 @@ fn build_manifest(
     record: &crate::scheduler::JobRecord,
     req: &BackupRequest,
     trees: &[TableTree],
+    views: &[crate::catalog::views::ViewMeta],
 ) -> Manifest {
+    let views: Vec<crate::repo::manifest::ManifestView> = views
+        .iter()
+        .map(crate::repo::manifest::ManifestView::of)
+        .collect();
     let tables: Vec<ManifestTable> = trees
         .iter()
         .map(|tree| {
@@ -543,7 +551,7 @@ fn build_manifest(
         })
         .collect();
     Manifest {
-        format_version: crate::repo::manifest::needed_version(&tables),
+        format_version: crate::repo::manifest::needed_version(&tables, &views),
         backstop_version: env!("CARGO_PKG_VERSION").to_string(),
         server_id: engine.catalog.server_id().to_string(),
         database: record.db.clone(),
@@ -554,5 +562,30 @@ fn build_manifest(
         ttl: req.ttl.clone(),
         expires_ms: req.expires_ms,
         tables,
+        views,
     }
+}
+
+/// The views a backup holds, read at its snapshot: `names` (each must still exist), or all.
+async fn chosen_views(
+    catalog: &crate::catalog::Catalog,
+    db: &str,
+    names: Option<&[String]>,
+) -> Result<Vec<crate::catalog::views::ViewMeta>, JobError> {
+    let all = catalog.views(db).await?;
+    let Some(names) = names else {
+        return Ok(all);
+    };
+    let mut out = Vec::new();
+    for name in names {
+        match all.iter().find(|v| v.name.eq_ignore_ascii_case(name)) {
+            Some(v) => out.push(v.clone()),
+            None => {
+                return Err(JobError::Failed(JobStatus::common(format!(
+                    "View {name} was dropped before the backup read it"
+                ))));
+            }
+        }
+    }
+    Ok(out)
 }

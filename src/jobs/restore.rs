@@ -46,6 +46,8 @@ pub struct RestoreItem {
 pub struct RestoreRequest {
     pub manifest: Manifest,
     pub items: Vec<RestoreItem>,
+    /// Views to restore (after the tables), by the same rules of names.
+    pub views: Vec<RestoreItem>,
     pub replication_num: Option<u32>,
     pub transfer: crate::scheduler::TransferSettings,
 }
@@ -98,13 +100,22 @@ async fn steps(
     let prepared = pending(engine, job, &record, req).await?;
     snapshoting(engine, job, &record, &prepared.new_names).await?;
     downloading(engine, job, repo, req, prepared.downloads).await?;
-    commit(engine, job, &record, prepared.tables, prepared.pinned).await
+    commit(
+        engine,
+        job,
+        &record,
+        prepared.tables,
+        prepared.views,
+        prepared.pinned,
+    )
+    .await
 }
 
 /// What PENDING prepared: the catalog changes the commit makes, the objects to download into
 /// them, and the names of the tables it creates.
 struct Prepared {
     tables: Vec<RestoreTable>,
+    views: Vec<crate::catalog::views::ViewMeta>,
     downloads: Vec<Download>,
     new_names: Vec<String>,
     /// The downloads' rowset ids, pinned for the job's life: files nothing references until
@@ -125,6 +136,28 @@ async fn pending(
     if let Some(first) = checked.conflicts.first() {
         return Err(fail("COMMON_ERROR", first.message.clone()));
     }
+    let views: Vec<crate::catalog::views::ViewMeta> = checked
+        .views
+        .iter()
+        .map(|v| {
+            if let Some(reason) = &v.inactive {
+                let note = format!(
+                    "view {}.{} restored inactive: {reason}",
+                    record.db, v.item.target
+                );
+                tracing::warn!(job = record.id, "{note}");
+                job.note_error(note);
+            }
+            v.source
+                .view_meta(v.item.target.clone(), v.inactive.clone())
+        })
+        .collect();
+    let new_views: Vec<String> = checked
+        .views
+        .iter()
+        .filter(|v| !v.replaces)
+        .map(|v| v.item.target.clone())
+        .collect();
     let plan: Vec<(RestoreItem, ManifestTable, Option<TableTree>)> = checked
         .tables
         .into_iter()
@@ -163,9 +196,11 @@ async fn pending(
         .iter()
         .filter(|(_, _, t)| t.is_none())
         .map(|(item, _, _)| item.target.clone())
+        .chain(new_views)
         .collect();
     Ok(Prepared {
         tables,
+        views,
         downloads,
         new_names,
         pinned,
@@ -380,6 +415,7 @@ async fn commit(
     job: &Job,
     record: &crate::scheduler::JobRecord,
     tables: Vec<RestoreTable>,
+    views: Vec<crate::catalog::views::ViewMeta>,
     pinned: crate::store::pins::PinGuard,
 ) -> Result<(), JobError> {
     let catalog = &engine.catalog;
@@ -404,6 +440,7 @@ async fn commit(
                 db: record.db.clone(),
                 job_id: record.id,
                 tables,
+                views,
             },
             bytes,
         )
@@ -443,6 +480,18 @@ impl PlannedTable {
     }
 }
 
+/// What a restore will do to one view.
+#[derive(Debug, Clone)]
+pub struct PlannedView {
+    pub item: RestoreItem,
+    pub source: crate::repo::manifest::ManifestView,
+    /// Whether a view of the target name exists (it is replaced).
+    pub replaces: bool,
+    /// Why the view will be restored inactive: a table or view its query reads is neither in
+    /// the restore nor on this server.
+    pub inactive: Option<String>,
+}
+
 /// Why a restore cannot run, and which table it is about.
 #[derive(Debug, Clone)]
 pub struct Conflict {
@@ -456,6 +505,7 @@ pub struct Conflict {
 pub struct Plan {
     pub creates_database: bool,
     pub tables: Vec<PlannedTable>,
+    pub views: Vec<PlannedView>,
     pub conflicts: Vec<Conflict>,
     /// What DOWNLOADING moves: one object per rowset.
     pub objects: u64,
@@ -567,6 +617,7 @@ pub async fn plan(
             target: target.cloned(),
         });
     }
+    let views = plan_views(engine, db, req, job, &mut conflicts).await?;
     let rowsets = || {
         tables
             .iter()
@@ -585,10 +636,87 @@ pub async fn plan(
     Ok(Plan {
         creates_database,
         tables,
+        views,
         conflicts,
         objects,
         bytes,
     })
+}
+
+/// The views of a restore into `db`: which exist (and are replaced), which would be restored
+/// inactive, and conflicts with tables of their names.
+async fn plan_views(
+    engine: &Engine,
+    db: &str,
+    req: &RestoreRequest,
+    job: Option<u64>,
+    conflicts: &mut Vec<Conflict>,
+) -> Result<Vec<PlannedView>, JobError> {
+    let catalog = &engine.catalog;
+    let mut out = Vec::new();
+    for item in &req.views {
+        let source = req.manifest.view(&item.source).cloned().ok_or_else(|| {
+            fail(
+                "NOT_FOUND",
+                format!(
+                    "View {} does not exist in snapshot {}",
+                    item.source, req.manifest.label
+                ),
+            )
+        })?;
+        let replaces = catalog.view(db, &item.target).await?.is_some();
+        let mut conflict = |message: String| {
+            conflicts.push(Conflict {
+                table: Some(item.target.clone()),
+                message,
+            })
+        };
+        if !replaces && catalog.relation_exists(db, &item.target).await? {
+            conflict(format!(
+                "Table {} already exists and is not a view. Restore the view under another name \
+                 with ON (VIEW {} AS new_name), or DROP TABLE {} first",
+                item.target, item.source, item.target
+            ));
+        } else if let Some(other) = engine
+            .jobs
+            .reserved_by(db, &item.target)
+            .filter(|j| Some(*j) != job)
+        {
+            conflict(format!(
+                "table {db}.{} is reserved by RESTORE job {other}",
+                item.target
+            ));
+        }
+        let mut inactive = None;
+        if let Ok(mut query) = crate::sql::parse_view_query(&source.definition) {
+            crate::sql::qualify(&mut query, db);
+            for (d, t) in crate::sql::read_relations(&query) {
+                let restored = d == db
+                    && req
+                        .items
+                        .iter()
+                        .chain(&req.views)
+                        .any(|i| i.target.eq_ignore_ascii_case(&t));
+                if !restored
+                    && !d.eq_ignore_ascii_case(crate::catalog::INFORMATION_SCHEMA)
+                    && !catalog.relation_exists(&d, &t).await?
+                {
+                    inactive = Some(format!(
+                        "its query reads {d}.{t}, which is neither in the restore nor on this \
+                         server; restore or create it and the view works"
+                    ));
+                    break;
+                }
+            }
+        }
+        out.push(PlannedView {
+            item: item.clone(),
+            source,
+            replaces,
+            inactive,
+        });
+    }
+    Ok(out)
 }
 
 /// The snapshot's table with only the chosen partitions.

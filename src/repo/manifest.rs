@@ -16,12 +16,12 @@ use crate::catalog::schema::RowsetKind;
 use crate::catalog::{ColumnMeta, Distribution, KeyDesc, PartitionBounds, Partitioning};
 
 /// The newest manifest format this backstop writes and reads. Version 2 added UNIQUE and
-/// PRIMARY KEY tables, delete files, and JSON and VARBINARY columns; a snapshot that has neither is still written as
-/// version 1, which older backstops read.
-pub const FORMAT_VERSION: u32 = 2;
+/// PRIMARY KEY tables, delete files, and JSON and VARBINARY columns; version 3 added views. A
+/// snapshot is written with the oldest version that can describe it, which older backstops read.
+pub const FORMAT_VERSION: u32 = 3;
 
-/// The version a manifest of `tables` needs: the oldest that can describe them.
-pub fn needed_version(tables: &[ManifestTable]) -> u32 {
+/// The version a manifest of `tables` and `views` needs: the oldest that can describe them.
+pub fn needed_version(tables: &[ManifestTable], views: &[ManifestView]) -> u32 {
     let v2 = tables.iter().any(|t| {
         t.key.model != crate::catalog::KeyModel::Duplicate
             || t.columns.iter().any(|c| {
@@ -35,7 +35,13 @@ pub fn needed_version(tables: &[ManifestTable]) -> u32 {
                 .flat_map(|p| &p.tablets)
                 .any(|b| !b.deletes.is_empty())
     });
-    if v2 { 2 } else { 1 }
+    if !views.is_empty() {
+        3
+    } else if v2 {
+        2
+    } else {
+        1
+    }
 }
 
 /// StarRocks' snapshot timestamp, `yyyy-MM-dd-HH-mm-ss-SSS`, in UTC.
@@ -70,6 +76,64 @@ pub struct Manifest {
     #[serde(default)]
     pub expires_ms: Option<i64>,
     pub tables: Vec<ManifestTable>,
+    /// Views (format version 3), restored after the tables.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub views: Vec<ManifestView>,
+}
+
+/// One view: its definition, as the catalog keeps it (`crate::catalog::views::ViewMeta`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ManifestView {
+    pub name: String,
+    /// The columns its query gave when it was created.
+    pub columns: Vec<ColumnMeta>,
+    /// Whether the view's column list renames its query's columns.
+    #[serde(default)]
+    pub named_columns: bool,
+    /// The query, as SQL text; names without a database are the restored view's database's.
+    pub definition: String,
+    pub comment: Option<String>,
+    #[serde(default)]
+    pub security_invoker: bool,
+    /// `user@host` of the account that created it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub definer: String,
+}
+
+impl ManifestView {
+    pub fn of(view: &crate::catalog::views::ViewMeta) -> Self {
+        ManifestView {
+            name: view.name.clone(),
+            columns: view.columns.clone(),
+            named_columns: view.named_columns,
+            definition: view.definition.clone(),
+            comment: view.comment.clone(),
+            security_invoker: view.security_invoker,
+            definer: view.definer.clone(),
+        }
+    }
+
+    /// The catalog definition of this view under `name` (ids and times are the catalog's to
+    /// assign).
+    pub fn view_meta(
+        &self,
+        name: String,
+        inactive_reason: Option<String>,
+    ) -> crate::catalog::views::ViewMeta {
+        crate::catalog::views::ViewMeta {
+            id: 0,
+            db_id: 0,
+            name,
+            columns: self.columns.clone(),
+            named_columns: self.named_columns,
+            definition: self.definition.clone(),
+            comment: self.comment.clone(),
+            security_invoker: self.security_invoker,
+            definer: self.definer.clone(),
+            created_ms: 0,
+            inactive_reason,
+        }
+    }
 }
 
 /// One table: its full definition and the partitions the snapshot holds.
@@ -159,6 +223,12 @@ impl ManifestTable {
 }
 
 impl Manifest {
+    pub fn view(&self, name: &str) -> Option<&ManifestView> {
+        self.views
+            .iter()
+            .find(|v| v.name.eq_ignore_ascii_case(name))
+    }
+
     pub fn table(&self, name: &str) -> Option<&ManifestTable> {
         self.tables
             .iter()
@@ -204,6 +274,8 @@ pub const MAX_COMMIT_BYTES: u64 = 64 << 10;
 /// Largest rowset object a manifest may declare (1 TiB). With at most about a million rowsets,
 /// sums of sizes stay far below `u64::MAX`, so no consumer can overflow adding them up.
 pub const MAX_OBJECT_BYTES: u64 = 1 << 40;
+/// Largest view query a manifest may hold.
+pub const MAX_VIEW_DEFINITION_BYTES: usize = 1 << 20;
 /// Largest row count a rowset may declare.
 pub const MAX_ROWSET_ROWS: u64 = 1 << 40;
 
@@ -359,10 +431,11 @@ pub fn parse(bytes: &[u8], label: &str, timestamp: &str) -> Result<Manifest, Str
     let manifest: Manifest =
         serde_json::from_slice(bytes).map_err(|e| format!("its manifest cannot be read ({e})"))?;
     validate(&manifest, label, timestamp)?;
-    if manifest.format_version < needed_version(&manifest.tables) {
+    let needed = needed_version(&manifest.tables, &manifest.views);
+    if manifest.format_version < needed {
         return Err(format!(
-            "its manifest is format version {}, which cannot hold keyed tables or delete files, \
-             yet it has them",
+            "its manifest is format version {}, yet it holds what only version {needed} can \
+             (version 2: keyed tables, delete files, JSON and VARBINARY columns; 3: views)",
             manifest.format_version
         ));
     }
@@ -399,6 +472,19 @@ pub fn validate(m: &Manifest, label: &str, timestamp: &str) -> Result<(), String
             return Err(format!("its manifest lists table '{}' twice", t.name));
         }
     }
+    for (i, v) in m.views.iter().enumerate() {
+        validate_view(v).map_err(|why| format!("view '{}' in its manifest: {why}", v.name))?;
+        if m.tables
+            .iter()
+            .any(|t| t.name.eq_ignore_ascii_case(&v.name))
+            || m.views
+                .iter()
+                .take(i)
+                .any(|o| o.name.eq_ignore_ascii_case(&v.name))
+        {
+            return Err(format!("its manifest lists '{}' twice", v.name));
+        }
+    }
     // One object, one size: two rowsets naming the same content must agree on its size.
     let mut sizes: BTreeMap<&str, u64> = BTreeMap::new();
     for r in m
@@ -419,6 +505,27 @@ pub fn validate(m: &Manifest, label: &str, timestamp: &str) -> Result<(), String
         }
     }
     Ok(())
+}
+
+/// A view's name, columns and query: what CREATE VIEW would have accepted.
+fn validate_view(v: &ManifestView) -> Result<(), String> {
+    crate::catalog::validate_table_name(&v.name).map_err(|e| e.to_string())?;
+    for (i, c) in v.columns.iter().enumerate() {
+        if v.columns
+            .iter()
+            .take(i)
+            .any(|o| o.name.eq_ignore_ascii_case(&c.name))
+        {
+            return Err(format!("column '{}' is listed twice", c.name));
+        }
+    }
+    if v.definition.len() > MAX_VIEW_DEFINITION_BYTES {
+        return Err(format!(
+            "its query has {} bytes, more than {MAX_VIEW_DEFINITION_BYTES}",
+            v.definition.len()
+        ));
+    }
+    crate::sql::parse_view_query(&v.definition).map(|_| ())
 }
 
 fn validate_table(t: &ManifestTable) -> Result<(), String> {
@@ -604,7 +711,11 @@ mod tests {
     #[test]
     fn versions_follow_what_a_snapshot_holds() {
         let mut m = parse(REAL.as_bytes(), LABEL, TIMESTAMP).unwrap();
-        assert_eq!(needed_version(&m.tables), 1, "DUPLICATE KEY tables only");
+        assert_eq!(
+            needed_version(&m.tables, &m.views),
+            1,
+            "DUPLICATE KEY tables only"
+        );
         // A delete file: version 2 is needed, and a version-1 manifest with one is damaged.
         let tablet = m
             .tables
@@ -617,19 +728,71 @@ mod tests {
         deletes.rows = 0;
         deletes.checksum = 0;
         tablet.deletes.push(deletes);
-        assert_eq!(needed_version(&m.tables), 2);
+        assert_eq!(needed_version(&m.tables, &m.views), 2);
         let as_v1 = serde_json::to_vec(&m).unwrap();
         let err = parse(&as_v1, LABEL, TIMESTAMP).unwrap_err();
-        assert!(err.contains("format version 1, which cannot hold"), "{err}");
+        assert!(err.contains("format version 1, yet it holds"), "{err}");
         m.format_version = 2;
         parse(&serde_json::to_vec(&m).unwrap(), LABEL, TIMESTAMP).unwrap();
         // Keyed tables and JSON columns need it too.
         let mut m = parse(REAL.as_bytes(), LABEL, TIMESTAMP).unwrap();
         m.tables[1].columns[0].data_type = crate::catalog::ColumnType::Json;
-        assert_eq!(needed_version(&m.tables), 2);
+        assert_eq!(needed_version(&m.tables, &m.views), 2);
         let mut m = parse(REAL.as_bytes(), LABEL, TIMESTAMP).unwrap();
         m.tables[1].key.model = crate::catalog::KeyModel::Unique;
-        assert_eq!(needed_version(&m.tables), 2);
+        assert_eq!(needed_version(&m.tables, &m.views), 2);
+        // A view: version 3; its name may be neither a table's nor another view's, and its
+        // definition must be one query.
+        let mut m = parse(REAL.as_bytes(), LABEL, TIMESTAMP).unwrap();
+        let view = ManifestView {
+            name: "v".into(),
+            columns: m.tables[0].columns.clone(),
+            named_columns: false,
+            definition: format!("SELECT * FROM {}", m.tables[0].name),
+            comment: None,
+            security_invoker: false,
+            definer: String::new(),
+        };
+        m.views.push(view.clone());
+        assert_eq!(needed_version(&m.tables, &m.views), 3);
+        let err = parse(&serde_json::to_vec(&m).unwrap(), LABEL, TIMESTAMP).unwrap_err();
+        assert!(err.contains("format version 1, yet it holds"), "{err}");
+        m.format_version = 3;
+        parse(&serde_json::to_vec(&m).unwrap(), LABEL, TIMESTAMP).unwrap();
+        for (bad, why) in [
+            (
+                ManifestView {
+                    name: m.tables[0].name.clone(),
+                    ..view.clone()
+                },
+                "twice",
+            ),
+            (
+                ManifestView {
+                    definition: "DROP TABLE x".into(),
+                    ..view.clone()
+                },
+                "not one query",
+            ),
+            (
+                ManifestView {
+                    definition: "SELECT FROM WHERE".into(),
+                    ..view.clone()
+                },
+                "does not parse",
+            ),
+            (
+                ManifestView {
+                    name: "../x".into(),
+                    ..view.clone()
+                },
+                "Incorrect table name",
+            ),
+        ] {
+            m.views = vec![bad];
+            let err = parse(&serde_json::to_vec(&m).unwrap(), LABEL, TIMESTAMP).unwrap_err();
+            assert!(err.contains(why), "{why}: {err}");
+        }
     }
 
     #[test]

@@ -130,3 +130,81 @@ impl fmt::Display for CreateView {
         write!(f, " AS {}", self.query)
     }
 }
+
+/// Gives every table name of `query` without a database the database `db` (names the query
+/// defines with WITH excepted): the query then means the same in every session.
+pub fn qualify(query: &mut Query, db: &str) {
+    use sqlparser::ast::{TableFactor, VisitMut, VisitorMut};
+    use std::ops::ControlFlow;
+
+    struct Qualify<'a> {
+        db: &'a str,
+        ctes: Vec<String>,
+    }
+    impl VisitorMut for Qualify<'_> {
+        type Break = ();
+        fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
+            self.ctes.extend(with_names(query));
+            ControlFlow::Continue(())
+        }
+        fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+            if let TableFactor::Table {
+                name, args: None, ..
+            } = factor
+                && let [single] = name.0.as_slice()
+                && single
+                    .as_ident()
+                    .is_some_and(|i| !self.ctes.contains(&i.value.to_lowercase()))
+            {
+                name.0.insert(
+                    0,
+                    sqlparser::ast::ObjectNamePart::Identifier(Ident::with_quote('`', self.db)),
+                );
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = query.visit(&mut Qualify {
+        db,
+        ctes: Vec::new(),
+    });
+}
+
+/// The names `query`'s own WITH defines, lower-cased.
+pub fn with_names(query: &Query) -> impl Iterator<Item = String> + '_ {
+    query
+        .with
+        .iter()
+        .flat_map(|w| w.cte_tables.iter())
+        .map(|c| c.alias.name.value.to_lowercase())
+}
+
+/// The `(database, name)` of every table or view `query` reads, each once, after [`qualify`]
+/// (a name of one part, a name WITH defines, is left out).
+pub fn read_relations(query: &Query) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let _ = sqlparser::ast::visit_relations(query, |name: &ObjectName| {
+        if let [db, table] = name.0.as_slice()
+            && let (Some(db), Some(table)) = (db.as_ident(), table.as_ident())
+        {
+            let pair = (db.value.clone(), table.value.clone());
+            if !out.contains(&pair) {
+                out.push(pair);
+            }
+        }
+        std::ops::ControlFlow::<()>::Continue(())
+    });
+    out
+}
+
+/// Parses a stored view query (what `CreateView::query` printed).
+pub fn parse_view_query(text: &str) -> Result<Box<Query>, String> {
+    match sqlparser::parser::Parser::parse_sql(&super::DIALECT, text) {
+        Ok(mut statements) if statements.len() == 1 => match statements.pop() {
+            Some(sqlparser::ast::Statement::Query(q)) => Ok(q),
+            _ => Err("its definition is not one query".into()),
+        },
+        Ok(_) => Err("its definition is not one query".into()),
+        Err(e) => Err(format!("its query does not parse ({e})")),
+    }
+}

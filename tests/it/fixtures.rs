@@ -32,32 +32,38 @@ fn fixture(version: u32) -> PathBuf {
         .join(format!("format-v{version}"))
 }
 
+/// A daemon with fixture `version` copied to a scratch folder as repository `fixture`, after
+/// checking that SHOW SNAPSHOT lists exactly `label` at `ts`, OK, and a full VERIFY passes.
+async fn listed_and_verified(
+    version: u32,
+    label: &str,
+    ts: &str,
+) -> (TestDaemon, mysql_async::Conn) {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    let dir = daemon.scratch_dir().join(format!("fixture-v{version}"));
+    copy_tree(&fixture(version), &dir);
+    create_repo(&mut conn, "fixture", &dir).await;
+    assert_eq!(
+        rows(&mut conn, "SHOW SNAPSHOT ON fixture").await,
+        vec![text_row(&[label, ts, "OK"])]
+    );
+    let verified = rows(
+        &mut conn,
+        &format!("VERIFY SNAPSHOT {label} ON fixture PROPERTIES (\"sync\" = \"true\")"),
+    )
+    .await;
+    let status = verified[0].last().cloned().flatten();
+    assert_eq!(status.as_deref(), Some("[OK]"), "VERIFY: {verified:?}");
+    (daemon, conn)
+}
+
 /// Format version 1 (backstop 0.1.0, written 2026-12-06 by commit 4de517f): database `fx`,
 /// snapshot `snap_v1` of a range-partitioned DUPLICATE KEY table of every scalar type family
 /// (`sales`, two loads) and a list-partitioned, randomly distributed one (`tags`).
 #[tokio::test]
 async fn format_v1_snapshots_list_verify_and_restore() {
-    let daemon = TestDaemon::start();
-    let mut conn = daemon.conn().await;
-    let dir = daemon.scratch_dir().join("fixture-v1");
-    copy_tree(&fixture(1), &dir);
-    create_repo(&mut conn, "fixture", &dir).await;
-    let listed = rows(&mut conn, "SHOW SNAPSHOT ON fixture").await;
-    assert_eq!(
-        listed,
-        vec![vec![
-            Some("snap_v1".to_string()),
-            Some("2026-12-06-08-31-04-572".to_string()),
-            Some("OK".to_string())
-        ]]
-    );
-    let verified = rows(
-        &mut conn,
-        "VERIFY SNAPSHOT snap_v1 ON fixture PROPERTIES (\"sync\" = \"true\")",
-    )
-    .await;
-    let status = verified[0].last().cloned().flatten();
-    assert_eq!(status.as_deref(), Some("[OK]"), "VERIFY: {verified:?}");
+    let (_daemon, mut conn) = listed_and_verified(1, "snap_v1", "2026-12-06-08-31-04-572").await;
     let dry = rows(
         &mut conn,
         "RESTORE SNAPSHOT fx.snap_v1 FROM fixture PROPERTIES \
@@ -148,22 +154,7 @@ async fn format_v1_snapshots_list_verify_and_restore() {
 #[tokio::test]
 async fn format_v2_snapshots_list_verify_and_restore() {
     const TS: &str = "2026-12-06-09-29-32-290";
-    let daemon = TestDaemon::start();
-    let mut conn = daemon.conn().await;
-    let dir = daemon.scratch_dir().join("fixture-v2");
-    copy_tree(&fixture(2), &dir);
-    create_repo(&mut conn, "fixture", &dir).await;
-    assert_eq!(
-        rows(&mut conn, "SHOW SNAPSHOT ON fixture").await,
-        vec![text_row(&["snap_v2", TS, "OK"])]
-    );
-    let verified = rows(
-        &mut conn,
-        "VERIFY SNAPSHOT snap_v2 ON fixture PROPERTIES (\"sync\" = \"true\")",
-    )
-    .await;
-    let status = verified[0].last().cloned().flatten();
-    assert_eq!(status.as_deref(), Some("[OK]"), "VERIFY: {verified:?}");
+    let (_daemon, mut conn) = listed_and_verified(2, "snap_v2", TS).await;
     exec(&mut conn, "CREATE DATABASE fx").await;
     exec(
         &mut conn,
@@ -241,4 +232,95 @@ fn text_row(values: &[&str]) -> Vec<Option<String>> {
         .iter()
         .map(|v| (*v != "NULL").then(|| v.to_string()))
         .collect()
+}
+
+/// Format version 3 (written 2026-12-06 by the working tree after commit bb5afe9, backup and
+/// restore of views): database `fx`, snapshot
+/// `snap_v3` of a range-partitioned table (`sales`) and three views: one with a column list and
+/// comments over an unqualified name (`by_region`), a SECURITY INVOKER one over a qualified name
+/// (`recent`), and one over a view through WITH (`big_regions`).
+#[tokio::test]
+async fn format_v3_snapshots_list_verify_and_restore() {
+    const TS: &str = "2026-12-06-11-30-17-135";
+    let (_daemon, mut conn) = listed_and_verified(3, "snap_v3", TS).await;
+    let dry = rows(
+        &mut conn,
+        &format!(
+            "RESTORE SNAPSHOT snap_v3 FROM fixture PROPERTIES (\"backup_timestamp\" = \"{TS}\", \
+             \"dry_run\" = \"true\")"
+        ),
+    )
+    .await;
+    let actions: Vec<(String, String)> = dry
+        .iter()
+        .map(|r| {
+            (
+                r[0].clone().unwrap_or_default(),
+                r[2].clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    for view in ["big_regions", "by_region", "recent"] {
+        assert!(
+            actions.contains(&("CREATE VIEW".to_string(), view.to_string())),
+            "{view}: {dry:?}"
+        );
+    }
+    exec(
+        &mut conn,
+        &format!(
+            "RESTORE SNAPSHOT snap_v3 FROM fixture PROPERTIES (\"backup_timestamp\" = \"{TS}\")"
+        ),
+    )
+    .await;
+    wait_finished(&mut conn, "RESTORE", "fx").await;
+    // What the writing server answered just before the backup.
+    assert_eq!(checksum(&mut conn, "fx.sales").await, "847114076680079148");
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT region, total FROM fx.by_region ORDER BY region"
+        )
+        .await,
+        vec![
+            text_row(&["north", "40.75"]),
+            text_row(&["south", "20.00"]),
+            text_row(&["unknown", "40.00"]),
+        ]
+    );
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT id, day, amount FROM fx.recent ORDER BY id"
+        )
+        .await,
+        vec![
+            text_row(&["3", "2026-02-01", "30.25"]),
+            text_row(&["4", "2026-11-30", "40.00"]),
+        ]
+    );
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT region FROM fx.big_regions ORDER BY region"
+        )
+        .await,
+        vec![text_row(&["north"]), text_row(&["unknown"])]
+    );
+    let created = rows(&mut conn, "SHOW CREATE VIEW fx.by_region").await;
+    assert_eq!(
+        created[0][1].as_deref(),
+        Some(
+            "CREATE VIEW `by_region` (`region` COMMENT \"sales region\", `total` COMMENT \"sum of \
+             amounts\") COMMENT \"totals per region\" AS SELECT coalesce(region, 'unknown'), \
+             sum(amount) FROM sales GROUP BY coalesce(region, 'unknown')"
+        )
+    );
+    let created = rows(&mut conn, "SHOW CREATE VIEW fx.recent").await;
+    assert!(
+        created[0][1]
+            .as_deref()
+            .is_some_and(|t| t.contains("SECURITY INVOKER")),
+        "{created:?}"
+    );
 }
