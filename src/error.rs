@@ -176,7 +176,7 @@ impl Error {
                 CatalogError::BadDatabaseName(..) => (1102, "42000"),
                 CatalogError::TableExists(_) => (1050, "42S01"),
                 CatalogError::UnknownTable(_) => (1146, "42S02"),
-                CatalogError::NotView(_) => (1347, "HY000"),
+                CatalogError::WrongObject { .. } => (1347, "HY000"),
                 CatalogError::UnknownColumn { .. } => (1054, "42S22"),
                 CatalogError::DuplicateColumn(_) => (1060, "42S21"),
                 CatalogError::UnknownPartition { .. } => (1735, "HY000"),

@@ -52,6 +52,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod jobs;
 pub mod load;
+pub mod materialized;
 pub mod repos;
 pub mod restore;
 pub mod schema;
@@ -98,9 +99,14 @@ pub enum CatalogError {
     /// `db.table`
     #[error("Table '{0}' doesn't exist")]
     UnknownTable(String),
-    /// `db.name`: a view statement named a table.
-    #[error("'{0}' is not VIEW")]
-    NotView(String),
+    /// `name` (`db.name`) is not the kind of object the statement is for (a view statement
+    /// named a table, DROP TABLE named a materialized view, ...).
+    #[error("'{name}' is not {expected}{hint}")]
+    WrongObject {
+        name: String,
+        expected: &'static str,
+        hint: &'static str,
+    },
     #[error("Unknown column '{column}' in '{table}'")]
     UnknownColumn { column: String, table: String },
     #[error("Duplicate column name '{0}'")]
@@ -124,6 +130,17 @@ pub enum CatalogError {
     Storage(String),
     #[error("the catalog holds a record it cannot read ({0}); the data directory may be damaged")]
     Corrupt(String),
+}
+
+impl CatalogError {
+    /// `db.name` is not a view.
+    pub fn not_view(db: &str, name: &str) -> Self {
+        CatalogError::WrongObject {
+            name: format!("{db}.{name}"),
+            expected: "VIEW",
+            hint: "",
+        }
+    }
 }
 
 fn storage(e: impl std::fmt::Display) -> CatalogError {

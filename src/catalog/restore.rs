@@ -125,7 +125,11 @@ impl Catalog {
                                 why: "it is not marked for this restore".into(),
                             });
                         }
-                        cur
+                        // A materialized view's state is the snapshot's, as its rows are.
+                        TableMeta {
+                            materialized: table.meta.materialized.clone(),
+                            ..cur
+                        }
                     }
                     (Some(_), _) => {
                         return Err(CatalogError::TableBusy {

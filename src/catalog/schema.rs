@@ -278,6 +278,9 @@ pub struct TableMeta {
     pub created_ms: i64,
     #[serde(default)]
     pub state: TableState,
+    /// Set when the table is an asynchronous materialized view.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub materialized: Option<super::materialized::Materialized>,
 }
 
 impl TableMeta {
@@ -1148,6 +1151,7 @@ mod tests {
             properties: BTreeMap::from([(REPLICATION_NUM.to_string(), "1".to_string())]),
             created_ms: 0,
             state: TableState::Normal,
+            materialized: None,
         }
     }
 

@@ -507,6 +507,18 @@ impl Catalog {
         names: Vec<String>,
         if_exists: bool,
     ) -> Result<u64, CatalogError> {
+        self.drop_tables_of_kind(db, names, if_exists, false).await
+    }
+
+    /// [`Catalog::drop_tables`] of tables (`materialized` false) or of materialized views
+    /// (`DROP MATERIALIZED VIEW`); a name of the other kind is refused.
+    pub async fn drop_tables_of_kind(
+        &self,
+        db: &str,
+        names: Vec<String>,
+        if_exists: bool,
+        materialized: bool,
+    ) -> Result<u64, CatalogError> {
         let db = db.to_string();
         self.write(move |txn| {
             let mut t = MetaTables::open(txn)?;
@@ -515,6 +527,21 @@ impl Catalog {
             for name in names {
                 match table_named(&t.tables, db_meta.id, &name)? {
                     Some(table) => {
+                        if table.materialized.is_some() != materialized {
+                            return Err(CatalogError::WrongObject {
+                                name: format!("{db}.{name}"),
+                                expected: if materialized {
+                                    "MATERIALIZED VIEW"
+                                } else {
+                                    "BASE TABLE"
+                                },
+                                hint: if materialized {
+                                    ""
+                                } else {
+                                    "; it is a materialized view: DROP MATERIALIZED VIEW"
+                                },
+                            });
+                        }
                         ensure_writable(&table)?;
                         t.delete_table(&table)?;
                         dropped += 1;
@@ -851,6 +878,7 @@ mod tests {
             properties: BTreeMap::from([(REPLICATION_NUM.to_string(), "1".to_string())]),
             created_ms: 0,
             state: TableState::Normal,
+            materialized: None,
         }
     }
 

@@ -79,7 +79,7 @@ fn views_of(
 }
 
 fn not_a_view(db: &str, name: &str) -> CatalogError {
-    CatalogError::NotView(format!("{db}.{name}"))
+    CatalogError::not_view(db, name)
 }
 
 impl MetaTables<'_> {
@@ -241,6 +241,7 @@ impl ViewMeta {
             properties: Default::default(),
             created_ms: self.created_ms,
             state: TableState::Normal,
+            materialized: None,
         }
     }
 }

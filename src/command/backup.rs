@@ -188,13 +188,32 @@ async fn backup_objects(engine: &Engine, db: &str, on: &[BackupObject]) -> Resul
                     ));
                 }
             }
+            OnEntry::AllMaterialized => {
+                for table in engine.catalog.tables(db).await? {
+                    if table.materialized.is_some()
+                        && !duplicated(&tables, &views, &table.name)
+                        && let Some(tables) = &mut tables
+                    {
+                        tables.push((table.name, Vec::new()));
+                    }
+                }
+            }
+            OnEntry::Materialized(name, _) => {
+                if duplicated(&tables, &views, &name) {
+                    return Err(Error::Common(format!("Duplicated table: {name}")));
+                }
+                let table = engine.catalog.materialized(db, &name).await?;
+                if let Some(tables) = &mut tables {
+                    tables.push((table.name, Vec::new()));
+                }
+            }
             OnEntry::View(name, _) => {
                 if duplicated(&tables, &views, &name) {
                     return Err(Error::Common(format!("Duplicated view: {name}")));
                 }
                 let Some(view) = engine.catalog.view(db, &name).await? else {
                     return Err(if engine.catalog.relation_exists(db, &name).await? {
-                        crate::catalog::CatalogError::NotView(format!("{db}.{name}")).into()
+                        crate::catalog::CatalogError::not_view(db, &name).into()
                     } else {
                         crate::catalog::CatalogError::UnknownTable(format!("{db}.{name}")).into()
                     });

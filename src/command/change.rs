@@ -88,6 +88,7 @@ pub async fn delete(engine: &Arc<Engine>, session: &mut Session, del: Delete) ->
     let target = single_table("DELETE", tables)?;
     let (db, table_name) = table::resolve(session, &target.name)?;
     let meta = engine.catalog.table(&db, &table_name).await?;
+    table::refuse_materialized(&meta, "DELETE")?;
     let _locked = engine.table_locks.lock(meta.id).await;
     let tree = engine.catalog.table_tree(&db, &table_name).await?;
     // The files whose rows it deletes stay until it ends (a TRUNCATE beside it fails it at
@@ -293,6 +294,7 @@ pub async fn update(engine: &Arc<Engine>, session: &mut Session, upd: Update) ->
     }
     let (db, table_name) = table::resolve(session, &target.name)?;
     let meta = engine.catalog.table(&db, &table_name).await?;
+    table::refuse_materialized(&meta, "UPDATE")?;
     if meta.key.model != KeyModel::Primary {
         return Err(Error::NotSupported(format!(
             "UPDATE changes PRIMARY KEY tables only, as in StarRocks; table '{table_name}' is a \

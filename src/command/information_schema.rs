@@ -426,6 +426,7 @@ pub fn table_meta(name: &str) -> Option<crate::catalog::schema::TableMeta> {
         properties: Default::default(),
         created_ms: 0,
         state: TableState::Normal,
+        materialized: None,
     })
 }
 

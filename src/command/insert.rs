@@ -14,6 +14,17 @@ use crate::error::{Error, Result};
 use crate::store::load::Loader;
 
 pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) -> Result<Outcome> {
+    load(engine, session, ins, false).await
+}
+
+/// [`insert`]; `refresh`: the load is a materialized view's refresh, the one writer such a
+/// table takes.
+pub(crate) async fn load(
+    engine: &Arc<Engine>,
+    session: &mut Session,
+    ins: Insert,
+    refresh: bool,
+) -> Result<Outcome> {
     if ins.on.is_some()
         || ins.returning.is_some()
         || ins.replace_into
@@ -35,6 +46,9 @@ pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) ->
     // reads the table after the previous one committed.
     let locked = engine.table_locks_for(&db, &table_name).await?;
     let tree = engine.catalog.table_tree(&db, &table_name).await?;
+    if !refresh {
+        table::refuse_materialized(&tree.table, "INSERT")?;
+    }
     // The rows a keyed load replaces are found in the files it read: they stay until it ends.
     let _reading = locked.as_ref().map(|_| engine.pins.pin(tree.rowset_ids()));
     let columns = &tree.table.columns;

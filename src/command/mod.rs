@@ -3,7 +3,7 @@
 //! The protocol edge (`server/`) parses SQL text, answers session chatter itself
 //! (`server::federated`) and hands everything else here, after [`privilege`] has checked the
 //! session user's grants. Each statement family has its own file: databases ([`database`]),
-//! tables and partitions ([`table`]), views ([`view`]), loads ([`insert`], reading `FILES()` through [`files`]),
+//! tables and partitions ([`table`]), views ([`view`]), materialized views ([`materialized`]), loads ([`insert`], reading `FILES()` through [`files`]),
 //! queries ([`query`], with the `information_schema` tables of [`information_schema`]),
 //! repositories ([`repository`]), BACKUP ([`backup`]), RESTORE ([`restore`]), the two jobs'
 //! shared submission ([`submit`]) and properties ([`properties`]), SHOW/CANCEL of jobs
@@ -19,6 +19,7 @@ pub mod functions;
 pub mod information_schema;
 pub mod insert;
 pub mod job_status;
+pub mod materialized;
 pub mod privilege;
 pub mod properties;
 pub mod query;
@@ -252,6 +253,17 @@ pub async fn execute(
         } => database::drop(engine, session, &name.value, if_exists).await,
         Statement::CreateTable(stmt) => table::create_as_select(engine, session, stmt).await,
         Statement::CreateView(stmt) => view::create(engine, session, stmt).await,
+        Statement::CreateMaterializedView(stmt) => {
+            materialized::create(engine, session, stmt).await
+        }
+        Statement::RefreshMaterializedView(stmt) => {
+            materialized::refresh(engine, session, stmt).await
+        }
+        Statement::AlterMaterializedView(stmt) => materialized::alter(engine, session, stmt).await,
+        Statement::ShowMaterializedViews(stmt) => materialized::show(engine, session, stmt).await,
+        Statement::ShowCreateMaterializedView(name) => {
+            materialized::show_create(engine, session, &name).await
+        }
         Statement::TruncateTable(stmt) => table::truncate(engine, session, stmt).await,
         Statement::ChecksumTable(tables) => table::checksum(engine, session, tables).await,
         Statement::ShowTableStatus { db, like } => {
@@ -298,14 +310,24 @@ pub async fn execute(
                 names,
                 temporary: false,
                 ..
-            } => table::drop(engine, session, &names, if_exists).await,
+            } => table::drop(engine, session, &names, if_exists, table::Dropped::Table).await,
             S::Drop {
                 object_type: sqlparser::ast::ObjectType::View,
                 if_exists,
                 names,
                 temporary: false,
                 ..
-            } => view::drop(engine, session, &names, if_exists).await,
+            } => table::drop(engine, session, &names, if_exists, table::Dropped::View).await,
+            S::Drop {
+                object_type: sqlparser::ast::ObjectType::MaterializedView,
+                if_exists,
+                names,
+                temporary: false,
+                ..
+            } => {
+                let kind = table::Dropped::MaterializedView;
+                table::drop(engine, session, &names, if_exists, kind).await
+            }
             S::ShowTables {
                 full, show_options, ..
             } => table::show_tables(engine, session, full, &show_options).await,
@@ -426,6 +448,11 @@ pub fn statement_name(stmt: &Statement) -> &'static str {
         Statement::CreateTable(_) => "CREATE TABLE",
         Statement::CreateView(v) if v.alter => "ALTER VIEW",
         Statement::CreateView(_) => "CREATE VIEW",
+        Statement::CreateMaterializedView(_) => "CREATE MATERIALIZED VIEW",
+        Statement::RefreshMaterializedView(_) => "REFRESH MATERIALIZED VIEW",
+        Statement::AlterMaterializedView(_) => "ALTER MATERIALIZED VIEW",
+        Statement::ShowMaterializedViews(_) => "SHOW MATERIALIZED VIEWS",
+        Statement::ShowCreateMaterializedView(_) => "SHOW CREATE MATERIALIZED VIEW",
         Statement::CreateDatabase { .. } => "CREATE DATABASE",
         Statement::DropDatabase { .. } => "DROP DATABASE",
         Statement::AddPartition(_) => "ALTER TABLE ... ADD PARTITION",

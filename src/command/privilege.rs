@@ -350,6 +350,19 @@ pub async fn authorize(engine: &Arc<Engine>, session: &Session, stmt: &Statement
             crate::sql::qualify(&mut query, &db);
             read_relations(&p, session, query.as_ref())
         }
+        Statement::CreateMaterializedView(v) => {
+            let (db, view) = super::table::resolve(session, &v.name)?;
+            if !p.has(&db, Some(&view), bits::CREATE) {
+                return Err(p.table_denied("CREATE", &view));
+            }
+            let mut query = v.query.clone();
+            crate::sql::qualify(&mut query, &db);
+            read_relations(&p, session, query.as_ref())
+        }
+        Statement::RefreshMaterializedView(r) => table_need(&p, session, &r.name, bits::ALTER),
+        Statement::AlterMaterializedView(a) => table_need(&p, session, &a.name, bits::ALTER),
+        Statement::ShowMaterializedViews(_) => Ok(()),
+        Statement::ShowCreateMaterializedView(name) => table_need(&p, session, name, bits::SELECT),
         Statement::TruncateTable(t) => table_need(&p, session, &t.table, bits::DROP),
         Statement::AddPartition(a) => table_need(&p, session, &a.table, bits::ALTER),
         Statement::RenameTable(r) => {
@@ -483,7 +496,7 @@ fn authorize_std(
             read_relations(p, session, stmt)
         }
         S::Drop {
-            object_type: ObjectType::Table | ObjectType::View,
+            object_type: ObjectType::Table | ObjectType::View | ObjectType::MaterializedView,
             names,
             ..
         } => {

@@ -112,6 +112,30 @@ pub async fn restore(
                 (name, object, is_view)
             }
             OnEntry::View(name, object) => (name, object, true),
+            OnEntry::AllMaterialized => {
+                for t in manifest.tables.iter().filter(|t| t.materialized.is_some()) {
+                    if !items.iter().any(|i| i.source.eq_ignore_ascii_case(&t.name)) {
+                        check_free(&items, &views, &t.name, &t.name)?;
+                        items.push(RestoreItem {
+                            source: t.name.clone(),
+                            target: t.name.clone(),
+                            partitions: Vec::new(),
+                        });
+                    }
+                }
+                continue;
+            }
+            OnEntry::Materialized(name, object) => {
+                if manifest
+                    .table(&name)
+                    .is_none_or(|t| t.materialized.is_none())
+                {
+                    return Err(Error::Common(format!(
+                        "Materialized view {name} does not exist in snapshot {label}"
+                    )));
+                }
+                (name, object, false)
+            }
         };
         if is_view {
             let Some(view) = manifest.view(&name) else {
@@ -300,11 +324,29 @@ async fn restore_dry_run(
                 .iter()
                 .map(size)
                 .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+            let (action, mut detail) = match &t.source.materialized {
+                Some(_) => (
+                    "CREATE MATERIALIZED VIEW",
+                    format!("from snapshot materialized view {}", t.source.name),
+                ),
+                None => (
+                    "CREATE TABLE",
+                    format!("from snapshot table {}", t.source.name),
+                ),
+            };
+            if let Some(reason) = t
+                .source
+                .materialized
+                .as_ref()
+                .and_then(|m| m.inactive_reason.as_ref())
+            {
+                detail.push_str(&format!("; inactive: {reason}"));
+            }
             rows.push(row(
-                "CREATE TABLE",
+                action,
                 Some(&t.item.target),
                 None,
-                format!("from snapshot table {}", t.source.name),
+                detail,
                 Some(objects),
                 Some(bytes),
             ));

@@ -59,10 +59,14 @@ pub enum OnEntry<'a> {
     Table(String, &'a TableRef, bool),
     /// `VIEW v [AS alias]`
     View(String, &'a TableRef),
+    /// `ALL MATERIALIZED VIEWS`
+    AllMaterialized,
+    /// `MATERIALIZED VIEW mv [AS alias]`: a table that is a materialized view.
+    Materialized(String, &'a TableRef),
 }
 
-/// One entry of an `ON (...)` list, checked as BACKUP and RESTORE share it. Materialized views
-/// and functions are refused ([`not_supported`]), and so are temporary partitions (with
+/// One entry of an `ON (...)` list, checked as BACKUP and RESTORE share it. Functions are
+/// refused ([`not_supported`]), and so are temporary partitions (with
 /// `temporary_error`); the parser gives a view no partitions.
 pub fn on_entry<'a>(
     statement: &str,
@@ -72,9 +76,14 @@ pub fn on_entry<'a>(
     match entry {
         BackupObject::All(ObjectKind::Table) => Ok(OnEntry::AllTables),
         BackupObject::All(ObjectKind::View) => Ok(OnEntry::AllViews),
+        BackupObject::All(ObjectKind::MaterializedView) => Ok(OnEntry::AllMaterialized),
+        BackupObject::Named {
+            kind: Some(ObjectKind::MaterializedView),
+            object,
+        } => Ok(OnEntry::Materialized(table_name(object)?, object)),
         BackupObject::All(kind)
         | BackupObject::Named {
-            kind: Some(kind @ (ObjectKind::MaterializedView | ObjectKind::Function)),
+            kind: Some(kind @ ObjectKind::Function),
             ..
         } => Err(not_supported(statement, *kind)),
         BackupObject::Named {
@@ -90,10 +99,10 @@ pub fn on_entry<'a>(
     }
 }
 
-/// The error for materialized views and functions in `ON (...)`.
+/// The error for functions in `ON (...)`.
 fn not_supported(statement: &str, kind: ObjectKind) -> Error {
     Error::NotSupported(format!(
-        "{statement} of {} is not supported: a backstop snapshot holds tables and views (see docs/backup.md)",
+        "{statement} of {} is not supported: a backstop snapshot holds tables, views and materialized views; Java UDFs cannot run in backstop (see docs/backup.md)",
         match kind {
             ObjectKind::View => "views",
             ObjectKind::MaterializedView => "materialized views",

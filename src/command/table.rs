@@ -83,7 +83,7 @@ async fn described_table(
 }
 
 /// `(db, table)` of a stored table's name: [`resolve`], with information_schema refused.
-fn resolve_stored(session: &Session, name: &ObjectName) -> Result<(String, String)> {
+pub(crate) fn resolve_stored(session: &Session, name: &ObjectName) -> Result<(String, String)> {
     let (db, table) = resolve(session, name)?;
     refuse_information_schema(&db, &table)?;
     Ok((db, table))
@@ -148,6 +148,16 @@ pub async fn create(
     session: &mut Session,
     stmt: sql::CreateTable,
 ) -> Result<Outcome> {
+    create_with(engine, session, stmt, None).await
+}
+
+/// [`create`], of a materialized view when `materialized` is set.
+pub(crate) async fn create_with(
+    engine: &Engine,
+    session: &mut Session,
+    stmt: sql::CreateTable,
+    materialized: Option<crate::catalog::materialized::Materialized>,
+) -> Result<Outcome> {
     let (db, name) = resolve(session, &stmt.name)?;
     if db.eq_ignore_ascii_case(INFORMATION_SCHEMA) {
         return Err(Error::NotSupported(format!(
@@ -166,7 +176,8 @@ pub async fn create(
             affected_rows: u64::from(created),
         });
     }
-    let (table, partitions) = table_from_ast(&name, &stmt)?;
+    let (mut table, partitions) = table_from_ast(&name, &stmt)?;
+    table.materialized = materialized;
     refuse_dynamic_partitioning(&table.properties)?;
     if let Some(n) = table.properties.get(REPLICATION_NUM)
         && n.trim() != "1"
@@ -234,20 +245,7 @@ pub async fn create_as_select(
         sql::Statement::Std(Box::new(S::Query(query.clone()))),
     )
     .await?;
-    let columns = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            Ok(sql::ColumnDef {
-                name: Ident::with_quote('`', f.name().clone()),
-                data_type: column_type_of(f.name(), f.data_type())?,
-                aggregate: None,
-                nullable: Some(f.is_nullable()),
-                default: None,
-                comment: None,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let columns = query_columns(&schema)?;
     let mut definition = stmt;
     definition.columns = columns;
     definition.as_query = None;
@@ -278,6 +276,27 @@ pub async fn create_as_select(
     }
 }
 
+/// The columns of a table that holds the rows of a query of result `schema` (CREATE TABLE AS
+/// SELECT, materialized views): names, types and nullability.
+pub(crate) fn query_columns(
+    schema: &datafusion::arrow::datatypes::Schema,
+) -> Result<Vec<sql::ColumnDef>> {
+    schema
+        .fields()
+        .iter()
+        .map(|f| {
+            Ok(sql::ColumnDef {
+                name: Ident::with_quote('`', f.name().clone()),
+                data_type: column_type_of(f.name(), f.data_type())?,
+                aggregate: None,
+                nullable: Some(f.is_nullable()),
+                default: None,
+                comment: None,
+            })
+        })
+        .collect()
+}
+
 /// The column type CREATE TABLE AS SELECT gives a query column of Arrow type `ty`.
 pub(crate) fn column_type_of(
     column: &str,
@@ -303,7 +322,7 @@ pub(crate) fn column_type_of(
         A::Timestamp(..) => sql::DataType::DateTime,
         other => {
             return Err(Error::NotSupported(format!(
-                "CREATE TABLE AS SELECT: column {column} is of type {other}, which a table \
+                "the query's column {column} is of type {other}, which a table \
                  cannot store; CAST it in the query"
             )));
         }
@@ -389,6 +408,7 @@ fn table_from_ast(name: &str, stmt: &sql::CreateTable) -> Result<(TableMeta, Vec
         properties,
         created_ms: 0,
         state: TableState::Normal,
+        materialized: None,
     };
     Ok((table, partitions))
 }
@@ -555,30 +575,51 @@ fn distribution_from_ast(d: &sql::Distribution) -> Distribution {
 
 // ---- DROP, TRUNCATE, ALTER ----------------------------------------------------------------
 
-/// The names of a DROP grouped by database (information_schema refused).
-pub(crate) fn by_database(
-    session: &Session,
-    names: &[ObjectName],
-) -> Result<BTreeMap<String, Vec<String>>> {
-    let mut by_db: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for name in names {
-        let (db, table) = resolve_stored(session, name)?;
-        by_db.entry(db).or_default().push(table);
+/// Writes other than a refresh are refused on a materialized view: its rows are its query's.
+pub(crate) fn refuse_materialized(table: &TableMeta, statement: &str) -> Result<()> {
+    if table.materialized.is_some() {
+        return Err(Error::NotSupported(format!(
+            "{statement} on materialized view {}: its rows are its query's; change its base \
+             tables and REFRESH MATERIALIZED VIEW {}",
+            table.name, table.name
+        )));
     }
-    Ok(by_db)
+    Ok(())
 }
 
-/// `DROP TABLE [IF EXISTS] t [, t2 ...]`: every named table in one transaction.
+/// What a DROP statement drops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dropped {
+    Table,
+    View,
+    MaterializedView,
+}
+
+/// `DROP {TABLE | VIEW | MATERIALIZED VIEW} [IF EXISTS] name [, name ...]`: every name of one
+/// database in one transaction (nearly always there is one database); a name of another kind
+/// of object is refused (1347).
 pub async fn drop(
     engine: &Engine,
     session: &Session,
     names: &[ObjectName],
     if_exists: bool,
+    kind: Dropped,
 ) -> Result<Outcome> {
-    // One transaction per database (nearly always just one).
-    for (db, tables) in by_database(session, names)? {
-        engine.catalog.drop_tables(&db, tables, if_exists).await?;
-        engine.pins.mark_dirty();
+    let mut by_db: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for name in names {
+        let (db, table) = resolve_stored(session, name)?;
+        by_db.entry(db).or_default().push(table);
+    }
+    for (db, names) in by_db {
+        if kind == Dropped::View {
+            engine.catalog.drop_views(&db, names, if_exists).await?;
+        } else {
+            engine
+                .catalog
+                .drop_tables_of_kind(&db, names, if_exists, kind == Dropped::MaterializedView)
+                .await?;
+            engine.pins.mark_dirty();
+        }
     }
     Ok(Outcome::ok())
 }
@@ -591,6 +632,7 @@ pub async fn truncate(
     stmt: sql::TruncateTable,
 ) -> Result<Outcome> {
     let (db, table) = resolve_stored(session, &stmt.table)?;
+    refuse_materialized(&engine.catalog.table(&db, &table).await?, "TRUNCATE")?;
     let partitions = stmt.partitions.into_iter().map(|p| p.value).collect();
     engine.catalog.truncate(&db, &table, partitions).await?;
     engine.pins.mark_dirty();
@@ -958,6 +1000,9 @@ pub async fn show_create(engine: &Engine, session: &Session, name: &ObjectName) 
         }
         other => other?,
     };
+    if tree.table.materialized.is_some() {
+        return super::materialized::show_create_of(&tree.table);
+    }
     let text = sql::ShownCreateTable(&create_statement(&tree)).to_string();
     Outcome::text_table(
         &["Table", "Create Table"],

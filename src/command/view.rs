@@ -82,19 +82,6 @@ pub async fn create(
     Ok(Outcome::ok())
 }
 
-/// `DROP VIEW [IF EXISTS] v, ...`
-pub async fn drop(
-    engine: &Engine,
-    session: &Session,
-    names: &[ObjectName],
-    if_exists: bool,
-) -> Result<Outcome> {
-    for (db, views) in super::table::by_database(session, names)? {
-        engine.catalog.drop_views(&db, views, if_exists).await?;
-    }
-    Ok(Outcome::ok())
-}
-
 /// `SHOW CREATE VIEW v` (and `SHOW CREATE TABLE v`): MySQL's columns View, Create View,
 /// character_set_client, collation_connection.
 pub fn show_create(view: &ViewMeta) -> Result<Outcome> {
@@ -124,7 +111,7 @@ pub async fn show_create_named(
     match engine.catalog.view(&db, &view).await? {
         Some(view) => show_create(&view),
         None if engine.catalog.relation_exists(&db, &view).await? => {
-            Err(crate::catalog::CatalogError::NotView(format!("{db}.{view}")).into())
+            Err(crate::catalog::CatalogError::not_view(&db, &view).into())
         }
         None => Err(crate::catalog::CatalogError::UnknownTable(format!("{db}.{view}")).into()),
     }

@@ -100,18 +100,11 @@ struct Upload {
 /// Runs the job to its end; never returns an error (the job's record says how it ended).
 pub async fn run(engine: Arc<Engine>, job: Arc<Job>, repo: Arc<Repository>, req: BackupRequest) {
     let result = job.observing(steps(&engine, &job, &repo, &req)).await;
-    // The lease goes whatever the outcome: a finished or cancelled job protects nothing. (Still
-    // observed: the job counts this request too.)
-    let record = job.record();
-    let lease = layout::lease_key(engine.catalog.server_id(), record.id);
-    let _ = job
-        .observing(async {
-            if let Err(e) = repo.store.delete(&lease).await {
-                tracing::warn!(job = record.id, error = %e, "cannot delete the job's lease");
-            }
-            Ok::<(), JobError>(())
-        })
-        .await;
+    if result.is_err() {
+        // A cancelled or failed job protects nothing either. (Still observed: the job counts
+        // this request too.)
+        let _ = job.observing(drop_lease(&engine, &job, &repo)).await;
+    }
     match result {
         Ok(()) => job.mark_done(),
         Err(e) => engine.jobs.finish_failed(&job, e).await,
@@ -254,12 +247,25 @@ async fn steps(
         .await;
     heartbeat.abort();
     result?;
+    // The lease goes before the job says FINISHED, so what SHOW BACKUP shows then is final.
+    drop_lease(engine, job, repo).await?;
     job.update(catalog, |r| {
         r.state = JobState::Finished;
         r.status = JobStatus::ok();
         r.finished_ms = chrono::Utc::now().timestamp_millis();
     })
     .await?;
+    Ok(())
+}
+
+/// Deletes the job's lease: a finished job protects nothing. A failure is logged, not fatal
+/// (collectors ignore a lease past its lifetime).
+async fn drop_lease(engine: &Engine, job: &Job, repo: &Repository) -> Result<(), JobError> {
+    let id = job.id();
+    let lease = layout::lease_key(engine.catalog.server_id(), id);
+    if let Err(e) = repo.store.delete(&lease).await {
+        tracing::warn!(job = id, error = %e, "cannot delete the job's lease");
+    }
     Ok(())
 }
 
@@ -547,6 +553,7 @@ fn build_manifest(
                 rows: partitions.iter().map(|p| p.rows).sum(),
                 checksum,
                 partitions,
+                materialized: t.materialized.clone(),
             }
         })
         .collect();

@@ -158,6 +158,21 @@ async fn pending(
         .filter(|v| !v.replaces)
         .map(|v| v.item.target.clone())
         .collect();
+    for t in &checked.tables {
+        if let Some(reason) = t
+            .source
+            .materialized
+            .as_ref()
+            .and_then(|m| m.inactive_reason.as_ref())
+        {
+            let note = format!(
+                "materialized view {}.{} restored inactive: {reason}",
+                record.db, t.item.target
+            );
+            tracing::warn!(job = record.id, "{note}");
+            job.note_error(note);
+        }
+    }
     let plan: Vec<(RestoreItem, ManifestTable, Option<TableTree>)> = checked
         .tables
         .into_iter()
@@ -243,7 +258,11 @@ fn lay_out(
     let mut downloads = Vec::new();
     for (item, source, target) in plan {
         let table_meta = match target {
-            Some(t) => t.table.clone(),
+            // A materialized view restored over its namesake takes the snapshot's state.
+            Some(t) => crate::catalog::TableMeta {
+                materialized: source.materialized.clone(),
+                ..t.table.clone()
+            },
             None => {
                 let mut properties = source.properties.clone();
                 if let Some(n) = replication_num {
@@ -536,7 +555,8 @@ pub async fn plan(
     };
     let mut tables = Vec::new();
     for item in &req.items {
-        let source = chosen(&req.manifest, item)?;
+        let mut source = chosen(&req.manifest, item)?;
+        restored_materialized(engine, db, req, &mut source).await?;
         let target = existing
             .iter()
             .find(|t| t.table.name.eq_ignore_ascii_case(&item.target));
@@ -687,28 +707,14 @@ async fn plan_views(
                 item.target
             ));
         }
-        let mut inactive = None;
-        if let Ok(mut query) = crate::sql::parse_view_query(&source.definition) {
-            crate::sql::qualify(&mut query, db);
-            for (d, t) in crate::sql::read_relations(&query) {
-                let restored = d == db
-                    && req
-                        .items
-                        .iter()
-                        .chain(&req.views)
-                        .any(|i| i.target.eq_ignore_ascii_case(&t));
-                if !restored
-                    && !d.eq_ignore_ascii_case(crate::catalog::INFORMATION_SCHEMA)
-                    && !catalog.relation_exists(&d, &t).await?
-                {
-                    inactive = Some(format!(
-                        "its query reads {d}.{t}, which is neither in the restore nor on this \
-                         server; restore or create it and the view works"
-                    ));
-                    break;
-                }
-            }
-        }
+        let inactive = missing_relation(engine, db, req, &source.definition)
+            .await?
+            .map(|missing| {
+                format!(
+                    "its query reads {missing}, which is neither in the restore nor on this \
+                     server; restore or create it and the view works"
+                )
+            });
         out.push(PlannedView {
             item: item.clone(),
             source,
@@ -717,6 +723,70 @@ async fn plan_views(
         });
     }
     Ok(out)
+}
+
+/// The first table or view (`db.name`) the query `definition` reads, resolved in `db`, that
+/// is neither restored by `req` nor on this server.
+async fn missing_relation(
+    engine: &Engine,
+    db: &str,
+    req: &RestoreRequest,
+    definition: &str,
+) -> Result<Option<String>, JobError> {
+    let Ok(mut query) = crate::sql::parse_view_query(definition) else {
+        return Ok(None);
+    };
+    crate::sql::qualify(&mut query, db);
+    for (d, t) in crate::sql::read_relations(&query) {
+        let restored = d == db
+            && req
+                .items
+                .iter()
+                .chain(&req.views)
+                .any(|i| i.target.eq_ignore_ascii_case(&t));
+        if !restored
+            && !d.eq_ignore_ascii_case(crate::catalog::INFORMATION_SCHEMA)
+            && !engine.catalog.relation_exists(&d, &t).await?
+        {
+            return Ok(Some(format!("{d}.{t}")));
+        }
+    }
+    Ok(None)
+}
+
+/// A materialized view as a restore leaves it: its rows are the snapshot's (`restored_from`
+/// says which, until the next refresh), a refresh that was running when the snapshot was taken
+/// is forgotten, and it is inactive while a table its query reads is missing.
+async fn restored_materialized(
+    engine: &Engine,
+    db: &str,
+    req: &RestoreRequest,
+    table: &mut ManifestTable,
+) -> Result<(), JobError> {
+    let Some(mv) = &table.materialized else {
+        return Ok(());
+    };
+    let missing = missing_relation(engine, db, req, &mv.definition).await?;
+    let Some(mv) = table.materialized.as_mut() else {
+        return Ok(());
+    };
+    mv.restored_from = Some(format!("{}/{}", req.manifest.label, req.manifest.timestamp));
+    if mv
+        .last_refresh
+        .as_ref()
+        .is_some_and(|r| r.state == crate::catalog::materialized::RefreshState::Running)
+    {
+        mv.last_refresh = None;
+    }
+    if let Some(missing) = missing {
+        mv.active = false;
+        mv.inactive_reason = Some(format!(
+            "restored without {missing}, which its query reads; restore or create it, then \
+             ALTER MATERIALIZED VIEW {} ACTIVE",
+            table.name
+        ));
+    }
+    Ok(())
 }
 
 /// The snapshot's table with only the chosen partitions.
@@ -752,6 +822,15 @@ fn chosen(manifest: &Manifest, item: &RestoreItem) -> Result<ManifestTable, JobE
 /// The first difference that forbids restoring `snapshot` over `existing` (DESIGN.md "Schema
 /// match"), in StarRocks' words where it has them.
 pub fn schema_difference(existing: &TableMeta, snapshot: &ManifestTable) -> Option<String> {
+    match (&existing.materialized, &snapshot.materialized) {
+        (None, Some(_)) => {
+            return Some("the existing one is a table, the snapshot's a materialized view".into());
+        }
+        (Some(_), None) => {
+            return Some("the existing one is a materialized view, the snapshot's a table".into());
+        }
+        _ => {}
+    }
     if existing.columns.len() != snapshot.columns.len() {
         return Some(format!(
             "the existing table has {} columns, the snapshot's has {}",

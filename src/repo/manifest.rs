@@ -16,9 +16,10 @@ use crate::catalog::schema::RowsetKind;
 use crate::catalog::{ColumnMeta, Distribution, KeyDesc, PartitionBounds, Partitioning};
 
 /// The newest manifest format this backstop writes and reads. Version 2 added UNIQUE and
-/// PRIMARY KEY tables, delete files, and JSON and VARBINARY columns; version 3 added views. A
+/// PRIMARY KEY tables, delete files, and JSON and VARBINARY columns; version 3 added views,
+/// version 4 asynchronous materialized views. A
 /// snapshot is written with the oldest version that can describe it, which older backstops read.
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The version a manifest of `tables` and `views` needs: the oldest that can describe them.
 pub fn needed_version(tables: &[ManifestTable], views: &[ManifestView]) -> u32 {
@@ -35,7 +36,9 @@ pub fn needed_version(tables: &[ManifestTable], views: &[ManifestView]) -> u32 {
                 .flat_map(|p| &p.tablets)
                 .any(|b| !b.deletes.is_empty())
     });
-    if !views.is_empty() {
+    if tables.iter().any(|t| t.materialized.is_some()) {
+        4
+    } else if !views.is_empty() {
         3
     } else if v2 {
         2
@@ -151,6 +154,10 @@ pub struct ManifestTable {
     pub rows: u64,
     pub checksum: u64,
     pub partitions: Vec<ManifestPartition>,
+    /// Set when the table is a materialized view (format version 4): its definition, schedule
+    /// and last refresh (how fresh the rows are).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub materialized: Option<crate::catalog::materialized::Materialized>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -218,6 +225,7 @@ impl ManifestTable {
             properties,
             created_ms,
             state: crate::catalog::TableState::Normal,
+            materialized: self.materialized.clone(),
         }
     }
 }
@@ -435,7 +443,8 @@ pub fn parse(bytes: &[u8], label: &str, timestamp: &str) -> Result<Manifest, Str
     if manifest.format_version < needed {
         return Err(format!(
             "its manifest is format version {}, yet it holds what only version {needed} can \
-             (version 2: keyed tables, delete files, JSON and VARBINARY columns; 3: views)",
+             (version 2: keyed tables, delete files, JSON and VARBINARY columns; 3: views; 4: \
+             materialized views)",
             manifest.format_version
         ));
     }

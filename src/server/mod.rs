@@ -51,6 +51,7 @@ pub async fn run_until_signal(config: Config) -> io::Result<()> {
     let engine = Engine::new(config).map_err(|e| io::Error::other(e.to_string()))?;
     engine.start_background();
     crate::jobs::start_background(&engine);
+    crate::command::materialized::start_schedule(&engine);
     let shutdown = CancellationToken::new();
     if let Some(listener) = metrics_listener {
         let addr = listener.local_addr()?;

@@ -1197,7 +1197,7 @@ impl BackstopParser<'_> {
     }
 
     /// `DISTRIBUTED BY {HASH (cols) | RANDOM} [BUCKETS n]`
-    fn parse_distribution(&mut self) -> Result<Distribution, ParseError> {
+    pub(super) fn parse_distribution(&mut self) -> Result<Distribution, ParseError> {
         self.expect_words(&["DISTRIBUTED", "BY"])?;
         if self.parse_word("HASH") {
             let columns = self.parse_ident_list("distribution column name")?;

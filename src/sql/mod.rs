@@ -38,6 +38,7 @@
 
 mod backup;
 mod ddl;
+mod materialized;
 mod privilege;
 mod repository;
 mod show;
@@ -59,6 +60,10 @@ pub use ddl::{
     AddPartition, AggregateType, ColumnDef, ColumnDefault, CreateTable, DataType, DecimalKind,
     Distribution, DropPartition, KeyDesc, KeyModel, Literal, PartitionBy, PartitionDef,
     PartitionKind, PartitionValue, PartitionValues, RenameTable, ShownCreateTable, TruncateTable,
+};
+pub use materialized::{
+    AlterMaterializedView, CreateMaterializedView, MvAlteration, MvRefresh, MvScheme,
+    RefreshMaterializedView, ShowMaterializedViews,
 };
 pub use privilege::{
     AlterUser, CreateUser, Grant, GrantObject, Password, Privilege, UserIdent, is_native_hash,
@@ -115,6 +120,12 @@ pub enum Statement {
     CreateTable(CreateTable),
     /// `CREATE VIEW` and `ALTER VIEW`.
     CreateView(CreateView),
+    CreateMaterializedView(CreateMaterializedView),
+    RefreshMaterializedView(RefreshMaterializedView),
+    AlterMaterializedView(AlterMaterializedView),
+    ShowMaterializedViews(ShowMaterializedViews),
+    /// `SHOW CREATE MATERIALIZED VIEW mv`
+    ShowCreateMaterializedView(ObjectName),
     /// ```text
     /// CREATE {DATABASE | SCHEMA} [IF NOT EXISTS] db [PROPERTIES ("k" = "v", ...)]
     /// ```
@@ -211,6 +222,13 @@ impl fmt::Display for Statement {
             Statement::CancelVerify(repo) => write!(f, "CANCEL VERIFY ON {}", Id(repo)),
             Statement::CreateTable(s) => fmt::Display::fmt(s, f),
             Statement::CreateView(s) => write!(f, "{s}"),
+            Statement::CreateMaterializedView(s) => write!(f, "{s}"),
+            Statement::RefreshMaterializedView(s) => write!(f, "{s}"),
+            Statement::AlterMaterializedView(s) => write!(f, "{s}"),
+            Statement::ShowMaterializedViews(s) => write!(f, "{s}"),
+            Statement::ShowCreateMaterializedView(n) => {
+                write!(f, "SHOW CREATE MATERIALIZED VIEW {}", Name(n))
+            }
             Statement::CreateDatabase {
                 name,
                 if_not_exists,
@@ -665,6 +683,8 @@ impl BackstopParser<'_> {
                     self.parse_create_database()
                 } else if self.peek_words(1, &["USER"]) {
                     self.parse_create_user()
+                } else if self.peek_words(1, &["MATERIALIZED", "VIEW"]) {
+                    self.parse_create_materialized_view()
                 } else if self.peek_words(1, &["VIEW"])
                     || self.peek_words(1, &["OR", "REPLACE", "VIEW"])
                 {
@@ -698,6 +718,12 @@ impl BackstopParser<'_> {
             }
             "ALTER" if self.peek_words(1, &["USER"]) => self.parse_alter_user(),
             "ALTER" if self.peek_words(1, &["VIEW"]) => self.parse_create_view(),
+            "ALTER" if self.peek_words(1, &["MATERIALIZED", "VIEW"]) => {
+                self.parse_alter_materialized_view()
+            }
+            "REFRESH" if self.peek_words(1, &["MATERIALIZED", "VIEW"]) => {
+                self.parse_refresh_materialized_view()
+            }
             "SET" if self.peek_words(1, &["PASSWORD"]) => self.parse_set_password(),
             "SET" if self.peek_words(1, &["ROLE"]) || self.peek_words(1, &["DEFAULT", "ROLE"]) => {
                 self.parse_set_role()
@@ -721,6 +747,10 @@ impl BackstopParser<'_> {
                 Some("USERS" | "GRANTS" | "ROLES") => self.parse_show_privileges(),
                 Some("ALL") if self.peek_words(2, &["GRANTS"]) => self.parse_show_privileges(),
                 Some("TABLE") if self.peek_words(2, &["STATUS"]) => self.parse_show(),
+                Some("MATERIALIZED") => self.parse_show_materialized_views(),
+                Some("CREATE") if self.peek_words(2, &["MATERIALIZED", "VIEW"]) => {
+                    self.parse_show_create_materialized_view()
+                }
                 _ => self.parse_std(),
             },
             "ALTER" if self.is_partition_alter() => self.parse_alter_partition(),

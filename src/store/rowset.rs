@@ -163,10 +163,21 @@ impl RowsetWriter {
         schema: SchemaRef,
         nonce: Option<String>,
     ) -> Result<Self, RowsetError> {
-        fs::create_dir_all(dir).map_err(|e| RowsetError::io(dir, e))?;
         let target = dir.join(name);
         let tmp = dir.join(format!("{name}.tmp"));
-        let file = ChunkedFile::create(tmp.clone()).map_err(|e| RowsetError::io(&tmp, e))?;
+        // The collector removes a tablet folder it left empty (`store::pins`), possibly between
+        // our create_dir_all and the file's creation: then the folder is made again.
+        let mut attempts = 0;
+        let file = loop {
+            fs::create_dir_all(dir).map_err(|e| RowsetError::io(dir, e))?;
+            match ChunkedFile::create(tmp.clone()) {
+                Ok(file) => break file,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && attempts < 3 => {
+                    attempts += 1;
+                }
+                Err(e) => return Err(RowsetError::io(&tmp, e)),
+            }
+        };
         let sink = HashingWriter {
             inner: file,
             hasher: Sha256::new(),

@@ -324,3 +324,71 @@ async fn format_v3_snapshots_list_verify_and_restore() {
         "{created:?}"
     );
 }
+
+/// Format version 4 (written 2026-12-06 by the working tree that added asynchronous
+/// materialized views): database `fx`, snapshot `snap_v4` of a table (`events`), a materialized
+/// view refreshed before the last load (`daily_kinds`, so its rows are older than its table's,
+/// with an hourly schedule from 2030), a manual one (`kinds`) and a view over the first
+/// (`buys`). The restore keeps the snapshot's rows and state; a refresh catches up.
+#[tokio::test]
+async fn format_v4_snapshots_list_verify_and_restore() {
+    const TS: &str = "2026-12-06-11-47-55-362";
+    let (_daemon, mut conn) = listed_and_verified(4, "snap_v4", TS).await;
+    exec(
+        &mut conn,
+        &format!(
+            "RESTORE SNAPSHOT snap_v4 FROM fixture PROPERTIES (\"backup_timestamp\" = \"{TS}\")"
+        ),
+    )
+    .await;
+    wait_finished(&mut conn, "RESTORE", "fx").await;
+    // What the writing server answered just before the backup.
+    for (table, sum) in [
+        ("events", "1052712474375097533"),
+        ("daily_kinds", "16345116572595517501"),
+        ("kinds", "11973474837249787314"),
+    ] {
+        assert_eq!(
+            checksum(&mut conn, &format!("fx.{table}")).await,
+            sum,
+            "{table}"
+        );
+    }
+    assert_eq!(
+        rows(&mut conn, "SELECT * FROM fx.buys").await,
+        vec![text_row(&["2026-12-03", "1"])]
+    );
+    let shown = rows(
+        &mut conn,
+        "SHOW MATERIALIZED VIEWS FROM fx WHERE name = 'daily_kinds'",
+    )
+    .await;
+    let cell = |i: usize| shown[0][i].clone().unwrap_or_default();
+    assert_eq!(
+        (cell(3), cell(4), cell(12)),
+        ("ASYNC".into(), "true".into(), "SUCCESS".into()),
+        "{shown:?}"
+    );
+    assert!(cell(21).contains("EVERY (INTERVAL 1 HOUR)"), "{shown:?}");
+    assert!(
+        cell(22).contains("restored from snapshot snap_v4/"),
+        "{shown:?}"
+    );
+    exec(
+        &mut conn,
+        "REFRESH MATERIALIZED VIEW fx.daily_kinds WITH SYNC MODE",
+    )
+    .await;
+    assert_eq!(
+        rows(&mut conn, "SELECT * FROM fx.buys").await,
+        vec![text_row(&["2026-12-03", "8"])]
+    );
+    assert_eq!(
+        rows(&mut conn, "SELECT kind, c FROM fx.kinds ORDER BY kind").await,
+        vec![
+            text_row(&["buy", "2"]),
+            text_row(&["click", "2"]),
+            text_row(&["view", "1"]),
+        ]
+    );
+}

@@ -472,9 +472,11 @@ fn keyed_tables_back_up_incrementally_and_restore_on_a_second_server() {
     );
 }
 
-/// A database of tables and views (a view over a view, a column list, a WITH, a view over two
-/// tables) backed up to S3 and restored on a second server: every object answers the same
-/// queries there; a later ON (VIEW ... AS ...) restore adds a renamed view beside them.
+/// A database of tables, views (a view over a view, a column list, a WITH, a view over two
+/// tables) and a materialized view with a view over it, backed up to S3 and restored on a
+/// second server: every object answers the same queries there, the materialized view keeps the
+/// snapshot's rows until it is refreshed there; a later ON (VIEW ... AS ...) restore adds a
+/// renamed view beside them.
 #[test]
 fn views_restore_with_their_tables_on_a_second_server() {
     const BUCKET: &str = "views";
@@ -504,6 +506,11 @@ fn views_restore_with_their_tables_on_a_second_server() {
              CREATE VIEW shop.by_region COMMENT 'per region' AS
                  WITH r AS (SELECT coalesce(region, '?') AS region, id FROM member)
                  SELECT region, count(*) AS members FROM r GROUP BY region;
+             CREATE MATERIALIZED VIEW shop.region_totals REFRESH DEFERRED MANUAL AS
+                 SELECT coalesce(m.region, '?') AS region, sum(o.amount) AS total
+                 FROM member m JOIN orders o ON o.member = m.id GROUP BY coalesce(m.region, '?');
+             REFRESH MATERIALIZED VIEW shop.region_totals WITH SYNC MODE;
+             CREATE VIEW shop.top_region AS SELECT region FROM region_totals WHERE total > 50;
              BACKUP SNAPSHOT shop.s TO repo;",
             s3_props(&s3.endpoint(), s3.key()),
         ),
@@ -518,6 +525,9 @@ fn views_restore_with_their_tables_on_a_second_server() {
         "SHOW FULL TABLES FROM shop",
         "SHOW CREATE VIEW shop.spend",
         "DESC shop.by_region",
+        "SELECT * FROM shop.region_totals ORDER BY region",
+        "SELECT * FROM shop.top_region ORDER BY region",
+        "SHOW CREATE MATERIALIZED VIEW shop.region_totals",
     ];
     let source: Vec<_> = queries.iter().map(|q| mysql(&a, q)).collect();
     assert_eq!(
@@ -526,6 +536,11 @@ fn views_restore_with_their_tables_on_a_second_server() {
     );
     assert_eq!(source[3], [["ann"], ["bob"]]);
     assert_eq!(source[4], [["?", "1"], ["north", "1"], ["south", "1"]]);
+    assert_eq!(
+        source[8],
+        [["?", "1.25"], ["north", "12.50"], ["south", "100.00"]]
+    );
+    assert_eq!(source[9], [["south"]]);
 
     let b = TestDaemon::start();
     mysql(
@@ -544,7 +559,8 @@ fn views_restore_with_their_tables_on_a_second_server() {
     for (i, q) in queries.iter().enumerate() {
         assert_eq!(mysql(&b, q), source[i], "{q}");
     }
-    // A load on the second server shows through its restored views.
+    // A load on the second server shows through its restored views at once, and through the
+    // restored materialized view (and the view over it) after a refresh there.
     mysql(
         &b,
         "INSERT INTO shop.orders VALUES (14, 3, 50.00, '2026-06-01')",
@@ -553,6 +569,22 @@ fn views_restore_with_their_tables_on_a_second_server() {
         mysql(&b, "SELECT * FROM shop.big_spenders ORDER BY member"),
         [["ann"], ["bob"], ["cy"]]
     );
+    assert_eq!(mysql(&b, queries[8]), source[8], "not refreshed yet");
+    let state = mysql(&b, "SHOW MATERIALIZED VIEWS FROM shop");
+    assert_eq!(state[0][4], "true", "{state:?}");
+    assert!(
+        state[0][22].contains("restored from snapshot s/"),
+        "{state:?}"
+    );
+    mysql(
+        &b,
+        "REFRESH MATERIALIZED VIEW shop.region_totals WITH SYNC MODE",
+    );
+    assert_eq!(
+        mysql(&b, queries[8]),
+        [["?", "51.25"], ["north", "12.50"], ["south", "100.00"]]
+    );
+    assert_eq!(mysql(&b, queries[9]), [["?"], ["south"]]);
     // One view again, renamed, beside the others.
     mysql(
         &b,

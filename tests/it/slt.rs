@@ -51,6 +51,7 @@ slt_files!(
     slt_keyed,
     slt_json,
     slt_views,
+    slt_materialized,
 );
 
 /// Set `SLT_COMPLETE=1` to rewrite each file's expected results and errors with the daemon's

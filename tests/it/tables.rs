@@ -637,3 +637,72 @@ async fn deletes_beside_loads_on_a_duplicate_key_table() {
         vec![vec![Some("60".to_string())]]
     );
 }
+
+/// Polls `sql` until it answers `want` (or fails after 20 s, showing the last answer).
+async fn wait_for_rows(conn: &mut Conn, sql: &str, want: &[Vec<Option<String>>]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let got = rows(conn, sql).await;
+        if got == want {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{sql}: still {got:?}, want {want:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A materialized view created IMMEDIATE gets its rows from a first refresh in the background;
+/// one with `EVERY (INTERVAL 1 SECOND)` follows its base table by itself, also after a restart
+/// (the schedule is the catalog's); an inactive one is left alone.
+#[tokio::test]
+async fn materialized_views_refresh_at_creation_and_on_their_schedule() {
+    let mut d = TestDaemon::start();
+    let mut c = d.conn().await;
+    for sql in [
+        "CREATE DATABASE m",
+        "CREATE TABLE m.t (k INT, v INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2",
+        "INSERT INTO m.t VALUES (1, 10), (2, 20)",
+        "CREATE MATERIALIZED VIEW m.once REFRESH ASYNC AS SELECT sum(v) AS s FROM m.t",
+        "CREATE MATERIALIZED VIEW m.ticking REFRESH ASYNC EVERY (INTERVAL 1 SECOND) \
+         AS SELECT count(*) AS n, sum(v) AS s FROM m.t",
+    ] {
+        exec(&mut c, sql).await;
+    }
+    let one = |s: &str| vec![vec![Some(s.to_string())]];
+    wait_for_rows(&mut c, "SELECT s FROM m.once", &one("30")).await;
+    exec(&mut c, "INSERT INTO m.t VALUES (3, 30)").await;
+    wait_for_rows(
+        &mut c,
+        "SELECT CONCAT(n, '/', s) FROM m.ticking",
+        &one("3/60"),
+    )
+    .await;
+    // Without a schedule nothing changes by itself.
+    assert_eq!(rows(&mut c, "SELECT s FROM m.once").await, one("30"));
+    let state = rows(
+        &mut c,
+        "SHOW MATERIALIZED VIEWS FROM m WHERE name = 'ticking'",
+    )
+    .await;
+    assert_eq!(state[0][12].as_deref(), Some("SUCCESS"), "{state:?}");
+
+    d.restart();
+    let mut c = d.conn().await;
+    exec(&mut c, "INSERT INTO m.t VALUES (4, 40)").await;
+    wait_for_rows(
+        &mut c,
+        "SELECT CONCAT(n, '/', s) FROM m.ticking",
+        &one("4/100"),
+    )
+    .await;
+    exec(&mut c, "ALTER MATERIALIZED VIEW m.ticking INACTIVE").await;
+    // A refresh already running when it turned inactive may still commit: let it finish.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let before = rows(&mut c, "SELECT n FROM m.ticking").await;
+    exec(&mut c, "INSERT INTO m.t VALUES (5, 50)").await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(rows(&mut c, "SELECT n FROM m.ticking").await, before);
+}
