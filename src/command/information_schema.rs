@@ -369,6 +369,34 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "materialized_views",
+        &[
+            ("materialized_view_id", Int),
+            ("table_schema", Text),
+            ("table_name", Text),
+            ("refresh_type", Text),
+            ("is_active", Text),
+            ("inactive_reason", Text),
+            ("partition_type", Text),
+            ("task_id", Text),
+            ("task_name", Text),
+            ("last_refresh_start_time", Text),
+            ("last_refresh_finished_time", Text),
+            ("last_refresh_duration", Text),
+            ("last_refresh_state", Text),
+            ("last_refresh_force_refresh", Text),
+            ("last_refresh_start_partition", Text),
+            ("last_refresh_end_partition", Text),
+            ("last_refresh_base_refresh_partitions", Text),
+            ("last_refresh_mv_refresh_partitions", Text),
+            ("last_refresh_error_code", Text),
+            ("last_refresh_error_message", Text),
+            ("table_rows", Int),
+            ("materialized_view_definition", Text),
+            ("extra_message", Text),
+        ],
+    ),
+    (
         "tables_config",
         &[
             ("table_schema", Text),
@@ -683,6 +711,25 @@ fn rows_of(
             .collect(),
         "engines" => vec![ENGINE.iter().map(|c| text(*c)).collect()],
         "tables_config" => trees.iter().map(|(db, t)| config_row(db, t)).collect(),
+        // SHOW MATERIALIZED VIEWS' rows, under information_schema's names.
+        "materialized_views" => trees
+            .iter()
+            .filter_map(|(db, t)| {
+                let mv = t.table.materialized.as_ref()?;
+                let rows: u64 = t.partitions.iter().map(|p| p.rows()).sum();
+                let shown = super::materialized::show_row(db, &t.table, mv, rows);
+                Some(
+                    shown
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, cell)| match i {
+                            0 | 20 => Cell::Int(cell.and_then(|c| c.parse().ok())),
+                            _ => Cell::Text(cell),
+                        })
+                        .collect(),
+                )
+            })
+            .collect(),
         // Routines and foreign keys do not exist: the tables are there, empty.
         _ => Vec::new(),
     }

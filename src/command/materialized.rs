@@ -412,7 +412,13 @@ pub async fn show(
     super::filtered_table(engine, &SHOW_COLUMNS, rows, filter).await
 }
 
-fn show_row(db: &str, table: &TableMeta, mv: &Materialized, rows: u64) -> Vec<Option<String>> {
+/// One row of SHOW MATERIALIZED VIEWS (also information_schema.materialized_views').
+pub(crate) fn show_row(
+    db: &str,
+    table: &TableMeta,
+    mv: &Materialized,
+    rows: u64,
+) -> Vec<Option<String>> {
     let run = mv.last_refresh.as_ref();
     let time = |ms: i64| super::format_datetime_ms(ms);
     let duration = run
