@@ -24,6 +24,9 @@ pub struct Materialized {
     /// The last refresh that started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_refresh: Option<RefreshRun>,
+    /// `user@host` whose privileges a refresh reads with: who created it, or who restored it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub definer: String,
     /// Set by a RESTORE: `label/timestamp` of the snapshot its rows came from (they are as
     /// fresh as `last_refresh` says); the next refresh clears it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -97,14 +100,18 @@ impl Refresh {
         else {
             return None;
         };
-        let every_ms = i64::try_from(every_s.saturating_mul(1000)).unwrap_or(i64::MAX);
-        let start = start_ms.unwrap_or(created_ms);
+        let every_ms = i64::try_from(every_s.saturating_mul(1000))
+            .unwrap_or(i64::MAX)
+            .max(1);
+        // Without START the schedule's first tick is one interval after creation (a view
+        // created IMMEDIATE has had its first refresh by then).
+        let start = start_ms.unwrap_or_else(|| created_ms.saturating_add(every_ms));
         Some(match last_start_ms {
             None => start,
             // The first tick of the schedule after the last run.
             Some(last) if last < start => start,
             Some(last) => {
-                let ticks = (last - start) / every_ms.max(1) + 1;
+                let ticks = last.saturating_sub(start) / every_ms + 1;
                 start.saturating_add(ticks.saturating_mul(every_ms))
             }
         })
@@ -120,18 +127,26 @@ fn not_materialized(db: &str, name: &str) -> CatalogError {
 }
 
 impl Catalog {
-    /// Changes the materialized view `db`.`name` by `change` in one transaction; returns the
-    /// table as it is after. A table that is not a materialized view is refused.
+    /// Changes the materialized view `db`.`name` (when `id` is given, only if it is still the
+    /// table with that id) by `change` in one transaction; returns the table as it is after. A
+    /// table that is not a materialized view is refused.
     pub async fn change_materialized(
         &self,
         db: &str,
         name: &str,
+        id: Option<u64>,
         change: impl FnOnce(&mut Materialized) -> Result<(), CatalogError> + Send + 'static,
     ) -> Result<TableMeta, CatalogError> {
         let (db, name) = (db.to_string(), name.to_string());
         self.write(move |txn| {
             let mut t = MetaTables::open(txn)?;
             let mut table = t.table(&db, &name)?;
+            if id.is_some_and(|id| id != table.id) {
+                return Err(CatalogError::TableBusy {
+                    table: name,
+                    why: "it was dropped, renamed or replaced meanwhile".into(),
+                });
+            }
             let Some(mv) = table.materialized.as_mut() else {
                 return Err(not_materialized(&db, &name));
             };
@@ -194,7 +209,14 @@ mod tests {
             start_ms: None,
             every_s: Some(1),
         };
-        assert_eq!(from_creation.next_due_ms(Some(7_500), 7_000), Some(8_000));
+        assert_eq!(from_creation.next_due_ms(None, 7_000), Some(8_000));
+        assert_eq!(from_creation.next_due_ms(Some(8_500), 7_000), Some(9_000));
+        // Hostile numbers saturate instead of overflowing.
+        let extreme = Refresh::Async {
+            start_ms: Some(i64::MIN),
+            every_s: Some(u64::MAX),
+        };
+        assert!(extreme.next_due_ms(Some(i64::MAX), 0).is_some());
         assert_eq!(Refresh::Manual.next_due_ms(None, 0), None);
         let no_every = Refresh::Async {
             start_ms: None,

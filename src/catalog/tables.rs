@@ -484,6 +484,8 @@ impl Catalog {
                 name: name.clone(),
                 created_ms: now_ms(),
                 state: TableState::Normal,
+                // LIKE copies a definition, not a materialized view's query and schedule.
+                materialized: None,
                 ..source
             };
             for p in partitions {
@@ -525,26 +527,30 @@ impl Catalog {
             let db_meta = database_named(&t.databases, &db)?;
             let mut dropped = 0;
             for name in names {
+                let wrong = |hint| CatalogError::WrongObject {
+                    name: format!("{db}.{name}"),
+                    expected: if materialized {
+                        "MATERIALIZED VIEW"
+                    } else {
+                        "BASE TABLE"
+                    },
+                    hint,
+                };
                 match table_named(&t.tables, db_meta.id, &name)? {
                     Some(table) => {
                         if table.materialized.is_some() != materialized {
-                            return Err(CatalogError::WrongObject {
-                                name: format!("{db}.{name}"),
-                                expected: if materialized {
-                                    "MATERIALIZED VIEW"
-                                } else {
-                                    "BASE TABLE"
-                                },
-                                hint: if materialized {
-                                    ""
-                                } else {
-                                    "; it is a materialized view: DROP MATERIALIZED VIEW"
-                                },
-                            });
+                            return Err(wrong(if materialized {
+                                ""
+                            } else {
+                                "; it is a materialized view: DROP MATERIALIZED VIEW"
+                            }));
                         }
                         ensure_writable(&table)?;
                         t.delete_table(&table)?;
                         dropped += 1;
+                    }
+                    None if super::views::name_taken(&t, db_meta.id, &name)? => {
+                        return Err(wrong("; it is a view: DROP VIEW"));
                     }
                     None if if_exists => {}
                     None => return Err(unknown_table(&db, &name)),

@@ -14,16 +14,16 @@ use crate::error::{Error, Result};
 use crate::store::load::Loader;
 
 pub async fn insert(engine: &Arc<Engine>, session: &mut Session, ins: Insert) -> Result<Outcome> {
-    load(engine, session, ins, false).await
+    load(engine, session, ins, None).await
 }
 
-/// [`insert`]; `refresh`: the load is a materialized view's refresh, the one writer such a
-/// table takes.
+/// [`insert`]; `refresh`: the load is the refresh of the materialized view with this table id,
+/// the one writer such a table takes (a table of the name that is not that view is refused).
 pub(crate) async fn load(
     engine: &Arc<Engine>,
     session: &mut Session,
     ins: Insert,
-    refresh: bool,
+    refresh: Option<u64>,
 ) -> Result<Outcome> {
     if ins.on.is_some()
         || ins.returning.is_some()
@@ -46,8 +46,15 @@ pub(crate) async fn load(
     // reads the table after the previous one committed.
     let locked = engine.table_locks_for(&db, &table_name).await?;
     let tree = engine.catalog.table_tree(&db, &table_name).await?;
-    if !refresh {
-        table::refuse_materialized(&tree.table, "INSERT")?;
+    match refresh {
+        None => table::refuse_materialized(&tree.table, "INSERT")?,
+        Some(id) if id != tree.table.id || tree.table.materialized.is_none() => {
+            return Err(Error::Common(format!(
+                "materialized view {table_name} was dropped, renamed or replaced during its \
+                 refresh; nothing was written"
+            )));
+        }
+        Some(_) => {}
     }
     // The rows a keyed load replaces are found in the files it read: they stay until it ends.
     let _reading = locked.as_ref().map(|_| engine.pins.pin(tree.rowset_ids()));

@@ -43,6 +43,9 @@ pub async fn create(
     if engine.catalog.database(&db).await?.is_none() {
         return Err(Error::UnknownDatabase(db));
     }
+    if let Some(why) = sql::view_query_problem(&stmt.query) {
+        return Err(Error::NotSupported(why.into()));
+    }
     let refresh = stmt.refresh.clone().unwrap_or(sql::MvRefresh {
         deferred: false,
         scheme: sql::MvScheme::Async {
@@ -56,6 +59,7 @@ pub async fn create(
         active: true,
         inactive_reason: None,
         last_refresh: None,
+        definer: format!("{}@{}", session.user, session.account_host),
         restored_from: None,
     };
     let schema = describe_in(engine, session, stmt.query.clone(), &db).await?;
@@ -198,12 +202,12 @@ pub async fn refresh_now(engine: &Arc<Engine>, db: &str, name: &str) -> Result<u
     let start_ms = chrono::Utc::now().timestamp_millis();
     let table = engine
         .catalog
-        .change_materialized(db, name, move |mv| {
+        .change_materialized(db, name, Some(table.id), move |mv| {
             if !mv.active {
-                return Err(CatalogError::TableBusy {
-                    table: String::new(),
-                    why: "it is inactive".into(),
-                });
+                return Err(CatalogError::InvalidDefinition(format!(
+                    "the materialized view is inactive ({}); ALTER MATERIALIZED VIEW ... ACTIVE first",
+                    mv.inactive_reason.as_deref().unwrap_or("no reason given")
+                )));
             }
             mv.last_refresh = Some(RefreshRun {
                 start_ms,
@@ -236,7 +240,7 @@ pub async fn refresh_now(engine: &Arc<Engine>, db: &str, name: &str) -> Result<u
     let succeeded = written.is_ok();
     engine
         .catalog
-        .change_materialized(db, name, move |mv| {
+        .change_materialized(db, name, Some(table.id), move |mv| {
             mv.last_refresh = Some(run);
             if succeeded {
                 mv.restored_from = None;
@@ -262,6 +266,9 @@ async fn overwrite(engine: &Arc<Engine>, db: &str, table: &TableMeta) -> Result<
         ))
     })?;
     sql::qualify(&mut query, db);
+    if let Some(why) = sql::view_query_problem(&query) {
+        return Err(Error::NotSupported(why.into()));
+    }
     let text = format!(
         "INSERT OVERWRITE {} {query}",
         sql::Name(&ObjectName::from(vec![
@@ -282,10 +289,19 @@ async fn overwrite(engine: &Arc<Engine>, db: &str, table: &TableMeta) -> Result<
                 )));
             }
         };
-    // The refresh reads as the view's owner would: the definition was checked at CREATE.
-    let mut session = Session::new(0, "root".into(), "localhost".into());
+    // The refresh reads with its definer's privileges, checked now (they may have changed, or
+    // the definition may have come from a snapshot).
+    let definer = if mv.definer.is_empty() {
+        "root@%"
+    } else {
+        mv.definer.as_str()
+    };
+    let (user, host) = definer.rsplit_once('@').unwrap_or((definer, "%"));
+    let mut session = Session::new(0, user.to_string(), "localhost".into());
+    session.account_host = host.to_string();
     session.database = Some(db.to_string());
-    match super::insert::load(engine, &mut session, insert, true).await? {
+    super::privilege::require_reads(engine, &session, &sqlparser::ast::Statement::Query(query))?;
+    match super::insert::load(engine, &mut session, insert, Some(table.id)).await? {
         Outcome::Done { affected_rows } => Ok(affected_rows),
         Outcome::Rows { .. } => Ok(0),
     }
@@ -314,7 +330,7 @@ pub async fn alter(
                 })?;
             engine
                 .catalog
-                .change_materialized(&db, &name, |mv| {
+                .change_materialized(&db, &name, Some(table.id), |mv| {
                     mv.active = true;
                     mv.inactive_reason = None;
                     Ok(())
@@ -324,7 +340,7 @@ pub async fn alter(
         sql::MvAlteration::Inactive => {
             engine
                 .catalog
-                .change_materialized(&db, &name, |mv| {
+                .change_materialized(&db, &name, Some(table.id), |mv| {
                     mv.active = false;
                     mv.inactive_reason = Some("ALTER MATERIALIZED VIEW ... INACTIVE".into());
                     Ok(())
@@ -335,13 +351,14 @@ pub async fn alter(
             let schedule = schedule_of(&refresh.scheme)?;
             engine
                 .catalog
-                .change_materialized(&db, &name, move |mv| {
+                .change_materialized(&db, &name, Some(table.id), move |mv| {
                     mv.refresh = schedule;
                     Ok(())
                 })
                 .await?;
         }
         sql::MvAlteration::Rename(to) => {
+            super::table::refuse_reserved(engine, &db, &to.value)?;
             engine
                 .catalog
                 .rename_table(&db, &name, &to.value, false)
@@ -401,10 +418,17 @@ pub async fn show(
     }
     let filter = match (stmt.like, stmt.filter) {
         (Some(like), _) => Some(sqlparser::ast::ShowStatementFilter::Where(
-            sqlparser::parser::Parser::new(&sqlparser::dialect::MySqlDialect {})
-                .try_with_sql(&format!("name LIKE '{}'", like.replace('\'', "''")))
-                .and_then(|mut p| p.parse_expr())
-                .map_err(|e| Error::Internal(format!("SHOW MATERIALIZED VIEWS LIKE: {e}")))?,
+            sqlparser::ast::Expr::Like {
+                negated: false,
+                any: false,
+                expr: Box::new(sqlparser::ast::Expr::Identifier(
+                    sqlparser::ast::Ident::new("name"),
+                )),
+                pattern: Box::new(sqlparser::ast::Expr::Value(
+                    sqlparser::ast::Value::SingleQuotedString(like).into(),
+                )),
+                escape_char: None,
+            },
         )),
         (None, Some(e)) => Some(sqlparser::ast::ShowStatementFilter::Where(e)),
         (None, None) => None,
@@ -421,9 +445,12 @@ pub(crate) fn show_row(
 ) -> Vec<Option<String>> {
     let run = mv.last_refresh.as_ref();
     let time = |ms: i64| super::format_datetime_ms(ms);
-    let duration = run
-        .filter(|r| r.finished_ms > 0)
-        .map(|r| format!("{:.3}", (r.finished_ms - r.start_ms) as f64 / 1000.0));
+    let duration = run.filter(|r| r.finished_ms > 0).map(|r| {
+        format!(
+            "{:.3}",
+            r.finished_ms.saturating_sub(r.start_ms) as f64 / 1000.0
+        )
+    });
     let extra = mv.restored_from.as_ref().map(|from| {
         format!(
             "restored from snapshot {from}: its rows are as of its last refresh; REFRESH \
@@ -535,6 +562,27 @@ pub fn create_text(table: &TableMeta) -> String {
 pub fn start_schedule(engine: &Arc<Engine>) {
     let engine = Arc::clone(engine);
     tokio::spawn(async move {
+        // A refresh the last run of the daemon left RUNNING ended with it.
+        if let Ok(views) = engine.catalog.all_materialized().await {
+            for (db, table) in views {
+                let running = table
+                    .materialized
+                    .as_ref()
+                    .and_then(|m| m.last_refresh.clone());
+                if let Some(mut run) = running.filter(|r| r.state == RefreshState::Running) {
+                    run.state = RefreshState::Failed;
+                    run.finished_ms = run.start_ms;
+                    run.error = Some("the daemon stopped during the refresh".into());
+                    let _ = engine
+                        .catalog
+                        .change_materialized(&db, &table.name, Some(table.id), move |mv| {
+                            mv.last_refresh = Some(run);
+                            Ok(())
+                        })
+                        .await;
+                }
+            }
+        }
         let mut running: std::collections::HashMap<u64, tokio::task::JoinHandle<()>> =
             std::collections::HashMap::new();
         loop {

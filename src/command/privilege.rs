@@ -340,7 +340,12 @@ pub async fn authorize(engine: &Arc<Engine>, session: &Session, stmt: &Statement
             }
         }
         Statement::CreateView(v) => {
-            let need = if v.alter { bits::ALTER } else { bits::CREATE };
+            // OR REPLACE may replace someone else's view: DROP too, as in MySQL.
+            let need = match (v.alter, v.or_replace) {
+                (true, _) => bits::ALTER,
+                (false, true) => bits::CREATE | bits::DROP,
+                (false, false) => bits::CREATE,
+            };
             let (db, view) = super::table::resolve(session, &v.name)?;
             if !p.has(&db, Some(&view), need) {
                 return Err(p.table_denied(if v.alter { "ALTER" } else { "CREATE" }, &view));
@@ -421,8 +426,8 @@ fn table_need(p: &Privileges, session: &Session, name: &ObjectName, need: u8) ->
     p.require_table(&db, &table, need)
 }
 
-/// The tables an `ON (...)` list names, with their alias; `None` when it covers every table
-/// (no list, or `ALL TABLES`).
+/// The tables and views an `ON (...)` list names, with their alias; `None` when it covers the
+/// whole database (no list, or `ALL TABLES`, `ALL VIEWS`, `ALL MATERIALIZED VIEWS`).
 fn named_tables(on: &[BackupObject]) -> Option<Vec<(String, Option<String>)>> {
     if on.is_empty() {
         return None;
@@ -430,8 +435,9 @@ fn named_tables(on: &[BackupObject]) -> Option<Vec<(String, Option<String>)>> {
     let mut out = Vec::new();
     for object in on {
         match object {
-            BackupObject::All(ObjectKind::Table) => return None,
-            BackupObject::All(_) => {}
+            // ALL VIEWS and ALL MATERIALIZED VIEWS are checked as the whole database is.
+            BackupObject::All(ObjectKind::Function) => {}
+            BackupObject::All(_) => return None,
             BackupObject::Named { object, .. } => {
                 let Some(name) = object.name.0.last().and_then(|p| p.as_ident()) else {
                     continue;
@@ -446,7 +452,7 @@ fn named_tables(on: &[BackupObject]) -> Option<Vec<(String, Option<String>)>> {
     Some(out)
 }
 
-/// What a BACKUP reads: the named tables, or every table of the database.
+/// What a BACKUP reads: the named objects, or every table and view of the database.
 async fn backup_tables(engine: &Engine, db: &str, on: &[BackupObject]) -> Result<Vec<String>> {
     if let Some(tables) = named_tables(on) {
         return Ok(tables.into_iter().map(|(t, _)| t).collect());
@@ -455,7 +461,12 @@ async fn backup_tables(engine: &Engine, db: &str, on: &[BackupObject]) -> Result
         return Ok(Vec::new()); // the statement reports the unknown database
     }
     let (_, trees) = engine.catalog.database_trees(db, None).await?;
-    Ok(trees.into_iter().map(|t| t.table.name.clone()).collect())
+    let views = engine.catalog.views(db).await?;
+    Ok(trees
+        .into_iter()
+        .map(|t| t.table.name.clone())
+        .chain(views.into_iter().map(|v| v.name))
+        .collect())
 }
 
 /// SELECT, INSERT, DROP TABLE, DESC, SHOW CREATE TABLE, SHOW COLUMNS.
@@ -586,8 +597,10 @@ fn read_relations<V: Visit>(p: &Privileges, session: &Session, node: &V) -> Resu
         }
         match super::table::resolve(session, name) {
             Ok((db, table)) => p.require_table(&db, &table, bits::SELECT)?,
-            // No database selected or an odd name: the statement reports it.
-            Err(_) => continue,
+            // No database selected: the statement reports it.
+            Err(Error::NoDatabaseSelected) => continue,
+            // A name no table of ours has is refused, never skipped.
+            Err(e) => return Err(e),
         }
     }
     Ok(())

@@ -261,6 +261,39 @@ async fn register_selections(
     Ok(pins)
 }
 
+/// The catalog a view's tables are registered in while the view is expanded: the statement
+/// that reads the view can name only the default catalog's, so a view never lends its tables
+/// to the rest of the statement (which may read the view, not what it reads).
+const VIEW_CATALOG: &str = "__backstop_view";
+
+/// Moves every `db.t` of a view's (qualified) query into [`VIEW_CATALOG`]; information_schema
+/// stays where the statement registered it.
+fn private_names(stmt: &mut sqlparser::ast::Statement) {
+    use sqlparser::ast::{Ident, ObjectNamePart, TableFactor, VisitMut, VisitorMut};
+    use std::ops::ControlFlow;
+
+    struct Private;
+    impl VisitorMut for Private {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<()> {
+            if let TableFactor::Table { name, .. } = factor
+                && let [db, _] = name.0.as_slice()
+                && !db.as_ident().is_some_and(|d| {
+                    d.value
+                        .eq_ignore_ascii_case(crate::catalog::INFORMATION_SCHEMA)
+                })
+            {
+                name.0.insert(
+                    0,
+                    ObjectNamePart::Identifier(Ident::with_quote('`', VIEW_CATALOG)),
+                );
+            }
+            ControlFlow::Continue(())
+        }
+    }
+    let _ = stmt.visit(&mut Private);
+}
+
 /// How deep views may stand on views.
 const MAX_VIEW_DEPTH: usize = 32;
 
@@ -311,14 +344,39 @@ fn register_relations<'a>(
                     None => return Err(Error::NoDatabaseSelected),
                 },
                 [d, t] => (d.value.clone(), lookup_name(d), (*t).clone()),
-                _ => continue,
+                // What a view reads lives in a catalog of its own (see `private_names`).
+                [c, d, t] if c.value == VIEW_CATALOG && !views.is_empty() => {
+                    (d.value.clone(), d.value.clone(), (*t).clone())
+                }
+                [c, _, _] if c.value.eq_ignore_ascii_case("default_catalog") => continue,
+                _ => {
+                    return Err(Error::NotSupported(format!(
+                        "the table name {name} is not supported: write `table` or \
+                         `database.table`"
+                    )));
+                }
             };
             if db.eq_ignore_ascii_case(crate::catalog::INFORMATION_SCHEMA) {
                 continue;
             }
-            let catalog = ctx.catalog("datafusion").ok_or_else(|| {
-                Error::Internal("the query context has no default catalog".into())
-            })?;
+            let catalog_name = match parts.as_slice() {
+                [_, _, _] => VIEW_CATALOG,
+                _ => "datafusion",
+            };
+            let catalog = match ctx.catalog(catalog_name) {
+                Some(c) => c,
+                None if catalog_name == VIEW_CATALOG => {
+                    let c: Arc<dyn datafusion::catalog::CatalogProvider> =
+                        Arc::new(datafusion::catalog::MemoryCatalogProvider::new());
+                    ctx.register_catalog(VIEW_CATALOG, Arc::clone(&c));
+                    c
+                }
+                None => {
+                    return Err(Error::Internal(
+                        "the query context has no default catalog".into(),
+                    ));
+                }
+            };
             let schema = match catalog.schema(&schema_name) {
                 Some(s) => s,
                 None => {
@@ -387,9 +445,13 @@ async fn view_provider(
         if view.security_invoker {
             super::privilege::require_reads(engine, session, &stmt)?;
         }
-        let selections = select_partitions(&mut stmt);
+        if let sqlparser::ast::Statement::Query(q) = &stmt
+            && let Some(why) = crate::sql::view_query_problem(q)
+        {
+            return Err(Error::NotSupported(why.into()));
+        }
+        private_names(&mut stmt);
         register_relations(engine, session, &stmt, ctx, pins, views).await?;
-        pins.extend(register_selections(engine, session, &selections, ctx).await?);
         Ok::<_, Error>(
             ctx.state()
                 .statement_to_plan(DfStatement::Statement(Box::new(stmt)))

@@ -137,34 +137,33 @@ pub async fn restore(
                 (name, object, false)
             }
         };
-        if is_view {
-            let Some(view) = manifest.view(&name) else {
-                return Err(Error::Common(format!(
-                    "View {name} does not exist in snapshot {label}"
-                )));
-            };
-            let target = object
-                .alias
-                .as_ref()
-                .map_or_else(|| view.name.clone(), |a| a.value.clone());
-            check_free(&items, &views, &view.name, &target)?;
-            views.push(RestoreItem {
-                source: view.name.clone(),
-                target,
-                partitions: Vec::new(),
-            });
-            continue;
-        }
-        let Some(table) = manifest.table(&name) else {
+        let source = if is_view {
+            manifest.view(&name).map(|v| &v.name)
+        } else {
+            manifest.table(&name).map(|t| &t.name)
+        };
+        let Some(source) = source else {
             return Err(Error::Common(format!(
-                "Table {name} does not exist in snapshot {label}"
+                "{} {name} does not exist in snapshot {label}",
+                if is_view { "View" } else { "Table" }
             )));
         };
         let target = object
             .alias
             .as_ref()
-            .map_or_else(|| table.name.clone(), |a| a.value.clone());
-        check_free(&items, &views, &table.name, &target)?;
+            .map_or_else(|| source.clone(), |a| a.value.clone());
+        check_free(&items, &views, source, &target)?;
+        if is_view {
+            views.push(RestoreItem {
+                source: source.clone(),
+                target,
+                partitions: Vec::new(),
+            });
+            continue;
+        }
+        let table = manifest
+            .table(&name)
+            .ok_or_else(|| Error::Internal(format!("table {name} vanished from the manifest")))?;
         for p in &object.partitions {
             if !table
                 .partitions
@@ -188,6 +187,23 @@ pub async fn restore(
             "Snapshot {label} holds no table to restore"
         )));
     }
+    // A restored view or materialized view reads with its restorer's privileges: the restorer
+    // must be able to read what each one reads, as if creating it.
+    let definitions = views
+        .iter()
+        .filter_map(|v| manifest.view(&v.source).map(|v| &v.definition))
+        .chain(items.iter().filter_map(|i| {
+            manifest
+                .table(&i.source)
+                .and_then(|t| t.materialized.as_ref())
+                .map(|m| &m.definition)
+        }));
+    for definition in definitions {
+        let mut query = crate::sql::parse_view_query(definition).map_err(Error::Common)?;
+        crate::sql::qualify(&mut query, &db);
+        super::privilege::require_reads(engine, session, &sqlparser::ast::Statement::Query(query))?;
+    }
+    let definer = format!("{}@{}", session.user, session.account_host);
     if props.replication_num.is_some() && engine.catalog.database(&db).await?.is_some() {
         let existing = engine.catalog.tables(&db).await?;
         for item in &items {
@@ -211,6 +227,7 @@ pub async fn restore(
             manifest,
             items,
             views,
+            definer: definer.clone(),
             replication_num: props.replication_num,
             transfer: props.transfer,
         };
@@ -251,6 +268,7 @@ pub async fn restore(
         manifest,
         items,
         views,
+        definer,
         replication_num: props.replication_num,
         transfer: props.transfer,
     };

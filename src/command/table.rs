@@ -127,7 +127,7 @@ pub async fn rename(engine: &Engine, session: &Session, stmt: sql::RenameTable) 
 }
 
 /// A name a running RESTORE will create at its commit is not free for anyone else.
-fn refuse_reserved(engine: &Engine, db: &str, name: &str) -> Result<()> {
+pub(crate) fn refuse_reserved(engine: &Engine, db: &str, name: &str) -> Result<()> {
     match engine.jobs.reserved_by(db, name) {
         Some(job) => Err(CatalogError::TableBusy {
             table: name.to_string(),

@@ -28,6 +28,10 @@ pub async fn create(
     if engine.catalog.database(&db).await?.is_none() {
         return Err(Error::UnknownDatabase(db));
     }
+    if let Some(why) = sql::view_query_problem(&stmt.query) {
+        return Err(Error::NotSupported(why.into()));
+    }
+    super::table::refuse_reserved(engine, &db, &name)?;
     let definition = stmt.query.to_string();
     let mut view = ViewMeta {
         id: 0,

@@ -48,6 +48,9 @@ pub struct RestoreRequest {
     pub items: Vec<RestoreItem>,
     /// Views to restore (after the tables), by the same rules of names.
     pub views: Vec<RestoreItem>,
+    /// `user@host` of who restores: the restored views' and materialized views' definer (a
+    /// snapshot's own definer is not trusted; the statement checked this user's reads).
+    pub definer: String,
     pub replication_num: Option<u32>,
     pub transfer: crate::scheduler::TransferSettings,
 }
@@ -148,8 +151,11 @@ async fn pending(
                 tracing::warn!(job = record.id, "{note}");
                 job.note_error(note);
             }
-            v.source
-                .view_meta(v.item.target.clone(), v.inactive.clone())
+            let mut view = v
+                .source
+                .view_meta(v.item.target.clone(), v.inactive.clone());
+            view.definer = req.definer.clone();
+            view
         })
         .collect();
     let new_views: Vec<String> = checked
@@ -630,6 +636,15 @@ pub async fn plan(
                     item.target
                 ),
             );
+        } else if !creates_database && catalog.view(db, &item.target).await?.is_some() {
+            conflict(
+                &item.target,
+                format!(
+                    "{db}.{} is a view. Restore the table under another name with ON ({} AS \
+                     new_name), or DROP VIEW {} first",
+                    item.target, item.source, item.target
+                ),
+            );
         }
         tables.push(PlannedTable {
             item: item.clone(),
@@ -771,6 +786,7 @@ async fn restored_materialized(
         return Ok(());
     };
     mv.restored_from = Some(format!("{}/{}", req.manifest.label, req.manifest.timestamp));
+    mv.definer = req.definer.clone();
     if mv
         .last_refresh
         .as_ref()

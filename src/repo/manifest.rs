@@ -528,16 +528,43 @@ fn validate_view(v: &ManifestView) -> Result<(), String> {
             return Err(format!("column '{}' is listed twice", c.name));
         }
     }
-    if v.definition.len() > MAX_VIEW_DEFINITION_BYTES {
+    validate_definition(&v.definition)
+}
+
+/// A view's or materialized view's query: bounded, one query, nothing a view may not read.
+fn validate_definition(definition: &str) -> Result<(), String> {
+    if definition.len() > MAX_VIEW_DEFINITION_BYTES {
         return Err(format!(
             "its query has {} bytes, more than {MAX_VIEW_DEFINITION_BYTES}",
-            v.definition.len()
+            definition.len()
         ));
     }
-    crate::sql::parse_view_query(&v.definition).map(|_| ())
+    let query = crate::sql::parse_view_query(definition)?;
+    match crate::sql::view_query_problem(&query) {
+        Some(why) => Err(why.into()),
+        None => Ok(()),
+    }
 }
 
 fn validate_table(t: &ManifestTable) -> Result<(), String> {
+    if let Some(mv) = &t.materialized {
+        validate_definition(&mv.definition)
+            .map_err(|why| format!("as a materialized view: {why}"))?;
+        if t.key.model != crate::catalog::KeyModel::Duplicate
+            || t.partitioning != crate::catalog::Partitioning::None
+        {
+            return Err("a materialized view is an unpartitioned DUPLICATE KEY table".into());
+        }
+        if let crate::catalog::materialized::Refresh::Async { start_ms, every_s } = mv.refresh {
+            if every_s == Some(0) {
+                return Err("its refresh interval is 0 seconds".into());
+            }
+            // Within years 1970..=9999.
+            if start_ms.is_some_and(|ms| !(0..=253_402_300_799_000).contains(&ms)) {
+                return Err("its refresh START is out of range".into());
+            }
+        }
+    }
     let meta = t.table_meta(0, t.name.clone(), t.properties.clone(), 0);
     crate::catalog::schema::validate_table(&meta).map_err(|e| e.to_string())?;
     let mut rows = 0u64;
@@ -802,6 +829,67 @@ mod tests {
             let err = parse(&serde_json::to_vec(&m).unwrap(), LABEL, TIMESTAMP).unwrap_err();
             assert!(err.contains(why), "{why}: {err}");
         }
+    }
+
+    #[test]
+    fn materialized_views_in_a_manifest_are_checked() {
+        use crate::catalog::materialized::{Materialized, Refresh};
+        let mut m = parse(REAL.as_bytes(), LABEL, TIMESTAMP).unwrap();
+        m.format_version = 4;
+        let unpartitioned = m
+            .tables
+            .iter()
+            .position(|t| t.partitioning == crate::catalog::Partitioning::None)
+            .unwrap();
+        let mv = Materialized {
+            definition: "SELECT 1 AS one".into(),
+            refresh: Refresh::Manual,
+            active: true,
+            inactive_reason: None,
+            last_refresh: None,
+            definer: "root@%".into(),
+            restored_from: None,
+        };
+        m.tables[unpartitioned].materialized = Some(mv.clone());
+        assert_eq!(needed_version(&m.tables, &m.views), 4);
+        parse(&serde_json::to_vec(&m).unwrap(), LABEL, TIMESTAMP).unwrap();
+        for (bad, why) in [
+            (
+                Materialized {
+                    definition: "SELECT * FROM FILES('path' = 'file:///etc/passwd')".into(),
+                    ..mv.clone()
+                },
+                "table function",
+            ),
+            (
+                Materialized {
+                    refresh: Refresh::Async {
+                        start_ms: None,
+                        every_s: Some(0),
+                    },
+                    ..mv.clone()
+                },
+                "0 seconds",
+            ),
+            (
+                Materialized {
+                    refresh: Refresh::Async {
+                        start_ms: Some(i64::MIN),
+                        every_s: Some(60),
+                    },
+                    ..mv.clone()
+                },
+                "out of range",
+            ),
+        ] {
+            m.tables[unpartitioned].materialized = Some(bad);
+            let err = parse(&serde_json::to_vec(&m).unwrap(), LABEL, TIMESTAMP).unwrap_err();
+            assert!(err.contains(why), "{why}: {err}");
+        }
+        m.tables[unpartitioned].materialized = Some(mv);
+        m.tables[unpartitioned].key.model = crate::catalog::KeyModel::Primary;
+        let err = parse(&serde_json::to_vec(&m).unwrap(), LABEL, TIMESTAMP).unwrap_err();
+        assert!(err.contains("unpartitioned DUPLICATE KEY"), "{err}");
     }
 
     #[test]

@@ -76,7 +76,10 @@ pub use show::{CancelJob, JobTarget, ShowJobs, ShowSnapshot, SnapshotFilter};
 /// Names are sqlparser's, so statements we parse and statements sqlparser parses share them.
 /// An [`Ident`] keeps its quote style (`None` or a backtick); equality ignores its span.
 pub use sqlparser::ast::{Ident, ObjectName};
-pub use view::{CreateView, ViewColumn, parse_view_query, qualify, read_relations, with_names};
+pub use view::{
+    CreateView, ViewColumn, parse_view_query, qualify, read_relations, view_query_problem,
+    with_names,
+};
 
 /// `PROPERTIES ("key" = "value", ...)`: in the order written, keys with their case.
 ///

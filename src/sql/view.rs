@@ -208,3 +208,40 @@ pub fn parse_view_query(text: &str) -> Result<Box<Query>, String> {
         Err(e) => Err(format!("its query does not parse ({e})")),
     }
 }
+
+/// Why `query` cannot be a view's or a materialized view's: it reads a table function
+/// (`FILES()` reads the server's files, which only admins may) or selects partitions
+/// (`t PARTITION (p)`). `None` when it can.
+pub fn view_query_problem(query: &Query) -> Option<&'static str> {
+    use sqlparser::ast::{TableFactor, Visit, Visitor};
+    use std::ops::ControlFlow;
+
+    struct Check(Option<&'static str>);
+    impl Visitor for Check {
+        type Break = ();
+        fn pre_visit_table_factor(&mut self, factor: &TableFactor) -> ControlFlow<()> {
+            match factor {
+                TableFactor::Table { args: Some(_), .. }
+                | TableFactor::Function { .. }
+                | TableFactor::TableFunction { .. } => {
+                    self.0 = Some(
+                        "a view cannot read a table function such as FILES(); load the files \
+                         into a table and read that",
+                    );
+                    ControlFlow::Break(())
+                }
+                TableFactor::Table { partitions, .. } if !partitions.is_empty() => {
+                    self.0 = Some(
+                        "a view cannot select partitions (t PARTITION (p)); filter on the \
+                         partition column instead",
+                    );
+                    ControlFlow::Break(())
+                }
+                _ => ControlFlow::Continue(()),
+            }
+        }
+    }
+    let mut check = Check(None);
+    let _ = query.visit(&mut check);
+    check.0
+}
