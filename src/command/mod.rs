@@ -270,6 +270,7 @@ pub async fn execute(
             table::show_table_status(engine, session, db.map(|d| d.value), like.as_deref()).await
         }
         Statement::AddPartition(stmt) => table::add_partition(engine, session, stmt).await,
+        Statement::AddPartitions(stmt) => table::add_partitions(engine, session, stmt).await,
         Statement::RenameTable(stmt) => table::rename(engine, session, stmt).await,
         Statement::DropPartition(stmt) => table::drop_partition(engine, session, stmt).await,
         Statement::ShowPartitions(name) => table::show_partitions(engine, session, &name).await,
@@ -456,6 +457,7 @@ pub fn statement_name(stmt: &Statement) -> &'static str {
         Statement::CreateDatabase { .. } => "CREATE DATABASE",
         Statement::DropDatabase { .. } => "DROP DATABASE",
         Statement::AddPartition(_) => "ALTER TABLE ... ADD PARTITION",
+        Statement::AddPartitions(_) => "ALTER TABLE ... ADD PARTITIONS",
         Statement::RenameTable(r) if r.swap => "ALTER TABLE ... SWAP WITH",
         Statement::RenameTable(_) => "ALTER TABLE ... RENAME",
         Statement::DropPartition(_) => "ALTER TABLE ... DROP PARTITION",

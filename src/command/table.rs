@@ -648,36 +648,66 @@ pub async fn add_partition(
     refuse_temporary(stmt.temporary)?;
     let (db, table) = resolve_stored(session, &stmt.table)?;
     let spec = partition_from_ast(&stmt.partition)?;
-    let buckets = match &stmt.distribution {
-        None => None,
-        Some(d) => {
-            // StarRocks lets a partition choose its bucket count, not its bucketing columns.
-            let current = engine.catalog.table(&db, &table).await?;
-            let wanted = distribution_from_ast(d);
-            let same_kind = match (&current.distribution, &wanted) {
-                (Distribution::Hash { columns: a, .. }, Distribution::Hash { columns: b, .. }) => {
-                    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
-                }
-                (Distribution::Random { .. }, Distribution::Random { .. }) => true,
-                _ => false,
-            };
-            if !same_kind {
-                return Err(CatalogError::InvalidDefinition(format!(
-                    "Partition '{}' must be distributed like table '{table}' ({}); only BUCKETS \
-                     may differ",
-                    spec.name,
-                    distribution_text(&current.distribution)
-                ))
-                .into());
-            }
-            Some(wanted.buckets())
-        }
-    };
+    let buckets = partition_buckets(engine, &db, &table, stmt.distribution.as_ref()).await?;
     engine
         .catalog
         .add_partitions(&db, &table, vec![spec], buckets, stmt.if_not_exists)
         .await?;
     Ok(Outcome::ok())
+}
+
+/// `ALTER TABLE t ADD PARTITIONS START (...) END (...) EVERY (...) [DISTRIBUTED BY ...]`: every
+/// partition of the batch in one catalog change.
+pub async fn add_partitions(
+    engine: &Engine,
+    session: &Session,
+    stmt: sql::AddPartitions,
+) -> Result<Outcome> {
+    let (db, table) = resolve_stored(session, &stmt.table)?;
+    let specs = stmt
+        .batch
+        .expand()
+        .map_err(CatalogError::InvalidDefinition)?
+        .iter()
+        .map(partition_from_ast)
+        .collect::<Result<Vec<_>>>()?;
+    let buckets = partition_buckets(engine, &db, &table, stmt.distribution.as_ref()).await?;
+    engine
+        .catalog
+        .add_partitions(&db, &table, specs, buckets, false)
+        .await?;
+    Ok(Outcome::ok())
+}
+
+/// The bucket count `DISTRIBUTED BY ... BUCKETS n` gives added partitions: StarRocks lets a
+/// partition choose its bucket count, not its bucketing columns.
+async fn partition_buckets(
+    engine: &Engine,
+    db: &str,
+    table: &str,
+    distribution: Option<&sql::Distribution>,
+) -> Result<Option<u32>> {
+    let Some(d) = distribution else {
+        return Ok(None);
+    };
+    let current = engine.catalog.table(db, table).await?;
+    let wanted = distribution_from_ast(d);
+    let same_kind = match (&current.distribution, &wanted) {
+        (Distribution::Hash { columns: a, .. }, Distribution::Hash { columns: b, .. }) => {
+            a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.eq_ignore_ascii_case(y))
+        }
+        (Distribution::Random { .. }, Distribution::Random { .. }) => true,
+        _ => false,
+    };
+    if !same_kind {
+        return Err(CatalogError::InvalidDefinition(format!(
+            "Partitions added to table '{table}' must be distributed like it ({}); only BUCKETS \
+             may differ",
+            distribution_text(&current.distribution)
+        ))
+        .into());
+    }
+    Ok(Some(wanted.buckets()))
 }
 
 /// `ALTER TABLE t DROP PARTITION [IF EXISTS] p [FORCE]`

@@ -740,6 +740,7 @@ impl BackstopParser<'_> {
             return false;
         }
         self.peek_words(n + 1, &["PARTITION"])
+            || self.peek_words(n + 1, &["PARTITIONS"])
             || self.peek_words(n + 1, &["TEMPORARY", "PARTITION"])
     }
 
@@ -1073,7 +1074,7 @@ impl BackstopParser<'_> {
     }
 
     /// A string, a number (optionally negative) or NULL.
-    fn parse_literal(&mut self, what: &str) -> Result<Literal, ParseError> {
+    pub(super) fn parse_literal(&mut self, what: &str) -> Result<Literal, ParseError> {
         let negative = matches!(self.parser.peek_token_ref().token, Token::Minus)
             && matches!(self.parser.peek_nth_token_ref(1).token, Token::Number(..));
         if negative {
@@ -1116,7 +1117,13 @@ impl BackstopParser<'_> {
         let mut partitions = Vec::new();
         if !self.consume(&Token::RParen) {
             loop {
-                partitions.push(self.parse_partition_def(Some(kind))?);
+                if kind == PartitionKind::Range && self.peek_word("START") {
+                    let at = self.here();
+                    let batch = self.parse_partition_batch()?;
+                    partitions.extend(batch.expand().map_err(|why| ParseError::at(why, at))?);
+                } else {
+                    partitions.push(self.parse_partition_def(Some(kind))?);
+                }
                 if self.consume(&Token::RParen) {
                     break;
                 }
@@ -1138,7 +1145,7 @@ impl BackstopParser<'_> {
         kind: Option<PartitionKind>,
     ) -> Result<PartitionDef, ParseError> {
         if !self.parse_word("PARTITION") {
-            return self.expected("PARTITION (START ... END ... EVERY is not supported)");
+            return self.expected("PARTITION or START (... END ... EVERY, RANGE partitions)");
         }
         let name = self.parse_ident("partition name")?;
         let values = self.parse_partition_values(kind)?;
@@ -1278,6 +1285,9 @@ impl BackstopParser<'_> {
     pub(super) fn parse_alter_partition(&mut self) -> Result<Statement, ParseError> {
         self.expect_words(&["ALTER", "TABLE"])?;
         let table = self.parse_object_name("table name")?;
+        if self.parse_words(&["ADD", "PARTITIONS"]) {
+            return super::batch::add_partitions(self, table);
+        }
         if self.parse_word("ADD") {
             let temporary = self.parse_word("TEMPORARY");
             self.expect_word("PARTITION")?;

@@ -37,6 +37,7 @@
 //! ```
 
 mod backup;
+mod batch;
 mod ddl;
 mod materialized;
 mod privilege;
@@ -56,6 +57,7 @@ pub use backup::{
     BackupObject, BackupSnapshot, ExternalCatalogs, ObjectKind, RestoreDatabase, RestoreSnapshot,
     TableRef,
 };
+pub use batch::{AddPartitions, BatchStep, MAX_BATCH_PARTITIONS, PartitionBatch};
 pub use ddl::{
     AddPartition, AggregateType, ColumnDef, ColumnDefault, CreateTable, DataType, DecimalKind,
     Distribution, DropPartition, KeyDesc, KeyModel, Literal, PartitionBy, PartitionDef,
@@ -146,6 +148,7 @@ pub enum Statement {
         force: bool,
     },
     AddPartition(AddPartition),
+    AddPartitions(AddPartitions),
     RenameTable(RenameTable),
     DropPartition(DropPartition),
     TruncateTable(TruncateTable),
@@ -259,6 +262,7 @@ impl fmt::Display for Statement {
                 Ok(())
             }
             Statement::AddPartition(s) => write!(f, "{s}"),
+            Statement::AddPartitions(s) => write!(f, "{s}"),
             Statement::RenameTable(s) => write!(f, "{s}"),
             Statement::DropPartition(s) => write!(f, "{s}"),
             Statement::TruncateTable(s) => write!(f, "{s}"),

@@ -2087,3 +2087,33 @@ fn materialized_view_statements_round_trip() {
     parse_err("ALTER MATERIALIZED VIEW mv SWAP");
     parse_err("REFRESH MATERIALIZED VIEW mv WITH FAST MODE");
 }
+
+#[test]
+fn partition_batches_expand_and_round_trip() {
+    let Statement::CreateTable(t) = parse_one(
+        "CREATE TABLE t (k INT, d DATE) PARTITION BY RANGE(d) (START ('2026-01-30') END \
+         ('2026-02-02') EVERY (INTERVAL 1 DAY), PARTITION px VALUES LESS THAN ('2027-01-01')) \
+         DISTRIBUTED BY HASH(k)",
+    )
+    .unwrap() else {
+        panic!("not a CREATE TABLE");
+    };
+    let names: Vec<String> = t
+        .partition_by
+        .unwrap()
+        .partitions
+        .iter()
+        .map(|p| p.name.value.clone())
+        .collect();
+    assert_eq!(names, ["p20260130", "p20260131", "p20260201", "px"]);
+    round_trip(
+        "ALTER TABLE db.t ADD PARTITIONS START ('2026-03-01') END ('2026-06-01') EVERY (INTERVAL 1 MONTH)",
+    );
+    round_trip(
+        "ALTER TABLE t ADD PARTITIONS START ('0') END ('100') EVERY (10) DISTRIBUTED BY HASH(k) BUCKETS 4",
+    );
+    parse_err(
+        "ALTER TABLE t ADD PARTITIONS START ('2026-03-01') END ('2026-01-01') EVERY (INTERVAL 1 DAY)",
+    );
+    parse_err("ALTER TABLE t ADD PARTITIONS START ('x') END ('y') EVERY (1)");
+}

@@ -52,6 +52,7 @@ slt_files!(
     slt_json,
     slt_views,
     slt_materialized,
+    slt_partitions_batch,
 );
 
 /// Set `SLT_COMPLETE=1` to rewrite each file's expected results and errors with the daemon's

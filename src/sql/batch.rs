@@ -1,0 +1,247 @@
+//! `START ("a") END ("b") EVERY (INTERVAL n unit | n)`: StarRocks' batch of range partitions, in
+//! CREATE TABLE's partition list and in `ALTER TABLE t ADD PARTITIONS ...`. A batch expands into
+//! ordinary partitions named as StarRocks names them (`p20260101` for days, `p2026_01` for ISO
+//! weeks, `p202601` for months, `p2026` for years, `p2026010100` for hours, `p<lower>` for
+//! numbers); the last one ends at END when the step does not divide the range.
+
+use std::fmt;
+
+use chrono::{Datelike, Days, Months, NaiveDate, NaiveDateTime, TimeDelta};
+use sqlparser::tokenizer::Token;
+
+use super::ddl::{PartitionValue, PartitionValues};
+use super::{
+    BackstopParser, Ident, Literal, Name, ObjectName, ParseError, PartitionDef, QuotedString,
+    Statement,
+};
+
+/// Most partitions one batch may create.
+pub const MAX_BATCH_PARTITIONS: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartitionBatch {
+    pub start: String,
+    pub end: String,
+    pub every: BatchStep,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchStep {
+    /// `EVERY (INTERVAL n unit)`, unit upper-cased: DAY, WEEK, MONTH, YEAR, HOUR.
+    Interval(u64, String),
+    /// `EVERY (n)`: integer ranges.
+    Number(u64),
+}
+
+/// `ALTER TABLE t ADD PARTITIONS START (...) END (...) EVERY (...) [DISTRIBUTED BY ... BUCKETS n]`
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddPartitions {
+    pub table: ObjectName,
+    pub batch: PartitionBatch,
+    pub distribution: Option<super::Distribution>,
+}
+
+impl BackstopParser<'_> {
+    /// At `START`.
+    pub(super) fn parse_partition_batch(&mut self) -> Result<PartitionBatch, ParseError> {
+        let bound = |p: &mut Self, word: &str| -> Result<String, ParseError> {
+            p.expect_word(word)?;
+            p.expect_token(&Token::LParen)?;
+            let value = match p.parse_literal("a bound (a string or number)")? {
+                Literal::String(s) | Literal::Number(s) => s,
+                Literal::Null => return p.expected("a bound, not NULL"),
+            };
+            p.expect_token(&Token::RParen)?;
+            Ok(value)
+        };
+        let start = bound(self, "START")?;
+        let end = bound(self, "END")?;
+        self.expect_word("EVERY")?;
+        self.expect_token(&Token::LParen)?;
+        let every = if self.parse_word("INTERVAL") {
+            let n = self.parse_u64("interval")?;
+            let Some(unit) = self.peek_word_upper(0) else {
+                return self.expected("a unit (HOUR, DAY, WEEK, MONTH or YEAR)");
+            };
+            self.parser.advance_token();
+            BatchStep::Interval(n, unit)
+        } else {
+            BatchStep::Number(self.parse_u64("a step")?)
+        };
+        self.expect_token(&Token::RParen)?;
+        Ok(PartitionBatch { start, end, every })
+    }
+}
+
+fn parse_time(text: &str) -> Option<(NaiveDateTime, bool)> {
+    let text = text.trim();
+    if let Ok(d) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return d.and_hms_opt(0, 0, 0).map(|t| (t, false));
+    }
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
+        .ok()
+        .map(|t| (t, true))
+}
+
+impl PartitionBatch {
+    /// The partitions of the batch, in order. `Err` says why it makes none.
+    pub fn expand(&self) -> Result<Vec<PartitionDef>, String> {
+        let mut out = Vec::new();
+        let mut push = |name: String, lower: String, upper: String, number: bool| {
+            let literal = |v: String| {
+                PartitionValue::Literal(if number {
+                    Literal::Number(v)
+                } else {
+                    Literal::String(v)
+                })
+            };
+            out.push(PartitionDef {
+                name: Ident::new(name),
+                values: PartitionValues::Range {
+                    lower: literal(lower),
+                    upper: literal(upper),
+                },
+            });
+            if out.len() > MAX_BATCH_PARTITIONS {
+                Err(format!(
+                    "START ... END ... EVERY creates more than {MAX_BATCH_PARTITIONS} partitions; \
+                     use a larger step or a shorter range"
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        match &self.every {
+            BatchStep::Number(step) => {
+                let parse = |v: &str| {
+                    v.trim().parse::<i64>().map_err(|_| {
+                        format!("'{v}' is not a whole number (EVERY (n) steps numbers)")
+                    })
+                };
+                let (start, end) = (parse(&self.start)?, parse(&self.end)?);
+                let step = i64::try_from(*step)
+                    .ok()
+                    .filter(|s| *s > 0)
+                    .ok_or("EVERY must be positive")?;
+                let mut lower = start;
+                while lower < end {
+                    let upper = lower.saturating_add(step).min(end);
+                    push(
+                        format!("p{lower}"),
+                        lower.to_string(),
+                        upper.to_string(),
+                        true,
+                    )?;
+                    lower = upper;
+                }
+            }
+            BatchStep::Interval(n, unit) => {
+                let (start, with_time) = parse_time(&self.start)
+                    .ok_or_else(|| format!("START '{}' is not a date or datetime", self.start))?;
+                let (end, _) = parse_time(&self.end)
+                    .ok_or_else(|| format!("END '{}' is not a date or datetime", self.end))?;
+                let n = u32::try_from(*n)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or("EVERY must be positive")?;
+                let (name_format, with_time) = match unit.as_str() {
+                    "HOUR" => ("p%Y%m%d%H", true),
+                    "DAY" => ("p%Y%m%d", with_time),
+                    "WEEK" => ("", with_time),
+                    "MONTH" => ("p%Y%m", with_time),
+                    "YEAR" => ("p%Y", with_time),
+                    other => {
+                        return Err(format!(
+                            "Unsupported EVERY unit {other}: use HOUR, DAY, WEEK, MONTH or YEAR"
+                        ));
+                    }
+                };
+                let next = |t: NaiveDateTime| -> Option<NaiveDateTime> {
+                    match unit.as_str() {
+                        "HOUR" => t.checked_add_signed(TimeDelta::hours(i64::from(n))),
+                        "DAY" => t.checked_add_days(Days::new(u64::from(n))),
+                        "WEEK" => t.checked_add_days(Days::new(7 * u64::from(n))),
+                        "MONTH" => t.checked_add_months(Months::new(n)),
+                        _ => t.checked_add_months(Months::new(12 * n)),
+                    }
+                };
+                let show = |t: NaiveDateTime| {
+                    if with_time {
+                        t.format("%Y-%m-%d %H:%M:%S").to_string()
+                    } else {
+                        t.format("%Y-%m-%d").to_string()
+                    }
+                };
+                let mut lower = start;
+                while lower < end {
+                    let upper = next(lower).ok_or("the range runs past year 9999")?.min(end);
+                    let name = if unit == "WEEK" {
+                        let week = lower.iso_week();
+                        format!("p{}_{:02}", week.year(), week.week())
+                    } else {
+                        lower.format(name_format).to_string()
+                    };
+                    push(name, show(lower), show(upper), false)?;
+                    lower = upper;
+                }
+            }
+        }
+        if out.is_empty() {
+            return Err(format!(
+                "START ('{}') END ('{}') creates no partition: START must be before END",
+                self.start, self.end
+            ));
+        }
+        Ok(out)
+    }
+}
+
+impl fmt::Display for PartitionBatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "START ({}) END ({}) EVERY (",
+            QuotedString(&self.start),
+            QuotedString(&self.end)
+        )?;
+        match &self.every {
+            BatchStep::Interval(n, unit) => write!(f, "INTERVAL {n} {unit})"),
+            BatchStep::Number(n) => write!(f, "{n})"),
+        }
+    }
+}
+
+impl fmt::Display for AddPartitions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ALTER TABLE {} ADD PARTITIONS {}",
+            Name(&self.table),
+            self.batch
+        )?;
+        if let Some(d) = &self.distribution {
+            write!(f, " {d}")?;
+        }
+        Ok(())
+    }
+}
+
+/// `ALTER TABLE t ADD PARTITIONS ...`, after `ADD PARTITIONS`.
+pub(super) fn add_partitions(
+    p: &mut BackstopParser<'_>,
+    table: ObjectName,
+) -> Result<Statement, ParseError> {
+    let at = p.here();
+    let batch = p.parse_partition_batch()?;
+    batch.expand().map_err(|why| ParseError::at(why, at))?;
+    let distribution = if p.peek_words(0, &["DISTRIBUTED", "BY"]) {
+        Some(p.parse_distribution()?)
+    } else {
+        None
+    };
+    Ok(Statement::AddPartitions(AddPartitions {
+        table,
+        batch,
+        distribution,
+    }))
+}
