@@ -469,11 +469,18 @@ fn system_views() -> impl Iterator<Item = (&'static str, &'static [(&'static str
 /// Registers, in `ctx`, each information_schema table whose name `sql` mentions.
 pub async fn register(engine: &Engine, ctx: &SessionContext, sql: &str) -> Result<()> {
     let sql = sql.to_ascii_lowercase();
-    let wanted: Vec<&str> = table_names().filter(|t| sql.contains(t)).collect();
-    let schema = Arc::new(MemorySchemaProvider::new());
-    ctx.catalog("datafusion")
-        .ok_or_else(|| Error::Internal("the query context has no default catalog".into()))?
-        .register_schema(INFORMATION_SCHEMA, schema)?;
+    let catalog = ctx
+        .catalog("datafusion")
+        .ok_or_else(|| Error::Internal("the query context has no default catalog".into()))?;
+    // A view's query registers what it reads beside what its statement registered.
+    let existing = catalog.schema(INFORMATION_SCHEMA);
+    let wanted: Vec<&str> = table_names()
+        .filter(|t| sql.contains(t))
+        .filter(|t| existing.as_ref().is_none_or(|s| !s.table_exist(t)))
+        .collect();
+    if existing.is_none() {
+        catalog.register_schema(INFORMATION_SCHEMA, Arc::new(MemorySchemaProvider::new()))?;
+    }
     if wanted.is_empty() {
         return Ok(());
     }

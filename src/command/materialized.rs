@@ -22,6 +22,9 @@ use crate::sql;
 
 /// How often the schedule looks for views that are due.
 const SCHEDULE_TICK: Duration = Duration::from_secs(1);
+/// Ticks skipped after a look that found no scheduled view (a new one waits at most this long
+/// for its schedule to be seen; IMMEDIATE gives it its first refresh at once anyway).
+const IDLE_TICKS: u32 = 9;
 
 /// `CREATE MATERIALIZED VIEW ... REFRESH {ASYNC ... | MANUAL} ... AS query`: the table is created
 /// empty; with `IMMEDIATE` (the default) its first refresh starts at once.
@@ -585,12 +588,34 @@ pub fn start_schedule(engine: &Arc<Engine>) {
         }
         let mut running: std::collections::HashMap<u64, tokio::task::JoinHandle<()>> =
             std::collections::HashMap::new();
+        // Ticks left before the next look when the last one found no schedule: reading every
+        // table's definition each second costs a daemon without scheduled views for nothing.
+        let mut quiet = 0u32;
         loop {
             tokio::time::sleep(SCHEDULE_TICK).await;
             running.retain(|_, task| !task.is_finished());
+            if quiet > 0 {
+                quiet -= 1;
+                continue;
+            }
             let Ok(views) = engine.catalog.all_materialized().await else {
                 continue;
             };
+            let scheduled = views.iter().any(|(_, t)| {
+                t.materialized.as_ref().is_some_and(|m| {
+                    m.active
+                        && matches!(
+                            m.refresh,
+                            Refresh::Async {
+                                every_s: Some(_),
+                                ..
+                            }
+                        )
+                })
+            });
+            if !scheduled {
+                quiet = IDLE_TICKS;
+            }
             let now = chrono::Utc::now().timestamp_millis();
             for (db, table) in views {
                 let Some(mv) = &table.materialized else {

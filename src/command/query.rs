@@ -451,6 +451,10 @@ async fn view_provider(
             return Err(Error::NotSupported(why.into()));
         }
         private_names(&mut stmt);
+        let text = stmt.to_string();
+        if super::information_schema::mentioned(&text, None) {
+            super::information_schema::register(engine, ctx, &text).await?;
+        }
         register_relations(engine, session, &stmt, ctx, pins, views).await?;
         Ok::<_, Error>(
             ctx.state()
