@@ -96,6 +96,11 @@ pub struct Config {
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub snapshot_expiry_interval: u64,
 
+    /// How often tables with dynamic partitioning get their partitions created ahead and
+    /// dropped behind, in seconds (StarRocks' `dynamic_partition_check_interval_seconds`).
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub dynamic_partition_interval: u64,
+
     /// How log lines on stderr look: `text` for people, `json` (one object per line) for log
     /// collectors. `RUST_LOG` chooses how much is logged.
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]

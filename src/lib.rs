@@ -20,6 +20,7 @@
 //!   [`durable`] (fsync and friends), [`failpoint`], [`metrics`], [`hex`].
 
 pub mod catalog;
+pub mod clock;
 pub mod command;
 pub mod config;
 pub mod durable;

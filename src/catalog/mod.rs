@@ -50,6 +50,7 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
+pub mod dynamic;
 pub mod jobs;
 pub mod load;
 pub mod materialized;

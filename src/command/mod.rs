@@ -14,6 +14,7 @@
 pub mod backup;
 pub mod change;
 pub mod database;
+pub mod dynamic;
 pub mod files;
 pub mod functions;
 pub mod information_schema;
@@ -261,6 +262,9 @@ pub async fn execute(
         }
         Statement::AlterMaterializedView(stmt) => materialized::alter(engine, session, stmt).await,
         Statement::ShowMaterializedViews(stmt) => materialized::show(engine, session, stmt).await,
+        Statement::ShowDynamicPartitionTables(db) => {
+            dynamic::show(engine, session, db.map(|d| d.value)).await
+        }
         Statement::ShowCreateMaterializedView(name) => {
             materialized::show_create(engine, session, &name).await
         }
@@ -453,6 +457,7 @@ pub fn statement_name(stmt: &Statement) -> &'static str {
         Statement::RefreshMaterializedView(_) => "REFRESH MATERIALIZED VIEW",
         Statement::AlterMaterializedView(_) => "ALTER MATERIALIZED VIEW",
         Statement::ShowMaterializedViews(_) => "SHOW MATERIALIZED VIEWS",
+        Statement::ShowDynamicPartitionTables(_) => "SHOW DYNAMIC PARTITION TABLES",
         Statement::ShowCreateMaterializedView(_) => "SHOW CREATE MATERIALIZED VIEW",
         Statement::CreateDatabase { .. } => "CREATE DATABASE",
         Statement::DropDatabase { .. } => "DROP DATABASE",

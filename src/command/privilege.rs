@@ -366,7 +366,7 @@ pub async fn authorize(engine: &Arc<Engine>, session: &Session, stmt: &Statement
         }
         Statement::RefreshMaterializedView(r) => table_need(&p, session, &r.name, bits::ALTER),
         Statement::AlterMaterializedView(a) => table_need(&p, session, &a.name, bits::ALTER),
-        Statement::ShowMaterializedViews(_) => Ok(()),
+        Statement::ShowMaterializedViews(_) | Statement::ShowDynamicPartitionTables(_) => Ok(()),
         Statement::ShowCreateMaterializedView(name) => table_need(&p, session, name, bits::SELECT),
         Statement::TruncateTable(t) => table_need(&p, session, &t.table, bits::DROP),
         Statement::AddPartition(a) => table_need(&p, session, &a.table, bits::ALTER),

@@ -178,7 +178,7 @@ pub(crate) async fn create_with(
     }
     let (mut table, partitions) = table_from_ast(&name, &stmt)?;
     table.materialized = materialized;
-    refuse_dynamic_partitioning(&table.properties)?;
+    crate::catalog::dynamic::spec(&table).map_err(CatalogError::InvalidDefinition)?;
     if let Some(n) = table.properties.get(REPLICATION_NUM)
         && n.trim() != "1"
     {
@@ -194,32 +194,13 @@ pub(crate) async fn create_with(
         .catalog
         .create_table(&db, table, partitions, stmt.if_not_exists)
         .await?;
+    if created {
+        // A dynamic table has its partitions at once, not at the next round.
+        super::dynamic::round(engine, &db, &name).await?;
+    }
     Ok(Outcome::Done {
         affected_rows: u64::from(created),
     })
-}
-
-/// StarRocks' `dynamic_partition.*` properties create and drop partitions on a schedule, which
-/// backstop does not do yet: a table that asks for it is refused rather than created without
-/// it (its first load outside the partitions given would fail). `"dynamic_partition.enable" =
-/// "false"` is accepted and kept.
-fn refuse_dynamic_partitioning(properties: &BTreeMap<String, String>) -> Result<()> {
-    let dynamic = properties
-        .keys()
-        .any(|k| k.to_ascii_lowercase().starts_with("dynamic_partition."));
-    let enabled = properties
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("dynamic_partition.enable"))
-        .is_none_or(|(_, v)| !v.trim().eq_ignore_ascii_case("false"));
-    if dynamic && enabled {
-        return Err(Error::NotSupported(
-            "dynamic partitioning (PROPERTIES \"dynamic_partition.*\") is not supported yet: \
-             create the partitions in CREATE TABLE and add more with ALTER TABLE ... ADD \
-             PARTITION (docs/tables.md)"
-                .into(),
-        ));
-    }
-    Ok(())
 }
 
 /// `CREATE TABLE [IF NOT EXISTS] t [key] [PARTITION BY ..] [DISTRIBUTED BY ..] [PROPERTIES ..]

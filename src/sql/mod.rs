@@ -131,6 +131,8 @@ pub enum Statement {
     ShowMaterializedViews(ShowMaterializedViews),
     /// `SHOW CREATE MATERIALIZED VIEW mv`
     ShowCreateMaterializedView(ObjectName),
+    /// `SHOW DYNAMIC PARTITION TABLES [{FROM | IN} db]`
+    ShowDynamicPartitionTables(Option<Ident>),
     /// ```text
     /// CREATE {DATABASE | SCHEMA} [IF NOT EXISTS] db [PROPERTIES ("k" = "v", ...)]
     /// ```
@@ -234,6 +236,13 @@ impl fmt::Display for Statement {
             Statement::ShowMaterializedViews(s) => write!(f, "{s}"),
             Statement::ShowCreateMaterializedView(n) => {
                 write!(f, "SHOW CREATE MATERIALIZED VIEW {}", Name(n))
+            }
+            Statement::ShowDynamicPartitionTables(db) => {
+                f.write_str("SHOW DYNAMIC PARTITION TABLES")?;
+                if let Some(db) = db {
+                    write!(f, " FROM {}", Id(db))?;
+                }
+                Ok(())
             }
             Statement::CreateDatabase {
                 name,
@@ -755,6 +764,15 @@ impl BackstopParser<'_> {
                 Some("ALL") if self.peek_words(2, &["GRANTS"]) => self.parse_show_privileges(),
                 Some("TABLE") if self.peek_words(2, &["STATUS"]) => self.parse_show(),
                 Some("MATERIALIZED") => self.parse_show_materialized_views(),
+                Some("DYNAMIC") => {
+                    self.expect_words(&["SHOW", "DYNAMIC", "PARTITION", "TABLES"])?;
+                    let db = if self.parse_one_of(&["FROM", "IN"]).is_some() {
+                        Some(self.parse_ident("database name")?)
+                    } else {
+                        None
+                    };
+                    Ok(Statement::ShowDynamicPartitionTables(db))
+                }
                 Some("CREATE") if self.peek_words(2, &["MATERIALIZED", "VIEW"]) => {
                     self.parse_show_create_materialized_view()
                 }

@@ -706,3 +706,132 @@ async fn materialized_views_refresh_at_creation_and_on_their_schedule() {
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert_eq!(rows(&mut c, "SELECT n FROM m.ticking").await, before);
 }
+
+async fn event_partitions(c: &mut Conn) -> Vec<String> {
+    rows(
+        c,
+        "SELECT partition_name FROM information_schema.partitions \
+         WHERE table_name = 'events' ORDER BY partition_name",
+    )
+    .await
+    .into_iter()
+    .map(|r| r[0].clone().unwrap_or_default())
+    .collect()
+}
+
+/// The seed's plan with dynamic partitioning, on a clock the test moves: a DAY-partitioned table
+/// gets today's and the next days' partitions at CREATE; each "day" a BACKUP of only that day's
+/// partition; the clock moves on, the background round creates the new days and drops those
+/// past `start`; a second server restores every daily snapshot and holds every day's rows,
+/// including the days the first server has dropped since.
+#[tokio::test]
+async fn dynamic_partitions_follow_the_clock_and_daily_backups_restore_elsewhere() {
+    const DAY_MS: i64 = 86_400_000;
+    const JAN_1_2027: i64 = 1_798_761_600_000;
+    let clock_dir = tempfile::tempdir().unwrap();
+    let clock = clock_dir.path().join("clock");
+    let set_clock = |ms: i64| std::fs::write(&clock, ms.to_string()).unwrap();
+    set_clock(JAN_1_2027);
+    let clock_env = clock.to_string_lossy().to_string();
+    let a = TestDaemon::start_with(
+        &["--dynamic-partition-interval", "1"],
+        &[("BACKSTOP_TEST_CLOCK_FILE", clock_env.as_str())],
+    );
+    let mut c = a.conn().await;
+    let repo = a.scratch_dir().join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    for sql in [
+        format!(
+            "CREATE REPOSITORY r ON LOCATION \"file://{}\"",
+            repo.display()
+        ),
+        "CREATE DATABASE shop".into(),
+        "CREATE TABLE shop.events (id INT, dt DATE NOT NULL, v INT) DUPLICATE KEY(id) \
+         PARTITION BY RANGE(dt) () DISTRIBUTED BY HASH(id) BUCKETS 2 PROPERTIES (\
+         \"dynamic_partition.enable\" = \"true\", \"dynamic_partition.time_unit\" = \"DAY\", \
+         \"dynamic_partition.start\" = \"-1\", \"dynamic_partition.end\" = \"2\", \
+         \"dynamic_partition.prefix\" = \"p\")"
+            .into(),
+    ] {
+        exec(&mut c, &sql).await;
+    }
+    assert_eq!(
+        event_partitions(&mut c).await,
+        ["p20270101", "p20270102", "p20270103"]
+    );
+    let mut snapshots = Vec::new();
+    for day in 0..3i64 {
+        let date = format!("2027-01-0{}", day + 1);
+        if day > 0 {
+            set_clock(JAN_1_2027 + day * DAY_MS);
+            let want = format!("p2027010{}", day + 3);
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while !event_partitions(&mut c).await.contains(&want) {
+                assert!(std::time::Instant::now() < deadline, "no {want} yet");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+        exec(
+            &mut c,
+            &format!(
+                "INSERT INTO shop.events VALUES ({day}, '{date}', {day}0), ({day}1, '{date}', 1)"
+            ),
+        )
+        .await;
+        let label = format!("day{}", day + 1);
+        let row = rows(
+            &mut c,
+            &format!(
+                "BACKUP SNAPSHOT shop.{label} TO r ON (events PARTITION (p2027010{})) \
+                 PROPERTIES (\"sync\" = \"true\")",
+                day + 1
+            ),
+        )
+        .await;
+        snapshots.push((label, row[0][3].clone().unwrap()));
+    }
+    // Day 3 with start = -1: the first day's partition is gone here.
+    let now = event_partitions(&mut c).await;
+    assert!(!now.contains(&"p20270101".to_string()), "{now:?}");
+    assert_eq!(
+        rows(&mut c, "SELECT count(*) FROM shop.events").await,
+        [[Some("4".to_string())]]
+    );
+    let shown = rows(&mut c, "SHOW DYNAMIC PARTITION TABLES FROM shop").await;
+    assert_eq!(shown[0][2].as_deref(), Some("DAY"), "{shown:?}");
+
+    // Every day's snapshot, restored in turn on a second server (the first creates the table).
+    let b = TestDaemon::start();
+    let mut cb = b.conn().await;
+    exec(
+        &mut cb,
+        &format!(
+            "CREATE REPOSITORY r ON LOCATION \"file://{}\"",
+            repo.display()
+        ),
+    )
+    .await;
+    for (label, ts) in &snapshots {
+        let row = rows(
+            &mut cb,
+            &format!(
+                "RESTORE SNAPSHOT shop.{label} FROM r PROPERTIES (\"backup_timestamp\" = \"{ts}\", \
+                 \"sync\" = \"true\")"
+            ),
+        )
+        .await;
+        assert_eq!(row[0][5].as_deref(), Some("FINISHED"), "{row:?}");
+    }
+    assert_eq!(
+        rows(
+            &mut cb,
+            "SELECT dt, count(*) FROM shop.events GROUP BY dt ORDER BY dt"
+        )
+        .await,
+        [
+            [Some("2027-01-01".to_string()), Some("2".to_string())],
+            [Some("2027-01-02".to_string()), Some("2".to_string())],
+            [Some("2027-01-03".to_string()), Some("2".to_string())],
+        ]
+    );
+}

@@ -1,0 +1,238 @@
+//! Dynamic partitioning at work: every `--dynamic-partition-interval` seconds (and right after
+//! CREATE TABLE) each table with `dynamic_partition.enable` gets the partitions its properties
+//! ask for created ahead and those that ended before `start` dropped (`catalog::dynamic` says
+//! which). A dropped partition's files stay while a running backup pins them. SHOW DYNAMIC
+//! PARTITION TABLES reports each table's last round.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use chrono::NaiveDateTime;
+
+use super::{Outcome, Session};
+use crate::catalog::dynamic::{DynamicSpec, spec};
+use crate::catalog::schema::{
+    Datum, PartitionBounds, PartitionSpec, PartitionValuesSpec, RangeBound,
+};
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+
+/// What the last round did to one table (by table id), for SHOW DYNAMIC PARTITION TABLES.
+#[derive(Debug, Clone, Default)]
+struct Round {
+    at_ms: i64,
+    created: String,
+    dropped: String,
+    error: Option<String>,
+}
+
+fn rounds() -> &'static Mutex<HashMap<u64, Round>> {
+    static ROUNDS: OnceLock<Mutex<HashMap<u64, Round>>> = OnceLock::new();
+    ROUNDS.get_or_init(Default::default)
+}
+
+fn now() -> NaiveDateTime {
+    chrono::DateTime::from_timestamp_millis(crate::clock::now_ms())
+        .unwrap_or_default()
+        .naive_utc()
+}
+
+/// One round for `db`.`table`: creates the missing partitions (one at a time, so a range some
+/// partition already covers only skips that one) and drops the expired ones.
+pub async fn round(engine: &Engine, db: &str, table: &str) -> Result<()> {
+    let meta = engine.catalog.table(db, table).await?;
+    let Some(spec) = spec(&meta).map_err(Error::Common)? else {
+        return Ok(());
+    };
+    let tree = engine.catalog.table_tree(db, table).await?;
+    let now = now();
+    let mut created = Vec::new();
+    let mut problems = Vec::new();
+    for (name, lower, upper) in spec.wanted(now) {
+        if tree
+            .partitions
+            .iter()
+            .any(|p| p.partition.name.eq_ignore_ascii_case(&name))
+        {
+            continue;
+        }
+        let partition = PartitionSpec {
+            name: name.clone(),
+            values: PartitionValuesSpec::Range {
+                lower: spec.bound_text(lower),
+                upper: Some(spec.bound_text(upper)),
+            },
+        };
+        match engine
+            .catalog
+            .add_partitions(db, table, vec![partition], spec.buckets, true)
+            .await
+        {
+            Ok(_) => created.push(name),
+            // A range another partition covers (created by hand) is left to it.
+            Err(crate::catalog::CatalogError::InvalidDefinition(why)) => {
+                problems.push(format!("{name}: {why}"));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let mut dropped = Vec::new();
+    if let Some(keep_from) = spec.keep_from(now) {
+        for p in &tree.partitions {
+            if ends_by(&p.partition.bounds, keep_from, &spec) {
+                engine
+                    .catalog
+                    .drop_partition(db, table, &p.partition.name, true)
+                    .await?;
+                dropped.push(p.partition.name.clone());
+            }
+        }
+        if !dropped.is_empty() {
+            engine.pins.mark_dirty();
+        }
+    }
+    if !created.is_empty() || !dropped.is_empty() {
+        tracing::info!(database = db, table, created = ?created, dropped = ?dropped, "dynamic partitions");
+    }
+    let mut all = rounds().lock().unwrap_or_else(|e| e.into_inner());
+    all.insert(
+        meta.id,
+        Round {
+            at_ms: crate::clock::now_ms(),
+            created: created.join(", "),
+            dropped: dropped.join(", "),
+            error: (!problems.is_empty()).then(|| problems.join("; ")),
+        },
+    );
+    Ok(())
+}
+
+/// Whether a range partition ends at or before `t` (a partition up to MAXVALUE never does).
+fn ends_by(bounds: &PartitionBounds, t: NaiveDateTime, spec: &DynamicSpec) -> bool {
+    let PartitionBounds::Range {
+        upper: RangeBound::Value(upper),
+        ..
+    } = bounds
+    else {
+        return false;
+    };
+    match upper {
+        Datum::Date(d) => d.and_hms_opt(0, 0, 0).is_some_and(|u| u <= t),
+        Datum::DateTime(u) => *u <= t,
+        _ => {
+            let _ = spec;
+            false
+        }
+    }
+}
+
+/// Runs rounds for every dynamic table, for the daemon's life (`0`: never in the background).
+pub fn start_loop(engine: &Arc<Engine>) {
+    let secs = engine.config.dynamic_partition_interval;
+    if secs == 0 {
+        return;
+    }
+    let engine = Arc::clone(engine);
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            let Ok(databases) = engine.catalog.databases().await else {
+                continue;
+            };
+            for db in databases {
+                let Ok(tables) = engine.catalog.tables(&db.name).await else {
+                    continue;
+                };
+                for t in tables {
+                    if !matches!(spec(&t), Ok(Some(_))) {
+                        continue;
+                    }
+                    if let Err(e) = round(&engine, &db.name, &t.name).await {
+                        tracing::warn!(database = %db.name, table = %t.name, error = %e, "dynamic partition round failed");
+                        let mut all = rounds().lock().unwrap_or_else(|e| e.into_inner());
+                        let entry = all.entry(t.id).or_default();
+                        entry.at_ms = crate::clock::now_ms();
+                        entry.error = Some(e.to_string());
+                    }
+                }
+            }
+        }
+    });
+}
+
+/// `SHOW DYNAMIC PARTITION TABLES [{FROM | IN} db]`, StarRocks' columns.
+pub async fn show(engine: &Engine, session: &Session, db: Option<String>) -> Result<Outcome> {
+    let db = match db {
+        Some(db) => db,
+        None => session.database.clone().ok_or(Error::NoDatabaseSelected)?,
+    };
+    let mut rows = Vec::new();
+    for t in engine.catalog.tables(&db).await? {
+        let Ok(Some(s)) = spec(&t) else {
+            continue;
+        };
+        let last = rounds()
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&t.id)
+            .cloned()
+            .unwrap_or_default();
+        rows.push(vec![
+            Some(t.name.clone()),
+            Some("true".into()),
+            Some(s.unit.as_str().into()),
+            Some(s.start.map_or("-2147483648".into(), |v| v.to_string())),
+            Some(s.end.to_string()),
+            Some(s.prefix.clone()),
+            Some(
+                s.buckets
+                    .unwrap_or_else(|| t.distribution.buckets())
+                    .to_string(),
+            ),
+            Some("1".into()),
+            Some("N/A".into()),
+            super::format_datetime_ms(t.created_ms),
+            super::format_datetime_ms(last.at_ms),
+            Some(
+                if last.error.is_some() {
+                    "ERROR"
+                } else {
+                    "NORMAL"
+                }
+                .into(),
+            ),
+            Some(match &last.error {
+                Some(e) => e.clone(),
+                None if last.created.is_empty() => "N/A".into(),
+                None => format!("created {}", last.created),
+            }),
+            Some(if last.dropped.is_empty() {
+                "N/A".into()
+            } else {
+                format!("dropped {}", last.dropped)
+            }),
+            Some((engine.config.dynamic_partition_interval > 0).to_string()),
+        ]);
+    }
+    Outcome::text_table(
+        &[
+            "TableName",
+            "Enable",
+            "TimeUnit",
+            "Start",
+            "End",
+            "Prefix",
+            "Buckets",
+            "ReplicationNum",
+            "StartOf",
+            "LastUpdateTime",
+            "LastSchedulerTime",
+            "State",
+            "LastCreatePartitionMsg",
+            "LastDropPartitionMsg",
+            "InScheduler",
+        ],
+        rows,
+    )
+}
