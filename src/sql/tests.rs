@@ -1021,9 +1021,14 @@ fn create_table_errors() {
         r#"CREATE TABLE t (a INT) PARTITION BY LIST(a) (PARTITION p VALUES LESS THAN ("1"))"#,
         "Expected: IN (a LIST partition), found: LESS",
     );
+    // Batches belong to RANGE partitions only.
     assert_err(
-        r#"CREATE TABLE t (a DATE) PARTITION BY RANGE(a) (START ("2024-01-01") END ("2024-02-01") EVERY (INTERVAL 1 DAY))"#,
-        "Expected: PARTITION (START ... END ... EVERY is not supported), found: START",
+        r#"CREATE TABLE t (a INT) PARTITION BY LIST(a) (START ("1") END ("5") EVERY (1))"#,
+        "Expected: PARTITION or START (... END ... EVERY, RANGE partitions), found: START",
+    );
+    assert_err(
+        r#"CREATE TABLE t (a DATE) PARTITION BY RANGE(a) (START ("2024-02-01") END ("2024-01-01") EVERY (INTERVAL 1 DAY))"#,
+        "START ('2024-02-01') END ('2024-01-01') creates no partition: START must be before END",
     );
     assert_err(
         "CREATE TABLE t (a DATE) PARTITION BY date_trunc('day', a)",
