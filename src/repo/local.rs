@@ -239,7 +239,14 @@ fn walk(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<ObjectMeta>) -> std
             .filter_map(|c| c.as_os_str().to_str())
             .collect::<Vec<_>>()
             .join("/");
-        let file_type = entry.file_type()?;
+        // An object deleted while the folder is read (a lease, a dropped snapshot's file) is
+        // simply not listed.
+        let vanished = |e: &std::io::Error| e.kind() == ErrorKind::NotFound;
+        let file_type = match entry.file_type() {
+            Ok(t) => t,
+            Err(e) if vanished(&e) => continue,
+            Err(e) => return Err(e),
+        };
         if file_type.is_dir() {
             // Descend only where keys below can still start with the prefix.
             let dir_key = format!("{key}/");
@@ -247,7 +254,11 @@ fn walk(root: &Path, dir: &Path, prefix: &str, out: &mut Vec<ObjectMeta>) -> std
                 walk(root, &path, prefix, out)?;
             }
         } else if file_type.is_file() && key.starts_with(prefix) {
-            out.push(meta(key, &entry.metadata()?));
+            match entry.metadata() {
+                Ok(m) => out.push(meta(key, &m)),
+                Err(e) if vanished(&e) => continue,
+                Err(e) => return Err(e),
+            }
         }
     }
     Ok(())
