@@ -674,6 +674,33 @@ impl Catalog {
         .await
     }
 
+    /// `ALTER TABLE t SET (...)`: `properties` merged into the table's, after `check` accepts
+    /// the table as it would be; one transaction.
+    pub async fn set_table_properties(
+        &self,
+        db: &str,
+        table: &str,
+        properties: Vec<(String, String)>,
+        check: impl FnOnce(&TableMeta) -> Result<(), CatalogError> + Send + 'static,
+    ) -> Result<(), CatalogError> {
+        let (db, name) = (db.to_string(), table.to_string());
+        self.write(move |txn| {
+            let mut t = MetaTables::open(txn)?;
+            let mut table = t.table(&db, &name)?;
+            ensure_writable(&table)?;
+            for (k, v) in properties {
+                // Keys compare as StarRocks compares them: a key given in another case replaces.
+                table
+                    .properties
+                    .retain(|old, _| !old.eq_ignore_ascii_case(&k));
+                table.properties.insert(k, v);
+            }
+            check(&table)?;
+            t.put_table(&table)
+        })
+        .await
+    }
+
     /// `ALTER TABLE t DROP PARTITION [IF EXISTS] p`. Returns whether it existed.
     pub async fn drop_partition(
         &self,

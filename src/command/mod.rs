@@ -275,6 +275,7 @@ pub async fn execute(
         }
         Statement::AddPartition(stmt) => table::add_partition(engine, session, stmt).await,
         Statement::AddPartitions(stmt) => table::add_partitions(engine, session, stmt).await,
+        Statement::SetTableProperties(stmt) => table::set_properties(engine, session, stmt).await,
         Statement::RenameTable(stmt) => table::rename(engine, session, stmt).await,
         Statement::DropPartition(stmt) => table::drop_partition(engine, session, stmt).await,
         Statement::ShowPartitions(name) => table::show_partitions(engine, session, &name).await,
@@ -463,6 +464,7 @@ pub fn statement_name(stmt: &Statement) -> &'static str {
         Statement::DropDatabase { .. } => "DROP DATABASE",
         Statement::AddPartition(_) => "ALTER TABLE ... ADD PARTITION",
         Statement::AddPartitions(_) => "ALTER TABLE ... ADD PARTITIONS",
+        Statement::SetTableProperties(_) => "ALTER TABLE ... SET",
         Statement::RenameTable(r) if r.swap => "ALTER TABLE ... SWAP WITH",
         Statement::RenameTable(_) => "ALTER TABLE ... RENAME",
         Statement::DropPartition(_) => "ALTER TABLE ... DROP PARTITION",

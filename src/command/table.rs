@@ -691,6 +691,47 @@ async fn partition_buckets(
     Ok(Some(wanted.buckets()))
 }
 
+/// `ALTER TABLE t SET ("key" = "value", ...)`: `dynamic_partition.*` (checked as at CREATE,
+/// then a round runs at once) and `replication_num` (one replica whatever it says). Other
+/// properties are refused rather than stored and ignored.
+pub async fn set_properties(
+    engine: &Engine,
+    session: &mut Session,
+    stmt: sql::SetTableProperties,
+) -> Result<Outcome> {
+    let (db, table) = resolve_stored(session, &stmt.table)?;
+    for (k, v) in &stmt.properties {
+        let lower = k.to_ascii_lowercase();
+        if lower == REPLICATION_NUM {
+            if v.trim() != "1" {
+                session.warnings.push(Warning {
+                    level: "Warning",
+                    code: 1105,
+                    message: format!(
+                        "replication_num = {v} is recorded, but a single backstop server keeps one \
+                         replica"
+                    ),
+                });
+            }
+        } else if !lower.starts_with("dynamic_partition.") {
+            return Err(Error::NotSupported(format!(
+                "ALTER TABLE ... SET (\"{k}\") is not supported: SET takes dynamic_partition.* \
+                 and replication_num"
+            )));
+        }
+    }
+    engine
+        .catalog
+        .set_table_properties(&db, &table, stmt.properties, |t| {
+            crate::catalog::dynamic::spec(t)
+                .map(|_| ())
+                .map_err(CatalogError::InvalidDefinition)
+        })
+        .await?;
+    super::dynamic::round(engine, &db, &table).await?;
+    Ok(Outcome::ok())
+}
+
 /// `ALTER TABLE t DROP PARTITION [IF EXISTS] p [FORCE]`
 pub async fn drop_partition(
     engine: &Engine,

@@ -245,3 +245,48 @@ pub(super) fn add_partitions(
         distribution,
     }))
 }
+
+/// `ALTER TABLE t SET ("key" = "value", ...)`
+#[derive(Debug, Clone, PartialEq)]
+pub struct SetTableProperties {
+    pub table: ObjectName,
+    pub properties: super::Properties,
+}
+
+impl fmt::Display for SetTableProperties {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ALTER TABLE {} SET (", Name(&self.table))?;
+        for (i, (k, v)) in self.properties.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{} = {}", QuotedString(k), QuotedString(v))?;
+        }
+        f.write_str(")")
+    }
+}
+
+impl BackstopParser<'_> {
+    /// Whether the statement is `ALTER TABLE name SET (`.
+    pub(super) fn is_table_set(&self) -> bool {
+        if !self.peek_words(1, &["TABLE"]) {
+            return false;
+        }
+        let Some(len) = self.peek_name_len(2) else {
+            return false;
+        };
+        self.peek_words(2 + len, &["SET"])
+            && self.parser.peek_nth_token_ref(3 + len).token == Token::LParen
+    }
+
+    pub(super) fn parse_table_set(&mut self) -> Result<Statement, ParseError> {
+        self.expect_words(&["ALTER", "TABLE"])?;
+        let table = self.parse_object_name("table name")?;
+        self.expect_word("SET")?;
+        let properties = self.parse_property_list()?;
+        Ok(Statement::SetTableProperties(SetTableProperties {
+            table,
+            properties,
+        }))
+    }
+}

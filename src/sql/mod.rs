@@ -57,7 +57,9 @@ pub use backup::{
     BackupObject, BackupSnapshot, ExternalCatalogs, ObjectKind, RestoreDatabase, RestoreSnapshot,
     TableRef,
 };
-pub use batch::{AddPartitions, BatchStep, MAX_BATCH_PARTITIONS, PartitionBatch};
+pub use batch::{
+    AddPartitions, BatchStep, MAX_BATCH_PARTITIONS, PartitionBatch, SetTableProperties,
+};
 pub use ddl::{
     AddPartition, AggregateType, ColumnDef, ColumnDefault, CreateTable, DataType, DecimalKind,
     Distribution, DropPartition, KeyDesc, KeyModel, Literal, PartitionBy, PartitionDef,
@@ -151,6 +153,7 @@ pub enum Statement {
     },
     AddPartition(AddPartition),
     AddPartitions(AddPartitions),
+    SetTableProperties(SetTableProperties),
     RenameTable(RenameTable),
     DropPartition(DropPartition),
     TruncateTable(TruncateTable),
@@ -272,6 +275,7 @@ impl fmt::Display for Statement {
             }
             Statement::AddPartition(s) => write!(f, "{s}"),
             Statement::AddPartitions(s) => write!(f, "{s}"),
+            Statement::SetTableProperties(s) => write!(f, "{s}"),
             Statement::RenameTable(s) => write!(f, "{s}"),
             Statement::DropPartition(s) => write!(f, "{s}"),
             Statement::TruncateTable(s) => write!(f, "{s}"),
@@ -780,6 +784,7 @@ impl BackstopParser<'_> {
             },
             "ALTER" if self.is_partition_alter() => self.parse_alter_partition(),
             "ALTER" if self.is_table_rename() => self.parse_rename_table(),
+            "ALTER" if self.is_table_set() => self.parse_table_set(),
             "TRUNCATE" => self.parse_truncate(),
             "CHECKSUM" => self.parse_checksum(),
             _ => self.parse_std(),
@@ -1021,7 +1026,7 @@ impl BackstopParser<'_> {
     }
 
     /// `("k" = "v", ...)`: both sides string literals, no key twice.
-    fn parse_property_list(&mut self) -> Result<Properties, ParseError> {
+    pub(super) fn parse_property_list(&mut self) -> Result<Properties, ParseError> {
         self.expect_token(&Token::LParen)?;
         let mut properties = Properties::new();
         loop {
@@ -1068,7 +1073,7 @@ impl BackstopParser<'_> {
     }
 
     /// How many tokens the name starting `n` tokens ahead takes (`a` = 1, `a.b` = 3).
-    fn peek_name_len(&self, n: usize) -> Option<usize> {
+    pub(super) fn peek_name_len(&self, n: usize) -> Option<usize> {
         let mut i = n;
         loop {
             if !matches!(self.parser.peek_nth_token_ref(i).token, Token::Word(_)) {

@@ -2121,4 +2121,7 @@ fn partition_batches_expand_and_round_trip() {
         "ALTER TABLE t ADD PARTITIONS START ('2026-03-01') END ('2026-01-01') EVERY (INTERVAL 1 DAY)",
     );
     parse_err("ALTER TABLE t ADD PARTITIONS START ('x') END ('y') EVERY (1)");
+    round_trip(
+        r#"ALTER TABLE db.t SET ("dynamic_partition.enable" = "true", "replication_num" = "1")"#,
+    );
 }
