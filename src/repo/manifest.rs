@@ -567,6 +567,8 @@ fn validate_table(t: &ManifestTable) -> Result<(), String> {
     }
     let meta = t.table_meta(0, t.name.clone(), t.properties.clone(), 0);
     crate::catalog::schema::validate_table(&meta).map_err(|e| e.to_string())?;
+    // Dynamic partitioning drops partitions by its properties: only ones CREATE accepts.
+    crate::catalog::dynamic::spec(&meta)?;
     let mut rows = 0u64;
     let mut checksum = 0u64;
     for (i, p) in t.partitions.iter().enumerate() {
