@@ -4,7 +4,8 @@
 # only the day's partition, and, on another server, a RESTORE of every daily snapshot.
 #
 #   examples/daily_partitions.sh setup  SERVER LOCATION   # repository, database and table
-#   examples/daily_partitions.sh backup SERVER            # run once a day (cron): today's partition
+#   examples/daily_partitions.sh backup SERVER [YYYYMMDD] # once a day (cron, after midnight UTC):
+#                                                         # the day's partition, yesterday's by default
 #   examples/daily_partitions.sh restore SERVER LOCATION  # every daily snapshot, oldest first
 #
 # SERVER is HOST:PORT; root's password comes from MYSQL_PWD (empty by default). Days are UTC,
@@ -13,11 +14,12 @@
 set -euo pipefail
 
 usage() {
-    echo "usage: $0 {setup SERVER LOCATION | backup SERVER | restore SERVER LOCATION}" >&2
+    echo "usage: $0 {setup SERVER LOCATION | backup SERVER [YYYYMMDD] | restore SERVER LOCATION}" >&2
     exit 2
 }
 [ $# -ge 2 ] || usage
 action=$1 server=$2
+case $server in *:*) ;; *) usage ;; esac
 db=web table=events repo=daily
 
 sql() {
@@ -38,8 +40,9 @@ setup)
     sql "SHOW DYNAMIC PARTITION TABLES FROM $db" | cut -f1-6
     ;;
 backup)
-    [ $# -eq 2 ] || usage
-    day=$(date -u +%Y%m%d)
+    [ $# -le 3 ] || usage
+    # A finished day: the partition gets no more rows once its day is over.
+    day=${3:-$(date -u -d yesterday +%Y%m%d)}
     row=$(sql "BACKUP SNAPSHOT $db.${table}_$day TO $repo ON ($table PARTITION (p$day))
                PROPERTIES (\"sync\" = \"true\")")
     echo "backup ${table}_$day $(cut -f4 <<<"$row") $(cut -f6 <<<"$row") objects=$(cut -f7 <<<"$row")"
@@ -50,10 +53,10 @@ restore)
         sql "CREATE READ ONLY REPOSITORY $repo WITH BROKER ON LOCATION \"$3\""
     fi
     # One line per snapshot: label and its timestamps (newline-separated in one cell).
-    sql "SHOW SNAPSHOT ON $repo" | cut -f1 | grep "^${table}_" | sort | while read -r label; do
-        for ts in $(sql "SHOW SNAPSHOT ON $repo WHERE SNAPSHOT = '$label'" | cut -f2 | sed 's/\\n/ /g'); do
+    { sql "SHOW SNAPSHOT ON $repo" | cut -f1 | grep "^${table}_" || true; } | sort | while read -r label; do
+        for ts in $(sql "SHOW SNAPSHOT ON $repo WHERE SNAPSHOT = '$label'" </dev/null | cut -f2 | sed 's/\\n/ /g'); do
             row=$(sql "RESTORE SNAPSHOT $db.$label FROM $repo
-                       PROPERTIES (\"backup_timestamp\" = \"$ts\", \"sync\" = \"true\")")
+                       PROPERTIES (\"backup_timestamp\" = \"$ts\", \"sync\" = \"true\")" </dev/null)
             echo "restore $label $ts $(cut -f6 <<<"$row")"
         done
     done

@@ -50,6 +50,10 @@ pub struct DynamicSpec {
     pub datetime: bool,
 }
 
+/// Most partitions a dynamic table's history and future may hold (StarRocks'
+/// `max_dynamic_partition_num`).
+pub const MAX_DYNAMIC_PARTITIONS: i64 = 500;
+
 const KEYS: &[&str] = &[
     "enable",
     "time_unit",
@@ -141,9 +145,10 @@ fn spec_of(
             .transpose()
     };
     let end = int("end")?.ok_or("dynamic_partition.end is required")?;
-    if !(1..=1000).contains(&end) {
+    if !(1..MAX_DYNAMIC_PARTITIONS).contains(&end) {
         return Err(format!(
-            "dynamic_partition.end must be between 1 and 1000, not {end}"
+            "dynamic_partition.end must be between 1 and {}, not {end}",
+            MAX_DYNAMIC_PARTITIONS - 1
         ));
     }
     let start = int("start")?.filter(|s| *s != i64::from(i32::MIN));
@@ -151,15 +156,21 @@ fn spec_of(
         && !(-100_000..=-1).contains(&s)
     {
         return Err(format!(
-            "dynamic_partition.start must be negative (and above -100000), not {s}"
+            "dynamic_partition.start must be between -100000 and -1, not {s}"
         ));
     }
     let buckets = int("buckets")?
-        .map(|b| u32::try_from(b).map_err(|_| format!("Invalid dynamic_partition.buckets: {b}")))
+        .map(|b| {
+            u32::try_from(b)
+                .ok()
+                .filter(|b| super::schema::validate_buckets(*b).is_ok())
+                .ok_or_else(|| format!("Invalid dynamic_partition.buckets: {b}; 1 to 1024"))
+        })
         .transpose()?;
     let prefix = get("prefix").unwrap_or("p").to_string();
-    super::validate_partition_name(&format!("{prefix}2026"))
-        .map_err(|_| format!("Invalid dynamic_partition.prefix: '{prefix}'"))?;
+    // The longest name the unit gives (an hour's: yyyyMMddHH) must be a valid partition name.
+    super::validate_partition_name(&format!("{prefix}2026010100"))
+        .map_err(|e| format!("Invalid dynamic_partition.prefix: '{prefix}' ({e})"))?;
     let create_history = match get("create_history_partition") {
         None => false,
         Some(v) if v.eq_ignore_ascii_case("true") => true,
@@ -171,6 +182,22 @@ fn spec_of(
         }
     };
     let history_partitions = int("history_partition_num")?.filter(|n| *n > 0);
+    // StarRocks' max_dynamic_partition_num: a round creates at most this many.
+    if create_history {
+        let back = match (start, history_partitions) {
+            (Some(s), Some(n)) => (-s).min(n),
+            (Some(s), None) => -s,
+            (None, Some(n)) => n,
+            (None, None) => 0,
+        };
+        if back + end + 1 > MAX_DYNAMIC_PARTITIONS {
+            return Err(format!(
+                "dynamic partitioning would create {} partitions, more than \
+                 {MAX_DYNAMIC_PARTITIONS}: narrow start, end or history_partition_num",
+                back + end + 1
+            ));
+        }
+    }
     let column = match &table.partitioning {
         Partitioning::Range { column } => column,
         _ => {
@@ -271,9 +298,13 @@ impl DynamicSpec {
     pub fn wanted(&self, now: NaiveDateTime) -> Vec<(String, NaiveDateTime, NaiveDateTime)> {
         let current = self.floor(now);
         let first = if self.create_history {
-            let from_start = self.start.unwrap_or(0);
-            let from_history = self.history_partitions.map(|n| -n).unwrap_or(i64::MIN);
-            from_start.max(from_history).max(-100_000)
+            match (self.start, self.history_partitions) {
+                (Some(s), Some(n)) => s.max(-n),
+                (Some(s), None) => s,
+                (None, Some(n)) => -n,
+                (None, None) => 0,
+            }
+            .max(-MAX_DYNAMIC_PARTITIONS)
         } else {
             0
         };
@@ -399,7 +430,7 @@ mod tests {
                 ],
                 ColumnType::Date
             )
-            .contains("between 1 and 1000")
+            .contains("between 1 and 499")
         );
         assert!(
             bad(

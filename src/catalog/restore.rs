@@ -128,6 +128,7 @@ impl Catalog {
                         // A materialized view's state is the snapshot's, as its rows are.
                         TableMeta {
                             materialized: table.meta.materialized.clone(),
+                            properties: table.meta.properties.clone(),
                             ..cur
                         }
                     }

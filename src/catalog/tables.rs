@@ -701,6 +701,36 @@ impl Catalog {
         .await
     }
 
+    /// Drops partition `partition_id` of table `table_id` (reached as `db`.`table`) if both
+    /// are still those: a round of dynamic partitioning read them earlier, and a SWAP or a DROP
+    /// and ADD meanwhile must not make it drop another table's or partition's rows. Returns
+    /// whether it dropped it.
+    pub async fn drop_partition_by_id(
+        &self,
+        db: &str,
+        table: &str,
+        table_id: u64,
+        partition_id: u64,
+    ) -> Result<bool, CatalogError> {
+        let (db, name) = (db.to_string(), table.to_string());
+        self.write(move |txn| {
+            let mut t = MetaTables::open(txn)?;
+            let table = t.table(&db, &name)?;
+            ensure_writable(&table)?;
+            if table.id != table_id {
+                return Ok(false);
+            }
+            match t.partition(table.id, partition_id)? {
+                Some(p) => {
+                    t.delete_partition(&p)?;
+                    Ok(true)
+                }
+                None => Ok(false),
+            }
+        })
+        .await
+    }
+
     /// `ALTER TABLE t DROP PARTITION [IF EXISTS] p`. Returns whether it existed.
     pub async fn drop_partition(
         &self,

@@ -80,11 +80,12 @@ pub async fn round(engine: &Engine, db: &str, table: &str) -> Result<()> {
     let mut dropped = Vec::new();
     if let Some(keep_from) = spec.keep_from(now) {
         for p in &tree.partitions {
-            if ends_by(&p.partition.bounds, keep_from, &spec) {
-                engine
+            if ends_by(&p.partition.bounds, keep_from, &spec)
+                && engine
                     .catalog
-                    .drop_partition(db, table, &p.partition.name, true)
-                    .await?;
+                    .drop_partition_by_id(db, table, meta.id, p.partition.id)
+                    .await?
+            {
                 dropped.push(p.partition.name.clone());
             }
         }

@@ -17,6 +17,9 @@ pub struct JobProperties {
     pub allow_load: bool,
     /// RESTORE: report what the restore would do, change nothing.
     pub dry_run: bool,
+    /// RESTORE `reserve_dynamic_partition_enable`: restored tables keep dynamic partitioning on
+    /// (by default it is turned off, so the first round does not drop old restored partitions).
+    pub reserve_dynamic: bool,
     /// backstop's `sync`: the statement waits for the job to end ([`super::job_status::wait_for_job`]).
     pub sync: bool,
 }
@@ -32,6 +35,7 @@ impl JobProperties {
             replication_num: None,
             allow_load: false,
             dry_run: false,
+            reserve_dynamic: false,
             sync: false,
         };
         let mut unknown = Vec::new();
@@ -101,6 +105,9 @@ impl JobProperties {
                     }
                 }
                 (JobKind::Restore, "dry_run") => out.dry_run = parse_bool(key, value)?,
+                (JobKind::Restore, "reserve_dynamic_partition_enable") => {
+                    out.reserve_dynamic = parse_bool(key, value)?
+                }
                 (JobKind::Restore, "meta_version" | "starrocks_meta_version") => {}
                 _ => unknown.push(key.clone()),
             }

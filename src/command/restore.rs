@@ -228,6 +228,7 @@ pub async fn restore(
             items,
             views,
             definer: definer.clone(),
+            reserve_dynamic: props.reserve_dynamic,
             replication_num: props.replication_num,
             transfer: props.transfer,
         };
@@ -269,6 +270,7 @@ pub async fn restore(
         items,
         views,
         definer,
+        reserve_dynamic: props.reserve_dynamic,
         replication_num: props.replication_num,
         transfer: props.transfer,
     };

@@ -700,8 +700,14 @@ pub async fn set_properties(
     stmt: sql::SetTableProperties,
 ) -> Result<Outcome> {
     let (db, table) = resolve_stored(session, &stmt.table)?;
-    for (k, v) in &stmt.properties {
-        let lower = k.to_ascii_lowercase();
+    // Keys as CREATE stores the ones SET takes: lower case.
+    let properties: Vec<(String, String)> = stmt
+        .properties
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
+    for (k, v) in &properties {
+        let lower = k.as_str();
         if lower == REPLICATION_NUM {
             if v.trim() != "1" {
                 session.warnings.push(Warning {
@@ -722,7 +728,8 @@ pub async fn set_properties(
     }
     engine
         .catalog
-        .set_table_properties(&db, &table, stmt.properties, |t| {
+        .set_table_properties(&db, &table, properties, |t| {
+            crate::catalog::schema::validate_table(t)?;
             crate::catalog::dynamic::spec(t)
                 .map(|_| ())
                 .map_err(CatalogError::InvalidDefinition)

@@ -51,6 +51,8 @@ pub struct RestoreRequest {
     /// `user@host` of who restores: the restored views' and materialized views' definer (a
     /// snapshot's own definer is not trusted; the statement checked this user's reads).
     pub definer: String,
+    /// `reserve_dynamic_partition_enable`: keep restored tables' dynamic partitioning on.
+    pub reserve_dynamic: bool,
     pub replication_num: Option<u32>,
     pub transfer: crate::scheduler::TransferSettings,
 }
@@ -197,9 +199,18 @@ async fn pending(
     // Ids for everything new, drawn now: the files go straight to their final paths.
     let ids = catalog.reserve_ids(ids_needed(&plan)).await?;
     let now = chrono::Utc::now().timestamp_millis();
-    let (tables, downloads) = lay_out(&plan, req.replication_num, ids, now, |tablet, rowset| {
-        crate::store::table::rowset_path(&engine.config.data_dir, tablet, rowset)
-    })?;
+    let (mut tables, downloads) =
+        lay_out(&plan, req.replication_num, ids, now, |tablet, rowset| {
+            crate::store::table::rowset_path(&engine.config.data_dir, tablet, rowset)
+        })?;
+    if !req.reserve_dynamic {
+        // As StarRocks and Doris do: a restored table's dynamic partitioning is off until it is
+        // turned on again (ALTER TABLE ... SET), or its first round would drop the old
+        // partitions just restored.
+        for t in &mut tables {
+            dynamic_off(&mut t.meta.properties);
+        }
+    }
     let staged: Vec<PathBuf> = downloads.iter().map(|d| d.path.clone()).collect();
     let pinned = engine.pins.pin(
         tables
@@ -226,6 +237,17 @@ async fn pending(
         new_names,
         pinned,
     })
+}
+
+/// Sets `dynamic_partition.enable` to false when a table has dynamic partitioning.
+fn dynamic_off(properties: &mut std::collections::BTreeMap<String, String>) {
+    let dynamic = properties
+        .keys()
+        .any(|k| k.to_ascii_lowercase().starts_with("dynamic_partition."));
+    if dynamic {
+        properties.retain(|k, _| !k.eq_ignore_ascii_case("dynamic_partition.enable"));
+        properties.insert("dynamic_partition.enable".into(), "false".into());
+    }
 }
 
 /// How many ids a restore of `plan` draws: one per new table, partition, tablet and rowset.

@@ -162,7 +162,7 @@ impl PartitionBatch {
                         "DAY" => t.checked_add_days(Days::new(u64::from(n))),
                         "WEEK" => t.checked_add_days(Days::new(7 * u64::from(n))),
                         "MONTH" => t.checked_add_months(Months::new(n)),
-                        _ => t.checked_add_months(Months::new(12 * n)),
+                        _ => t.checked_add_months(Months::new(n.checked_mul(12)?)),
                     }
                 };
                 let show = |t: NaiveDateTime| {

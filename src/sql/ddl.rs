@@ -1121,6 +1121,16 @@ impl BackstopParser<'_> {
                     let at = self.here();
                     let batch = self.parse_partition_batch()?;
                     partitions.extend(batch.expand().map_err(|why| ParseError::at(why, at))?);
+                    // The cap holds for the whole list, not each batch.
+                    if partitions.len() > super::MAX_BATCH_PARTITIONS {
+                        return Err(ParseError::at(
+                            format!(
+                                "the partition list creates more than {} partitions",
+                                super::MAX_BATCH_PARTITIONS
+                            ),
+                            at,
+                        ));
+                    }
                 } else {
                     partitions.push(self.parse_partition_def(Some(kind))?);
                 }

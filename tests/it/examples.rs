@@ -244,7 +244,9 @@ async fn daily_partition_backups_with_the_shell_example() {
          (3, CURRENT_DATE(), '/c')",
     )
     .await;
-    let out = run(&source, &["backup"]);
+    // The server's days are UTC, as CURRENT_DATE() above.
+    let today = chrono::Utc::now().format("%Y%m%d").to_string();
+    let out = run(&source, &["backup", &today]);
     assert!(out.stdout.contains(" FINISHED objects="), "{out}");
     let out = run(&target, &["restore", &location]);
     assert!(out.stdout.contains(" FINISHED"), "{out}");

@@ -822,6 +822,19 @@ async fn dynamic_partitions_follow_the_clock_and_daily_backups_restore_elsewhere
         .await;
         assert_eq!(row[0][5].as_deref(), Some("FINISHED"), "{row:?}");
     }
+    // Restored with dynamic partitioning off (its first round would drop the old days).
+    assert!(
+        rows(&mut cb, "SHOW DYNAMIC PARTITION TABLES FROM shop")
+            .await
+            .is_empty()
+    );
+    let created = rows(&mut cb, "SHOW CREATE TABLE shop.events").await;
+    assert!(
+        created[0][1]
+            .as_deref()
+            .is_some_and(|t| t.contains("\"dynamic_partition.enable\" = \"false\"")),
+        "{created:?}"
+    );
     assert_eq!(
         rows(
             &mut cb,
