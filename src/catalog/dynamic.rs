@@ -5,31 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, Days, Months, NaiveDate, NaiveDateTime, TimeDelta, Timelike};
+use chrono::{Datelike, Days, NaiveDate, NaiveDateTime, Timelike};
 
 use super::schema::{ColumnType, Partitioning, TableMeta};
 
-/// The granularity of a dynamic table's partitions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimeUnit {
-    Hour,
-    Day,
-    Week,
-    Month,
-    Year,
-}
-
-impl TimeUnit {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimeUnit::Hour => "HOUR",
-            TimeUnit::Day => "DAY",
-            TimeUnit::Week => "WEEK",
-            TimeUnit::Month => "MONTH",
-            TimeUnit::Year => "YEAR",
-        }
-    }
-}
+pub use crate::sql::TimeUnit;
 
 /// What `dynamic_partition.*` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,17 +103,13 @@ fn spec_of(
                 .into(),
         );
     }
-    let unit = match get("time_unit").map(str::to_ascii_uppercase).as_deref() {
-        Some("HOUR") => TimeUnit::Hour,
-        Some("DAY") => TimeUnit::Day,
-        Some("WEEK") => TimeUnit::Week,
-        Some("MONTH") => TimeUnit::Month,
-        Some("YEAR") => TimeUnit::Year,
-        Some(other) => {
-            return Err(format!(
-                "Invalid dynamic_partition.time_unit: '{other}'; use HOUR, DAY, WEEK, MONTH or YEAR"
-            ));
-        }
+    let unit = match get("time_unit") {
+        Some(text) => TimeUnit::parse(text).ok_or_else(|| {
+            format!(
+                "Invalid dynamic_partition.time_unit: '{}'; use HOUR, DAY, WEEK, MONTH or YEAR",
+                text.to_ascii_uppercase()
+            )
+        })?,
         None => return Err("dynamic_partition.time_unit is required".into()),
     };
     let int = |key: &str| -> Result<Option<i64>, String> {
@@ -253,45 +229,17 @@ impl DynamicSpec {
 
     /// `t` moved by `n` units.
     pub fn shift(&self, t: NaiveDateTime, n: i64) -> Option<NaiveDateTime> {
-        let n32 = i32::try_from(n).ok()?;
-        let months = |m: i32| {
-            if m >= 0 {
-                t.checked_add_months(Months::new(m.unsigned_abs()))
-            } else {
-                t.checked_sub_months(Months::new(m.unsigned_abs()))
-            }
-        };
-        match self.unit {
-            TimeUnit::Hour => t.checked_add_signed(TimeDelta::try_hours(n)?),
-            TimeUnit::Day => t.checked_add_signed(TimeDelta::try_days(n)?),
-            TimeUnit::Week => t.checked_add_signed(TimeDelta::try_weeks(n)?),
-            TimeUnit::Month => months(n32),
-            TimeUnit::Year => months(n32.checked_mul(12)?),
-        }
+        self.unit.shift(t, n)
     }
 
     /// StarRocks' name of the partition starting at `lower`.
     pub fn name(&self, lower: NaiveDateTime) -> String {
-        let suffix = match self.unit {
-            TimeUnit::Hour => lower.format("%Y%m%d%H").to_string(),
-            TimeUnit::Day => lower.format("%Y%m%d").to_string(),
-            TimeUnit::Week => {
-                let w = lower.iso_week();
-                format!("{}_{:02}", w.year(), w.week())
-            }
-            TimeUnit::Month => lower.format("%Y%m").to_string(),
-            TimeUnit::Year => lower.format("%Y").to_string(),
-        };
-        format!("{}{suffix}", self.prefix)
+        format!("{}{}", self.prefix, self.unit.suffix(lower))
     }
 
     /// A bound as the partition column's text.
     pub fn bound_text(&self, t: NaiveDateTime) -> String {
-        if self.datetime {
-            t.format("%Y-%m-%d %H:%M:%S").to_string()
-        } else {
-            t.format("%Y-%m-%d").to_string()
-        }
+        crate::sql::bound_text(t, self.datetime)
     }
 
     /// The partitions the table should have at `now`: `(name, lower, upper)`, oldest first.

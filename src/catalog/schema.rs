@@ -284,6 +284,28 @@ pub struct TableMeta {
 }
 
 impl TableMeta {
+    /// A definition that is only columns (no key, one unpartitioned bucket, no properties):
+    /// what describes a view or an information_schema table to DESC and SHOW COLUMNS.
+    pub fn columns_only(name: String, columns: Vec<ColumnMeta>, comment: Option<String>) -> Self {
+        TableMeta {
+            id: 0,
+            db_id: 0,
+            name,
+            columns,
+            key: KeyDesc {
+                model: KeyModel::Duplicate,
+                columns: Vec::new(),
+            },
+            comment,
+            partitioning: Partitioning::None,
+            distribution: Distribution::Random { buckets: 1 },
+            properties: Default::default(),
+            created_ms: 0,
+            state: TableState::Normal,
+            materialized: None,
+        }
+    }
+
     /// The column named `name` (column names are case-insensitive, as in StarRocks).
     pub fn column(&self, name: &str) -> Option<&ColumnMeta> {
         self.columns

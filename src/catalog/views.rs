@@ -78,6 +78,15 @@ fn views_of(
     named_in(views, db_id)
 }
 
+/// The id of database `db` in a read, `None` when there is no such database.
+fn database_id(txn: &redb::ReadTransaction, db: &str) -> Result<Option<u64>, CatalogError> {
+    let dbs = txn.open_table(DATABASES).map_err(storage)?;
+    let Some(meta) = dbs.get(db).map_err(storage)? else {
+        return Ok(None);
+    };
+    Ok(Some(decode::<super::DatabaseMeta>(meta.value())?.id))
+}
+
 fn not_a_view(db: &str, name: &str) -> CatalogError {
     CatalogError::not_view(db, name)
 }
@@ -180,13 +189,11 @@ impl Catalog {
     pub async fn view(&self, db: &str, name: &str) -> Result<Option<ViewMeta>, CatalogError> {
         let (db, name) = (db.to_string(), name.to_string());
         self.read(move |txn| {
-            let dbs = txn.open_table(DATABASES).map_err(storage)?;
-            let Some(db_meta) = dbs.get(db.as_str()).map_err(storage)? else {
+            let Some(db_id) = database_id(txn, &db)? else {
                 return Ok(None);
             };
-            let db_meta: super::DatabaseMeta = decode(db_meta.value())?;
             let views = txn.open_table(VIEWS).map_err(storage)?;
-            view_named(&views, db_meta.id, &name)
+            view_named(&views, db_id, &name)
         })
         .await
     }
@@ -207,15 +214,13 @@ impl Catalog {
     pub async fn relation_exists(&self, db: &str, name: &str) -> Result<bool, CatalogError> {
         let (db, name) = (db.to_string(), name.to_string());
         self.read(move |txn| {
-            let dbs = txn.open_table(DATABASES).map_err(storage)?;
-            let Some(db_meta) = dbs.get(db.as_str()).map_err(storage)? else {
+            let Some(db_id) = database_id(txn, &db)? else {
                 return Ok(false);
             };
-            let db_meta: super::DatabaseMeta = decode(db_meta.value())?;
             let tables = txn.open_table(TABLES).map_err(storage)?;
             let views = txn.open_table(VIEWS).map_err(storage)?;
-            Ok(table_named(&tables, db_meta.id, &name)?.is_some()
-                || view_named(&views, db_meta.id, &name)?.is_some())
+            Ok(table_named(&tables, db_id, &name)?.is_some()
+                || view_named(&views, db_id, &name)?.is_some())
         })
         .await
     }
@@ -225,23 +230,15 @@ impl ViewMeta {
     /// The view as a table definition with its columns and nothing else (no key, one
     /// unpartitioned bucket), for what describes columns: DESC, SHOW COLUMNS, information_schema.
     pub fn as_table(&self) -> super::TableMeta {
-        use super::schema::{Distribution, KeyDesc, KeyModel, Partitioning, TableState};
         super::TableMeta {
             id: self.id,
             db_id: self.db_id,
-            name: self.name.clone(),
-            columns: self.columns.clone(),
-            key: KeyDesc {
-                model: KeyModel::Duplicate,
-                columns: Vec::new(),
-            },
-            comment: self.comment.clone(),
-            partitioning: Partitioning::None,
-            distribution: Distribution::Random { buckets: 1 },
-            properties: Default::default(),
             created_ms: self.created_ms,
-            state: TableState::Normal,
-            materialized: None,
+            ..super::TableMeta::columns_only(
+                self.name.clone(),
+                self.columns.clone(),
+                self.comment.clone(),
+            )
         }
     }
 }

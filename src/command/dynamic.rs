@@ -11,7 +11,7 @@ use std::time::Duration;
 use chrono::NaiveDateTime;
 
 use super::{Outcome, Session};
-use crate::catalog::dynamic::{DynamicSpec, spec};
+use crate::catalog::dynamic::spec;
 use crate::catalog::schema::{
     Datum, PartitionBounds, PartitionSpec, PartitionValuesSpec, RangeBound,
 };
@@ -80,7 +80,7 @@ pub async fn round(engine: &Engine, db: &str, table: &str) -> Result<()> {
     let mut dropped = Vec::new();
     if let Some(keep_from) = spec.keep_from(now) {
         for p in &tree.partitions {
-            if ends_by(&p.partition.bounds, keep_from, &spec)
+            if ends_by(&p.partition.bounds, keep_from)
                 && engine
                     .catalog
                     .drop_partition_by_id(db, table, meta.id, p.partition.id)
@@ -110,7 +110,7 @@ pub async fn round(engine: &Engine, db: &str, table: &str) -> Result<()> {
 }
 
 /// Whether a range partition ends at or before `t` (a partition up to MAXVALUE never does).
-fn ends_by(bounds: &PartitionBounds, t: NaiveDateTime, spec: &DynamicSpec) -> bool {
+fn ends_by(bounds: &PartitionBounds, t: NaiveDateTime) -> bool {
     let PartitionBounds::Range {
         upper: RangeBound::Value(upper),
         ..
@@ -121,10 +121,7 @@ fn ends_by(bounds: &PartitionBounds, t: NaiveDateTime, spec: &DynamicSpec) -> bo
     match upper {
         Datum::Date(d) => d.and_hms_opt(0, 0, 0).is_some_and(|u| u <= t),
         Datum::DateTime(u) => *u <= t,
-        _ => {
-            let _ = spec;
-            false
-        }
+        _ => false,
     }
 }
 

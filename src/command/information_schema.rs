@@ -423,39 +423,22 @@ pub fn table_names() -> impl Iterator<Item = &'static str> {
 /// An information_schema table as a table definition (for DESC and SHOW COLUMNS): nullable
 /// STRING and BIGINT columns, no key; `None` for a name that is not one of them.
 pub fn table_meta(name: &str) -> Option<crate::catalog::schema::TableMeta> {
-    use crate::catalog::schema::{
-        ColumnMeta, Distribution, KeyDesc, Partitioning, TableMeta, TableState,
-    };
+    use crate::catalog::schema::{ColumnMeta, TableMeta};
     let (table, columns) = TABLES.iter().find(|(t, _)| t.eq_ignore_ascii_case(name))?;
-    Some(TableMeta {
-        id: 0,
-        db_id: 0,
-        name: (*table).to_string(),
-        columns: columns
-            .iter()
-            .map(|(column, kind)| ColumnMeta {
-                name: (*column).to_string(),
-                data_type: match kind {
-                    Text => ColumnType::String,
-                    Int => ColumnType::BigInt,
-                },
-                nullable: true,
-                default: None,
-                comment: None,
-            })
-            .collect(),
-        key: KeyDesc {
-            model: KeyModel::Duplicate,
-            columns: Vec::new(),
-        },
-        comment: None,
-        partitioning: Partitioning::None,
-        distribution: Distribution::Random { buckets: 1 },
-        properties: Default::default(),
-        created_ms: 0,
-        state: TableState::Normal,
-        materialized: None,
-    })
+    let columns = columns
+        .iter()
+        .map(|(column, kind)| ColumnMeta {
+            name: (*column).to_string(),
+            data_type: match kind {
+                Text => ColumnType::String,
+                Int => ColumnType::BigInt,
+            },
+            nullable: true,
+            default: None,
+            comment: None,
+        })
+        .collect();
+    Some(TableMeta::columns_only((*table).to_string(), columns, None))
 }
 
 /// The information_schema tables with their columns, in name order (as `tables` and

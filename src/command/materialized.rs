@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use sqlparser::ast::ObjectName;
 
-use super::table::{resolve, resolve_stored};
+use super::table::resolve_stored;
 use super::{Outcome, Session};
 use crate::catalog::CatalogError;
 use crate::catalog::TableMeta;
@@ -41,14 +41,7 @@ pub async fn create(
                 .into(),
         ));
     }
-    let (db, name) = resolve(session, &stmt.name)?;
-    super::table::refuse_information_schema(&db, &name)?;
-    if engine.catalog.database(&db).await?.is_none() {
-        return Err(Error::UnknownDatabase(db));
-    }
-    if let Some(why) = sql::view_query_problem(&stmt.query) {
-        return Err(Error::NotSupported(why.into()));
-    }
+    let (db, name) = super::view::target(engine, session, &stmt.name, &stmt.query).await?;
     let refresh = stmt.refresh.clone().unwrap_or(sql::MvRefresh {
         deferred: false,
         scheme: sql::MvScheme::Async {

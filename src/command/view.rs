@@ -23,15 +23,7 @@ pub async fn create(
     session: &Session,
     stmt: sql::CreateView,
 ) -> Result<Outcome> {
-    let (db, name) = resolve(session, &stmt.name)?;
-    super::table::refuse_information_schema(&db, &name)?;
-    if engine.catalog.database(&db).await?.is_none() {
-        return Err(Error::UnknownDatabase(db));
-    }
-    if let Some(why) = sql::view_query_problem(&stmt.query) {
-        return Err(Error::NotSupported(why.into()));
-    }
-    super::table::refuse_reserved(engine, &db, &name)?;
+    let (db, name) = target(engine, session, &stmt.name, &stmt.query).await?;
     let definition = stmt.query.to_string();
     let mut view = ViewMeta {
         id: 0,
@@ -84,6 +76,27 @@ pub async fn create(
     };
     engine.catalog.put_view(&db, view, existing).await?;
     Ok(Outcome::ok())
+}
+
+/// `(database, name)` of the view or materialized view a CREATE names, once it is known that
+/// the database exists, the name is not information_schema's nor one a RESTORE reserved, and
+/// the query is one a view may have.
+pub(crate) async fn target(
+    engine: &Engine,
+    session: &Session,
+    name: &ObjectName,
+    query: &sqlparser::ast::Query,
+) -> Result<(String, String)> {
+    let (db, name) = resolve(session, name)?;
+    super::table::refuse_information_schema(&db, &name)?;
+    if engine.catalog.database(&db).await?.is_none() {
+        return Err(Error::UnknownDatabase(db));
+    }
+    if let Some(why) = sql::view_query_problem(query) {
+        return Err(Error::NotSupported(why.into()));
+    }
+    super::table::refuse_reserved(engine, &db, &name)?;
+    Ok((db, name))
 }
 
 /// `SHOW CREATE VIEW v` (and `SHOW CREATE TABLE v`): MySQL's columns View, Create View,

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use chrono::{Datelike, Days, Months, NaiveDate, NaiveDateTime, TimeDelta};
+use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, TimeDelta};
 use sqlparser::tokenizer::Token;
 
 use super::ddl::{PartitionValue, PartitionValues};
@@ -14,6 +14,84 @@ use super::{
     BackstopParser, Ident, Literal, Name, ObjectName, ParseError, PartitionDef, QuotedString,
     Statement,
 };
+
+/// A partition granularity, as batches (`EVERY (INTERVAL n unit)`) and dynamic partitioning
+/// (`dynamic_partition.time_unit`) name it, with StarRocks' partition-name suffixes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeUnit {
+    Hour,
+    Day,
+    Week,
+    Month,
+    Year,
+}
+
+impl TimeUnit {
+    /// `HOUR`, `DAY`, `WEEK`, `MONTH` or `YEAR`, any case.
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text.to_ascii_uppercase().as_str() {
+            "HOUR" => TimeUnit::Hour,
+            "DAY" => TimeUnit::Day,
+            "WEEK" => TimeUnit::Week,
+            "MONTH" => TimeUnit::Month,
+            "YEAR" => TimeUnit::Year,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeUnit::Hour => "HOUR",
+            TimeUnit::Day => "DAY",
+            TimeUnit::Week => "WEEK",
+            TimeUnit::Month => "MONTH",
+            TimeUnit::Year => "YEAR",
+        }
+    }
+
+    /// `t` moved by `n` units (back when negative); `None` past chrono's range.
+    pub fn shift(self, t: NaiveDateTime, n: i64) -> Option<NaiveDateTime> {
+        let months = |m: i64| {
+            let m = u32::try_from(m.unsigned_abs()).ok()?;
+            if n >= 0 {
+                t.checked_add_months(Months::new(m))
+            } else {
+                t.checked_sub_months(Months::new(m))
+            }
+        };
+        match self {
+            TimeUnit::Hour => t.checked_add_signed(TimeDelta::try_hours(n)?),
+            TimeUnit::Day => t.checked_add_signed(TimeDelta::try_days(n)?),
+            TimeUnit::Week => t.checked_add_signed(TimeDelta::try_weeks(n)?),
+            TimeUnit::Month => months(n),
+            TimeUnit::Year => months(n.checked_mul(12)?),
+        }
+    }
+
+    /// StarRocks' name of the partition starting at `t`, without its prefix: `2026010100`,
+    /// `20260101`, `2026_01` (ISO week), `202601`, `2026`.
+    pub fn suffix(self, t: NaiveDateTime) -> String {
+        match self {
+            TimeUnit::Hour => t.format("%Y%m%d%H").to_string(),
+            TimeUnit::Day => t.format("%Y%m%d").to_string(),
+            TimeUnit::Week => {
+                let w = t.iso_week();
+                format!("{}_{:02}", w.year(), w.week())
+            }
+            TimeUnit::Month => t.format("%Y%m").to_string(),
+            TimeUnit::Year => t.format("%Y").to_string(),
+        }
+    }
+}
+
+/// A bound as a DATE (`2026-01-01`) or DATETIME (`2026-01-01 00:00:00`) partition value.
+pub fn bound_text(t: NaiveDateTime, with_time: bool) -> String {
+    if with_time {
+        t.format("%Y-%m-%d %H:%M:%S").to_string()
+    } else {
+        t.format("%Y-%m-%d").to_string()
+    }
+}
 
 /// Most partitions one batch may create.
 pub const MAX_BATCH_PARTITIONS: usize = 4096;
@@ -144,43 +222,18 @@ impl PartitionBatch {
                     .ok()
                     .filter(|n| *n > 0)
                     .ok_or("EVERY must be positive")?;
-                let (name_format, with_time) = match unit.as_str() {
-                    "HOUR" => ("p%Y%m%d%H", true),
-                    "DAY" => ("p%Y%m%d", with_time),
-                    "WEEK" => ("", with_time),
-                    "MONTH" => ("p%Y%m", with_time),
-                    "YEAR" => ("p%Y", with_time),
-                    other => {
-                        return Err(format!(
-                            "Unsupported EVERY unit {other}: use HOUR, DAY, WEEK, MONTH or YEAR"
-                        ));
-                    }
-                };
-                let next = |t: NaiveDateTime| -> Option<NaiveDateTime> {
-                    match unit.as_str() {
-                        "HOUR" => t.checked_add_signed(TimeDelta::hours(i64::from(n))),
-                        "DAY" => t.checked_add_days(Days::new(u64::from(n))),
-                        "WEEK" => t.checked_add_days(Days::new(7 * u64::from(n))),
-                        "MONTH" => t.checked_add_months(Months::new(n)),
-                        _ => t.checked_add_months(Months::new(n.checked_mul(12)?)),
-                    }
-                };
-                let show = |t: NaiveDateTime| {
-                    if with_time {
-                        t.format("%Y-%m-%d %H:%M:%S").to_string()
-                    } else {
-                        t.format("%Y-%m-%d").to_string()
-                    }
-                };
+                let unit = TimeUnit::parse(unit).ok_or_else(|| {
+                    format!("Unsupported EVERY unit {unit}: use HOUR, DAY, WEEK, MONTH or YEAR")
+                })?;
+                let with_time = with_time || unit == TimeUnit::Hour;
                 let mut lower = start;
                 while lower < end {
-                    let upper = next(lower).ok_or("the range runs past year 9999")?.min(end);
-                    let name = if unit == "WEEK" {
-                        let week = lower.iso_week();
-                        format!("p{}_{:02}", week.year(), week.week())
-                    } else {
-                        lower.format(name_format).to_string()
-                    };
+                    let upper = unit
+                        .shift(lower, i64::from(n))
+                        .ok_or("the range runs past year 9999")?
+                        .min(end);
+                    let name = format!("p{}", unit.suffix(lower));
+                    let show = |t| bound_text(t, with_time);
                     push(name, show(lower), show(upper), false)?;
                     lower = upper;
                 }

@@ -58,7 +58,8 @@ pub use backup::{
     TableRef,
 };
 pub use batch::{
-    AddPartitions, BatchStep, MAX_BATCH_PARTITIONS, PartitionBatch, SetTableProperties,
+    AddPartitions, BatchStep, MAX_BATCH_PARTITIONS, PartitionBatch, SetTableProperties, TimeUnit,
+    bound_text,
 };
 pub use ddl::{
     AddPartition, AggregateType, ColumnDef, ColumnDefault, CreateTable, DataType, DecimalKind,
