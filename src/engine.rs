@@ -44,6 +44,10 @@ pub struct Engine {
     pub sessions: Sessions,
     /// Writes that delete rows (keyed tables' loads, DELETE, UPDATE): one at a time per table.
     pub table_locks: crate::store::keyed::TableLocks,
+    /// The task runs going on now, by task id: the token that stops each (ALTER TASK SUSPEND,
+    /// DROP TASK).
+    pub running_tasks:
+        std::sync::Mutex<std::collections::HashMap<u64, tokio_util::sync::CancellationToken>>,
 }
 
 /// The connections being served, by connection id: whose each is, and the tokens that end it
@@ -235,6 +239,7 @@ impl Engine {
             runtime,
             repos: crate::repo::Registry::default(),
             gc_locks: crate::repo::gc::RoundLocks::default(),
+            running_tasks: std::sync::Mutex::default(),
             pins: Arc::new(crate::store::pins::Pins::default()),
             jobs,
             sessions: Sessions::default(),

@@ -23,6 +23,7 @@ pub mod catalog;
 pub mod clock;
 pub mod command;
 pub mod config;
+pub mod cron;
 pub mod durable;
 pub mod engine;
 pub mod error;

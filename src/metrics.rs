@@ -368,8 +368,77 @@ impl Metrics {
                 let _ = writeln!(out, "{name}{{{label}=\"{value}\"}} {n}");
             }
         }
+        render_backups(&mut out, gauges);
         out
     }
+}
+
+/// The alerting gauges: each database's last finished backup, and each task's state.
+fn render_backups(out: &mut String, gauges: &Gauges) {
+    let secs = |ms: i64| ms as f64 / 1000.0;
+    for (name, help, value) in [
+        (
+            "backstop_last_backup_timestamp_seconds",
+            "when the database's last successful backup finished (Unix time)",
+            &(|b: &BackupGauge| secs(b.finished_ms)) as &dyn Fn(&BackupGauge) -> f64,
+        ),
+        (
+            "backstop_newest_snapshot_age_seconds",
+            "age of the database's newest snapshot (the last successful backup's)",
+            &|b: &BackupGauge| secs(gauges.now_ms.saturating_sub(b.snapshot_ms)).max(0.0),
+        ),
+    ] {
+        header(out, name, "gauge", help);
+        for b in &gauges.backups {
+            let _ = writeln!(
+                out,
+                "{name}{{database=\"{}\"}} {}",
+                label_value(&b.db),
+                value(b)
+            );
+        }
+    }
+    for (name, help, value) in [
+        (
+            "backstop_task_last_success_timestamp_seconds",
+            "when the task's last successful run ended (Unix time; 0: never)",
+            &(|t: &TaskGauge| t.last_success_ms.map_or(0.0, secs)) as &dyn Fn(&TaskGauge) -> f64,
+        ),
+        (
+            "backstop_task_consecutive_failures",
+            "failed runs of the task since its last success",
+            &|t: &TaskGauge| t.consecutive_failures as f64,
+        ),
+        (
+            "backstop_task_next_run_timestamp_seconds",
+            "when the task runs next (Unix time; 0: not scheduled)",
+            &|t: &TaskGauge| t.next_run_ms.map_or(0.0, secs),
+        ),
+        (
+            "backstop_task_suspended",
+            "1 when ALTER TASK SUSPEND stopped the task's schedule",
+            &|t: &TaskGauge| if t.suspended { 1.0 } else { 0.0 },
+        ),
+    ] {
+        header(out, name, "gauge", help);
+        for t in &gauges.tasks {
+            let _ = writeln!(
+                out,
+                "{name}{{task=\"{}\",database=\"{}\"}} {}",
+                label_value(&t.name),
+                label_value(&t.db),
+                value(t)
+            );
+        }
+    }
+}
+
+/// `value` escaped for a Prometheus label (backslash, double quote, newline).
+fn label_value(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Adds one to the count of `label` in `counts` (a short list of counts by label, in the
@@ -392,6 +461,32 @@ pub struct Gauges {
     pub open_files: (u64, u64, u64, u64),
     /// (kind, state, count) of the latest job of each database.
     pub jobs: Vec<(&'static str, &'static str, u64)>,
+    /// Now, milliseconds since the Unix epoch (the clock tasks run by).
+    pub now_ms: i64,
+    /// Each database's last finished backup.
+    pub backups: Vec<BackupGauge>,
+    /// Every task.
+    pub tasks: Vec<TaskGauge>,
+}
+
+/// A database's last finished backup, as the gauges show it.
+#[derive(Debug, Default)]
+pub struct BackupGauge {
+    pub db: String,
+    pub finished_ms: i64,
+    /// When the snapshot was taken.
+    pub snapshot_ms: i64,
+}
+
+/// A task, as the gauges show it.
+#[derive(Debug, Default)]
+pub struct TaskGauge {
+    pub name: String,
+    pub db: String,
+    pub last_success_ms: Option<i64>,
+    pub next_run_ms: Option<i64>,
+    pub consecutive_failures: u64,
+    pub suspended: bool,
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {

@@ -58,6 +58,7 @@ pub mod repos;
 pub mod restore;
 pub mod schema;
 pub mod tables;
+pub mod tasks;
 pub mod users;
 pub mod views;
 
@@ -192,6 +193,9 @@ impl Catalog {
             txn.open_table(TABLETS).map_err(storage)?;
             txn.open_table(ROWSETS).map_err(storage)?;
             txn.open_table(views::VIEWS).map_err(storage)?;
+            txn.open_table(tasks::TASKS).map_err(storage)?;
+            txn.open_table(tasks::TASK_RUNS).map_err(storage)?;
+            txn.open_table(tasks::LAST_BACKUPS).map_err(storage)?;
             let mut meta = txn.open_table(META).map_err(storage)?;
             let existing = meta
                 .get("server_id")

@@ -122,7 +122,10 @@ pub async fn backup(
         tables,
         views,
         ttl: props.ttl.clone(),
-        expires_ms: props.ttl_ms.map(|ms| created_ms.saturating_add(ms)),
+        // On the clock the expiry loop reads (the same as `created_ms` but in tests).
+        expires_ms: props
+            .ttl_ms
+            .map(|ms| crate::clock::now_ms().saturating_add(ms)),
         transfer: props.transfer,
     };
     let timeout = JobStatus::error("TIMEOUT", "");

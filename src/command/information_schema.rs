@@ -397,6 +397,49 @@ const TABLES: &[(&str, &[(&str, Kind)])] = &[
         ],
     ),
     (
+        "tasks",
+        &[
+            ("task_name", Text),
+            ("create_time", Text),
+            ("schedule", Text),
+            ("catalog", Text),
+            ("database", Text),
+            ("definition", Text),
+            ("expire_time", Text),
+            ("properties", Text),
+            ("creator", Text),
+            // backstop's: the schedule's state, what comes next and how the last runs went.
+            ("state", Text),
+            ("next_run_time", Text),
+            ("last_success_time", Text),
+            ("last_error", Text),
+            ("consecutive_failures", Int),
+        ],
+    ),
+    (
+        "task_runs",
+        &[
+            ("query_id", Text),
+            ("task_name", Text),
+            ("create_time", Text),
+            ("finish_time", Text),
+            ("state", Text),
+            ("catalog", Text),
+            ("database", Text),
+            ("definition", Text),
+            ("expire_time", Text),
+            ("error_code", Int),
+            ("error_message", Text),
+            ("progress", Text),
+            ("extra_message", Text),
+            ("properties", Text),
+            ("job_id", Text),
+            ("process_time", Text),
+            // backstop's: 0 for a scheduled run, n for its n-th retry.
+            ("attempt", Int),
+        ],
+    ),
+    (
         "tables_config",
         &[
             ("table_schema", Text),
@@ -468,10 +511,12 @@ pub async fn register(engine: &Engine, ctx: &SessionContext, sql: &str) -> Resul
         return Ok(());
     }
     let databases = super::database::names(engine).await?;
-    let trees = if wanted
-        .iter()
-        .any(|t| !matches!(*t, "character_sets" | "collations" | "engines" | "routines"))
-    {
+    let trees = if wanted.iter().any(|t| {
+        !matches!(
+            *t,
+            "character_sets" | "collations" | "engines" | "routines" | "tasks" | "task_runs"
+        )
+    }) {
         every_table(engine, &databases).await?
     } else {
         Vec::new()
@@ -494,11 +539,83 @@ pub async fn register(engine: &Engine, ctx: &SessionContext, sql: &str) -> Resul
     }
     for (name, columns) in TABLES {
         if wanted.contains(name) {
-            let rows = rows_of(name, &databases, &trees, &views);
+            let rows = match *name {
+                "tasks" | "task_runs" => task_rows(engine, name).await?,
+                _ => rows_of(name, &databases, &trees, &views),
+            };
             add(ctx, name, columns, rows)?;
         }
     }
     Ok(())
+}
+
+/// The rows of `tasks` or `task_runs`. Definitions show with their credentials masked.
+async fn task_rows(engine: &Engine, name: &str) -> Result<Vec<Vec<Cell>>> {
+    let time = |ms: Option<i64>| Cell::Text(ms.and_then(super::format_datetime_ms));
+    let props = |p: &[(String, String)]| {
+        let shown =
+            crate::sql::redact_sql(&format!("x{}", crate::sql::DisplayProperties(&p.to_vec())));
+        text(
+            shown
+                .trim_start_matches('x')
+                .trim()
+                .trim_start_matches("PROPERTIES")
+                .trim(),
+        )
+    };
+    if name == "tasks" {
+        let tasks = engine.catalog.tasks().await?;
+        return Ok(tasks
+            .iter()
+            .map(|t| {
+                vec![
+                    text(&t.name),
+                    time(Some(t.created_ms)),
+                    text(super::task::schedule_text(t.schedule.as_ref())),
+                    text("default_catalog"),
+                    text(&t.db),
+                    text(crate::sql::redact_sql(&t.definition)),
+                    time(t.expire_ms),
+                    props(&t.properties),
+                    text(&t.creator),
+                    text(if t.suspended { "PAUSE" } else { "ACTIVE" }),
+                    time(t.next_start_ms()),
+                    time(t.last_success_ms),
+                    Cell::Text(t.last_error.clone()),
+                    int(i64::from(t.consecutive_failures)),
+                ]
+            })
+            .collect());
+    }
+    let runs = engine.catalog.task_runs().await?;
+    Ok(runs
+        .iter()
+        .map(|r| {
+            let process = match (r.started_ms, r.finished_ms) {
+                (Some(s), Some(f)) => Some(format!("{:.3}", f.saturating_sub(s) as f64 / 1000.0)),
+                _ => None,
+            };
+            vec![
+                text(r.id.to_string()),
+                text(&r.task_name),
+                time(Some(r.created_ms)),
+                time(r.finished_ms),
+                text(r.state.as_str()),
+                text("default_catalog"),
+                text(&r.db),
+                text(crate::sql::redact_sql(&r.definition)),
+                NULL_TEXT,
+                int(i64::from(r.error_code)),
+                Cell::Text(r.error_message.clone()),
+                text(if r.state.is_done() { "100%" } else { "0%" }),
+                Cell::Text(r.extra_message.clone()),
+                props(&r.properties),
+                Cell::Text(r.job_id.map(|j| j.to_string())),
+                Cell::Text(process),
+                int(i64::from(r.attempt)),
+            ]
+        })
+        .collect())
 }
 
 /// Every table of `databases`, with its partitions (one catalog read per table).

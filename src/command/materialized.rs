@@ -101,48 +101,67 @@ async fn describe_in(
     .await
 }
 
+/// A schedule's `START ('yyyy-MM-dd HH:mm:ss')` (UTC), in milliseconds since the Unix epoch.
+pub(super) fn start_time_ms(text: &str) -> Result<i64> {
+    Ok(
+        chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S")
+            .map_err(|_| {
+                Error::Common(format!(
+                    "Invalid START time '{text}': write 'yyyy-MM-dd HH:mm:ss' (UTC)"
+                ))
+            })?
+            .and_utc()
+            .timestamp_millis(),
+    )
+}
+
+/// `EVERY (INTERVAL n unit)` in seconds.
+pub(super) fn interval_seconds(n: u64, unit: &str) -> Result<u64> {
+    if n == 0 {
+        return Err(Error::Common(
+            "The interval of EVERY must be positive".into(),
+        ));
+    }
+    let unit_s: u64 = match unit {
+        "SECOND" => 1,
+        "MINUTE" => 60,
+        "HOUR" => 3600,
+        "DAY" => 86_400,
+        "WEEK" => 7 * 86_400,
+        other => {
+            return Err(Error::Common(format!(
+                "Unsupported EVERY unit {other}: use SECOND, MINUTE, HOUR, DAY or WEEK"
+            )));
+        }
+    };
+    Ok(n.saturating_mul(unit_s))
+}
+
+/// Seconds as `EVERY (INTERVAL n unit)` writes them, in the largest unit that divides them.
+pub(super) fn interval_text(s: u64) -> (u64, String) {
+    for (unit, secs) in [
+        ("WEEK", 7 * 86_400),
+        ("DAY", 86_400),
+        ("HOUR", 3600),
+        ("MINUTE", 60),
+    ] {
+        if s.is_multiple_of(secs) {
+            return (s / secs, unit.to_string());
+        }
+    }
+    (s, "SECOND".to_string())
+}
+
 /// StarRocks' schedule clauses as the catalog keeps them.
 fn schedule_of(scheme: &sql::MvScheme) -> Result<Refresh> {
     Ok(match scheme {
         sql::MvScheme::Manual => Refresh::Manual,
         sql::MvScheme::Async { start, every } => {
-            let start_ms = match start {
-                None => None,
-                Some(text) => Some(
-                    chrono::NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%d %H:%M:%S")
-                        .map_err(|_| {
-                            Error::Common(format!(
-                                "Invalid START time '{text}': write 'yyyy-MM-dd HH:mm:ss' (UTC)"
-                            ))
-                        })?
-                        .and_utc()
-                        .timestamp_millis(),
-                ),
-            };
-            let every_s = match every {
-                None => None,
-                Some((0, _)) => {
-                    return Err(Error::Common(
-                        "The refresh interval of EVERY must be positive".into(),
-                    ));
-                }
-                Some((n, unit)) => {
-                    let unit_s: u64 = match unit.as_str() {
-                        "SECOND" => 1,
-                        "MINUTE" => 60,
-                        "HOUR" => 3600,
-                        "DAY" => 86_400,
-                        "WEEK" => 7 * 86_400,
-                        other => {
-                            return Err(Error::Common(format!(
-                                "Unsupported EVERY unit {other}: use SECOND, MINUTE, HOUR, DAY or \
-                                 WEEK"
-                            )));
-                        }
-                    };
-                    Some(n.saturating_mul(unit_s))
-                }
-            };
+            let start_ms = start.as_deref().map(start_time_ms).transpose()?;
+            let every_s = every
+                .as_ref()
+                .map(|(n, unit)| interval_seconds(*n, unit))
+                .transpose()?;
             Refresh::Async { start_ms, every_s }
         }
     })
@@ -519,19 +538,7 @@ pub fn create_text(table: &TableMeta) -> String {
         Refresh::Manual => sql::MvScheme::Manual,
         Refresh::Async { start_ms, every_s } => sql::MvScheme::Async {
             start: start_ms.and_then(super::format_datetime_ms),
-            every: every_s.map(|s| {
-                for (unit, secs) in [
-                    ("WEEK", 7 * 86_400),
-                    ("DAY", 86_400),
-                    ("HOUR", 3600),
-                    ("MINUTE", 60),
-                ] {
-                    if s % secs == 0 {
-                        return (s / secs, unit.to_string());
-                    }
-                }
-                (s, "SECOND".to_string())
-            }),
+            every: every_s.map(interval_text),
         },
     };
     sql::CreateMaterializedView {

@@ -8,7 +8,7 @@
 //! repositories ([`repository`]), BACKUP ([`backup`]), RESTORE ([`restore`]), the two jobs'
 //! shared submission ([`submit`]) and properties ([`properties`]), SHOW/CANCEL of jobs
 //! ([`job_status`]), snapshots ([`snapshot`]: SHOW, DROP, VERIFY), users and grants
-//! ([`user`]). A statement that parses but is not executed answers "not available yet"
+//! ([`user`]), tasks ([`task`]: SUBMIT, ALTER, DROP, and their schedules' loop). A statement that parses but is not executed answers "not available yet"
 //! (1235), so clients learn which statement is missing rather than seeing a syntax error.
 
 pub mod backup;
@@ -29,6 +29,7 @@ pub mod restore;
 pub mod snapshot;
 pub mod submit;
 pub mod table;
+pub mod task;
 pub mod user;
 pub mod view;
 
@@ -304,6 +305,9 @@ pub async fn execute(
         }
         Statement::CancelVerify(repo) => snapshot::cancel_verify(engine, &repo.value).await,
         Statement::RestoreSnapshot(stmt) => restore::restore(engine, session, stmt).await,
+        Statement::SubmitTask(stmt) => task::submit(engine, session, stmt).await,
+        Statement::AlterTask(stmt) => task::alter(engine, session, stmt).await,
+        Statement::DropTask(stmt) => task::drop(engine, session, stmt).await,
         Statement::Std(std) => match *std {
             s @ (S::Query(_) | S::Explain { .. }) => query::run(engine, session, s).await,
             S::Insert(ins) => insert::insert(engine, session, ins).await,
@@ -485,6 +489,9 @@ pub fn statement_name(stmt: &Statement) -> &'static str {
         Statement::ShowRoles => "SHOW ROLES",
         Statement::SetRole => "SET ROLE",
         Statement::SetDefaultRole(_) => "SET DEFAULT ROLE",
+        Statement::SubmitTask(_) => "SUBMIT TASK",
+        Statement::AlterTask(_) => "ALTER TASK",
+        Statement::DropTask(_) => "DROP TASK",
     }
 }
 

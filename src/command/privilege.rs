@@ -395,6 +395,10 @@ pub async fn authorize(engine: &Arc<Engine>, session: &Session, stmt: &Statement
             table_need(&p, session, t, bits::SELECT)
         }
         Statement::ShowTableStatus { .. } => Ok(()),
+        // Submitting a task needs what running its statement needs (each run checks again, as
+        // the creator); changing or dropping one is its creator's or an admin's (`task.rs`).
+        Statement::SubmitTask(t) => Box::pin(authorize(engine, session, &t.statement)).await,
+        Statement::AlterTask(_) | Statement::DropTask(_) => Ok(()),
         Statement::Std(s) => authorize_std(&p, session, s),
     }
 }

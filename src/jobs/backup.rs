@@ -66,6 +66,8 @@ pub async fn reconcile(engine: Arc<Engine>) {
             .await;
         if let Err(e) = result {
             tracing::error!(job = r.id, error = %e, "cannot record how an interrupted backup ended");
+        } else if committed {
+            record_last_backup(&engine.catalog, &job.record()).await;
         }
         job.mark_done();
         tracing::warn!(
@@ -255,7 +257,24 @@ async fn steps(
         r.finished_ms = chrono::Utc::now().timestamp_millis();
     })
     .await?;
+    record_last_backup(catalog, &job.record()).await;
     Ok(())
+}
+
+/// Remembers `r`, a FINISHED backup, as its database's last (what the alerting metrics read).
+/// A failure is logged: the snapshot is committed whatever this says.
+async fn record_last_backup(catalog: &crate::catalog::Catalog, r: &crate::scheduler::JobRecord) {
+    let last = crate::catalog::tasks::LastBackup {
+        db: r.db.clone(),
+        label: r.label.clone(),
+        repository: r.repo.clone(),
+        timestamp: r.timestamp.clone(),
+        snapshot_ms: r.created_ms,
+        finished_ms: r.finished_ms,
+    };
+    if let Err(e) = catalog.record_backup(last).await {
+        tracing::warn!(job = r.id, error = %e, "cannot record the database's last backup");
+    }
 }
 
 /// Deletes the job's lease: a finished job protects nothing. A failure is logged, not fatal

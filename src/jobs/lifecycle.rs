@@ -217,7 +217,7 @@ async fn writable_repositories(engine: &Engine, purpose: &str) -> Vec<Arc<Reposi
 
 /// One expiry pass over `repo`.
 pub async fn expire(engine: &Arc<Engine>, repo: Arc<Repository>) -> Result<u64, GcError> {
-    let now = chrono::Utc::now().timestamp_millis();
+    let now = crate::clock::now_ms();
     let server_id = engine.catalog.server_id();
     let mut expired = 0;
     for c in gc::committed(&repo.store).await? {
@@ -236,6 +236,42 @@ pub async fn expire(engine: &Arc<Engine>, repo: Arc<Repository>) -> Result<u64, 
     // Also finishes what a crash or a failed round left.
     run_round(Arc::clone(engine), repo).await?;
     Ok(expired)
+}
+
+/// A task's `keep_last`: drops this server's committed snapshots of `label` in `repo` beyond
+/// the `keep` newest (by timestamp), then collects: objects a kept snapshot references stay, so
+/// incremental chains stay whole. Snapshots of other servers are never touched; one a job is
+/// writing or reading waits for the next run. Returns how many were dropped.
+pub async fn keep_newest(
+    engine: &Arc<Engine>,
+    repo: Arc<Repository>,
+    label: &str,
+    keep: usize,
+) -> Result<u64, GcError> {
+    let server_id = engine.catalog.server_id();
+    let mut mine: Vec<String> = gc::committed(&repo.store)
+        .await?
+        .into_iter()
+        .filter(|c| c.label == label)
+        .filter(|c| c.manifest.as_ref().is_ok_and(|m| m.server_id == server_id))
+        .map(|c| c.timestamp)
+        .collect();
+    // Timestamps are fixed-width `yyyy-MM-dd-HH-mm-ss-SSS`: text order is time order.
+    mine.sort_unstable_by(|a, b| b.cmp(a));
+    let mut dropped = 0;
+    for timestamp in mine.iter().skip(keep) {
+        let which = TimestampFilter::Eq(timestamp.clone());
+        if busy_with(engine, &repo.meta.name, label, Some(&which)).is_some() {
+            continue;
+        }
+        gc::delete_snapshot(&repo.store, label, timestamp).await?;
+        tracing::info!(repository = %repo.meta.name, label, timestamp = %timestamp, keep, "snapshot dropped by keep_last");
+        dropped += 1;
+    }
+    if dropped > 0 {
+        run_round(Arc::clone(engine), repo).await?;
+    }
+    Ok(dropped)
 }
 
 /// At start-up: removes, from every writable repository, this server's leases of jobs that are

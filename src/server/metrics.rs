@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
 use crate::engine::Engine;
-use crate::metrics::{Gauges, METRICS};
+use crate::metrics::{BackupGauge, Gauges, METRICS, TaskGauge};
 
 /// Scrapes served at once.
 const MAX_CONNECTIONS: usize = 8;
@@ -66,7 +66,7 @@ async fn answer(engine: &Engine, mut socket: TcpStream) -> std::io::Result<()> {
     let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let path = target.split('?').next().unwrap_or("");
     let (status, body) = match (method, path) {
-        ("GET", "/metrics") => ("200 OK", METRICS.render(&gauges(engine))),
+        ("GET", "/metrics") => ("200 OK", METRICS.render(&gauges(engine).await)),
         ("GET", _) => (
             "404 Not Found",
             "only /metrics is served here\n".to_string(),
@@ -96,8 +96,9 @@ async fn read_head(socket: &mut TcpStream) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&buf).into_owned())
 }
 
-/// What the daemon is doing right now.
-fn gauges(engine: &Engine) -> Gauges {
+/// What the daemon is doing right now. A catalog that cannot be read leaves the backup and task
+/// gauges out (logged), never the scrape.
+async fn gauges(engine: &Engine) -> Gauges {
     use std::sync::atomic::Ordering;
     let mut jobs: Vec<(&'static str, &'static str, u64)> = Vec::new();
     for job in engine.jobs.all_latest() {
@@ -118,5 +119,37 @@ fn gauges(engine: &Engine) -> Gauges {
             (files.in_use(), files.peak(), files.size(), files.waits())
         },
         jobs,
+        now_ms: crate::clock::now_ms(),
+        backups: match engine.catalog.last_backups().await {
+            Ok(all) => all
+                .into_iter()
+                .map(|b| BackupGauge {
+                    db: b.db,
+                    finished_ms: b.finished_ms,
+                    snapshot_ms: b.snapshot_ms,
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: cannot read the last backups");
+                Vec::new()
+            }
+        },
+        tasks: match engine.catalog.tasks().await {
+            Ok(all) => all
+                .into_iter()
+                .map(|t| TaskGauge {
+                    next_run_ms: t.next_start_ms(),
+                    name: t.name,
+                    db: t.db,
+                    last_success_ms: t.last_success_ms,
+                    consecutive_failures: u64::from(t.consecutive_failures),
+                    suspended: t.suspended,
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "metrics: cannot read the tasks");
+                Vec::new()
+            }
+        },
     }
 }

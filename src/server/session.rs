@@ -340,7 +340,7 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
     /// COM_QUERY: one statement, or several when the client allowed multi-statements.
     async fn query(&mut self, sql: &str) -> io::Result<()> {
         // Statements may carry passwords and keys: the log gets them masked.
-        debug!(sql = %super::redact::redact_sql(sql), "query");
+        debug!(sql = %crate::sql::redact_sql(sql), "query");
         self.engine.questions.fetch_add(1, Ordering::Relaxed);
         if let Some(answer) = federated::answer_unparsed(&self.session, sql) {
             self.session.interrupt = CancellationToken::new();
@@ -431,7 +431,7 @@ impl<R: AsyncRead + Unpin + Send, W: AsyncWrite + Unpin + Send> Connection<R, W>
     }
 
     async fn prepare(&mut self, sql: &str) -> io::Result<()> {
-        debug!(sql = %super::redact::redact_sql(sql), "prepare");
+        debug!(sql = %crate::sql::redact_sql(sql), "prepare");
         let mut prepared = match Prepared::new(sql) {
             Ok(p) => p,
             Err(e) => return self.write_error(&e.to_mysql()).await,

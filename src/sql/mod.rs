@@ -41,8 +41,10 @@ mod batch;
 mod ddl;
 mod materialized;
 mod privilege;
+mod redact;
 mod repository;
 mod show;
+mod task;
 #[cfg(test)]
 mod tests;
 mod view;
@@ -74,6 +76,7 @@ pub use privilege::{
     AlterUser, CreateUser, Grant, GrantObject, Password, Privilege, UserIdent, is_native_hash,
     is_sensitive_key,
 };
+pub use redact::redact_sql;
 pub use repository::{
     Broker, CreateRepository, DropRepository, DropSnapshot, TimestampFilter, VerifySnapshot,
 };
@@ -81,6 +84,7 @@ pub use show::{CancelJob, JobTarget, ShowJobs, ShowSnapshot, SnapshotFilter};
 /// Names are sqlparser's, so statements we parse and statements sqlparser parses share them.
 /// An [`Ident`] keeps its quote style (`None` or a backtick); equality ignores its span.
 pub use sqlparser::ast::{Ident, ObjectName};
+pub use task::{AlterTask, DropTask, SubmitTask, TaskAlteration, TaskSchedule};
 pub use view::{
     CreateView, ViewColumn, parse_view_query, qualify, read_relations, view_query_problem,
     with_names,
@@ -209,6 +213,9 @@ pub enum Statement {
     SetRole,
     /// `SET DEFAULT ROLE {ALL | NONE | role, ...} TO user`
     SetDefaultRole(UserIdent),
+    SubmitTask(SubmitTask),
+    AlterTask(AlterTask),
+    DropTask(DropTask),
 }
 
 impl fmt::Display for Statement {
@@ -323,6 +330,9 @@ impl fmt::Display for Statement {
             Statement::ShowRoles => f.write_str("SHOW ROLES"),
             Statement::SetRole => f.write_str("SET ROLE ALL"),
             Statement::SetDefaultRole(u) => write!(f, "SET DEFAULT ROLE ALL TO {u}"),
+            Statement::SubmitTask(s) => write!(f, "{s}"),
+            Statement::AlterTask(s) => write!(f, "{s}"),
+            Statement::DropTask(s) => write!(f, "{s}"),
         }
     }
 }
@@ -716,8 +726,12 @@ impl BackstopParser<'_> {
                     self.parse_std()
                 }
             }
+            "SUBMIT" => self.parse_submit_task(),
+            "ALTER" if self.peek_words(1, &["TASK"]) => self.parse_alter_task(),
             "DROP" => {
-                if self.peek_words(1, &["USER"]) {
+                if self.peek_words(1, &["TASK"]) {
+                    self.parse_drop_task()
+                } else if self.peek_words(1, &["USER"]) {
                     self.parse_drop_user()
                 } else if self.peek_words(1, &["REPOSITORY"]) {
                     self.parse_drop_repository()

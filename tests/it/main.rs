@@ -37,3 +37,4 @@ mod slt;
 mod snapshot_lifecycle;
 mod sync_jobs;
 mod tables;
+mod tasks;

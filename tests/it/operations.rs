@@ -287,11 +287,13 @@ async fn text_logs_carry_the_same_fields() {
     assert!(lines[6].contains("state=\"FINISHED\"") || lines[6].contains("state=FINISHED"));
 }
 
-/// The HOST:PORT of the metrics endpoint the daemon announced on stdout.
-fn metrics_addr(daemon: &TestDaemon) -> String {
+/// The HOST:PORT of the metrics endpoint the daemon last announced on stdout (a restarted
+/// daemon announces a new one).
+pub(crate) fn metrics_addr(daemon: &TestDaemon) -> String {
     let stdout = std::fs::read_to_string(daemon.scratch_dir().join("stdout.log")).unwrap();
     stdout
         .lines()
+        .rev()
         .find_map(|l| l.strip_prefix("backstop metrics on http://"))
         .and_then(|l| l.strip_suffix("/metrics"))
         .unwrap_or_else(|| panic!("no metrics line in stdout: {stdout}"))
@@ -299,7 +301,7 @@ fn metrics_addr(daemon: &TestDaemon) -> String {
 }
 
 /// `GET path` over plain HTTP/1.1: (status line, body).
-fn http_get(addr: &str, path: &str) -> (String, String) {
+pub(crate) fn http_get(addr: &str, path: &str) -> (String, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     write!(
@@ -321,7 +323,7 @@ fn http_get(addr: &str, path: &str) -> (String, String) {
 }
 
 /// The value of the sample `series` (name with its labels, as printed) in a scrape.
-fn sample_value(body: &str, series: &str) -> f64 {
+pub(crate) fn sample_value(body: &str, series: &str) -> f64 {
     body.lines()
         .find_map(|l| {
             l.strip_prefix(series)

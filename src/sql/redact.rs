@@ -65,10 +65,7 @@ pub fn redact_sql(sql: &str) -> String {
                 last_string = Some(s.to_ascii_lowercase());
             }
             Token::Eq if mask == Mask::Off => {
-                if last_string
-                    .as_deref()
-                    .is_some_and(crate::sql::is_sensitive_key)
-                {
+                if last_string.as_deref().is_some_and(super::is_sensitive_key) {
                     mask = Mask::Value;
                 }
             }
