@@ -149,20 +149,28 @@ async fn task_cell(c: &mut Conn, task: &str, column: &str) -> Option<String> {
     .and_then(|mut r| r.pop().flatten())
 }
 
-/// The timestamps of snapshot `label` in repository `r`, oldest first (SHOW SNAPSHOT lists a
-/// label's timestamps in one cell, a line each).
+/// The timestamps of snapshot `label` in repository `r`, oldest first.
 async fn snapshots(c: &mut Conn, label: &str) -> Vec<String> {
-    let mut all: Vec<String> = rows(c, &format!("SHOW SNAPSHOT ON r WHERE SNAPSHOT = '{label}'"))
-        .await
-        .into_iter()
-        .flat_map(|r| {
-            r[1].clone()
-                .unwrap()
-                .lines()
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    snapshots_in(c, "r", label).await
+}
+
+/// The timestamps of snapshot `label` in repository `repo`, oldest first (SHOW SNAPSHOT lists
+/// a label's timestamps in one cell, a line each).
+async fn snapshots_in(c: &mut Conn, repo: &str, label: &str) -> Vec<String> {
+    let mut all: Vec<String> = rows(
+        c,
+        &format!("SHOW SNAPSHOT ON {repo} WHERE SNAPSHOT = '{label}'"),
+    )
+    .await
+    .into_iter()
+    .flat_map(|r| {
+        r[1].clone()
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    })
+    .collect();
     all.sort();
     all
 }
@@ -718,4 +726,49 @@ async fn bad_tasks_are_refused_with_clear_errors() {
         rows(&mut c, "SELECT COUNT(*) FROM t WHERE id = 7").await,
         [[Some("1".to_string())]]
     );
+}
+
+/// `examples/nightly_backup.sql` through the `mysql` CLI: the task it submits fires at 03:00
+/// Berlin time (02:00 UTC in winter) night after night, and keeps the 7 newest snapshots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_nightly_example_backs_up_every_night_and_keeps_seven() {
+    common::require_tool("mysql");
+    let dir = scratch();
+    let clock = Clock::new(dir.path(), JAN_1_2027);
+    let d = daemon(&clock, &[]);
+    let mut c = d.conn().await;
+    exec(&mut c, "CREATE DATABASE shop").await;
+    exec(
+        &mut c,
+        "CREATE TABLE shop.t (id INT, v INT) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 2",
+    )
+    .await;
+    add_rows(&mut c, 0, 3).await;
+    let repo = dir.path().join("nightly");
+    std::fs::create_dir_all(&repo).unwrap();
+    let sql = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/nightly_backup.sql"),
+    )
+    .unwrap();
+    assert!(sql.contains("file:///tmp/backstop-nightly"));
+    let sql = sql.replace(
+        "file:///tmp/backstop-nightly",
+        &format!("file://{}", repo.display()),
+    );
+    let out = common::run_with_deadline(&mut d.mysql_batch_command(), &sql, DEADLINE);
+    assert!(out.status.success() && out.stderr.is_empty(), "{out}");
+    assert!(
+        out.stdout.contains(
+            "shop_nightly\tCRON '0 3 * * *' TIME ZONE 'Europe/Berlin'\tACTIVE\t2027-01-01 02:00:00"
+        ),
+        "{out}"
+    );
+    for night in 0..8i64 {
+        clock.set(JAN_1_2027 + night * DAY_MS + 2 * HOUR_MS + 1_000);
+        let all = wait_runs(&mut c, "shop_nightly", night as usize + 1).await;
+        assert_eq!(all.last().unwrap().0, "SUCCESS", "{all:?}");
+        add_rows(&mut c, 10 * (night + 1), 1).await;
+    }
+    let kept = snapshots_in(&mut c, "nightly_repo", "shop_nightly").await;
+    assert_eq!(kept.len(), 7, "{kept:?}");
 }
