@@ -492,8 +492,14 @@ fn system_views() -> impl Iterator<Item = (&'static str, &'static [(&'static str
     all.into_iter()
 }
 
-/// Registers, in `ctx`, each information_schema table whose name `sql` mentions.
-pub async fn register(engine: &Engine, ctx: &SessionContext, sql: &str) -> Result<()> {
+/// Registers, in `ctx`, each information_schema table whose name `sql` mentions, as `session`
+/// may see it.
+pub async fn register(
+    engine: &Engine,
+    session: &super::Session,
+    ctx: &SessionContext,
+    sql: &str,
+) -> Result<()> {
     let sql = sql.to_ascii_lowercase();
     let catalog = ctx
         .catalog("datafusion")
@@ -540,7 +546,7 @@ pub async fn register(engine: &Engine, ctx: &SessionContext, sql: &str) -> Resul
     for (name, columns) in TABLES {
         if wanted.contains(name) {
             let rows = match *name {
-                "tasks" | "task_runs" => task_rows(engine, name).await?,
+                "tasks" | "task_runs" => task_rows(engine, session, name).await?,
                 _ => rows_of(name, &databases, &trees, &views),
             };
             add(ctx, name, columns, rows)?;
@@ -549,8 +555,22 @@ pub async fn register(engine: &Engine, ctx: &SessionContext, sql: &str) -> Resul
     Ok(())
 }
 
-/// The rows of `tasks` or `task_runs`. Definitions show with their credentials masked.
-async fn task_rows(engine: &Engine, name: &str) -> Result<Vec<Vec<Cell>>> {
+/// The rows of `tasks` or `task_runs`: every task's for an administrator, the session user's own
+/// for anyone else. Definitions show with their credentials masked.
+async fn task_rows(
+    engine: &Engine,
+    session: &super::Session,
+    name: &str,
+) -> Result<Vec<Vec<Cell>>> {
+    let me = format!("{}@{}", session.user, session.account_host);
+    let all = super::privilege::Privileges::of(engine, session).is_admin();
+    let tasks: Vec<crate::catalog::tasks::TaskMeta> = engine
+        .catalog
+        .tasks()
+        .await?
+        .into_iter()
+        .filter(|t| all || t.creator == me)
+        .collect();
     let time = |ms: Option<i64>| Cell::Text(ms.and_then(super::format_datetime_ms));
     let props = |p: &[(String, String)]| {
         let shown =
@@ -564,7 +584,6 @@ async fn task_rows(engine: &Engine, name: &str) -> Result<Vec<Vec<Cell>>> {
         )
     };
     if name == "tasks" {
-        let tasks = engine.catalog.tasks().await?;
         return Ok(tasks
             .iter()
             .map(|t| {
@@ -590,6 +609,7 @@ async fn task_rows(engine: &Engine, name: &str) -> Result<Vec<Vec<Cell>>> {
     let runs = engine.catalog.task_runs().await?;
     Ok(runs
         .iter()
+        .filter(|r| tasks.iter().any(|t| t.id == r.task_id))
         .map(|r| {
             let process = match (r.started_ms, r.finished_ms) {
                 (Some(s), Some(f)) => Some(format!("{:.3}", f.saturating_sub(s) as f64 / 1000.0)),

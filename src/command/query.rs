@@ -138,7 +138,7 @@ async fn context_within(
     super::files::register(&ctx, stmt).await?;
     let text = stmt.to_string();
     if super::information_schema::mentioned(&text, session.database.as_deref()) {
-        super::information_schema::register(engine, &ctx, &text).await?;
+        super::information_schema::register(engine, session, &ctx, &text).await?;
         super::information_schema::compare_text_case_insensitively(
             stmt,
             session.database.as_deref(),
@@ -453,7 +453,7 @@ async fn view_provider(
         private_names(&mut stmt);
         let text = stmt.to_string();
         if super::information_schema::mentioned(&text, None) {
-            super::information_schema::register(engine, ctx, &text).await?;
+            super::information_schema::register(engine, session, ctx, &text).await?;
         }
         register_relations(engine, session, &stmt, ctx, pins, views).await?;
         Ok::<_, Error>(

@@ -640,6 +640,108 @@ async fn ttl_of_scheduled_backups_prunes_the_old_ones() {
     assert_eq!(restored_rows(&mut c, "daily", &kept[0], "k").await, 5);
 }
 
+async fn conn_as(d: &TestDaemon, user: &str, password: &str) -> Conn {
+    Conn::new(
+        mysql_async::OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(d.port())
+            .user(Some(user))
+            .pass(Some(password))
+            .prefer_socket(false),
+    )
+    .await
+    .unwrap()
+}
+
+/// Who may submit a BACKUP task (REPOSITORY and SELECT, as for BACKUP), as whom it runs (its
+/// creator, with the privileges the creator has at each run: a revoked grant fails the run
+/// with 5203), and who may change or drop it (its creator or an administrator).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_run_as_their_creator_and_only_the_creator_or_an_admin_changes_them() {
+    let dir = scratch();
+    let clock = Clock::new(dir.path(), JAN_1_2027);
+    let d = daemon(&clock, &[]);
+    let mut root = d.conn().await;
+    setup(&mut root, &dir.path().join("repo"), 2).await;
+    for sql in [
+        "CREATE USER backer IDENTIFIED BY 'bk'",
+        "GRANT REPOSITORY ON SYSTEM TO USER 'backer'@'%'",
+        "GRANT SELECT ON shop.* TO 'backer'@'%'",
+        "CREATE USER reader IDENTIFIED BY 'rd'",
+        "GRANT SELECT ON shop.* TO 'reader'@'%'",
+    ] {
+        exec(&mut root, sql).await;
+    }
+    let mut reader = conn_as(&d, "reader", "rd").await;
+    exec(&mut reader, "USE shop").await;
+    let (code, _, message) = server_err(
+        &mut reader,
+        "SUBMIT TASK r1 SCHEDULE EVERY(INTERVAL 1 DAY) AS BACKUP SNAPSHOT s TO r",
+    )
+    .await;
+    assert_eq!(code, 5203, "{message}");
+    assert!(message.contains("REPOSITORY"), "{message}");
+
+    let mut backer = conn_as(&d, "backer", "bk").await;
+    exec(&mut backer, "USE shop").await;
+    exec(
+        &mut backer,
+        "SUBMIT TASK b1 SCHEDULE EVERY(INTERVAL 1 DAY) PROPERTIES ('retry_count' = '0') \
+         AS BACKUP SNAPSHOT s TO r",
+    )
+    .await;
+    assert_eq!(
+        task_cell(&mut root, "b1", "creator").await.as_deref(),
+        Some("backer@%")
+    );
+    let first = wait_runs(&mut root, "b1", 1).await;
+    assert_eq!(first[0].0, "SUCCESS", "{first:?}");
+
+    // Others do not see it, and may not change it; an administrator may.
+    assert!(
+        rows(&mut reader, "SELECT * FROM information_schema.tasks")
+            .await
+            .is_empty()
+    );
+    assert!(
+        rows(&mut reader, "SELECT * FROM information_schema.task_runs")
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        rows(
+            &mut backer,
+            "SELECT task_name FROM information_schema.tasks"
+        )
+        .await,
+        [[Some("b1".to_string())]]
+    );
+    let (code, _, message) = server_err(&mut reader, "DROP TASK b1").await;
+    assert_eq!(code, 5203, "{message}");
+    assert!(message.contains("backer@%"), "{message}");
+    assert_eq!(
+        server_err(&mut reader, "ALTER TASK b1 SUSPEND").await.0,
+        5203
+    );
+    exec(&mut backer, "ALTER TASK b1 SUSPEND").await;
+    exec(&mut root, "ALTER TASK b1 RESUME").await;
+
+    // The creator loses SELECT: the next run fails as they would.
+    exec(&mut root, "REVOKE SELECT ON shop.* FROM 'backer'@'%'").await;
+    clock.set(JAN_1_2027 + DAY_MS + 1_000);
+    let second = wait_runs(&mut root, "b1", 2).await;
+    assert_eq!(second[1].0, "FAILED", "{second:?}");
+    assert!(second[1].2.contains("Access denied"), "{second:?}");
+    let code: Vec<Vec<Option<String>>> = rows(
+        &mut root,
+        "SELECT error_code FROM information_schema.task_runs WHERE task_name = 'b1' \
+         AND state = 'FAILED'",
+    )
+    .await;
+    assert_eq!(code, [[Some("5203".to_string())]]);
+    exec(&mut root, "DROP TASK b1").await;
+}
+
 /// Statements a task cannot be, bad schedules and properties: clear errors, nothing stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_tasks_are_refused_with_clear_errors() {
