@@ -2125,3 +2125,53 @@ fn partition_batches_expand_and_round_trip() {
         r#"ALTER TABLE db.t SET ("dynamic_partition.enable" = "true", "replication_num" = "1")"#,
     );
 }
+
+#[test]
+fn task_statements_round_trip() {
+    for sql in [
+        "SUBMIT TASK t AS INSERT INTO a SELECT * FROM b",
+        "SUBMIT TASK AS INSERT INTO a VALUES (1)",
+        "SUBMIT TASK `my task` SCHEDULE EVERY(INTERVAL 1 DAY) AS BACKUP SNAPSHOT s TO r",
+        "SUBMIT TASK t SCHEDULE START('2026-12-07 03:00:00') EVERY(INTERVAL 10 MINUTE) \
+         PROPERTIES ('keep_last' = '7') AS BACKUP SNAPSHOT d.s TO r ON (t1) PROPERTIES ('ttl' = '7 DAY')",
+        "SUBMIT TASK t PROPERTIES ('on_busy' = 'skip') SCHEDULE CRON '0 3 * * *' TIME ZONE 'Europe/Berlin' \
+         AS CREATE TABLE c AS SELECT 1 AS x",
+        "SUBMIT TASK t SCHEDULE CRON '@daily' AS INSERT INTO a VALUES (1)",
+        "ALTER TASK t SUSPEND",
+        "ALTER TASK IF EXISTS t RESUME",
+        "ALTER TASK t SET ('retry_count' = '2', 'retry_interval' = '30')",
+        "DROP TASK t",
+        "DROP TASK IF EXISTS `t` FORCE",
+    ] {
+        round_trip(sql);
+    }
+    let Statement::SubmitTask(t) = round_trip(
+        "SUBMIT TASK n SCHEDULE CRON '*/5 * * * *' TIME ZONE 'UTC' AS INSERT INTO a VALUES (1)",
+    ) else {
+        panic!("not a task");
+    };
+    assert_eq!(t.name.map(|n| n.value).as_deref(), Some("n"));
+    assert_eq!(
+        t.schedule,
+        Some(TaskSchedule::Cron {
+            expr: "*/5 * * * *".into(),
+            zone: Some("UTC".into())
+        })
+    );
+    for (sql, words) in [
+        (
+            "SUBMIT TASK t SCHEDULE AS INSERT INTO a VALUES (1)",
+            "EVERY",
+        ),
+        ("SUBMIT TASK t AS", "statement"),
+        (
+            "SUBMIT TASK t SCHEDULE EVERY(INTERVAL 1 DAY) SCHEDULE EVERY(INTERVAL 1 DAY) AS INSERT INTO a VALUES (1)",
+            "more than once",
+        ),
+        ("ALTER TASK t", "RESUME, SUSPEND or SET"),
+        ("DROP TASK", "task name"),
+    ] {
+        let e = parse_one(sql).expect_err(sql);
+        assert!(e.to_string().contains(words), "{sql}: {e}");
+    }
+}
