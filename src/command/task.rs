@@ -455,29 +455,35 @@ pub fn start_loop(engine: &Arc<Engine>) {
     });
 }
 
-/// At start: a run the last daemon left RUNNING ended with it.
+/// The settings of `task`, `None` when its statement or properties no longer parse.
+fn settings_of(task: &TaskMeta) -> Option<Settings> {
+    let stmt = sql::parse_one(&task.definition).ok()?;
+    Settings::parse(&task.properties, Kind::of(&stmt).ok()?).ok()
+}
+
+/// At start: a run the last daemon left RUNNING ended with it (and is retried as any failure).
 async fn end_interrupted_runs(engine: &Arc<Engine>) -> Result<()> {
     let tasks = engine.catalog.tasks().await?;
-    for mut run in engine.catalog.task_runs().await? {
+    for run in engine.catalog.task_runs().await? {
         if run.state != RunState::Running {
             continue;
         }
         let Some(task) = tasks.iter().find(|t| t.id == run.task_id) else {
             continue;
         };
-        run.state = RunState::Failed;
-        run.finished_ms = Some(crate::clock::now_ms());
-        run.error_code = 1105;
-        let why = "the daemon stopped during the run".to_string();
-        run.error_message = Some(why.clone());
-        engine
-            .catalog
-            .change_task(&task.name, task.id, Some(run), move |t| {
-                t.consecutive_failures = t.consecutive_failures.saturating_add(1);
-                t.last_error = Some(why);
-                Ok(())
-            })
-            .await?;
+        // Retried as a failed run is: a crash during the nightly backup should not mean a day
+        // without one.
+        let settings = settings_of(task);
+        record_failure(
+            engine,
+            task,
+            run,
+            1105,
+            "the daemon stopped during the run".into(),
+            settings.as_ref(),
+            crate::clock::now_ms(),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -778,28 +784,44 @@ async fn run_to_end(
         }
         Err(e) => {
             let shown = e.to_mysql();
-            run.state = RunState::Failed;
-            run.error_code = shown.code;
-            run.error_message = Some(shown.message.clone());
-            let attempt = run.attempt.saturating_add(1);
-            let retry = (!token.is_cancelled() && attempt <= settings.retries).then(|| Retry {
-                at_ms: now.saturating_add(settings.backoff_ms(attempt)),
-                attempt,
-            });
-            tracing::warn!(task = %task.name, run = run.id, error = %shown.message, "task run failed");
-            let message = shown.message;
-            engine
-                .catalog
-                .change_task(&task.name, task.id, Some(run), move |t| {
-                    t.consecutive_failures = t.consecutive_failures.saturating_add(1);
-                    t.last_error = Some(message);
-                    // A retry only before the next scheduled run: the schedule wins.
-                    t.retry = retry.filter(|r| t.next_run_ms.is_none_or(|n| r.at_ms < n));
-                    Ok(())
-                })
-                .await?;
+            let retry = (!token.is_cancelled()).then_some(&settings);
+            record_failure(engine, &task, run, shown.code, shown.message, retry, now).await?;
         }
     }
+    Ok(())
+}
+
+/// Records `run` FAILED with MySQL error `code` and `message`, counts the failure, and, with
+/// `retry` settings that allow another attempt, schedules it after the backoff, but only
+/// before the next scheduled run (the schedule wins).
+async fn record_failure(
+    engine: &Engine,
+    task: &TaskMeta,
+    mut run: TaskRun,
+    code: u16,
+    message: String,
+    retry: Option<&Settings>,
+    now: i64,
+) -> Result<()> {
+    tracing::warn!(task = %task.name, run = run.id, error = %message, "task run failed");
+    run.state = RunState::Failed;
+    run.finished_ms = Some(now);
+    run.error_code = code;
+    run.error_message = Some(message.clone());
+    let attempt = run.attempt.saturating_add(1);
+    let retry = retry.filter(|s| attempt <= s.retries).map(|s| Retry {
+        at_ms: now.saturating_add(s.backoff_ms(attempt)),
+        attempt,
+    });
+    engine
+        .catalog
+        .change_task(&task.name, task.id, Some(run), move |t| {
+            t.consecutive_failures = t.consecutive_failures.saturating_add(1);
+            t.last_error = Some(message);
+            t.retry = retry.filter(|r| t.next_run_ms.is_none_or(|n| r.at_ms < n));
+            Ok(())
+        })
+        .await?;
     Ok(())
 }
 

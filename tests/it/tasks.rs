@@ -742,6 +742,48 @@ async fn tasks_run_as_their_creator_and_only_the_creator_or_an_admin_changes_the
     exec(&mut root, "DROP TASK b1").await;
 }
 
+/// A daemon that dies during a run: at its next start the run is FAILED ("the daemon stopped
+/// during the run") and retried after the backoff, as any failed run, and the retry succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_the_daemon_died_in_is_failed_and_retried() {
+    let dir = scratch();
+    let clock = Clock::new(dir.path(), JAN_1_2027);
+    let mut d = daemon(
+        &clock,
+        &[("BACKSTOP_FAILPOINTS", "backup.snapshoting=crash")],
+    );
+    let mut c = d.conn().await;
+    setup(&mut c, &dir.path().join("repo"), 3).await;
+    exec(
+        &mut c,
+        "SUBMIT TASK n SCHEDULE EVERY(INTERVAL 1 DAY) PROPERTIES ('retry_interval' = '60') \
+         AS BACKUP SNAPSHOT shop.n TO r",
+    )
+    .await;
+    common::backup::wait_dead(&mut d).await;
+    d.kill9();
+    d.set_env("BACKSTOP_FAILPOINTS", None);
+    d.start_again();
+    let mut c = d.conn().await;
+    let first = wait_runs(&mut c, "n", 1).await;
+    assert_eq!(first[0].0, "FAILED", "{first:?}");
+    assert!(first[0].2.contains("daemon stopped"), "{first:?}");
+    assert_eq!(
+        task_cell(&mut c, "n", "next_run_time").await.as_deref(),
+        Some("2027-01-01 00:01:00")
+    );
+    clock.set(JAN_1_2027 + 60_000);
+    let second = wait_runs(&mut c, "n", 2).await;
+    assert_eq!(
+        (second[1].0.as_str(), second[1].1),
+        ("SUCCESS", 1),
+        "{second:?}"
+    );
+    let kept = snapshots(&mut c, "n").await;
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(restored_rows(&mut c, "n", &kept[0], "back").await, 3);
+}
+
 /// Statements a task cannot be, bad schedules and properties: clear errors, nothing stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_tasks_are_refused_with_clear_errors() {
@@ -817,7 +859,15 @@ async fn bad_tasks_are_refused_with_clear_errors() {
         server_err(&mut c, "SUBMIT TASK x AS INSERT INTO t VALUES (7, 7)").await;
     assert_eq!(code, 5064, "{message}");
     assert!(message.contains("already exists"), "{message}");
-    // A task without a schedule runs once, at once.
+    // A task without a schedule runs once, at once; so does a CREATE TABLE AS SELECT (which
+    // leaves out the row the other task may be adding meanwhile).
+    exec(
+        &mut c,
+        "SUBMIT TASK ctas AS CREATE TABLE t2 AS SELECT id * 2 AS id FROM t WHERE id <> 7",
+    )
+    .await;
+    let made = wait_runs(&mut c, "ctas", 1).await;
+    assert_eq!(made[0].0, "SUCCESS", "{made:?}");
     let all = wait_runs(&mut c, "x", 1).await;
     assert_eq!(all[0].0, "SUCCESS", "{all:?}");
     assert_eq!(
@@ -827,6 +877,10 @@ async fn bad_tasks_are_refused_with_clear_errors() {
     assert_eq!(
         rows(&mut c, "SELECT COUNT(*) FROM t WHERE id = 7").await,
         [[Some("1".to_string())]]
+    );
+    assert_eq!(
+        rows(&mut c, "SELECT COUNT(*) FROM t2").await,
+        rows(&mut c, "SELECT COUNT(*) FROM t WHERE id <> 7").await
     );
 }
 
