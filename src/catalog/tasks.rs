@@ -69,8 +69,21 @@ pub struct TaskMeta {
 }
 
 impl TaskMeta {
-    /// When the task runs next: its next slot or its retry, whichever comes first.
+    /// Whether a run should start at `now`: not suspended, and its slot or retry has come, or
+    /// a run waits for its database.
+    pub fn is_due(&self, now: i64) -> bool {
+        !self.suspended
+            && (self.next_run_ms.is_some_and(|t| t <= now)
+                || self.retry.is_some_and(|r| r.at_ms <= now)
+                || self.waiting_run.is_some())
+    }
+
+    /// When the task runs next: its next slot or its retry, whichever comes first; `None` while
+    /// it is suspended.
     pub fn next_start_ms(&self) -> Option<i64> {
+        if self.suspended {
+            return None;
+        }
         match (self.next_run_ms, self.retry) {
             (Some(n), Some(r)) => Some(n.min(r.at_ms)),
             (n, r) => n.or(r.map(|r| r.at_ms)),
@@ -211,13 +224,15 @@ impl Catalog {
     /// Changes task `name` (of id `id`, so a task dropped and submitted again under the same
     /// name meanwhile is left alone) with `change`, and stores `run` in the same transaction
     /// (a new run is added, an existing one replaced; the task's oldest runs beyond
-    /// [`KEPT_RUNS`] are forgotten). Returns the changed task, `None` when it is gone.
+    /// [`KEPT_RUNS`] are forgotten). `change` sees the task as it is now and returns false to
+    /// leave everything as it was (the run too). Returns the changed task; `None` when it is
+    /// gone or `change` declined.
     pub async fn change_task(
         &self,
         name: &str,
         id: u64,
         run: Option<TaskRun>,
-        change: impl FnOnce(&mut TaskMeta) -> Result<(), CatalogError> + Send + 'static,
+        change: impl FnOnce(&mut TaskMeta) -> Result<bool, CatalogError> + Send + 'static,
     ) -> Result<Option<TaskMeta>, CatalogError> {
         let key = name.to_string();
         self.write(move |txn| {
@@ -230,7 +245,9 @@ impl Catalog {
             let Some(mut task) = current.filter(|t| t.id == id) else {
                 return Ok(None);
             };
-            change(&mut task)?;
+            if !change(&mut task)? {
+                return Ok(None);
+            }
             let bytes = serde_json::to_vec(&task).map_err(storage)?;
             tasks
                 .insert(key.as_str(), bytes.as_slice())
@@ -248,11 +265,20 @@ impl Catalog {
         self.write(next_id).await
     }
 
-    /// Removes task `name` and its runs; returns it, `None` when there was none.
-    pub async fn drop_task(&self, name: &str) -> Result<Option<TaskMeta>, CatalogError> {
+    /// Removes task `name` of id `id` and its runs; returns it, `None` when there was none
+    /// (or the name now holds another task).
+    pub async fn drop_task(&self, name: &str, id: u64) -> Result<Option<TaskMeta>, CatalogError> {
         let key = name.to_string();
         self.write(move |txn| {
             let mut tasks = txn.open_table(TASKS).map_err(storage)?;
+            let current: Option<TaskMeta> = tasks
+                .get(key.as_str())
+                .map_err(storage)?
+                .map(|v| decode(v.value()))
+                .transpose()?;
+            if current.as_ref().is_none_or(|t| t.id != id) {
+                return Ok(None);
+            }
             let removed: Option<TaskMeta> = tasks
                 .remove(key.as_str())
                 .map_err(storage)?

@@ -103,6 +103,11 @@ impl Settings {
         };
         for (key, value) in properties {
             match key.to_ascii_lowercase().as_str() {
+                "on_busy" | "keep_last" if kind != Kind::Backup => {
+                    return Err(Error::Common(format!(
+                        "Task property {key} applies to BACKUP tasks only"
+                    )));
+                }
                 "on_busy" => {
                     s.skip_when_busy = match value.trim().to_ascii_lowercase().as_str() {
                         "wait" => false,
@@ -116,11 +121,6 @@ impl Settings {
                     }
                 }
                 "keep_last" => {
-                    if kind != Kind::Backup {
-                        return Err(Error::Common(
-                            "Task property keep_last applies to BACKUP tasks only".into(),
-                        ));
-                    }
                     let n = number(key, value, 100_000)?;
                     if n == 0 {
                         return Err(Error::Common(
@@ -240,7 +240,7 @@ pub async fn submit(
     let now = crate::clock::now_ms();
     let name = match &stmt.name {
         Some(n) => n.value.clone(),
-        None => format!("task_{now}"),
+        None => format!("task_{now}_{:04x}", rand::random::<u16>()),
     };
     crate::catalog::validate_table_name(&name).map_err(|_| {
         Error::Common(format!(
@@ -362,9 +362,30 @@ fn stop_running(engine: &Engine, id: u64) {
     }
 }
 
+/// The run of `task` that waits for its database, if any.
+async fn waiting_run(engine: &Engine, task: &TaskMeta) -> Result<Option<TaskRun>> {
+    let Some(id) = task.waiting_run else {
+        return Ok(None);
+    };
+    Ok(engine
+        .catalog
+        .task_runs()
+        .await?
+        .into_iter()
+        .find(|r| r.id == id))
+}
+
+/// `run` ended SKIPPED at `now` because of `why`.
+fn skipped(mut run: TaskRun, now: i64, why: String) -> TaskRun {
+    run.state = RunState::Skipped;
+    run.finished_ms = Some(now);
+    run.extra_message = Some(why);
+    run
+}
+
 /// `ALTER TASK [IF EXISTS] name {RESUME | SUSPEND | SET (...)}`. SUSPEND also stops the run going
-/// on (a BACKUP's job is cancelled); RESUME schedules the next slot after now (slots passed
-/// while suspended are not caught up).
+/// on (a BACKUP's job is cancelled) and skips a run waiting for its database; RESUME schedules
+/// the next slot after now (slots passed while suspended are not caught up).
 pub async fn alter(
     engine: &Arc<Engine>,
     session: &Session,
@@ -377,11 +398,20 @@ pub async fn alter(
     let now = crate::clock::now_ms();
     match stmt.action {
         sql::TaskAlteration::Suspend => {
+            let waiting = waiting_run(engine, &task).await?.map(|r| {
+                skipped(
+                    r,
+                    now,
+                    "skipped: the task was suspended while the run waited".into(),
+                )
+            });
             engine
                 .catalog
-                .change_task(&name, task.id, None, |t| {
+                .change_task(&name, task.id, waiting, |t| {
                     t.suspended = true;
-                    Ok(())
+                    t.waiting_run = None;
+                    t.retry = None;
+                    Ok(true)
                 })
                 .await?;
             stop_running(engine, task.id);
@@ -397,7 +427,7 @@ pub async fn alter(
                             t.next_run_ms = next_slot(s, now);
                         }
                     }
-                    Ok(())
+                    Ok(true)
                 })
                 .await?;
         }
@@ -418,7 +448,7 @@ pub async fn alter(
                 .catalog
                 .change_task(&name, task.id, None, move |t| {
                     t.properties = merged;
-                    Ok(())
+                    Ok(true)
                 })
                 .await?;
         }
@@ -427,13 +457,17 @@ pub async fn alter(
 }
 
 /// `DROP TASK [IF EXISTS] name [FORCE]`: forgets the task and its runs, and stops the run going
-/// on (a BACKUP's job is cancelled). FORCE changes nothing: the run is always stopped.
+/// on (a BACKUP's job is cancelled; an INSERT or CTAS already running ends by itself). FORCE
+/// changes nothing.
 pub async fn drop(engine: &Arc<Engine>, session: &Session, stmt: sql::DropTask) -> Result<Outcome> {
     let name = stmt.name.value.clone();
     let Some(task) = owned_task(engine, session, &name, stmt.if_exists).await? else {
         return Ok(Outcome::ok());
     };
-    engine.catalog.drop_task(&name).await?;
+    if engine.catalog.drop_task(&name, task.id).await?.is_none() && !stmt.if_exists {
+        // Dropped (or dropped and submitted again) by someone else meanwhile.
+        return Err(unknown_task(&name));
+    }
     stop_running(engine, task.id);
     tracing::info!(task = %name, "task dropped");
     Ok(Outcome::ok())
@@ -478,9 +512,9 @@ async fn end_interrupted_runs(engine: &Arc<Engine>) -> Result<()> {
             engine,
             task,
             run,
-            1105,
-            "the daemon stopped during the run".into(),
+            (1105, "the daemon stopped during the run".into()),
             settings.as_ref(),
+            true,
             crate::clock::now_ms(),
         )
         .await?;
@@ -496,34 +530,32 @@ fn is_running(engine: &Engine, id: u64) -> bool {
         .contains_key(&id)
 }
 
-/// One look at every task: starts what is due.
+/// One look at every task: starts what is due, forgets finished one-off tasks a day old.
 async fn tick(engine: &Arc<Engine>) -> Result<()> {
     let now = crate::clock::now_ms();
     for task in engine.catalog.tasks().await? {
         if is_running(engine, task.id) {
             continue;
         }
-        if task.schedule.is_none()
+        let finished = task.schedule.is_none()
             && task.next_run_ms.is_none()
-            && task.expire_ms.is_some_and(|e| e <= now)
-        {
-            engine.catalog.drop_task(&task.name).await?;
+            && task.retry.is_none()
+            && task.waiting_run.is_none();
+        if finished && task.expire_ms.is_some_and(|e| e <= now) {
+            engine.catalog.drop_task(&task.name, task.id).await?;
             continue;
         }
-        if task.suspended {
+        if !task.is_due(now) {
             continue;
         }
         let scheduled = task.next_run_ms.is_some_and(|t| t <= now);
-        let retry = task.retry.filter(|r| r.at_ms <= now);
-        if !scheduled && retry.is_none() && task.waiting_run.is_none() {
-            continue;
-        }
-        let attempt = match (scheduled, retry) {
+        let attempt = match (scheduled, task.retry.filter(|r| r.at_ms <= now)) {
             (false, Some(r)) => r.attempt,
             _ => 0,
         };
+        let name = task.name.clone();
         if let Err(e) = start_run(engine, task, now, scheduled, attempt).await {
-            tracing::warn!(error = %e, "cannot start a task run");
+            tracing::warn!(task = %name, error = %e, "cannot start a task run");
         }
     }
     Ok(())
@@ -557,7 +589,41 @@ fn new_run(task: &TaskMeta, id: u64, now: i64, attempt: u32) -> TaskRun {
     }
 }
 
-/// Starts a run of `task` (its slot has come when `scheduled`, else its retry or its wait).
+/// The task's entry in `Engine::running_tasks` while its run goes on: made before the run is
+/// recorded RUNNING (so a DROP or SUSPEND from then on finds its token), removed when the run
+/// ends however it ends (a panic included).
+struct Running {
+    engine: Arc<Engine>,
+    id: u64,
+}
+
+impl Running {
+    fn enter(engine: &Arc<Engine>, id: u64, token: CancellationToken) -> Running {
+        engine
+            .running_tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, token);
+        Running {
+            engine: Arc::clone(engine),
+            id,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.engine
+            .running_tasks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}
+
+/// Starts a run of `task`, read at `now` (its slot has come when `scheduled`, else its retry
+/// or its wait). Every change re-checks, on the task as it is in the catalog, that the run is
+/// still due: an ALTER or DROP since `task` was read wins.
 async fn start_run(
     engine: &Arc<Engine>,
     task: TaskMeta,
@@ -565,18 +631,19 @@ async fn start_run(
     scheduled: bool,
     attempt: u32,
 ) -> Result<()> {
-    let advance = move |t: &mut TaskMeta| {
+    let advance = move |t: &mut TaskMeta| -> bool {
+        if !t.is_due(now) || (scheduled && t.next_run_ms.is_none_or(|n| n > now)) {
+            return false;
+        }
         if scheduled {
             t.next_run_ms = t.schedule.as_ref().and_then(|s| next_slot(s, now));
             t.retry = None;
         } else if t.retry.is_some_and(|r| r.at_ms <= now) {
             t.retry = None;
         }
+        true
     };
-    let stmt = sql::parse_one(&task.definition);
-    let kind = stmt.as_ref().ok().and_then(|s| Kind::of(s).ok());
-    let settings = kind.and_then(|k| Settings::parse(&task.properties, k).ok());
-    let (Ok(stmt), Some(kind), Some(settings)) = (stmt, kind, settings) else {
+    let (Ok(stmt), Some(settings)) = (sql::parse_one(&task.definition), settings_of(&task)) else {
         // Cannot happen for a task SUBMIT checked; recorded rather than retried forever.
         let mut run = new_run(&task, engine.catalog.new_run_id().await?, now, attempt);
         run.state = RunState::Failed;
@@ -586,117 +653,141 @@ async fn start_run(
         engine
             .catalog
             .change_task(&task.name, task.id, Some(run), move |t| {
-                advance(t);
+                if !advance(t) {
+                    return Ok(false);
+                }
+                t.waiting_run = None;
                 t.consecutive_failures = t.consecutive_failures.saturating_add(1);
-                Ok(())
+                Ok(true)
             })
             .await?;
         return Ok(());
     };
-    if kind == Kind::Backup {
-        let db = match &stmt {
-            Statement::BackupSnapshot(b) => b.db.as_ref().map(|d| d.value.clone()),
-            _ => None,
-        }
-        .unwrap_or_else(|| task.db.clone());
+    if let Statement::BackupSnapshot(b) = &stmt {
+        let db =
+            b.db.as_ref()
+                .map_or_else(|| task.db.clone(), |d| d.value.clone());
         if let Some((job, label)) = busy_with(engine, &db) {
             let why = format!(
                 "database {db} is running job {job} (label '{label}'); one job runs per database"
             );
+            let waiting = waiting_run(engine, &task).await?;
             if settings.skip_when_busy {
-                let mut run = new_run(&task, engine.catalog.new_run_id().await?, now, attempt);
-                run.state = RunState::Skipped;
-                run.finished_ms = Some(now);
-                run.extra_message = Some(format!("skipped (on_busy = skip): {why}"));
+                // A run that waited (before on_busy became skip) ends skipped too.
+                let run = match waiting {
+                    Some(run) => run,
+                    None => new_run(&task, engine.catalog.new_run_id().await?, now, attempt),
+                };
+                let run = skipped(run, now, format!("skipped (on_busy = skip): {why}"));
                 engine
                     .catalog
                     .change_task(&task.name, task.id, Some(run), move |t| {
-                        advance(t);
-                        Ok(())
+                        if !advance(t) {
+                            return Ok(false);
+                        }
+                        t.waiting_run = None;
+                        Ok(true)
                     })
                     .await?;
-            } else if task.waiting_run.is_none() {
+            } else if waiting.is_none() {
                 let mut run = new_run(&task, engine.catalog.new_run_id().await?, now, attempt);
                 run.extra_message = Some(format!("waiting (on_busy = wait): {why}"));
                 let id = run.id;
                 engine
                     .catalog
                     .change_task(&task.name, task.id, Some(run), move |t| {
-                        advance(t);
+                        if t.waiting_run.is_some() || !advance(t) {
+                            return Ok(false);
+                        }
                         t.waiting_run = Some(id);
-                        Ok(())
+                        Ok(true)
                     })
                     .await?;
             } else if scheduled {
                 // Already waiting: this slot merges into the waiting run.
                 engine
                     .catalog
-                    .change_task(&task.name, task.id, None, move |t| {
-                        advance(t);
-                        Ok(())
-                    })
+                    .change_task(&task.name, task.id, None, move |t| Ok(advance(t)))
                     .await?;
             }
             return Ok(());
         }
     }
-    let waiting = match task.waiting_run {
-        Some(id) => engine
-            .catalog
-            .task_runs()
-            .await?
-            .into_iter()
-            .find(|r| r.id == id),
-        None => None,
-    };
-    let mut run = match waiting {
+    let mut run = match waiting_run(engine, &task).await? {
         Some(run) => run,
         None => new_run(&task, engine.catalog.new_run_id().await?, now, attempt),
     };
     run.state = RunState::Running;
     run.started_ms = Some(now);
     run.extra_message = None;
+    let token = CancellationToken::new();
+    let running = Running::enter(engine, task.id, token.clone());
     let Some(task) = engine
         .catalog
         .change_task(&task.name, task.id, Some(run.clone()), move |t| {
-            advance(t);
+            if !advance(t) {
+                return Ok(false);
+            }
             t.waiting_run = None;
-            Ok(())
+            Ok(true)
         })
         .await?
     else {
+        // Suspended, dropped or moved since it was read: nothing starts.
         return Ok(());
     };
-    let token = CancellationToken::new();
-    engine
-        .running_tasks
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(task.id, token.clone());
     let engine = Arc::clone(engine);
     tokio::spawn(async move {
-        let id = task.id;
-        if let Err(e) = run_to_end(&engine, task, run, stmt, settings, token).await {
+        let (task_copy, run_copy) = (task.clone(), run.clone());
+        let run_end = tokio::spawn(run_to_end(
+            Arc::clone(&engine),
+            task,
+            run,
+            stmt,
+            settings,
+            token,
+        ));
+        let ended = match run_end.await {
+            Ok(ended) => ended,
+            Err(e) => {
+                // A panic in the run: recorded, and the task keeps its schedule.
+                record_failure(
+                    &engine,
+                    &task_copy,
+                    run_copy,
+                    (1105, format!("the run failed unexpectedly: {e}")),
+                    None,
+                    true,
+                    crate::clock::now_ms(),
+                )
+                .await
+            }
+        };
+        if let Err(e) = ended {
             tracing::warn!(error = %e, "cannot record the end of a task run");
         }
-        engine
-            .running_tasks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&id);
+        std::mem::drop(running);
     });
     Ok(())
 }
 
+/// What a BACKUP task's run backs up: database, label, repository.
+struct BackupTarget {
+    db: String,
+    label: String,
+    repo: String,
+}
+
 /// Runs `stmt` as the task's creator and records how it ended.
 async fn run_to_end(
-    engine: &Arc<Engine>,
+    engine: Arc<Engine>,
     task: TaskMeta,
     mut run: TaskRun,
     mut stmt: Statement,
     settings: Settings,
     token: CancellationToken,
 ) -> Result<()> {
+    let engine = &engine;
     let (user, host) = task
         .creator
         .rsplit_once('@')
@@ -710,15 +801,27 @@ async fn run_to_end(
             b.properties
                 .retain(|(k, _)| !k.eq_ignore_ascii_case("sync"));
             b.properties.push(("sync".into(), "true".into()));
-            Some((
-                b.db.as_ref()
-                    .map(|d| d.value.clone())
-                    .unwrap_or_else(|| task.db.clone()),
-                b.label.value.clone(),
-                b.repo.value.clone(),
-            ))
+            Some(BackupTarget {
+                db: b
+                    .db
+                    .as_ref()
+                    .map_or_else(|| task.db.clone(), |d| d.value.clone()),
+                label: b.label.value.clone(),
+                repo: b.repo.value.clone(),
+            })
         }
         _ => None,
+    };
+    // The database's latest job before this run: the run's own job, if it gets one, is a later
+    // one of its label (a run refused before submitting has none).
+    let before = backup
+        .as_ref()
+        .and_then(|b| engine.jobs.latest(&b.db))
+        .map(|j| j.id());
+    let own_job = || {
+        let b = backup.as_ref()?;
+        let job = engine.jobs.latest(&b.db)?;
+        (Some(job.id()) != before && job.record().label == b.label).then_some(job)
     };
     tracing::info!(task = %task.name, run = run.id, attempt = run.attempt, "task run started");
     let result = {
@@ -727,10 +830,7 @@ async fn run_to_end(
         tokio::select! {
             r = &mut execution => r,
             _ = token.cancelled() => {
-                if let Some((db, label, _)) = &backup
-                    && let Some(job) = engine.jobs.latest(db)
-                    && job.record().label == *label
-                {
+                if let Some(job) = own_job() {
                     job.cancel_with(crate::scheduler::JobStatus::common(format!(
                         "task {} was suspended or dropped",
                         task.name
@@ -742,10 +842,7 @@ async fn run_to_end(
     };
     let now = crate::clock::now_ms();
     run.finished_ms = Some(now);
-    if let Some((db, label, _)) = &backup
-        && let Some(job) = engine.jobs.latest(db)
-        && job.record().label == *label
-    {
+    if let Some(job) = own_job() {
         let r = job.record();
         run.job_id = Some(r.id);
         run.extra_message = Some(format!(
@@ -753,11 +850,13 @@ async fn run_to_end(
             r.id, r.label, r.timestamp
         ));
     }
+    let stopped = token.is_cancelled();
     match result {
         Ok(_) => {
             run.state = RunState::Success;
-            if let (Some(keep), Some((_, label, repo))) = (settings.keep_last, &backup) {
-                let kept = keep_newest(engine, repo, label, keep).await;
+            // A task dropped or suspended meanwhile prunes nothing.
+            if let (Some(keep), Some(b), false) = (settings.keep_last, &backup, stopped) {
+                let kept = keep_newest(engine, b, keep).await;
                 let note = match kept {
                     Ok(0) => format!("keep_last {keep}: nothing to drop"),
                     Ok(n) => format!("keep_last {keep}: dropped {n} older snapshot(s)"),
@@ -778,29 +877,38 @@ async fn run_to_end(
                     t.last_success_ms = Some(now);
                     t.last_error = None;
                     t.consecutive_failures = 0;
-                    Ok(())
+                    Ok(true)
                 })
                 .await?;
         }
         Err(e) => {
             let shown = e.to_mysql();
-            let retry = (!token.is_cancelled()).then_some(&settings);
-            record_failure(engine, &task, run, shown.code, shown.message, retry, now).await?;
+            // A run SUSPEND or DROP stopped is neither retried nor counted as a failure.
+            record_failure(
+                engine,
+                &task,
+                run,
+                (shown.code, shown.message),
+                (!stopped).then_some(&settings),
+                !stopped,
+                now,
+            )
+            .await?;
         }
     }
     Ok(())
 }
 
-/// Records `run` FAILED with MySQL error `code` and `message`, counts the failure, and, with
-/// `retry` settings that allow another attempt, schedules it after the backoff, but only
-/// before the next scheduled run (the schedule wins).
+/// Records `run` FAILED with MySQL error (code, message), counts the failure when `counts`,
+/// and, with `retry` settings that allow another attempt, schedules it after the backoff, but
+/// only before the next scheduled run (the schedule wins).
 async fn record_failure(
     engine: &Engine,
     task: &TaskMeta,
     mut run: TaskRun,
-    code: u16,
-    message: String,
+    (code, message): (u16, String),
     retry: Option<&Settings>,
+    counts: bool,
     now: i64,
 ) -> Result<()> {
     tracing::warn!(task = %task.name, run = run.id, error = %message, "task run failed");
@@ -816,19 +924,22 @@ async fn record_failure(
     engine
         .catalog
         .change_task(&task.name, task.id, Some(run), move |t| {
-            t.consecutive_failures = t.consecutive_failures.saturating_add(1);
-            t.last_error = Some(message);
+            if counts {
+                t.consecutive_failures = t.consecutive_failures.saturating_add(1);
+                t.last_error = Some(message);
+            }
             t.retry = retry.filter(|r| t.next_run_ms.is_none_or(|n| r.at_ms < n));
-            Ok(())
+            Ok(true)
         })
         .await?;
     Ok(())
 }
 
-/// `keep_last`: drops this server's snapshots of `label` in `repo` beyond the `keep` newest.
-async fn keep_newest(engine: &Arc<Engine>, repo: &str, label: &str, keep: usize) -> Result<u64> {
-    let repo = engine.open_repository(repo).await?;
-    crate::jobs::lifecycle::keep_newest(engine, repo, label, keep)
+/// `keep_last`: drops this server's snapshots of the target's database and label beyond the
+/// `keep` newest.
+async fn keep_newest(engine: &Arc<Engine>, target: &BackupTarget, keep: usize) -> Result<u64> {
+    let repo = engine.open_repository(&target.repo).await?;
+    crate::jobs::lifecycle::keep_newest(engine, repo, &target.db, &target.label, keep)
         .await
         .map_err(|e| Error::Common(e.to_string()))
 }

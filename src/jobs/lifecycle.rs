@@ -238,13 +238,15 @@ pub async fn expire(engine: &Arc<Engine>, repo: Arc<Repository>) -> Result<u64, 
     Ok(expired)
 }
 
-/// A task's `keep_last`: drops this server's committed snapshots of `label` in `repo` beyond
-/// the `keep` newest (by timestamp), then collects: objects a kept snapshot references stay, so
-/// incremental chains stay whole. Snapshots of other servers are never touched; one a job is
+/// A task's `keep_last`: drops this server's committed snapshots of database `db` under
+/// `label` in `repo` beyond the `keep` newest (by timestamp), then collects: objects a kept
+/// snapshot references stay, so incremental chains stay whole. Snapshots of other servers and
+/// of other databases (a label is not unique across them) are never touched; one a job is
 /// writing or reading waits for the next run. Returns how many were dropped.
 pub async fn keep_newest(
     engine: &Arc<Engine>,
     repo: Arc<Repository>,
+    db: &str,
     label: &str,
     keep: usize,
 ) -> Result<u64, GcError> {
@@ -253,7 +255,11 @@ pub async fn keep_newest(
         .await?
         .into_iter()
         .filter(|c| c.label == label)
-        .filter(|c| c.manifest.as_ref().is_ok_and(|m| m.server_id == server_id))
+        .filter(|c| {
+            c.manifest
+                .as_ref()
+                .is_ok_and(|m| m.server_id == server_id && m.database == db)
+        })
         .map(|c| c.timestamp)
         .collect();
     // Timestamps are fixed-width `yyyy-MM-dd-HH-mm-ss-SSS`: text order is time order.

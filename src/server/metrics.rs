@@ -120,16 +120,21 @@ async fn gauges(engine: &Engine) -> Gauges {
         },
         jobs,
         now_ms: crate::clock::now_ms(),
-        backups: match engine.catalog.last_backups().await {
-            Ok(all) => all
+        // A dropped database's last backup is no longer watched.
+        backups: match (
+            engine.catalog.last_backups().await,
+            engine.catalog.databases().await,
+        ) {
+            (Ok(all), Ok(dbs)) => all
                 .into_iter()
+                .filter(|b| dbs.iter().any(|d| d.name == b.db))
                 .map(|b| BackupGauge {
                     db: b.db,
                     finished_ms: b.finished_ms,
                     snapshot_ms: b.snapshot_ms,
                 })
                 .collect(),
-            Err(e) => {
+            (Err(e), _) | (_, Err(e)) => {
                 tracing::warn!(error = %e, "metrics: cannot read the last backups");
                 Vec::new()
             }

@@ -465,10 +465,26 @@ async fn busy_database_skips_or_waits_and_failed_runs_are_retried() {
         assert!(start.elapsed() < DEADLINE, "no PENDING run: {waiting:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // The next slot passes while it waits: still one run.
+    // A waiting run whose task turns to on_busy = skip ends SKIPPED, once.
+    exec(
+        &mut c,
+        "SUBMIT TASK switcher SCHEDULE EVERY(INTERVAL 1 HOUR) AS BACKUP SNAPSHOT switched TO r",
+    )
+    .await;
+    let start = Instant::now();
+    while runs(&mut c, "switcher").await.first().map(|r| r.0.as_str()) != Some("PENDING") {
+        assert!(start.elapsed() < DEADLINE, "switcher does not wait");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    exec(&mut c, "ALTER TASK switcher SET ('on_busy' = 'skip')").await;
+    let switched = wait_runs(&mut c, "switcher", 1).await;
+    assert_eq!(switched[0].0, "SKIPPED", "{switched:?}");
+    // The next slot passes while one waits: still one run each (the switcher skips its slot).
     clock.set(JAN_1_2027 + HOUR_MS + 1_000);
     pause(Duration::from_secs(2)).await;
     assert_eq!(runs(&mut c, "waiter").await.len(), 1);
+    assert_eq!(runs(&mut c, "switcher").await.len(), 2);
+    exec(&mut c, "DROP TASK switcher").await;
     // The database frees up: the waiting run starts and succeeds.
     std::fs::write(points.join("backup.pending.resume"), b"").unwrap();
     let waited = wait_runs(&mut c, "waiter", 1).await;
@@ -576,6 +592,17 @@ async fn two_servers_sharing_a_repository_keep_their_own_snapshots() {
     for (i, d) in daemons.iter().enumerate() {
         let mut c = d.conn().await;
         setup(&mut c, &repo, 5 * (i as i64 + 1)).await;
+        if i == 0 {
+            // Another database's snapshot under the same label, which keep_last must not count.
+            for sql in [
+                "CREATE DATABASE other",
+                "CREATE TABLE other.t (id INT) DUPLICATE KEY(id) DISTRIBUTED BY HASH(id) BUCKETS 1",
+                "INSERT INTO other.t VALUES (1)",
+                "BACKUP SNAPSHOT other.nightly TO r PROPERTIES (\"sync\" = \"true\")",
+            ] {
+                exec(&mut c, sql).await;
+            }
+        }
         exec(
             &mut c,
             "SUBMIT TASK nightly SCHEDULE START('2027-01-01 03:00:00') EVERY(INTERVAL 1 DAY) \
@@ -592,9 +619,19 @@ async fn two_servers_sharing_a_repository_keep_their_own_snapshots() {
         }
     }
     let kept = snapshots(&mut conns[0], "nightly").await;
-    assert_eq!(kept.len(), 2, "one per server: {kept:?}");
+    assert_eq!(kept.len(), 3, "one per server, and other's: {kept:?}");
     let mut counts = Vec::new();
     for (i, ts) in kept.iter().enumerate() {
+        let db = rows(
+            &mut conns[0],
+            &format!("SHOW SNAPSHOT ON r WHERE SNAPSHOT = 'nightly' AND TIMESTAMP = '{ts}'"),
+        )
+        .await[0][2]
+            .clone()
+            .unwrap();
+        if db == "other" {
+            continue;
+        }
         counts.push(restored_rows(&mut conns[0], "nightly", ts, &format!("r{i}")).await);
     }
     counts.sort();
@@ -821,6 +858,11 @@ async fn bad_tasks_are_refused_with_clear_errors() {
         ),
         (
             "SUBMIT TASK x PROPERTIES ('keep_last' = '2') AS INSERT INTO t VALUES (1, 1)",
+            5064,
+            "BACKUP tasks only",
+        ),
+        (
+            "SUBMIT TASK x PROPERTIES ('on_busy' = 'skip') AS INSERT INTO t VALUES (1, 1)",
             5064,
             "BACKUP tasks only",
         ),
