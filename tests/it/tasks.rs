@@ -821,6 +821,52 @@ async fn a_run_the_daemon_died_in_is_failed_and_retried() {
     assert_eq!(restored_rows(&mut c, "n", &kept[0], "back").await, 3);
 }
 
+/// DROP TASK during its run's BACKUP: the job is cancelled (CANCELLED with the reason, nothing
+/// committed), the task and its runs are gone, and the database is free again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_a_task_cancels_its_running_backup() {
+    let dir = scratch();
+    let clock = Clock::new(dir.path(), JAN_1_2027);
+    let d = daemon(
+        &clock,
+        &[("BACKSTOP_FAILPOINTS", "backup.snapshoting=pause")],
+    );
+    let mut c = d.conn().await;
+    setup(&mut c, &dir.path().join("repo"), 3).await;
+    exec(
+        &mut c,
+        "SUBMIT TASK held SCHEDULE EVERY(INTERVAL 1 DAY) PROPERTIES ('keep_last' = '1') \
+         AS BACKUP SNAPSHOT shop.held TO r",
+    )
+    .await;
+    common::backup::wait_paused(&d, "backup.snapshoting", 0).await;
+    assert_eq!(runs(&mut c, "held").await[0].0, "RUNNING");
+    exec(&mut c, "DROP TASK held").await;
+    let start = Instant::now();
+    let state = loop {
+        let shown = rows(&mut c, "SHOW BACKUP FROM shop").await;
+        let text = format!("{shown:?}");
+        if text.contains("CANCELLED") {
+            break text;
+        }
+        assert!(
+            start.elapsed() < DEADLINE,
+            "the backup was not cancelled: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        state.contains("task held was suspended or dropped"),
+        "{state}"
+    );
+    assert!(
+        rows(&mut c, "SELECT * FROM information_schema.task_runs")
+            .await
+            .is_empty()
+    );
+    assert!(snapshots(&mut c, "held").await.is_empty());
+}
+
 /// Statements a task cannot be, bad schedules and properties: clear errors, nothing stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_tasks_are_refused_with_clear_errors() {
