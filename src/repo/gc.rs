@@ -476,7 +476,7 @@ pub async fn collect(
         result?;
         removed?;
     }
-    swept.leftovers = remove_leftovers(store, settings.lifetime_ms).await?;
+    swept.leftovers = remove_leftovers(store, server_id, settings.lifetime_ms).await?;
     Ok(swept)
 }
 
@@ -526,9 +526,46 @@ async fn write_mark(
     Ok(now)
 }
 
+/// Aborts the multipart uploads (S3) that writers that died left open under the objects
+/// prefix: they are listed first, then the leases, so the lease of any job that began one of
+/// them is seen (a job writes its lease before its first upload). While another server has a
+/// live lease nothing is aborted (its uploads cannot be told from dead ones); this server's
+/// own transfers in flight are known and kept; an upload S3 says began less than a lease
+/// lifetime ago is kept too.
+async fn abort_dead_uploads(
+    store: &ObjectStore,
+    server_id: &str,
+    lifetime_ms: i64,
+) -> Result<u64, StoreError> {
+    let uploads = store.open_uploads(OBJECTS_PREFIX).await?;
+    if uploads.is_empty() {
+        return Ok(0);
+    }
+    let leases = live_leases(store, lifetime_ms).await?;
+    if leases.values().any(|l| l.server_id != server_id) {
+        return Ok(0);
+    }
+    let now = now_ms();
+    let mut aborted = 0;
+    for upload in uploads {
+        if upload.ours || upload.begun_ms.is_some_and(|b| now - b < lifetime_ms) {
+            continue;
+        }
+        store.abort_upload(&upload).await;
+        tracing::info!(key = %upload.key, "aborted a multipart upload a writer that died left open");
+        aborted += 1;
+    }
+    Ok(aborted)
+}
+
 /// Removes what dead jobs left: snapshot folders without COMMIT and without a live lease
-/// (a backup that stopped before COMMIT, or a drop cut short), expired leases, expired marks.
-async fn remove_leftovers(store: &ObjectStore, lifetime_ms: i64) -> Result<u64, StoreError> {
+/// (a backup that stopped before COMMIT, or a drop cut short), expired leases, expired marks,
+/// temporary files and open multipart uploads.
+async fn remove_leftovers(
+    store: &ObjectStore,
+    server_id: &str,
+    lifetime_ms: i64,
+) -> Result<u64, StoreError> {
     let now = now_ms();
     let mut removed = 0;
     let leases = live_leases(store, lifetime_ms).await?;
@@ -566,12 +603,21 @@ async fn remove_leftovers(store: &ObjectStore, lifetime_ms: i64) -> Result<u64, 
             removed += 1;
         }
     }
-    if leases.is_empty() {
-        // Temporary files of a local folder's writers that died (no backup runs now).
+    // A local folder's temporary files that writers that died left: older than the oldest
+    // live lease by a lease lifetime (every live job wrote its lease before its first file).
+    // A lease without a start time (an older version's) stops the sweep.
+    if leases.values().all(|l| l.started_ms > 0) {
+        let oldest = leases
+            .values()
+            .map(|l| l.started_ms)
+            .min()
+            .unwrap_or(now)
+            .min(now);
         removed += store
-            .remove_stale_temporaries(OBJECTS_PREFIX, lifetime_ms)
+            .remove_stale_temporaries(OBJECTS_PREFIX, now - oldest + lifetime_ms)
             .await;
     }
+    removed += abort_dead_uploads(store, server_id, lifetime_ms).await?;
     let marks = live_marks(store).await?;
     for object in store.list(MARKS_PREFIX).await? {
         if !marks.contains_key(&object.key)

@@ -354,6 +354,7 @@ impl S3Store {
         };
         // From here on the upload is aborted unless it completes: on an error below, and also
         // when this future is dropped (a job's CANCEL or timeout drops its transfers).
+        open_here().insert(upload_id.clone());
         let mut pending = PendingUpload {
             store: self.clone(),
             key: key.to_string(),
@@ -559,6 +560,58 @@ impl S3Store {
             Err(e) if range.is_some() && e.code() == Some("InvalidRange") => Ok(None),
             Err(e) => Err(self.map_err("get", key, e)),
         }
+    }
+
+    /// The multipart uploads open under `prefix`: begun and neither completed nor aborted.
+    pub async fn open_uploads(&self, prefix: &str) -> Result<Vec<OpenUpload>, StoreError> {
+        let root = if self.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", self.prefix)
+        };
+        let full_prefix = format!("{root}{prefix}");
+        let mut out = Vec::new();
+        let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
+        loop {
+            let page = self
+                .call("list uploads", prefix, || {
+                    self.client
+                        .list_multipart_uploads()
+                        .bucket(&self.bucket)
+                        .prefix(&full_prefix)
+                        .set_key_marker(key_marker.clone())
+                        .set_upload_id_marker(id_marker.clone())
+                        .send()
+                })
+                .await?;
+            for upload in page.uploads.unwrap_or_default() {
+                let (Some(full), Some(id)) = (upload.key, upload.upload_id) else {
+                    continue;
+                };
+                out.push(OpenUpload {
+                    key: full.strip_prefix(&root).unwrap_or(&full).to_string(),
+                    ours: is_ours(&id),
+                    full,
+                    id,
+                    begun_ms: upload.initiated.and_then(|t| t.to_millis().ok()),
+                });
+            }
+            if page.is_truncated != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker;
+            id_marker = page.next_upload_id_marker;
+            if key_marker.is_none() && id_marker.is_none() {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Aborts `upload` (best effort: a failure is logged).
+    pub async fn abort_open(&self, upload: &OpenUpload) {
+        self.abort_upload(&upload.key, &upload.full, &upload.id)
+            .await;
     }
 
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
@@ -782,6 +835,33 @@ impl S3Store {
 /// A multipart upload that has begun: aborted when dropped while still `open`, so that a
 /// cancelled job (whose transfers are dropped) leaves no parts behind. The abort then runs on
 /// its own task, since a drop cannot wait.
+/// A multipart upload open in the bucket ([`S3Store::open_uploads`]).
+#[derive(Debug, Clone)]
+pub struct OpenUpload {
+    /// The object's key in the repository.
+    pub key: String,
+    full: String,
+    id: String,
+    /// When S3 says it began (some S3-compatible servers answer a fixed date).
+    pub begun_ms: Option<i64>,
+    /// Whether a transfer of this process has it open now.
+    pub ours: bool,
+}
+
+/// The ids of the multipart uploads this process has open (a [`PendingUpload`] each), so that
+/// a sweep for uploads writers that died left never aborts one in flight here.
+fn open_here() -> std::sync::MutexGuard<'static, std::collections::HashSet<String>> {
+    static OPEN: std::sync::OnceLock<std::sync::Mutex<std::collections::HashSet<String>>> =
+        std::sync::OnceLock::new();
+    OPEN.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+fn is_ours(id: &str) -> bool {
+    open_here().contains(id)
+}
+
 struct PendingUpload {
     store: S3Store,
     key: String,
@@ -802,6 +882,7 @@ impl PendingUpload {
 
 impl Drop for PendingUpload {
     fn drop(&mut self) {
+        open_here().remove(&self.upload_id);
         if !self.open {
             return;
         }

@@ -216,13 +216,37 @@ impl ObjectStore {
     }
 
     /// Removes what writers that died left under `prefix` and is older than `age_ms` (a local
-    /// folder's temporary files); S3 keeps nothing of an unfinished PUT.
+    /// folder's temporary files); S3 keeps nothing of an unfinished PUT, and its unfinished
+    /// multipart uploads are [`ObjectStore::open_uploads`].
     pub async fn remove_stale_temporaries(&self, prefix: &str, age_ms: i64) -> u64 {
         // The folders being walked.
         let _files = files(2).await;
         match self {
             ObjectStore::Local(s) => s.remove_stale_temporaries(prefix, age_ms).await,
             ObjectStore::S3(_) => 0,
+        }
+    }
+
+    /// The multipart uploads open under `prefix` (S3; a local folder has none).
+    pub async fn open_uploads(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<super::s3::OpenUpload>, StoreError> {
+        match self {
+            ObjectStore::Local(_) => Ok(Vec::new()),
+            ObjectStore::S3(s) => {
+                // A connection.
+                let _files = files(1).await;
+                s.open_uploads(prefix).await
+            }
+        }
+    }
+
+    /// Aborts an open multipart upload (best effort).
+    pub async fn abort_upload(&self, upload: &super::s3::OpenUpload) {
+        if let ObjectStore::S3(s) = self {
+            let _files = files(1).await;
+            s.abort_open(upload).await;
         }
     }
 

@@ -10,7 +10,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::TestDaemon;
-use common::s3::{MotoServer, S3sFsServer, allow_policy, s3_properties as s3_props};
+use common::s3::{KeyPair, MotoServer, S3sFsServer, allow_policy, s3_properties as s3_props};
 
 /// Runs `sql` through the `mysql` CLI in batch mode; panics on a client error.
 fn mysql(daemon: &TestDaemon, sql: &str) -> Vec<Vec<String>> {
@@ -273,24 +273,10 @@ fn backups_are_incremental_and_each_snapshot_restores_alone() {
     assert_eq!(partitions[0][1], "p2");
 }
 
-/// CANCEL BACKUP while an object's multipart upload is half done (held at a failpoint after
-/// its first part): the upload is aborted on moto, no COMMIT is written, and nothing of the
-/// upload is left to bill.
-#[test]
-fn cancel_aborts_the_multipart_upload_in_flight() {
+/// Table shop.big, one rowset of about 9 MiB of incompressible text (two parts of 5 MiB), and
+/// repository `repo` at `location` on moto as `writer`.
+fn load_big_table(d: &TestDaemon, location: &str, moto: &MotoServer, writer: &KeyPair) {
     use rand::Rng;
-    let moto = MotoServer::start();
-    moto.create_bucket("cancelled");
-    let writer = moto.create_user("writer", &allow_policy(&["s3:*"]));
-    let points = tempfile::tempdir().unwrap();
-    let d = TestDaemon::start_with(
-        &[],
-        &[
-            ("BACKSTOP_FAILPOINTS", "s3.multipart.after_part=pause"),
-            ("BACKSTOP_FAILPOINT_DIR", points.path().to_str().unwrap()),
-        ],
-    );
-    // One rowset of about 9 MiB of incompressible text: two parts of 5 MiB.
     let mut rng = rand::rng();
     let csv = d.scratch_dir().join("big.csv");
     let mut text = String::new();
@@ -302,16 +288,96 @@ fn cancel_aborts_the_multipart_upload_in_flight() {
     }
     std::fs::write(&csv, text).unwrap();
     mysql(
-        &d,
+        d,
         &format!(
             "CREATE DATABASE shop; CREATE TABLE shop.big (id INT, payload STRING) DUPLICATE KEY(id) \
              DISTRIBUTED BY HASH(id) BUCKETS 1; INSERT INTO shop.big SELECT * FROM FILES(\
              \"path\" = \"file://{}\", \"format\" = \"csv\", \"csv.column_separator\" = \"|\"); \
-             CREATE REPOSITORY repo ON LOCATION \"s3a://cancelled/backups\" {}",
+             CREATE REPOSITORY repo ON LOCATION \"{location}\" {}",
             csv.display(),
-            s3_props(&moto.endpoint(), &writer)
+            s3_props(&moto.endpoint(), writer)
         ),
     );
+}
+
+/// An open multipart upload of a running backup is left alone by the collection rounds of its
+/// repository (it began after the job's lease); once the daemon is killed in the middle of it,
+/// the upload stays open on S3 (billed until someone aborts it), and after the restart the
+/// next round aborts it (nothing runs, so it belongs to no live job); a new backup succeeds.
+#[test]
+fn an_upload_a_crash_left_open_is_aborted_by_the_next_round() {
+    let moto = MotoServer::start();
+    moto.create_bucket("crashed");
+    let writer = moto.create_user("writer", &allow_policy(&["s3:*"]));
+    let points = tempfile::tempdir().unwrap();
+    let mut d = TestDaemon::start_with(
+        &["--lease-lifetime", "3", "--snapshot-expiry-interval", "1"],
+        &[
+            ("BACKSTOP_FAILPOINTS", "s3.multipart.after_part=pause"),
+            ("BACKSTOP_FAILPOINT_DIR", points.path().to_str().unwrap()),
+        ],
+    );
+    load_big_table(&d, "s3a://crashed/backups", &moto, &writer);
+    mysql(
+        &d,
+        "BACKUP SNAPSHOT shop.big TO repo PROPERTIES (\"part_size\" = \"5M\")",
+    );
+    let reached = points.path().join("s3.multipart.after_part.reached");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !reached.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the backup never reached its first part"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Rounds run every second, leases last 3 s: two lifetimes later the live job's upload is
+    // still open.
+    std::thread::sleep(Duration::from_secs(6));
+    assert_eq!(
+        moto.multipart_uploads("crashed"),
+        1,
+        "a live job's upload was aborted"
+    );
+    // A crash in the middle of it leaves it open.
+    d.kill9();
+    d.set_env("BACKSTOP_FAILPOINTS", None);
+    d.start_again();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while moto.multipart_uploads("crashed") > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the open upload was not aborted:\n{}",
+            d.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    mysql(
+        &d,
+        "BACKUP SNAPSHOT shop.big TO repo PROPERTIES (\"part_size\" = \"5M\", \"sync\" = \"true\")",
+    );
+    let listed = mysql(&d, "SHOW SNAPSHOT ON repo");
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(moto.multipart_uploads("crashed"), 0);
+}
+
+/// CANCEL BACKUP while an object's multipart upload is half done (held at a failpoint after
+/// its first part): the upload is aborted on moto, no COMMIT is written, and nothing of the
+/// upload is left to bill.
+#[test]
+fn cancel_aborts_the_multipart_upload_in_flight() {
+    let moto = MotoServer::start();
+    moto.create_bucket("cancelled");
+    let writer = moto.create_user("writer", &allow_policy(&["s3:*"]));
+    let points = tempfile::tempdir().unwrap();
+    let d = TestDaemon::start_with(
+        &[],
+        &[
+            ("BACKSTOP_FAILPOINTS", "s3.multipart.after_part=pause"),
+            ("BACKSTOP_FAILPOINT_DIR", points.path().to_str().unwrap()),
+        ],
+    );
+    load_big_table(&d, "s3a://cancelled/backups", &moto, &writer);
     mysql(
         &d,
         "BACKUP SNAPSHOT shop.held TO repo PROPERTIES (\"part_size\" = \"5M\")",
