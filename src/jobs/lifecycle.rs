@@ -322,5 +322,8 @@ async fn clear_in(engine: &Engine, repo: &Repository) -> Result<u64, GcError> {
             removed += 1;
         }
     }
+    // The multipart uploads the stop left open (others wait for the next round).
+    removed +=
+        gc::abort_dead_uploads(&repo.store, server_id, engine.config.lease_lifetime_ms()).await?;
     Ok(removed)
 }

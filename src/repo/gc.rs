@@ -532,7 +532,7 @@ async fn write_mark(
 /// live lease nothing is aborted (its uploads cannot be told from dead ones); this server's
 /// own transfers in flight are known and kept; an upload S3 says began less than a lease
 /// lifetime ago is kept too.
-async fn abort_dead_uploads(
+pub async fn abort_dead_uploads(
     store: &ObjectStore,
     server_id: &str,
     lifetime_ms: i64,
