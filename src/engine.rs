@@ -44,6 +44,10 @@ pub struct Engine {
     pub sessions: Sessions,
     /// Writes that delete rows (keyed tables' loads, DELETE, UPDATE): one at a time per table.
     pub table_locks: crate::store::keyed::TableLocks,
+    /// `ADMIN SET FRONTEND CONFIG`'s settings, for this run of the daemon (StarRocks does not
+    /// persist them either): whether dynamic partitioning runs, and how often it looks.
+    pub dynamic_partition_enable: std::sync::atomic::AtomicBool,
+    pub dynamic_partition_interval: std::sync::atomic::AtomicU64,
     /// The task runs going on now, by task id: the token that stops each (ALTER TASK SUSPEND,
     /// DROP TASK).
     pub running_tasks:
@@ -228,6 +232,7 @@ impl Engine {
             catalog.put_user_blocking(&root)?;
         }
         let users = crate::catalog::users::UserCache::new(catalog.users_blocking()?);
+        let dynamic_interval = config.dynamic_partition_interval;
         Ok(Arc::new(Self {
             catalog,
             users,
@@ -240,6 +245,8 @@ impl Engine {
             repos: crate::repo::Registry::default(),
             gc_locks: crate::repo::gc::RoundLocks::default(),
             running_tasks: std::sync::Mutex::default(),
+            dynamic_partition_enable: std::sync::atomic::AtomicBool::new(dynamic_interval > 0),
+            dynamic_partition_interval: std::sync::atomic::AtomicU64::new(dynamic_interval.max(1)),
             pins: Arc::new(crate::store::pins::Pins::default()),
             jobs,
             sessions: Sessions::default(),

@@ -5,6 +5,7 @@
 //! PARTITION TABLES reports each table's last round.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -125,16 +126,26 @@ fn ends_by(bounds: &PartitionBounds, t: NaiveDateTime) -> bool {
     }
 }
 
-/// Runs rounds for every dynamic table, for the daemon's life (`0`: never in the background).
+/// Runs rounds for every dynamic table, for the daemon's life, every `--dynamic-partition-interval`
+/// seconds while dynamic partitioning is enabled (`0` at start, or `ADMIN SET FRONTEND CONFIG
+/// ("dynamic_partition_enable" = "false")`, turns it off).
 pub fn start_loop(engine: &Arc<Engine>) {
-    let secs = engine.config.dynamic_partition_interval;
-    if secs == 0 {
-        return;
-    }
     let engine = Arc::clone(engine);
     tokio::spawn(async move {
         loop {
-            tokio::time::sleep(Duration::from_secs(secs)).await;
+            // `ADMIN SET FRONTEND CONFIG` may change both while this waits: looked at each
+            // second.
+            let mut waited = 0u64;
+            loop {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                waited += 1;
+                if waited >= engine.dynamic_partition_interval.load(Ordering::Relaxed) {
+                    break;
+                }
+            }
+            if !engine.dynamic_partition_enable.load(Ordering::Relaxed) {
+                continue;
+            }
             let Ok(databases) = engine.catalog.databases().await else {
                 continue;
             };
@@ -210,7 +221,12 @@ pub async fn show(engine: &Engine, session: &Session, db: Option<String>) -> Res
             } else {
                 format!("dropped {}", last.dropped)
             }),
-            Some((engine.config.dynamic_partition_interval > 0).to_string()),
+            Some(
+                engine
+                    .dynamic_partition_enable
+                    .load(Ordering::Relaxed)
+                    .to_string(),
+            ),
         ]);
     }
     Outcome::text_table(
@@ -231,6 +247,110 @@ pub async fn show(engine: &Engine, session: &Session, db: Option<String>) -> Res
             "LastDropPartitionMsg",
             "InScheduler",
         ],
+        rows,
+    )
+}
+
+/// The settings `ADMIN SET FRONTEND CONFIG` changes (StarRocks' names): (key, type, comment).
+const SETTINGS: [(&str, &str, &str); 2] = [
+    (
+        "dynamic_partition_enable",
+        "boolean",
+        "whether dynamic partitioning creates and drops partitions in the background",
+    ),
+    (
+        "dynamic_partition_check_interval_seconds",
+        "long",
+        "seconds between two background rounds of dynamic partitioning",
+    ),
+];
+
+/// `ADMIN SET FRONTEND CONFIG ("key" = "value", ...)`: the dynamic partitioning settings, for
+/// this run of the daemon (as in StarRocks, a restart goes back to the command line's). Every
+/// key is checked before any changes.
+pub fn set_config(engine: &Engine, props: &[(String, String)]) -> Result<Outcome> {
+    let mut enable = None;
+    let mut interval = None;
+    for (key, value) in props {
+        match key.to_ascii_lowercase().as_str() {
+            "dynamic_partition_enable" => {
+                enable = Some(match value.trim().to_ascii_lowercase().as_str() {
+                    "true" => true,
+                    "false" => false,
+                    _ => {
+                        return Err(Error::Common(format!(
+                            "Invalid value '{value}' of dynamic_partition_enable: write true or false"
+                        )));
+                    }
+                });
+            }
+            "dynamic_partition_check_interval_seconds" => {
+                interval = Some(
+                    value
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                        .filter(|n| (1..=86_400).contains(n))
+                        .ok_or_else(|| {
+                            Error::Common(format!(
+                                "Invalid value '{value}' of dynamic_partition_check_interval_seconds: \
+                                 write seconds from 1 to 86400"
+                            ))
+                        })?,
+                );
+            }
+            _ => {
+                return Err(Error::Common(format!(
+                    "Config '{key}' does not exist or is not mutable in backstop; it has \
+                     dynamic_partition_enable and dynamic_partition_check_interval_seconds \
+                     (ADMIN SHOW FRONTEND CONFIG lists them)"
+                )));
+            }
+        }
+    }
+    if let Some(on) = enable {
+        engine.dynamic_partition_enable.store(on, Ordering::Relaxed);
+    }
+    if let Some(secs) = interval {
+        engine
+            .dynamic_partition_interval
+            .store(secs, Ordering::Relaxed);
+    }
+    Ok(Outcome::ok())
+}
+
+/// `ADMIN SHOW FRONTEND CONFIG [LIKE 'pattern']`: StarRocks' columns, for the settings
+/// `ADMIN SET FRONTEND CONFIG` changes.
+pub fn show_config(engine: &Engine, like: Option<String>) -> Result<Outcome> {
+    let rows = SETTINGS
+        .iter()
+        .filter(|(key, _, _)| {
+            like.as_deref()
+                .is_none_or(|p| super::database::like_match(p, key))
+        })
+        .map(|(key, ty, comment)| {
+            let value = match *key {
+                "dynamic_partition_enable" => engine
+                    .dynamic_partition_enable
+                    .load(Ordering::Relaxed)
+                    .to_string(),
+                _ => engine
+                    .dynamic_partition_interval
+                    .load(Ordering::Relaxed)
+                    .to_string(),
+            };
+            vec![
+                Some((*key).to_string()),
+                Some("[]".to_string()),
+                Some(value),
+                Some((*ty).to_string()),
+                Some("true".to_string()),
+                Some((*comment).to_string()),
+            ]
+        })
+        .collect();
+    Outcome::text_table(
+        &["Key", "AliasNames", "Value", "Type", "IsMutable", "Comment"],
         rows,
     )
 }

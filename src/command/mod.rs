@@ -308,6 +308,8 @@ pub async fn execute(
         Statement::SubmitTask(stmt) => task::submit(engine, session, stmt).await,
         Statement::AlterTask(stmt) => task::alter(engine, session, stmt).await,
         Statement::DropTask(stmt) => task::drop(engine, session, stmt).await,
+        Statement::AdminSetConfig(props) => dynamic::set_config(engine, &props),
+        Statement::AdminShowConfig(like) => dynamic::show_config(engine, like),
         Statement::Std(std) => match *std {
             s @ (S::Query(_) | S::Explain { .. }) => query::run(engine, session, s).await,
             S::Insert(ins) => insert::insert(engine, session, ins).await,
@@ -492,6 +494,8 @@ pub fn statement_name(stmt: &Statement) -> &'static str {
         Statement::SubmitTask(_) => "SUBMIT TASK",
         Statement::AlterTask(_) => "ALTER TASK",
         Statement::DropTask(_) => "DROP TASK",
+        Statement::AdminSetConfig(_) => "ADMIN SET FRONTEND CONFIG",
+        Statement::AdminShowConfig(_) => "ADMIN SHOW FRONTEND CONFIG",
     }
 }
 

@@ -399,6 +399,10 @@ pub async fn authorize(engine: &Arc<Engine>, session: &Session, stmt: &Statement
         // the creator); changing or dropping one is its creator's or an admin's (`task.rs`).
         Statement::SubmitTask(t) => Box::pin(authorize(engine, session, &t.statement)).await,
         Statement::AlterTask(_) | Statement::DropTask(_) => Ok(()),
+        // The daemon's settings: administrators only (checked above).
+        Statement::AdminSetConfig(_) | Statement::AdminShowConfig(_) => {
+            Err(p.denied("OPERATE", "SYSTEM"))
+        }
         Statement::Std(s) => authorize_std(&p, session, s),
     }
 }

@@ -216,6 +216,10 @@ pub enum Statement {
     SubmitTask(SubmitTask),
     AlterTask(AlterTask),
     DropTask(DropTask),
+    /// `ADMIN SET FRONTEND CONFIG ("key" = "value")`
+    AdminSetConfig(Properties),
+    /// `ADMIN SHOW FRONTEND CONFIG [LIKE 'pattern']`
+    AdminShowConfig(Option<String>),
 }
 
 impl fmt::Display for Statement {
@@ -333,6 +337,24 @@ impl fmt::Display for Statement {
             Statement::SubmitTask(s) => write!(f, "{s}"),
             Statement::AlterTask(s) => write!(f, "{s}"),
             Statement::DropTask(s) => write!(f, "{s}"),
+            Statement::AdminSetConfig(p) => {
+                let shown = DisplayProperties(p).to_string();
+                write!(
+                    f,
+                    "ADMIN SET FRONTEND CONFIG {}",
+                    shown
+                        .trim_start()
+                        .trim_start_matches("PROPERTIES")
+                        .trim_start()
+                )
+            }
+            Statement::AdminShowConfig(like) => {
+                f.write_str("ADMIN SHOW FRONTEND CONFIG")?;
+                if let Some(like) = like {
+                    write!(f, " LIKE {}", QuotedString(like))?;
+                }
+                Ok(())
+            }
         }
     }
 }
@@ -727,6 +749,19 @@ impl BackstopParser<'_> {
                 }
             }
             "SUBMIT" => self.parse_submit_task(),
+            "ADMIN" if self.peek_words(1, &["SET", "FRONTEND", "CONFIG"]) => {
+                self.expect_words(&["ADMIN", "SET", "FRONTEND", "CONFIG"])?;
+                Ok(Statement::AdminSetConfig(self.parse_property_list()?))
+            }
+            "ADMIN" if self.peek_words(1, &["SHOW", "FRONTEND", "CONFIG"]) => {
+                self.expect_words(&["ADMIN", "SHOW", "FRONTEND", "CONFIG"])?;
+                let like = if self.parse_word("LIKE") {
+                    Some(self.parse_string("pattern")?)
+                } else {
+                    None
+                };
+                Ok(Statement::AdminShowConfig(like))
+            }
             "ALTER" if self.peek_words(1, &["TASK"]) => self.parse_alter_task(),
             "DROP" => {
                 if self.peek_words(1, &["TASK"]) {

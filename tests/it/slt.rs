@@ -53,6 +53,7 @@ slt_files!(
     slt_views,
     slt_materialized,
     slt_partitions_batch,
+    slt_tasks,
 );
 
 /// Set `SLT_COMPLETE=1` to rewrite each file's expected results and errors with the daemon's

@@ -800,6 +800,41 @@ async fn dynamic_partitions_follow_the_clock_and_daily_backups_restore_elsewhere
     let shown = rows(&mut c, "SHOW DYNAMIC PARTITION TABLES FROM shop").await;
     assert_eq!(shown[0][2].as_deref(), Some("DAY"), "{shown:?}");
 
+    // ADMIN SET FRONTEND CONFIG turns the background rounds off: day 4 comes and goes without
+    // a new partition; on again, the next round makes it.
+    exec(
+        &mut c,
+        "ADMIN SET FRONTEND CONFIG (\"dynamic_partition_enable\" = \"false\")",
+    )
+    .await;
+    set_clock(JAN_1_2027 + 3 * DAY_MS);
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert!(
+        !event_partitions(&mut c)
+            .await
+            .contains(&"p20270106".to_string())
+    );
+    assert_eq!(
+        rows(&mut c, "SHOW DYNAMIC PARTITION TABLES FROM shop").await[0][14].as_deref(),
+        Some("false")
+    );
+    exec(
+        &mut c,
+        "ADMIN SET FRONTEND CONFIG (\"dynamic_partition_enable\" = \"true\")",
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !event_partitions(&mut c)
+        .await
+        .contains(&"p20270106".to_string())
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no p20270106 after enabling"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
     // Every day's snapshot, restored in turn on a second server (the first creates the table).
     let b = TestDaemon::start();
     let mut cb = b.conn().await;
