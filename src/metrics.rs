@@ -461,7 +461,7 @@ pub struct Gauges {
     pub open_files: (u64, u64, u64, u64),
     /// (kind, state, count) of the latest job of each database.
     pub jobs: Vec<(&'static str, &'static str, u64)>,
-    /// Now, milliseconds since the Unix epoch (the clock tasks run by).
+    /// Now, milliseconds since the Unix epoch (the system clock, which stamps snapshots).
     pub now_ms: i64,
     /// Each database's last finished backup.
     pub backups: Vec<BackupGauge>,

@@ -456,6 +456,30 @@ pub async fn alter(
     Ok(Outcome::ok())
 }
 
+/// DROP USER: the tasks `creator` (`user@host`) submitted are suspended, saying why, and their
+/// runs stopped (a later user of the same name must not inherit them). An administrator may
+/// RESUME one (it then runs as the account of that name, if one exists again).
+pub async fn suspend_tasks_of(engine: &Engine, creator: &str) -> Result<()> {
+    for task in engine.catalog.tasks().await? {
+        if task.creator != creator || task.suspended {
+            continue;
+        }
+        let why = format!("its creator {creator} was dropped; the task is suspended");
+        engine
+            .catalog
+            .change_task(&task.name, task.id, None, move |t| {
+                t.suspended = true;
+                t.retry = None;
+                t.last_error = Some(why);
+                Ok(true)
+            })
+            .await?;
+        stop_running(engine, task.id);
+        tracing::warn!(task = %task.name, creator, "task suspended: its creator was dropped");
+    }
+    Ok(())
+}
+
 /// `DROP TASK [IF EXISTS] name [FORCE]`: forgets the task and its runs, and stops the run going
 /// on (a BACKUP's job is cancelled; an INSERT or CTAS already running ends by itself). FORCE
 /// changes nothing.

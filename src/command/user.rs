@@ -138,6 +138,8 @@ pub async fn drop(engine: &Arc<Engine>, user: UserIdent, if_exists: bool) -> Res
         .drop_user(&user.user, &user.host, if_exists)
         .await?;
     engine.reload_users().await?;
+    // Its tasks run as it: they stop rather than run as whoever takes the name next.
+    super::task::suspend_tasks_of(engine, &format!("{}@{}", user.user, user.host)).await?;
     Ok(Outcome::ok())
 }
 
