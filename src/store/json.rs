@@ -8,7 +8,9 @@
 //! Functions (registered for every query): `parse_json(s)`, `json_query(j, path)` (also
 //! MySQL's `json_extract` and the `j -> path` operator), `json_exists(j, path)`,
 //! `get_json_string(j, path)` (also `j ->> path`), `get_json_int`, `get_json_double`,
-//! `get_json_bool`, `json_length(j[, path])`, `json_keys(j[, path])`, `json_string(j)`.
+//! `get_json_bool`, `json_length(j[, path])`, `json_keys(j[, path])`, `json_string(j)`, and the
+//! constructors `json_object(key, value, ...)` and `json_array(value, ...)` (SQL values become
+//! JSON scalars: numbers, strings, booleans, NULL as `null`; a string stays a string).
 //! Paths are StarRocks' JSONPath subset: `$`, `.key`, `."quoted key"`, `[n]`; the leading `$`
 //! may be left out (`j -> 'a.b'`).
 
@@ -199,8 +201,157 @@ const FUNCTIONS: &[(&str, Kind)] = &[
     ("json_string", Kind::Text),
 ];
 
+/// The field metadata that marks a function's result as JSON text, so that `json_object` and
+/// `json_array` embed it as a value rather than as a string (`json_array(json_array(1))` is
+/// `[[1]]`). A JSON column carries no mark: `parse_json(col)` embeds it.
+const JSON_MARK: &str = "backstop.json";
+
+/// A Utf8 result field marked as JSON.
+fn json_field(nullable: bool) -> datafusion::arrow::datatypes::FieldRef {
+    Arc::new(
+        datafusion::arrow::datatypes::Field::new("json", DataType::Utf8, nullable).with_metadata(
+            std::collections::HashMap::from([(JSON_MARK.to_string(), "true".to_string())]),
+        ),
+    )
+}
+
+/// `json_object(key, value, ...)` (`object` true) or `json_array(value, ...)`.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct JsonBuild {
+    object: bool,
+    signature: Signature,
+}
+
+impl JsonBuild {
+    fn name(&self) -> &'static str {
+        if self.object {
+            "json_object"
+        } else {
+            "json_array"
+        }
+    }
+}
+
+/// The SQL value in `array` at `row` as a JSON value; `json` says the column is JSON text.
+fn json_of(array: &ArrayRef, row: usize, json: bool) -> datafusion::error::Result<Value> {
+    use datafusion::common::ScalarValue as S;
+    let v = S::try_from_array(array, row)?;
+    if v.is_null() {
+        return Ok(Value::Null);
+    }
+    Ok(match v {
+        S::Utf8(Some(s)) | S::LargeUtf8(Some(s)) | S::Utf8View(Some(s)) if json => {
+            serde_json::from_str(&s).unwrap_or(Value::String(s))
+        }
+        S::Boolean(Some(b)) => Value::Bool(b),
+        S::Int8(Some(n)) => Value::from(n),
+        S::Int16(Some(n)) => Value::from(n),
+        S::Int32(Some(n)) => Value::from(n),
+        S::Int64(Some(n)) => Value::from(n),
+        S::UInt8(Some(n)) => Value::from(n),
+        S::UInt16(Some(n)) => Value::from(n),
+        S::UInt32(Some(n)) => Value::from(n),
+        S::UInt64(Some(n)) => Value::from(n),
+        S::Float32(Some(f)) => {
+            serde_json::Number::from_f64(f64::from(f)).map_or(Value::Null, Value::Number)
+        }
+        S::Float64(Some(f)) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        S::Decimal128(..) | S::Decimal256(..) => {
+            let text = v.to_string();
+            serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text))
+        }
+        S::Utf8(Some(s)) | S::LargeUtf8(Some(s)) | S::Utf8View(Some(s)) => Value::String(s),
+        other => Value::String(other.to_string()),
+    })
+}
+
+impl ScalarUDFImpl for JsonBuild {
+    fn name(&self) -> &str {
+        JsonBuild::name(self)
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _args: &[DataType]) -> datafusion::error::Result<DataType> {
+        Ok(DataType::Utf8)
+    }
+
+    fn return_field_from_args(
+        &self,
+        _args: datafusion::logical_expr::ReturnFieldArgs,
+    ) -> datafusion::error::Result<datafusion::arrow::datatypes::FieldRef> {
+        Ok(json_field(false))
+    }
+
+    fn invoke_with_args(
+        &self,
+        args: ScalarFunctionArgs,
+    ) -> datafusion::error::Result<ColumnarValue> {
+        let rows = args.number_rows;
+        if self.object && !args.args.len().is_multiple_of(2) {
+            return datafusion::common::exec_err!(
+                "json_object takes key, value pairs: an even number of arguments, not {}",
+                args.args.len()
+            );
+        }
+        let arrays = args
+            .args
+            .iter()
+            .map(|a| a.to_array(rows))
+            .collect::<datafusion::error::Result<Vec<_>>>()?;
+        let marked: Vec<bool> = (0..arrays.len())
+            .map(|i| {
+                args.arg_fields
+                    .get(i)
+                    .is_some_and(|f| f.metadata().contains_key(JSON_MARK))
+            })
+            .collect();
+        let mut out = Vec::with_capacity(rows);
+        for row in 0..rows {
+            let values = arrays
+                .iter()
+                .zip(&marked)
+                .map(|(a, json)| json_of(a, row, *json))
+                .collect::<datafusion::error::Result<Vec<_>>>()?;
+            let value = if self.object {
+                let mut map = serde_json::Map::new();
+                for pair in values.chunks(2) {
+                    let (Some(key), Some(value)) = (pair.first(), pair.get(1)) else {
+                        continue;
+                    };
+                    let key = match key {
+                        Value::String(s) => s.clone(),
+                        Value::Null => {
+                            return datafusion::common::exec_err!(
+                                "json_object: a key is NULL; every key must be a string"
+                            );
+                        }
+                        other => canonical(other),
+                    };
+                    map.insert(key, value.clone());
+                }
+                Value::Object(map)
+            } else {
+                Value::Array(values)
+            };
+            out.push(Some(canonical(&value)));
+        }
+        Ok(ColumnarValue::Array(Arc::new(
+            out.into_iter().collect::<StringArray>(),
+        )))
+    }
+}
+
 /// Registers the JSON functions on a query context.
 pub fn register(ctx: &datafusion::prelude::SessionContext) {
+    for object in [true, false] {
+        ctx.register_udf(ScalarUDF::from(JsonBuild {
+            object,
+            signature: Signature::variadic_any(Volatility::Immutable),
+        }));
+    }
     for &(name, kind) in FUNCTIONS {
         ctx.register_udf(ScalarUDF::from(JsonFunction {
             name,
@@ -217,6 +368,25 @@ impl ScalarUDFImpl for JsonFunction {
 
     fn signature(&self) -> &Signature {
         &self.signature
+    }
+
+    fn return_field_from_args(
+        &self,
+        args: datafusion::logical_expr::ReturnFieldArgs,
+    ) -> datafusion::error::Result<datafusion::arrow::datatypes::FieldRef> {
+        let types: Vec<DataType> = args
+            .arg_fields
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        Ok(match self.kind {
+            Kind::Parse | Kind::Query => json_field(true),
+            _ => Arc::new(datafusion::arrow::datatypes::Field::new(
+                self.name,
+                self.return_type(&types)?,
+                true,
+            )),
+        })
     }
 
     fn return_type(&self, _args: &[DataType]) -> datafusion::error::Result<DataType> {
