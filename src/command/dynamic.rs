@@ -132,13 +132,17 @@ fn ends_by(bounds: &PartitionBounds, t: NaiveDateTime) -> bool {
 pub fn start_loop(engine: &Arc<Engine>) {
     let engine = Arc::clone(engine);
     tokio::spawn(async move {
+        let mut first = true;
         loop {
             // `ADMIN SET FRONTEND CONFIG` may change both while this waits: looked at each
             // second.
-            let mut waited = 0u64;
+            // The first round comes a second after the start: a restart must not leave
+            // today's partition missing for a whole interval.
+            let mut waited = if first { u64::MAX - 1 } else { 0 };
+            first = false;
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                waited += 1;
+                waited = waited.saturating_add(1);
                 if waited >= engine.dynamic_partition_interval.load(Ordering::Relaxed) {
                     break;
                 }

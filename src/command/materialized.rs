@@ -214,7 +214,7 @@ fn spawn_refresh(engine: &Arc<Engine>, db: String, name: String) {
 pub async fn refresh_now(engine: &Arc<Engine>, db: &str, name: &str) -> Result<u64> {
     let table = engine.catalog.materialized(db, name).await?;
     let _one_at_a_time = engine.table_locks.lock(table.id).await;
-    let start_ms = chrono::Utc::now().timestamp_millis();
+    let start_ms = crate::clock::now_ms();
     let table = engine
         .catalog
         .change_materialized(db, name, Some(table.id), move |mv| {
@@ -235,7 +235,7 @@ pub async fn refresh_now(engine: &Arc<Engine>, db: &str, name: &str) -> Result<u
         })
         .await?;
     let written = overwrite(engine, db, &table).await;
-    let finished_ms = chrono::Utc::now().timestamp_millis();
+    let finished_ms = crate::clock::now_ms();
     let run = match &written {
         Ok(rows) => RefreshRun {
             start_ms,
@@ -616,7 +616,7 @@ pub fn start_schedule(engine: &Arc<Engine>) {
             if !scheduled {
                 quiet = IDLE_TICKS;
             }
-            let now = chrono::Utc::now().timestamp_millis();
+            let now = crate::clock::now_ms();
             for (db, table) in views {
                 let Some(mv) = &table.materialized else {
                     continue;

@@ -654,6 +654,39 @@ async fn wait_for_rows(conn: &mut Conn, sql: &str, want: &[Vec<Option<String>>])
     }
 }
 
+/// A daily materialized view refreshes when the daemon's clock passes its slot, not before:
+/// its schedule reads the clock the test sets (`BACKSTOP_TEST_CLOCK_FILE`), never a day of sleep.
+#[tokio::test]
+async fn a_daily_materialized_view_follows_the_clock() {
+    const JAN_1_2027: i64 = 1_798_761_600_000;
+    let dir = tempfile::tempdir().unwrap();
+    let clock = dir.path().join("clock");
+    std::fs::write(&clock, JAN_1_2027.to_string()).unwrap();
+    let clock_env = clock.to_string_lossy().to_string();
+    let d = TestDaemon::start_with(&[], &[("BACKSTOP_TEST_CLOCK_FILE", clock_env.as_str())]);
+    let mut c = d.conn().await;
+    for sql in [
+        "CREATE DATABASE m",
+        "CREATE TABLE m.t (k INT, v INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2",
+        "INSERT INTO m.t VALUES (1, 10)",
+        "CREATE MATERIALIZED VIEW m.daily REFRESH DEFERRED ASYNC START ('2027-01-01 03:00:00') \
+         EVERY (INTERVAL 1 DAY) AS SELECT sum(v) AS s FROM m.t",
+    ] {
+        exec(&mut c, sql).await;
+    }
+    let one = |s: &str| vec![vec![Some(s.to_string())]];
+    // 01:00: the slot has not come.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert!(rows(&mut c, "SELECT s FROM m.daily").await.is_empty());
+    std::fs::write(&clock, (JAN_1_2027 + 3 * 3_600_000 + 1_000).to_string()).unwrap();
+    wait_for_rows(&mut c, "SELECT s FROM m.daily", &one("10")).await;
+    exec(&mut c, "INSERT INTO m.t VALUES (2, 20)").await;
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert_eq!(rows(&mut c, "SELECT s FROM m.daily").await, one("10"));
+    std::fs::write(&clock, (JAN_1_2027 + 27 * 3_600_000 + 1_000).to_string()).unwrap();
+    wait_for_rows(&mut c, "SELECT s FROM m.daily", &one("30")).await;
+}
+
 /// A materialized view created IMMEDIATE gets its rows from a first refresh in the background;
 /// one with `EVERY (INTERVAL 1 SECOND)` follows its base table by itself, also after a restart
 /// (the schedule is the catalog's); an inactive one is left alone.
