@@ -10,8 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::schema::{
-    PartitionBounds, PartitionMeta, PartitionSpec, RowsetMeta, TableMeta, TableState, TabletMeta,
-    place_partitions, sort_partitions, validate_buckets, validate_table,
+    ColumnMeta, PartitionBounds, PartitionMeta, PartitionSpec, RowsetMeta, TableMeta, TableState,
+    TabletMeta, place_partitions, sort_partitions, validate_buckets, validate_table,
 };
 use super::{
     Catalog, CatalogError, DATABASES, DatabaseMeta, PARTITIONS, ROWSETS, TABLES, TABLETS, decode,
@@ -694,6 +694,37 @@ impl Catalog {
                     .properties
                     .retain(|old, _| !old.eq_ignore_ascii_case(&k));
                 table.properties.insert(k, v);
+            }
+            check(&table)?;
+            t.put_table(&table)
+        })
+        .await
+    }
+
+    /// `ALTER TABLE ... ADD COLUMN`: appends `columns` (checked by `check` on the changed
+    /// table first). Rowsets written before keep their columns: readers take the missing
+    /// trailing ones as NULL, which is why an added column must be nullable without a default.
+    pub async fn add_columns(
+        &self,
+        db: &str,
+        table: &str,
+        columns: Vec<ColumnMeta>,
+        check: impl FnOnce(&TableMeta) -> Result<(), CatalogError> + Send + 'static,
+    ) -> Result<(), CatalogError> {
+        let (db, name) = (db.to_string(), table.to_string());
+        self.write(move |txn| {
+            let mut t = MetaTables::open(txn)?;
+            let mut table = t.table(&db, &name)?;
+            ensure_writable(&table)?;
+            for column in columns {
+                if table
+                    .columns
+                    .iter()
+                    .any(|c| c.name.eq_ignore_ascii_case(&column.name))
+                {
+                    return Err(CatalogError::DuplicateColumn(column.name));
+                }
+                table.columns.push(column);
             }
             check(&table)?;
             t.put_table(&table)

@@ -129,12 +129,15 @@ pub async fn delete(engine: &Arc<Engine>, session: &mut Session, del: Delete) ->
     let rowsets = tokio::task::spawn_blocking(move || -> Result<Vec<LoadedRowset>> {
         let mut ids = ids;
         let mut out = Vec::new();
+        let schema = crate::store::table::arrow_schema(&work.table);
         let matches = |batch: &RecordBatch| -> std::result::Result<Vec<bool>, String> {
             let Some(expr) = &condition else {
                 return Ok(vec![true; batch.num_rows()]);
             };
+            // A file written before ADD COLUMN lacks the trailing columns: NULL there.
+            let padded = crate::store::table::pad_to(batch, &schema).map_err(|e| e.to_string())?;
             let value = expr
-                .evaluate(batch)
+                .evaluate(&padded)
                 .and_then(|v| v.into_array(batch.num_rows()))
                 .map_err(|e| e.to_string())?;
             let Some(bools) = value.as_boolean_opt() else {

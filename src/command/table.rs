@@ -691,6 +691,42 @@ async fn partition_buckets(
     Ok(Some(wanted.buckets()))
 }
 
+/// `ALTER TABLE t ADD COLUMN ...`: value columns added after the last one, nullable and
+/// without a default (the rows already written read NULL there: their files are not
+/// rewritten), not on a materialized view.
+pub async fn add_columns(
+    engine: &Engine,
+    session: &Session,
+    stmt: sql::AddColumns,
+) -> Result<Outcome> {
+    let (db, table) = resolve_stored(session, &stmt.table)?;
+    let mut columns = Vec::new();
+    for c in &stmt.columns {
+        let column = column_from_ast(c)?;
+        if !column.nullable || column.default.is_some() {
+            return Err(Error::NotSupported(format!(
+                "ADD COLUMN {}: a column added to a table must be nullable and without a DEFAULT \
+                 yet (the rows already there would need the value written); add it as NULL, \
+                 then UPDATE the rows",
+                column.name
+            )));
+        }
+        columns.push(column);
+    }
+    let view = engine.catalog.table(&db, &table).await?;
+    if view.materialized.is_some() {
+        return Err(Error::NotSupported(format!(
+            "ALTER TABLE ... ADD COLUMN on materialized view {db}.{table}: its columns are its \
+             query's; CREATE it again with the new query"
+        )));
+    }
+    engine
+        .catalog
+        .add_columns(&db, &table, columns, crate::catalog::schema::validate_table)
+        .await?;
+    Ok(Outcome::ok())
+}
+
 /// `ALTER TABLE t SET ("key" = "value", ...)`: `dynamic_partition.*` (checked as at CREATE,
 /// then a round runs at once) and `replication_num` (one replica whatever it says). Other
 /// properties are refused rather than stored and ignored.

@@ -71,6 +71,26 @@ pub struct ColumnDef {
     pub comment: Option<String>,
 }
 
+/// `ALTER TABLE t ADD COLUMN col type ...` (or a parenthesized list): added last, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AddColumns {
+    pub table: ObjectName,
+    pub columns: Vec<ColumnDef>,
+}
+
+impl fmt::Display for AddColumns {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ALTER TABLE {} ADD COLUMN (", Name(&self.table))?;
+        for (i, c) in self.columns.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{c}")?;
+        }
+        f.write_str(")")
+    }
+}
+
 /// Column types backstop stores. Display uses StarRocks' spelling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataType {
@@ -728,6 +748,38 @@ impl BackstopParser<'_> {
     }
 
     /// `ALTER TABLE name {ADD | DROP} [TEMPORARY] PARTITION ...`
+    /// At `ALTER TABLE t ADD COLUMN`.
+    pub(super) fn is_add_column(&self) -> bool {
+        if !self.peek_words(1, &["TABLE"]) {
+            return false;
+        }
+        let Some(len) = self.peek_name_len(2) else {
+            return false;
+        };
+        self.peek_words(2 + len, &["ADD", "COLUMN"])
+    }
+
+    /// `ALTER TABLE t ADD COLUMN col type ... | ADD COLUMN (col type ..., ...)`; a position
+    /// (`FIRST`, `AFTER c`) is refused: columns are added last.
+    pub(super) fn parse_add_column(&mut self) -> Result<Statement, ParseError> {
+        self.expect_words(&["ALTER", "TABLE"])?;
+        let table = self.parse_object_name("table name")?;
+        self.expect_words(&["ADD", "COLUMN"])?;
+        let columns = if self.peek_is(&Token::LParen) {
+            self.parse_parenthesized_list(|p| p.parse_column_def())?
+        } else {
+            vec![self.parse_column_def()?]
+        };
+        if self.peek_word("FIRST") || self.peek_word("AFTER") {
+            return Err(ParseError::unsupported(
+                "ADD COLUMN ... FIRST / AFTER is not supported: a new column is added after the \
+                 last one; leave the position out",
+                self.here(),
+            ));
+        }
+        Ok(Statement::AddColumns(AddColumns { table, columns }))
+    }
+
     pub(super) fn is_partition_alter(&self) -> bool {
         if !self.peek_words(1, &["TABLE"]) {
             return false;

@@ -64,9 +64,10 @@ pub use batch::{
     bound_text,
 };
 pub use ddl::{
-    AddPartition, AggregateType, ColumnDef, ColumnDefault, CreateTable, DataType, DecimalKind,
-    Distribution, DropPartition, KeyDesc, KeyModel, Literal, PartitionBy, PartitionDef,
-    PartitionKind, PartitionValue, PartitionValues, RenameTable, ShownCreateTable, TruncateTable,
+    AddColumns, AddPartition, AggregateType, ColumnDef, ColumnDefault, CreateTable, DataType,
+    DecimalKind, Distribution, DropPartition, KeyDesc, KeyModel, Literal, PartitionBy,
+    PartitionDef, PartitionKind, PartitionValue, PartitionValues, RenameTable, ShownCreateTable,
+    TruncateTable,
 };
 pub use materialized::{
     AlterMaterializedView, CreateMaterializedView, MvAlteration, MvRefresh, MvScheme,
@@ -156,6 +157,7 @@ pub enum Statement {
         if_exists: bool,
         force: bool,
     },
+    AddColumns(AddColumns),
     AddPartition(AddPartition),
     AddPartitions(AddPartitions),
     SetTableProperties(SetTableProperties),
@@ -285,6 +287,7 @@ impl fmt::Display for Statement {
                 }
                 Ok(())
             }
+            Statement::AddColumns(s) => write!(f, "{s}"),
             Statement::AddPartition(s) => write!(f, "{s}"),
             Statement::AddPartitions(s) => write!(f, "{s}"),
             Statement::SetTableProperties(s) => write!(f, "{s}"),
@@ -835,6 +838,7 @@ impl BackstopParser<'_> {
             "ALTER" if self.is_partition_alter() => self.parse_alter_partition(),
             "ALTER" if self.is_table_rename() => self.parse_rename_table(),
             "ALTER" if self.is_table_set() => self.parse_table_set(),
+            "ALTER" if self.is_add_column() => self.parse_add_column(),
             "TRUNCATE" => self.parse_truncate(),
             "CHECKSUM" => self.parse_checksum(),
             _ => self.parse_std(),

@@ -52,6 +52,25 @@ pub fn arrow_type(ty: ColumnType) -> DataType {
     }
 }
 
+/// `batch`, read from a rowset written before `ALTER TABLE ... ADD COLUMN`, with the columns
+/// `schema` has after its own as NULL (a batch as wide as `schema` comes back as it is).
+pub fn pad_to(
+    batch: &datafusion::arrow::array::RecordBatch,
+    schema: &SchemaRef,
+) -> Result<datafusion::arrow::array::RecordBatch, datafusion::arrow::error::ArrowError> {
+    if batch.num_columns() >= schema.fields().len() {
+        return Ok(batch.clone());
+    }
+    let mut columns = batch.columns().to_vec();
+    for field in schema.fields().iter().skip(batch.num_columns()) {
+        columns.push(datafusion::arrow::array::new_null_array(
+            field.data_type(),
+            batch.num_rows(),
+        ));
+    }
+    datafusion::arrow::array::RecordBatch::try_new(Arc::clone(schema), columns)
+}
+
 pub fn arrow_schema(table: &TableMeta) -> SchemaRef {
     Arc::new(Schema::new(
         table

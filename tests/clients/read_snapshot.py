@@ -54,10 +54,10 @@ def main():
         if not objects:
             row = (0, 0, 0, None, None)
         elif kind == "file" and not deletes:
-            row = con.execute(query.format("read_parquet(?)"), [objects]).fetchone()
+            row = con.execute(query.format("read_parquet(?, union_by_name = true)"), [objects]).fetchone()
         elif kind == "file":
             live = ("(SELECT d.* EXCLUDE (filename, file_row_number) "
-                    "FROM read_parquet(?, filename = true, file_row_number = true) d "
+                    "FROM read_parquet(?, filename = true, file_row_number = true, union_by_name = true) d "
                     "ANTI JOIN read_parquet(?) x "
                     "ON d.filename = ? || '/' || x.file_path AND d.file_row_number = x.pos)")
             row = con.execute(query.format(live), [objects, deletes, root]).fetchone()
