@@ -683,11 +683,7 @@ impl Catalog {
         properties: Vec<(String, String)>,
         check: impl FnOnce(&TableMeta) -> Result<(), CatalogError> + Send + 'static,
     ) -> Result<(), CatalogError> {
-        let (db, name) = (db.to_string(), table.to_string());
-        self.write(move |txn| {
-            let mut t = MetaTables::open(txn)?;
-            let mut table = t.table(&db, &name)?;
-            ensure_writable(&table)?;
+        self.alter_table(db, table, move |table| {
             for (k, v) in properties {
                 // Keys compare as StarRocks compares them: a key given in another case replaces.
                 table
@@ -695,7 +691,25 @@ impl Catalog {
                     .retain(|old, _| !old.eq_ignore_ascii_case(&k));
                 table.properties.insert(k, v);
             }
-            check(&table)?;
+            check(table)
+        })
+        .await
+    }
+
+    /// Changes the definition of table `db`.`table` with `change` in one write (a table being
+    /// restored is refused); nothing is stored when `change` fails.
+    async fn alter_table(
+        &self,
+        db: &str,
+        table: &str,
+        change: impl FnOnce(&mut TableMeta) -> Result<(), CatalogError> + Send + 'static,
+    ) -> Result<(), CatalogError> {
+        let (db, name) = (db.to_string(), table.to_string());
+        self.write(move |txn| {
+            let mut t = MetaTables::open(txn)?;
+            let mut table = t.table(&db, &name)?;
+            ensure_writable(&table)?;
+            change(&mut table)?;
             t.put_table(&table)
         })
         .await
@@ -711,11 +725,7 @@ impl Catalog {
         columns: Vec<ColumnMeta>,
         check: impl FnOnce(&TableMeta) -> Result<(), CatalogError> + Send + 'static,
     ) -> Result<(), CatalogError> {
-        let (db, name) = (db.to_string(), table.to_string());
-        self.write(move |txn| {
-            let mut t = MetaTables::open(txn)?;
-            let mut table = t.table(&db, &name)?;
-            ensure_writable(&table)?;
+        self.alter_table(db, table, move |table| {
             for column in columns {
                 if table
                     .columns
@@ -726,8 +736,7 @@ impl Catalog {
                 }
                 table.columns.push(column);
             }
-            check(&table)?;
-            t.put_table(&table)
+            check(table)
         })
         .await
     }
