@@ -741,6 +741,31 @@ impl Catalog {
         .await
     }
 
+    /// `ALTER TABLE ... DROP COLUMN`: removes `column` from the definition (checked by `check`
+    /// first). Rowsets written before keep its values in their files; readers go by name and
+    /// never see them.
+    pub async fn drop_column(
+        &self,
+        db: &str,
+        table: &str,
+        column: &str,
+        check: impl FnOnce(&TableMeta) -> Result<(), CatalogError> + Send + 'static,
+    ) -> Result<(), CatalogError> {
+        let column = column.to_string();
+        self.alter_table(db, table, move |t| {
+            let before = t.columns.len();
+            t.columns.retain(|c| !c.name.eq_ignore_ascii_case(&column));
+            if t.columns.len() == before {
+                return Err(CatalogError::UnknownColumn {
+                    column,
+                    table: t.name.clone(),
+                });
+            }
+            check(t)
+        })
+        .await
+    }
+
     /// Drops partition `partition_id` of table `table_id` (reached as `db`.`table`) if both
     /// are still those: a round of dynamic partitioning read them earlier, and a SWAP or a DROP
     /// and ADD meanwhile must not make it drop another table's or partition's rows. Returns

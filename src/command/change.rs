@@ -134,8 +134,9 @@ pub async fn delete(engine: &Arc<Engine>, session: &mut Session, del: Delete) ->
             let Some(expr) = &condition else {
                 return Ok(vec![true; batch.num_rows()]);
             };
-            // A file written before ADD COLUMN lacks the trailing columns: NULL there.
-            let padded = crate::store::table::pad_to(batch, &schema).map_err(|e| e.to_string())?;
+            // A file written before ADD or DROP COLUMN has the columns of its time.
+            let padded =
+                crate::store::table::adapt_to(batch, &schema).map_err(|e| e.to_string())?;
             let value = expr
                 .evaluate(&padded)
                 .and_then(|v| v.into_array(batch.num_rows()))

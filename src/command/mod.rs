@@ -275,6 +275,7 @@ pub async fn execute(
             table::show_table_status(engine, session, db.map(|d| d.value), like.as_deref()).await
         }
         Statement::AddColumns(stmt) => table::add_columns(engine, session, stmt).await,
+        Statement::DropColumn(stmt) => table::drop_column(engine, session, stmt).await,
         Statement::AddPartition(stmt) => table::add_partition(engine, session, stmt).await,
         Statement::AddPartitions(stmt) => table::add_partitions(engine, session, stmt).await,
         Statement::SetTableProperties(stmt) => table::set_properties(engine, session, stmt).await,
@@ -470,6 +471,7 @@ pub fn statement_name(stmt: &Statement) -> &'static str {
         Statement::CreateDatabase { .. } => "CREATE DATABASE",
         Statement::DropDatabase { .. } => "DROP DATABASE",
         Statement::AddColumns(_) => "ALTER TABLE ... ADD COLUMN",
+        Statement::DropColumn(_) => "ALTER TABLE ... DROP COLUMN",
         Statement::AddPartition(_) => "ALTER TABLE ... ADD PARTITION",
         Statement::AddPartitions(_) => "ALTER TABLE ... ADD PARTITIONS",
         Statement::SetTableProperties(_) => "ALTER TABLE ... SET",

@@ -370,6 +370,7 @@ pub async fn authorize(engine: &Arc<Engine>, session: &Session, stmt: &Statement
         Statement::ShowCreateMaterializedView(name) => table_need(&p, session, name, bits::SELECT),
         Statement::TruncateTable(t) => table_need(&p, session, &t.table, bits::DROP),
         Statement::AddColumns(a) => table_need(&p, session, &a.table, bits::ALTER),
+        Statement::DropColumn(a) => table_need(&p, session, &a.table, bits::ALTER),
         Statement::AddPartition(a) => table_need(&p, session, &a.table, bits::ALTER),
         Statement::AddPartitions(a) => table_need(&p, session, &a.table, bits::ALTER),
         Statement::SetTableProperties(a) => table_need(&p, session, &a.table, bits::ALTER),

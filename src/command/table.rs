@@ -691,6 +691,82 @@ async fn partition_buckets(
     Ok(Some(wanted.buckets()))
 }
 
+/// `ALTER TABLE t DROP COLUMN c`: a value column (not a key, partition or bucketing column,
+/// not the last one), not of a materialized view. A catalog change: files written before keep
+/// the values, which readers (by name) never see again.
+pub async fn drop_column(
+    engine: &Engine,
+    session: &Session,
+    stmt: sql::DropColumn,
+) -> Result<Outcome> {
+    let (db, table) = resolve_stored(session, &stmt.table)?;
+    let meta = engine.catalog.table(&db, &table).await?;
+    let name = stmt.column.value.clone();
+    if meta.materialized.is_some() {
+        return Err(Error::NotSupported(format!(
+            "ALTER TABLE ... DROP COLUMN on materialized view {db}.{table}: its columns are its \
+             query's; CREATE it again with the new query"
+        )));
+    }
+    let is = |c: &str| c.eq_ignore_ascii_case(&name);
+    let role = if meta.key.columns.iter().any(|c| is(c)) {
+        Some("a key column")
+    } else if meta.partitioning.column().is_some_and(is) {
+        Some("the partition column")
+    } else if matches!(&meta.distribution, crate::catalog::schema::Distribution::Hash { columns, .. } if columns.iter().any(|c| is(c)))
+    {
+        Some("a bucketing column")
+    } else if meta.columns.len() == 1 && meta.columns.iter().any(|c| is(&c.name)) {
+        Some("the table's only column")
+    } else {
+        None
+    };
+    if let Some(role) = role {
+        return Err(Error::NotSupported(format!(
+            "Column '{name}' of {db}.{table} is {role} and cannot be dropped"
+        )));
+    }
+    engine
+        .catalog
+        .drop_column(&db, &table, &name, crate::catalog::schema::validate_table)
+        .await?;
+    Ok(Outcome::ok())
+}
+
+/// The column names the data files of `tree` hold (their Parquet schemas, footers only): a
+/// dropped column stays in the files written before it went.
+async fn file_column_names(
+    engine: &Engine,
+    tree: crate::catalog::TableTree,
+) -> Result<Vec<String>> {
+    let data_dir = engine.config.data_dir.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut names: Vec<String> = Vec::new();
+        for tablet in tree.partitions.iter().flat_map(|p| &p.tablets) {
+            for rowset in tablet
+                .rowsets
+                .iter()
+                .filter(|r| r.kind == crate::catalog::schema::RowsetKind::Data)
+            {
+                let path = crate::store::table::rowset_path(&data_dir, tablet.tablet.id, rowset.id);
+                let _permit = crate::open_files::budget().acquire_blocking(1);
+                let file = std::fs::File::open(&path)
+                    .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
+                let reader = datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                    .map_err(|e| Error::Internal(format!("{}: {e}", path.display())))?;
+                for field in reader.schema().fields() {
+                    if !names.iter().any(|n| n == field.name()) {
+                        names.push(field.name().clone());
+                    }
+                }
+            }
+        }
+        Ok(names)
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("reading the table's files failed: {e}")))?
+}
+
 /// `ALTER TABLE t ADD COLUMN ...`: value columns added after the last one, nullable and
 /// without a default (the rows already written read NULL there: their files are not
 /// rewritten), not on a materialized view.
@@ -713,11 +789,24 @@ pub async fn add_columns(
         }
         columns.push(column);
     }
-    let view = engine.catalog.table(&db, &table).await?;
-    if view.materialized.is_some() {
+    let tree = engine.catalog.table_tree(&db, &table).await?;
+    if tree.table.materialized.is_some() {
         return Err(Error::NotSupported(format!(
             "ALTER TABLE ... ADD COLUMN on materialized view {db}.{table}: its columns are its \
              query's; CREATE it again with the new query"
+        )));
+    }
+    // A name a dropped column had: the files written before still hold its values, which the
+    // new column would show.
+    let current: Vec<String> = tree.table.columns.iter().map(|c| c.name.clone()).collect();
+    let in_files = file_column_names(engine, tree).await?;
+    let had = |name: &str| in_files.iter().any(|n| n.eq_ignore_ascii_case(name));
+    let has = |name: &str| current.iter().any(|n| n.eq_ignore_ascii_case(name));
+    if let Some(c) = columns.iter().find(|c| had(&c.name) && !has(&c.name)) {
+        return Err(Error::NotSupported(format!(
+            "Column '{}' was dropped from {db}.{table} and rows written before still hold its \
+             values; choose another name (or TRUNCATE the table first)",
+            c.name
         )));
     }
     engine

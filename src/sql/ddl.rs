@@ -91,6 +91,24 @@ impl fmt::Display for AddColumns {
     }
 }
 
+/// `ALTER TABLE t DROP COLUMN col`
+#[derive(Debug, Clone, PartialEq)]
+pub struct DropColumn {
+    pub table: ObjectName,
+    pub column: Ident,
+}
+
+impl fmt::Display for DropColumn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ALTER TABLE {} DROP COLUMN {}",
+            Name(&self.table),
+            Id(&self.column)
+        )
+    }
+}
+
 /// Column types backstop stores. Display uses StarRocks' spelling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DataType {
@@ -748,8 +766,8 @@ impl BackstopParser<'_> {
     }
 
     /// `ALTER TABLE name {ADD | DROP} [TEMPORARY] PARTITION ...`
-    /// At `ALTER TABLE t ADD COLUMN`.
-    pub(super) fn is_add_column(&self) -> bool {
+    /// At `ALTER TABLE t ADD COLUMN` or `ALTER TABLE t DROP COLUMN`.
+    pub(super) fn is_column_alter(&self) -> bool {
         if !self.peek_words(1, &["TABLE"]) {
             return false;
         }
@@ -757,13 +775,18 @@ impl BackstopParser<'_> {
             return false;
         };
         self.peek_words(2 + len, &["ADD", "COLUMN"])
+            || self.peek_words(2 + len, &["DROP", "COLUMN"])
     }
 
     /// `ALTER TABLE t ADD COLUMN col type ... | ADD COLUMN (col type ..., ...)`; a position
     /// (`FIRST`, `AFTER c`) is refused: columns are added last.
-    pub(super) fn parse_add_column(&mut self) -> Result<Statement, ParseError> {
+    pub(super) fn parse_column_alter(&mut self) -> Result<Statement, ParseError> {
         self.expect_words(&["ALTER", "TABLE"])?;
         let table = self.parse_object_name("table name")?;
+        if self.parse_words(&["DROP", "COLUMN"]) {
+            let column = self.parse_ident("column name")?;
+            return Ok(Statement::DropColumn(DropColumn { table, column }));
+        }
         self.expect_words(&["ADD", "COLUMN"])?;
         let columns = if self.peek_is(&Token::LParen) {
             self.parse_parenthesized_list(|p| p.parse_column_def())?

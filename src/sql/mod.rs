@@ -65,7 +65,7 @@ pub use batch::{
 };
 pub use ddl::{
     AddColumns, AddPartition, AggregateType, ColumnDef, ColumnDefault, CreateTable, DataType,
-    DecimalKind, Distribution, DropPartition, KeyDesc, KeyModel, Literal, PartitionBy,
+    DecimalKind, Distribution, DropColumn, DropPartition, KeyDesc, KeyModel, Literal, PartitionBy,
     PartitionDef, PartitionKind, PartitionValue, PartitionValues, RenameTable, ShownCreateTable,
     TruncateTable,
 };
@@ -158,6 +158,7 @@ pub enum Statement {
         force: bool,
     },
     AddColumns(AddColumns),
+    DropColumn(DropColumn),
     AddPartition(AddPartition),
     AddPartitions(AddPartitions),
     SetTableProperties(SetTableProperties),
@@ -288,6 +289,7 @@ impl fmt::Display for Statement {
                 Ok(())
             }
             Statement::AddColumns(s) => write!(f, "{s}"),
+            Statement::DropColumn(s) => write!(f, "{s}"),
             Statement::AddPartition(s) => write!(f, "{s}"),
             Statement::AddPartitions(s) => write!(f, "{s}"),
             Statement::SetTableProperties(s) => write!(f, "{s}"),
@@ -838,7 +840,7 @@ impl BackstopParser<'_> {
             "ALTER" if self.is_partition_alter() => self.parse_alter_partition(),
             "ALTER" if self.is_table_rename() => self.parse_rename_table(),
             "ALTER" if self.is_table_set() => self.parse_table_set(),
-            "ALTER" if self.is_add_column() => self.parse_add_column(),
+            "ALTER" if self.is_column_alter() => self.parse_column_alter(),
             "TRUNCATE" => self.parse_truncate(),
             "CHECKSUM" => self.parse_checksum(),
             _ => self.parse_std(),

@@ -52,22 +52,32 @@ pub fn arrow_type(ty: ColumnType) -> DataType {
     }
 }
 
-/// `batch`, read from a rowset written before `ALTER TABLE ... ADD COLUMN`, with the columns
-/// `schema` has after its own as NULL (a batch as wide as `schema` comes back as it is).
-pub fn pad_to(
+/// `batch`, read from a rowset file, as a batch of `schema` (the table's columns now): its
+/// columns taken by name, a column the file lacks (added after it was written) NULL, a column
+/// the table no longer has (dropped since) left out. A batch of the table's own columns comes
+/// back as it is.
+pub fn adapt_to(
     batch: &datafusion::arrow::array::RecordBatch,
     schema: &SchemaRef,
 ) -> Result<datafusion::arrow::array::RecordBatch, datafusion::arrow::error::ArrowError> {
-    if batch.num_columns() >= schema.fields().len() {
+    let file = batch.schema();
+    let same = file.fields().len() == schema.fields().len()
+        && file
+            .fields()
+            .iter()
+            .zip(schema.fields())
+            .all(|(a, b)| a.name() == b.name());
+    if same {
         return Ok(batch.clone());
     }
-    let mut columns = batch.columns().to_vec();
-    for field in schema.fields().iter().skip(batch.num_columns()) {
-        columns.push(datafusion::arrow::array::new_null_array(
-            field.data_type(),
-            batch.num_rows(),
-        ));
-    }
+    let columns = schema
+        .fields()
+        .iter()
+        .map(|field| match file.index_of(field.name()) {
+            Ok(i) => Arc::clone(batch.column(i)),
+            Err(_) => datafusion::arrow::array::new_null_array(field.data_type(), batch.num_rows()),
+        })
+        .collect();
     datafusion::arrow::array::RecordBatch::try_new(Arc::clone(schema), columns)
 }
 
