@@ -1136,9 +1136,21 @@ fn partitions_ddl() {
         "ALTER TABLE t ADD PARTITION p VALUES (1)",
         "Expected: LESS THAN, [ or IN, found: (",
     );
-    // Other ALTERs are sqlparser's.
+    // ADD and DROP COLUMN are ours; other ALTERs are sqlparser's.
     assert!(matches!(
-        round_trip("ALTER TABLE t ADD COLUMN c INT"),
+        round_trip("ALTER TABLE t ADD COLUMN c INT NULL COMMENT 'x'"),
+        Statement::AddColumns(_)
+    ));
+    assert!(matches!(
+        round_trip("ALTER TABLE d.t ADD COLUMN (c INT, e STRING)"),
+        Statement::AddColumns(_)
+    ));
+    assert!(matches!(
+        round_trip("ALTER TABLE t DROP COLUMN c"),
+        Statement::DropColumn(_)
+    ));
+    assert!(matches!(
+        round_trip("ALTER TABLE t MODIFY COLUMN c BIGINT"),
         Statement::Std(_)
     ));
 }
