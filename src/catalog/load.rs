@@ -62,6 +62,16 @@ impl Catalog {
         let replace = replace.to_vec();
         let (db, table) = (db.to_string(), table.to_string());
         let table_id = read.table.id;
+        // The columns the load wrote its files with: an ADD or DROP COLUMN since would leave
+        // files of another shape under the name (a column dropped and added back with another
+        // type read through the old values).
+        let shape = |t: &super::schema::TableMeta| -> Vec<(String, super::schema::ColumnType)> {
+            t.columns
+                .iter()
+                .map(|c| (c.name.to_ascii_lowercase(), c.data_type))
+                .collect()
+        };
+        let read_shape = shape(&read.table);
         // A keyed table's load replaced rows by key: nothing may have committed into its
         // partitions since it read them. A DELETE elsewhere named positions in files it read:
         // those files must still be there (a TRUNCATE or RESTORE in between removes them),
@@ -95,6 +105,14 @@ impl Catalog {
                 )));
             }
             ensure_writable(&current)?;
+            if shape(&current) != read_shape {
+                return Err(CatalogError::TableBusy {
+                    table: format!("{db}.{table}"),
+                    why: "its columns changed (ALTER TABLE ... ADD or DROP COLUMN) while this \
+                          statement ran; nothing was changed: run the statement again"
+                        .into(),
+                });
+            }
             for (tablet_id, ids) in &deleted_from {
                 for &id in ids {
                     if !meta.has_rowset(*tablet_id, id)? {

@@ -691,6 +691,41 @@ async fn partition_buckets(
     Ok(Some(wanted.buckets()))
 }
 
+/// After a column change of `db`.`table`: every materialized view whose query reads it turns
+/// inactive, saying why (its query's columns may have changed: `SELECT *` would no longer fit
+/// it, a dropped column would fail it), as StarRocks does; ALTER ... ACTIVE checks it again.
+async fn deactivate_views_over(engine: &Engine, db: &str, table: &str, change: &str) -> Result<()> {
+    for (view_db, view) in engine.catalog.all_materialized().await? {
+        let Some(mv) = &view.materialized else {
+            continue;
+        };
+        let Ok(mut query) = sql::parse_view_query(&mv.definition) else {
+            continue;
+        };
+        sql::qualify(&mut query, &view_db);
+        let reads = sql::read_relations(&query)
+            .iter()
+            .any(|(d, t)| d.eq_ignore_ascii_case(db) && t.eq_ignore_ascii_case(table));
+        if !reads || !mv.active {
+            continue;
+        }
+        let why = format!(
+            "base table {db}.{table} changed ({change}); ALTER MATERIALIZED VIEW {} ACTIVE once \
+             its query fits",
+            view.name
+        );
+        engine
+            .catalog
+            .change_materialized(&view_db, &view.name, Some(view.id), move |m| {
+                m.active = false;
+                m.inactive_reason = Some(why);
+                Ok(())
+            })
+            .await?;
+    }
+    Ok(())
+}
+
 /// `ALTER TABLE t DROP COLUMN c`: a value column (not a key, partition or bucketing column,
 /// not the last one), not of a materialized view. A catalog change: files written before keep
 /// the values, which readers (by name) never see again.
@@ -730,6 +765,7 @@ pub async fn drop_column(
         .catalog
         .drop_column(&db, &table, &name, crate::catalog::schema::validate_table)
         .await?;
+    deactivate_views_over(engine, &db, &table, &format!("DROP COLUMN {name}")).await?;
     Ok(Outcome::ok())
 }
 
@@ -809,10 +845,16 @@ pub async fn add_columns(
             c.name
         )));
     }
+    let added = columns
+        .iter()
+        .map(|c| c.name.clone())
+        .collect::<Vec<_>>()
+        .join(", ");
     engine
         .catalog
         .add_columns(&db, &table, columns, crate::catalog::schema::validate_table)
         .await?;
+    deactivate_views_over(engine, &db, &table, &format!("ADD COLUMN {added}")).await?;
     Ok(Outcome::ok())
 }
 

@@ -532,30 +532,47 @@ async fn write_mark(
 /// live lease nothing is aborted (its uploads cannot be told from dead ones); this server's
 /// own transfers in flight are known and kept; an upload S3 says began less than a lease
 /// lifetime ago is kept too.
-pub async fn abort_dead_uploads(
-    store: &ObjectStore,
-    server_id: &str,
-    lifetime_ms: i64,
-) -> Result<u64, StoreError> {
-    let uploads = store.open_uploads(OBJECTS_PREFIX).await?;
+pub async fn abort_dead_uploads(store: &ObjectStore, server_id: &str, lifetime_ms: i64) -> u64 {
+    // Best effort: a store that cannot list uploads (a policy without
+    // s3:ListBucketMultipartUploads, a server without the call) costs a warning, not the round.
+    let uploads = match store.open_uploads(OBJECTS_PREFIX).await {
+        Ok(uploads) => uploads,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list unfinished multipart uploads; a bucket lifecycle rule must abort them");
+            return 0;
+        }
+    };
     if uploads.is_empty() {
-        return Ok(0);
+        return 0;
     }
-    let leases = live_leases(store, lifetime_ms).await?;
+    let leases = match live_leases(store, lifetime_ms).await {
+        Ok(leases) => leases,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list leases; no upload aborted");
+            return 0;
+        }
+    };
     if leases.values().any(|l| l.server_id != server_id) {
-        return Ok(0);
+        return 0;
     }
     let now = now_ms();
     let mut aborted = 0;
     for upload in uploads {
-        if upload.ours || upload.begun_ms.is_some_and(|b| now - b < lifetime_ms) {
+        // Our own transfers in flight are kept; so is an upload S3 says is young, or whose age
+        // it does not say while a job of ours runs (it may have begun after the registry was read).
+        let young = match upload.begun_ms {
+            Some(b) => now - b < lifetime_ms,
+            None => !leases.is_empty(),
+        };
+        if upload.ours || young {
             continue;
         }
-        store.abort_upload(&upload).await;
-        tracing::info!(key = %upload.key, "aborted a multipart upload a writer that died left open");
-        aborted += 1;
+        if store.abort_upload(&upload).await {
+            tracing::info!(key = %upload.key, "aborted a multipart upload a writer that died left open");
+            aborted += 1;
+        }
     }
-    Ok(aborted)
+    aborted
 }
 
 /// Removes what dead jobs left: snapshot folders without COMMIT and without a live lease
@@ -617,7 +634,7 @@ async fn remove_leftovers(
             .remove_stale_temporaries(OBJECTS_PREFIX, now - oldest + lifetime_ms)
             .await;
     }
-    removed += abort_dead_uploads(store, server_id, lifetime_ms).await?;
+    removed += abort_dead_uploads(store, server_id, lifetime_ms).await;
     let marks = live_marks(store).await?;
     for object in store.list(MARKS_PREFIX).await? {
         if !marks.contains_key(&object.key)

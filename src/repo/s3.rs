@@ -382,7 +382,7 @@ impl S3Store {
 
     /// Aborts the multipart upload `upload_id` of `full`. Best effort: a failed abort leaves
     /// parts that a bucket lifecycle rule removes.
-    async fn abort_upload(&self, key: &str, full: &str, upload_id: &str) {
+    async fn abort_upload(&self, key: &str, full: &str, upload_id: &str) -> bool {
         let aborted = self
             .call("abort upload", key, || {
                 self.client
@@ -394,8 +394,14 @@ impl S3Store {
             })
             .await;
         match aborted {
-            Ok(_) => tracing::debug!(key, "multipart upload aborted"),
-            Err(e) => tracing::warn!(key, error = %e, "cannot abort a multipart upload"),
+            Ok(_) => {
+                tracing::debug!(key, "multipart upload aborted");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(key, error = %e, "cannot abort a multipart upload");
+                false
+            }
         }
     }
 
@@ -608,10 +614,10 @@ impl S3Store {
         Ok(out)
     }
 
-    /// Aborts `upload` (best effort: a failure is logged).
-    pub async fn abort_open(&self, upload: &OpenUpload) {
+    /// Aborts `upload` (best effort: a failure is logged); whether it was aborted.
+    pub async fn abort_open(&self, upload: &OpenUpload) -> bool {
         self.abort_upload(&upload.key, &upload.full, &upload.id)
-            .await;
+            .await
     }
 
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {

@@ -242,11 +242,14 @@ impl ObjectStore {
         }
     }
 
-    /// Aborts an open multipart upload (best effort).
-    pub async fn abort_upload(&self, upload: &super::s3::OpenUpload) {
-        if let ObjectStore::S3(s) = self {
-            let _files = files(1).await;
-            s.abort_open(upload).await;
+    /// Aborts an open multipart upload (best effort); whether it was aborted.
+    pub async fn abort_upload(&self, upload: &super::s3::OpenUpload) -> bool {
+        match self {
+            ObjectStore::S3(s) => {
+                let _files = files(1).await;
+                s.abort_open(upload).await
+            }
+            ObjectStore::Local(_) => false,
         }
     }
 

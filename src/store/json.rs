@@ -252,16 +252,25 @@ fn json_of(array: &ArrayRef, row: usize, json: bool) -> datafusion::error::Resul
         S::UInt16(Some(n)) => Value::from(n),
         S::UInt32(Some(n)) => Value::from(n),
         S::UInt64(Some(n)) => Value::from(n),
-        S::Float32(Some(f)) => {
-            serde_json::Number::from_f64(f64::from(f)).map_or(Value::Null, Value::Number)
-        }
+        // As it prints (0.1, not the f64 widening's 0.10000000149011612).
+        S::Float32(Some(f)) => serde_json::from_str(&f.to_string()).unwrap_or(Value::Null),
         S::Float64(Some(f)) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
         S::Decimal128(..) | S::Decimal256(..) => {
             let text = v.to_string();
             serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text))
         }
         S::Utf8(Some(s)) | S::LargeUtf8(Some(s)) | S::Utf8View(Some(s)) => Value::String(s),
-        other => Value::String(other.to_string()),
+        // Dates, times and the rest as they print in a result (a DATETIME as
+        // '2026-12-06 10:00:00', not its raw number).
+        _ => {
+            let text = datafusion::arrow::util::display::array_value_to_string(array, row)?;
+            Value::String(if matches!(array.data_type(), DataType::Timestamp(..)) {
+                // As MySQL and StarRocks print it: a space, not ISO's `T`.
+                text.replacen('T', " ", 1)
+            } else {
+                text
+            })
+        }
     })
 }
 
@@ -349,7 +358,14 @@ pub fn register(ctx: &datafusion::prelude::SessionContext) {
     for object in [true, false] {
         ctx.register_udf(ScalarUDF::from(JsonBuild {
             object,
-            signature: Signature::variadic_any(Volatility::Immutable),
+            // `json_object()` is `{}`, `json_array()` is `[]`.
+            signature: Signature::one_of(
+                vec![
+                    datafusion::logical_expr::TypeSignature::Nullary,
+                    datafusion::logical_expr::TypeSignature::VariadicAny,
+                ],
+                Volatility::Immutable,
+            ),
         }));
     }
     for &(name, kind) in FUNCTIONS {

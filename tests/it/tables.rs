@@ -941,6 +941,7 @@ async fn added_columns_read_null_in_old_rows_and_survive_backup_and_restore() {
         "CREATE TABLE dup (k INT, v INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2".into(),
         "INSERT INTO dup VALUES (1, 1), (2, 2)".into(),
         "BACKUP SNAPSHOT a.before TO r PROPERTIES (\"sync\" = \"true\")".into(),
+        "CREATE MATERIALIZED VIEW a.everything REFRESH MANUAL AS SELECT * FROM a.pk".into(),
         "ALTER TABLE pk ADD COLUMN note VARCHAR(20) COMMENT 'added later'".into(),
         "ALTER TABLE dup ADD COLUMN (w BIGINT, s STRING)".into(),
         "INSERT INTO pk VALUES (4, 40, 'four'), (1, 11, 'one')".into(),
@@ -974,6 +975,21 @@ async fn added_columns_read_null_in_old_rows_and_survive_backup_and_restore() {
             ],
         ])
     );
+    // The view over `SELECT *` no longer fits: inactive, saying why.
+    let mv = rows(
+        &mut c,
+        "SELECT is_active, inactive_reason FROM information_schema.materialized_views \
+         WHERE table_name = 'everything'",
+    )
+    .await;
+    assert_eq!(mv[0][0].as_deref(), Some("false"), "{mv:?}");
+    assert!(
+        mv[0][1]
+            .as_deref()
+            .is_some_and(|r| r.contains("base table a.pk changed (ADD COLUMN note)")),
+        "{mv:?}"
+    );
+    exec(&mut c, "DROP MATERIALIZED VIEW a.everything").await;
     let desc = rows(&mut c, "DESC a.pk").await;
     assert_eq!(desc.len(), 3, "{desc:?}");
     let ts = rows(
