@@ -313,17 +313,26 @@ impl Catalog {
 
     /// Every stored database, by name.
     pub async fn databases(&self) -> Result<Vec<DatabaseMeta>, CatalogError> {
-        self.read(|txn| {
-            let dbs = txn.open_table(DATABASES).map_err(storage)?;
-            let mut out = Vec::new();
-            for entry in dbs.iter().map_err(storage)? {
-                let (_, v) = entry.map_err(storage)?;
-                out.push(decode(v.value())?);
-            }
-            Ok(out)
-        })
-        .await
+        self.read(|txn| decode_all(txn, DATABASES)).await
     }
+}
+
+/// Every value of `table` (JSON documents), in key order; a table not created yet is empty.
+fn decode_all<K: redb::Key + 'static, T: serde::de::DeserializeOwned>(
+    txn: &redb::ReadTransaction,
+    table: TableDefinition<'_, K, &'static [u8]>,
+) -> Result<Vec<T>, CatalogError> {
+    let table = match txn.open_table(table) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+        Err(e) => return Err(storage(e)),
+    };
+    let mut out = Vec::new();
+    for entry in table.iter().map_err(storage)? {
+        let (_, v) = entry.map_err(storage)?;
+        out.push(decode(v.value())?);
+    }
+    Ok(out)
 }
 
 fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, CatalogError> {

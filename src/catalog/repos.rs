@@ -7,7 +7,7 @@
 use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use super::{Catalog, CatalogError, decode, next_id, storage};
+use super::{Catalog, CatalogError, decode, decode_all, next_id, storage};
 
 /// Repository name → [`RepositoryMeta`] JSON.
 pub(crate) const REPOSITORIES: TableDefinition<&str, &[u8]> = TableDefinition::new("repositories");
@@ -110,19 +110,6 @@ impl Catalog {
 
     /// Every repository, by name.
     pub async fn repositories(&self) -> Result<Vec<RepositoryMeta>, CatalogError> {
-        self.read(|txn| {
-            let repos = match txn.open_table(REPOSITORIES) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(storage(e)),
-            };
-            let mut out = Vec::new();
-            for entry in repos.iter().map_err(storage)? {
-                let (_, v) = entry.map_err(storage)?;
-                out.push(decode(v.value())?);
-            }
-            Ok(out)
-        })
-        .await
+        self.read(|txn| decode_all(txn, REPOSITORIES)).await
     }
 }

@@ -9,7 +9,7 @@
 use redb::{ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
-use super::{Catalog, CatalogError, decode, next_id, storage};
+use super::{Catalog, CatalogError, decode, decode_all, next_id, storage};
 
 /// Task name → [`TaskMeta`] JSON.
 pub(crate) const TASKS: TableDefinition<&str, &[u8]> = TableDefinition::new("tasks");
@@ -192,11 +192,7 @@ impl Catalog {
     pub async fn task(&self, name: &str) -> Result<Option<TaskMeta>, CatalogError> {
         let key = name.to_string();
         self.read(move |txn| {
-            let tasks = match txn.open_table(TASKS) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
-                Err(e) => return Err(storage(e)),
-            };
+            let tasks = txn.open_table(TASKS).map_err(storage)?;
             let value = tasks.get(key.as_str()).map_err(storage)?;
             value.map(|v| decode(v.value())).transpose()
         })
@@ -205,20 +201,7 @@ impl Catalog {
 
     /// Every task, by name.
     pub async fn tasks(&self) -> Result<Vec<TaskMeta>, CatalogError> {
-        self.read(|txn| {
-            let tasks = match txn.open_table(TASKS) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(storage(e)),
-            };
-            let mut out = Vec::new();
-            for entry in tasks.iter().map_err(storage)? {
-                let (_, v) = entry.map_err(storage)?;
-                out.push(decode(v.value())?);
-            }
-            Ok(out)
-        })
-        .await
+        self.read(|txn| decode_all(txn, TASKS)).await
     }
 
     /// Changes task `name` (of id `id`, so a task dropped and submitted again under the same
@@ -295,22 +278,19 @@ impl Catalog {
         .await
     }
 
-    /// Every run kept, oldest first.
-    pub async fn task_runs(&self) -> Result<Vec<TaskRun>, CatalogError> {
-        self.read(|txn| {
-            let runs = match txn.open_table(TASK_RUNS) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(storage(e)),
-            };
-            let mut out = Vec::new();
-            for entry in runs.iter().map_err(storage)? {
-                let (_, v) = entry.map_err(storage)?;
-                out.push(decode(v.value())?);
-            }
-            Ok(out)
+    /// Run `id`, if it is still kept.
+    pub async fn task_run(&self, id: u64) -> Result<Option<TaskRun>, CatalogError> {
+        self.read(move |txn| {
+            let runs = txn.open_table(TASK_RUNS).map_err(storage)?;
+            let value = runs.get(id).map_err(storage)?;
+            value.map(|v| decode(v.value())).transpose()
         })
         .await
+    }
+
+    /// Every run kept, oldest first.
+    pub async fn task_runs(&self) -> Result<Vec<TaskRun>, CatalogError> {
+        self.read(|txn| decode_all(txn, TASK_RUNS)).await
     }
 
     /// Records that a backup of `last.db` finished.
@@ -328,20 +308,7 @@ impl Catalog {
 
     /// The last finished backup of every database that had one, by database name.
     pub async fn last_backups(&self) -> Result<Vec<LastBackup>, CatalogError> {
-        self.read(|txn| {
-            let table = match txn.open_table(LAST_BACKUPS) {
-                Ok(t) => t,
-                Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-                Err(e) => return Err(storage(e)),
-            };
-            let mut out = Vec::new();
-            for entry in table.iter().map_err(storage)? {
-                let (_, v) = entry.map_err(storage)?;
-                out.push(decode(v.value())?);
-            }
-            Ok(out)
-        })
-        .await
+        self.read(|txn| decode_all(txn, LAST_BACKUPS)).await
     }
 }
 

@@ -265,17 +265,7 @@ impl Catalog {
 }
 
 fn read_users(txn: &redb::ReadTransaction) -> Result<Vec<UserMeta>, CatalogError> {
-    let users = match txn.open_table(USERS) {
-        Ok(t) => t,
-        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
-        Err(e) => return Err(storage(e)),
-    };
-    let mut out = Vec::new();
-    for entry in users.iter().map_err(storage)? {
-        let (_, v) = entry.map_err(storage)?;
-        out.push(decode(v.value())?);
-    }
-    Ok(out)
+    super::decode_all(txn, USERS)
 }
 
 /// What a login matched: the account's host pattern and its password hash.

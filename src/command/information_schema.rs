@@ -572,16 +572,13 @@ async fn task_rows(
         .filter(|t| all || t.creator == me)
         .collect();
     let time = |ms: Option<i64>| Cell::Text(ms.and_then(super::format_datetime_ms));
+    // A task's properties are checked names and numbers (no credentials among them).
     let props = |p: &[(String, String)]| {
-        let shown =
-            crate::sql::redact_sql(&format!("x{}", crate::sql::DisplayProperties(&p.to_vec())));
-        text(
-            shown
-                .trim_start_matches('x')
-                .trim()
-                .trim_start_matches("PROPERTIES")
-                .trim(),
-        )
+        text(if p.is_empty() {
+            String::new()
+        } else {
+            crate::sql::PropertyList(p).to_string()
+        })
     };
     if name == "tasks" {
         return Ok(tasks

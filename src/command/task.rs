@@ -351,12 +351,19 @@ fn unknown_task(name: &str) -> Error {
     ))
 }
 
-/// Stops the run of task `id` going on now, if any.
-fn stop_running(engine: &Engine, id: u64) {
-    let running = engine
+/// The task runs going on now (`Engine::running_tasks`), locked.
+fn running_tasks(
+    engine: &Engine,
+) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, CancellationToken>> {
+    engine
         .running_tasks
         .lock()
-        .unwrap_or_else(|p| p.into_inner());
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// Stops the run of task `id` going on now, if any.
+fn stop_running(engine: &Engine, id: u64) {
+    let running = running_tasks(engine);
     if let Some(token) = running.get(&id) {
         token.cancel();
     }
@@ -364,15 +371,10 @@ fn stop_running(engine: &Engine, id: u64) {
 
 /// The run of `task` that waits for its database, if any.
 async fn waiting_run(engine: &Engine, task: &TaskMeta) -> Result<Option<TaskRun>> {
-    let Some(id) = task.waiting_run else {
-        return Ok(None);
-    };
-    Ok(engine
-        .catalog
-        .task_runs()
-        .await?
-        .into_iter()
-        .find(|r| r.id == id))
+    match task.waiting_run {
+        Some(id) => Ok(engine.catalog.task_run(id).await?),
+        None => Ok(None),
+    }
 }
 
 /// `run` ended SKIPPED at `now` because of `why`.
@@ -513,10 +515,11 @@ pub fn start_loop(engine: &Arc<Engine>) {
     });
 }
 
-/// The settings of `task`, `None` when its statement or properties no longer parse.
-fn settings_of(task: &TaskMeta) -> Option<Settings> {
+/// The statement and settings of `task`, `None` when they no longer parse.
+fn parsed(task: &TaskMeta) -> Option<(Statement, Settings)> {
     let stmt = sql::parse_one(&task.definition).ok()?;
-    Settings::parse(&task.properties, Kind::of(&stmt).ok()?).ok()
+    let settings = Settings::parse(&task.properties, Kind::of(&stmt).ok()?).ok()?;
+    Some((stmt, settings))
 }
 
 /// At start: a run the last daemon left RUNNING ended with it (and is retried as any failure).
@@ -531,7 +534,7 @@ async fn end_interrupted_runs(engine: &Arc<Engine>) -> Result<()> {
         };
         // Retried as a failed run is: a crash during the nightly backup should not mean a day
         // without one.
-        let settings = settings_of(task);
+        let settings = parsed(task).map(|(_, s)| s);
         record_failure(
             engine,
             task,
@@ -547,11 +550,7 @@ async fn end_interrupted_runs(engine: &Arc<Engine>) -> Result<()> {
 }
 
 fn is_running(engine: &Engine, id: u64) -> bool {
-    engine
-        .running_tasks
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .contains_key(&id)
+    running_tasks(engine).contains_key(&id)
 }
 
 /// One look at every task: starts what is due, forgets finished one-off tasks a day old.
@@ -623,11 +622,7 @@ struct Running {
 
 impl Running {
     fn enter(engine: &Arc<Engine>, id: u64, token: CancellationToken) -> Running {
-        engine
-            .running_tasks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, token);
+        running_tasks(engine).insert(id, token);
         Running {
             engine: Arc::clone(engine),
             id,
@@ -637,11 +632,7 @@ impl Running {
 
 impl Drop for Running {
     fn drop(&mut self) {
-        self.engine
-            .running_tasks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.id);
+        running_tasks(&self.engine).remove(&self.id);
     }
 }
 
@@ -667,7 +658,7 @@ async fn start_run(
         }
         true
     };
-    let (Ok(stmt), Some(settings)) = (sql::parse_one(&task.definition), settings_of(&task)) else {
+    let Some((stmt, settings)) = parsed(&task) else {
         // Cannot happen for a task SUBMIT checked; recorded rather than retried forever.
         let mut run = new_run(&task, engine.catalog.new_run_id().await?, now, attempt);
         run.state = RunState::Failed;

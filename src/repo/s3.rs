@@ -570,12 +570,8 @@ impl S3Store {
 
     /// The multipart uploads open under `prefix`: begun and neither completed nor aborted.
     pub async fn open_uploads(&self, prefix: &str) -> Result<Vec<OpenUpload>, StoreError> {
-        let root = if self.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", self.prefix)
-        };
-        let full_prefix = format!("{root}{prefix}");
+        let root = self.join("");
+        let full_prefix = self.join(prefix);
         let mut out = Vec::new();
         let (mut key_marker, mut id_marker): (Option<String>, Option<String>) = (None, None);
         loop {
@@ -621,12 +617,8 @@ impl S3Store {
     }
 
     pub async fn list(&self, prefix: &str) -> Result<Vec<ObjectMeta>, StoreError> {
-        let root = if self.prefix.is_empty() {
-            String::new()
-        } else {
-            format!("{}/", self.prefix)
-        };
-        let full_prefix = format!("{root}{prefix}");
+        let root = self.join("");
+        let full_prefix = self.join(prefix);
         let mut out = Vec::new();
         let mut token: Option<String> = None;
         loop {

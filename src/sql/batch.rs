@@ -308,14 +308,12 @@ pub struct SetTableProperties {
 
 impl fmt::Display for SetTableProperties {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "ALTER TABLE {} SET (", Name(&self.table))?;
-        for (i, (k, v)) in self.properties.iter().enumerate() {
-            if i > 0 {
-                f.write_str(", ")?;
-            }
-            write!(f, "{} = {}", QuotedString(k), QuotedString(v))?;
-        }
-        f.write_str(")")
+        write!(
+            f,
+            "ALTER TABLE {} SET {}",
+            Name(&self.table),
+            super::PropertyList(&self.properties)
+        )
     }
 }
 

@@ -343,15 +343,7 @@ impl fmt::Display for Statement {
             Statement::AlterTask(s) => write!(f, "{s}"),
             Statement::DropTask(s) => write!(f, "{s}"),
             Statement::AdminSetConfig(p) => {
-                let shown = DisplayProperties(p).to_string();
-                write!(
-                    f,
-                    "ADMIN SET FRONTEND CONFIG {}",
-                    shown
-                        .trim_start()
-                        .trim_start_matches("PROPERTIES")
-                        .trim_start()
-                )
+                write!(f, "ADMIN SET FRONTEND CONFIG {}", PropertyList(p))
             }
             Statement::AdminShowConfig(like) => {
                 f.write_str("ADMIN SHOW FRONTEND CONFIG")?;
@@ -1171,7 +1163,16 @@ impl fmt::Display for DisplayProperties<'_> {
         if self.0.is_empty() {
             return Ok(());
         }
-        f.write_str(" PROPERTIES (")?;
+        write!(f, " PROPERTIES {}", PropertyList(self.0))
+    }
+}
+
+/// `("k" = "v", ...)`: a property list alone (`ALTER ... SET (...)`, `ADMIN SET ... CONFIG`).
+pub(crate) struct PropertyList<'a>(pub &'a [(String, String)]);
+
+impl fmt::Display for PropertyList<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("(")?;
         for (i, (k, v)) in self.0.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;

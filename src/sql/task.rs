@@ -6,7 +6,8 @@ use std::fmt;
 use sqlparser::tokenizer::Token;
 
 use super::{
-    BackstopParser, DisplayProperties, Id, Ident, ParseError, Properties, QuotedString, Statement,
+    BackstopParser, DisplayProperties, Id, Ident, ParseError, Properties, PropertyList,
+    QuotedString, Statement,
 };
 
 /// ```text
@@ -219,11 +220,7 @@ impl fmt::Display for AlterTask {
         match &self.action {
             TaskAlteration::Resume => f.write_str("RESUME"),
             TaskAlteration::Suspend => f.write_str("SUSPEND"),
-            TaskAlteration::Set(p) => {
-                write!(f, "SET")?;
-                let shown = DisplayProperties(p).to_string();
-                f.write_str(shown.trim_start().trim_start_matches("PROPERTIES"))
-            }
+            TaskAlteration::Set(p) => write!(f, "SET {}", PropertyList(p)),
         }
     }
 }

@@ -273,6 +273,24 @@ fn backups_are_incremental_and_each_snapshot_restores_alone() {
     assert_eq!(partitions[0][1], "p2");
 }
 
+/// Starts `BACKUP SNAPSHOT shop.<label>` in 5 MiB parts and returns once it is held after its
+/// first part (failpoint `s3.multipart.after_part` paused, reported in `points`).
+fn backup_held_mid_upload(d: &TestDaemon, points: &Path, label: &str) {
+    mysql(
+        d,
+        &format!("BACKUP SNAPSHOT shop.{label} TO repo PROPERTIES (\"part_size\" = \"5M\")"),
+    );
+    let reached = points.join("s3.multipart.after_part.reached");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !reached.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the backup never reached its first part"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Table shop.big, one rowset of about 9 MiB of incompressible text (two parts of 5 MiB), and
 /// repository `repo` at `location` on moto as `writer`.
 fn load_big_table(d: &TestDaemon, location: &str, moto: &MotoServer, writer: &KeyPair) {
@@ -318,19 +336,7 @@ fn an_upload_a_crash_left_open_is_aborted_by_the_next_round() {
         ],
     );
     load_big_table(&d, "s3a://crashed/backups", &moto, &writer);
-    mysql(
-        &d,
-        "BACKUP SNAPSHOT shop.big TO repo PROPERTIES (\"part_size\" = \"5M\")",
-    );
-    let reached = points.path().join("s3.multipart.after_part.reached");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !reached.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the backup never reached its first part"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    backup_held_mid_upload(&d, points.path(), "big");
     // Rounds run every second, leases last 3 s: two lifetimes later the live job's upload is
     // still open.
     std::thread::sleep(Duration::from_secs(6));
@@ -378,19 +384,7 @@ fn cancel_aborts_the_multipart_upload_in_flight() {
         ],
     );
     load_big_table(&d, "s3a://cancelled/backups", &moto, &writer);
-    mysql(
-        &d,
-        "BACKUP SNAPSHOT shop.held TO repo PROPERTIES (\"part_size\" = \"5M\")",
-    );
-    let reached = points.path().join("s3.multipart.after_part.reached");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !reached.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the backup never reached its first part"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    backup_held_mid_upload(&d, points.path(), "held");
     assert_eq!(moto.multipart_uploads("cancelled"), 1, "an upload is open");
     mysql(&d, "CANCEL BACKUP FROM shop");
     let row = wait_job(&d, "BACKUP", "shop");
