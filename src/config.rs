@@ -101,6 +101,11 @@ pub struct Config {
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub dynamic_partition_interval: u64,
 
+    /// How often tables' small rowset files are looked at and merged in the background, in
+    /// seconds (0: never; `ALTER TABLE ... COMPACT` still merges on request).
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub compaction_interval: u64,
+
     /// How log lines on stderr look: `text` for people, `json` (one object per line) for log
     /// collectors. `RUST_LOG` chooses how much is logged.
     #[arg(long, value_name = "FORMAT", value_enum, default_value_t = LogFormat::Text)]

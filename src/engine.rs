@@ -48,6 +48,11 @@ pub struct Engine {
     /// persist them either): whether dynamic partitioning runs, and how often it looks.
     pub dynamic_partition_enable: std::sync::atomic::AtomicBool,
     pub dynamic_partition_interval: std::sync::atomic::AtomicU64,
+    /// Seconds between two background compaction rounds (`--compaction-interval`; 0: none).
+    pub compaction_interval: std::sync::atomic::AtomicU64,
+    /// Each tablet's last compaction on this server, for SHOW TABLET.
+    pub compactions:
+        std::sync::Mutex<std::collections::HashMap<u64, crate::store::compaction::Status>>,
     /// The task runs going on now, by task id: the token that stops each (ALTER TASK SUSPEND,
     /// DROP TASK).
     pub running_tasks:
@@ -233,6 +238,7 @@ impl Engine {
         }
         let users = crate::catalog::users::UserCache::new(catalog.users_blocking()?);
         let dynamic_interval = config.dynamic_partition_interval;
+        let compaction_interval = config.compaction_interval;
         Ok(Arc::new(Self {
             catalog,
             users,
@@ -247,6 +253,8 @@ impl Engine {
             running_tasks: std::sync::Mutex::default(),
             dynamic_partition_enable: std::sync::atomic::AtomicBool::new(dynamic_interval > 0),
             dynamic_partition_interval: std::sync::atomic::AtomicU64::new(dynamic_interval.max(1)),
+            compaction_interval: std::sync::atomic::AtomicU64::new(compaction_interval),
+            compactions: std::sync::Mutex::default(),
             pins: Arc::new(crate::store::pins::Pins::default()),
             jobs,
             sessions: Sessions::default(),

@@ -76,6 +76,10 @@ pub struct Metrics {
     queries: AtomicU64,
     loads: AtomicU64,
     loaded_rows: AtomicU64,
+    compactions: AtomicU64,
+    compacted_files_in: AtomicU64,
+    compacted_files_out: AtomicU64,
+    compaction_failures: AtomicU64,
 }
 
 /// The daemon's counters.
@@ -96,6 +100,10 @@ pub static METRICS: Metrics = Metrics {
     queries: AtomicU64::new(0),
     loads: AtomicU64::new(0),
     loaded_rows: AtomicU64::new(0),
+    compactions: AtomicU64::new(0),
+    compacted_files_in: AtomicU64::new(0),
+    compacted_files_out: AtomicU64::new(0),
+    compaction_failures: AtomicU64::new(0),
 };
 
 fn add(counter: Option<&AtomicU64>, n: u64) {
@@ -147,6 +155,20 @@ impl Metrics {
     pub fn load(&self, rows: u64) {
         self.loads.fetch_add(1, Ordering::Relaxed);
         self.loaded_rows.fetch_add(rows, Ordering::Relaxed);
+    }
+
+    /// A compaction committed, replacing `files_in` rowset files by `files_out`.
+    pub fn compacted(&self, files_in: u64, files_out: u64) {
+        self.compactions.fetch_add(1, Ordering::Relaxed);
+        self.compacted_files_in
+            .fetch_add(files_in, Ordering::Relaxed);
+        self.compacted_files_out
+            .fetch_add(files_out, Ordering::Relaxed);
+    }
+
+    /// A compaction failed (its files were not committed).
+    pub fn compaction_failed(&self) {
+        self.compaction_failures.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The Prometheus text exposition (format 0.0.4) of the counters plus `gauges`.
@@ -235,6 +257,30 @@ impl Metrics {
             "rows committed by INSERT",
             load(&self.loaded_rows),
         );
+        for (name, help, value) in [
+            (
+                "backstop_compactions_total",
+                "merges of a tablet's rowset files committed",
+                &self.compactions,
+            ),
+            (
+                "backstop_compacted_files_in_total",
+                "rowset files (data and delete files) merges replaced",
+                &self.compacted_files_in,
+            ),
+            (
+                "backstop_compacted_files_out_total",
+                "rowset files merges wrote",
+                &self.compacted_files_out,
+            ),
+            (
+                "backstop_compaction_failures_total",
+                "merges that failed (nothing was committed)",
+                &self.compaction_failures,
+            ),
+        ] {
+            single(&mut out, name, "counter", help, load(value));
+        }
 
         header(
             &mut out,

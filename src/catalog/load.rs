@@ -169,3 +169,64 @@ impl Catalog {
         .await
     }
 }
+
+/// Why a compaction's result was not committed: the tablet changed under it. Nothing is lost;
+/// the next round plans again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompactionStale(pub String);
+
+impl Catalog {
+    /// Commits a compaction of tablet `tablet_id` of table `table_id` (partition
+    /// `partition_id`): in one transaction, checks the table is still there under its name and writable, that
+    /// every rowset in `removed` is still committed and that the tablet has no delete file the
+    /// merge did not take in, then replaces `removed` by `added`. The partition's version does
+    /// not move: what queries see is the same. `Ok(Err(..))` says why nothing was committed.
+    pub async fn commit_compaction(
+        &self,
+        (db, name): (&str, &str),
+        table_id: u64,
+        partition_id: u64,
+        tablet_id: u64,
+        removed: Vec<u64>,
+        added: Vec<RowsetMeta>,
+    ) -> Result<Result<(), CompactionStale>, CatalogError> {
+        let (db, name) = (db.to_string(), name.to_string());
+        self.write(move |txn| {
+            let mut meta = MetaTables::open(txn)?;
+            let stale = |why: String| Ok(Err(CompactionStale(why)));
+            let Some(_partition) = meta.partition(table_id, partition_id)? else {
+                return stale(format!("partition {partition_id} is gone"));
+            };
+            match meta.table(&db, &name) {
+                Ok(t) if t.id == table_id && ensure_writable(&t).is_ok() => {}
+                Ok(t) if t.id == table_id => return stale("the table is being restored".into()),
+                Ok(_) | Err(CatalogError::UnknownTable(_) | CatalogError::UnknownDatabase(_)) => {
+                    return stale(format!("table {db}.{name} was dropped or renamed"));
+                }
+                Err(e) => return Err(e),
+            }
+            for &id in &removed {
+                if !meta.has_rowset(tablet_id, id)? {
+                    return stale(format!("rowset {id} is gone"));
+                }
+            }
+            let now: Vec<RowsetMeta> = super::tables::children(&meta.rowsets, tablet_id)?;
+            if let Some(new) = now
+                .iter()
+                .find(|r| !r.kind.is_data() && !removed.contains(&r.id))
+            {
+                return stale(format!("delete file {} was added", new.id));
+            }
+            for id in &removed {
+                meta.rowsets
+                    .remove((tablet_id, *id))
+                    .map_err(super::storage)?;
+            }
+            for rowset in &added {
+                meta.put_rowset(rowset)?;
+            }
+            Ok(Ok(()))
+        })
+        .await
+    }
+}

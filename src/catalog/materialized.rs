@@ -178,12 +178,17 @@ impl Catalog {
 
     /// Every materialized view of every database, with its database's name.
     pub async fn all_materialized(&self) -> Result<Vec<(String, TableMeta)>, CatalogError> {
+        let mut all = self.all_tables().await?;
+        all.retain(|(_, t)| t.materialized.is_some());
+        Ok(all)
+    }
+
+    /// Every table of every database, with its database's name (for the background loops).
+    pub async fn all_tables(&self) -> Result<Vec<(String, TableMeta)>, CatalogError> {
         let mut out = Vec::new();
         for db in self.databases().await? {
             for table in self.tables(&db.name).await? {
-                if table.materialized.is_some() {
-                    out.push((db.name.clone(), table));
-                }
+                out.push((db.name.clone(), table));
             }
         }
         Ok(out)

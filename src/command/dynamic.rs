@@ -150,24 +150,19 @@ pub fn start_loop(engine: &Arc<Engine>) {
             if !engine.dynamic_partition_enable.load(Ordering::Relaxed) {
                 continue;
             }
-            let Ok(databases) = engine.catalog.databases().await else {
+            let Ok(tables) = engine.catalog.all_tables().await else {
                 continue;
             };
-            for db in databases {
-                let Ok(tables) = engine.catalog.tables(&db.name).await else {
+            for (db, t) in tables {
+                if !matches!(spec(&t), Ok(Some(_))) {
                     continue;
-                };
-                for t in tables {
-                    if !matches!(spec(&t), Ok(Some(_))) {
-                        continue;
-                    }
-                    if let Err(e) = round(&engine, &db.name, &t.name).await {
-                        tracing::warn!(database = %db.name, table = %t.name, error = %e, "dynamic partition round failed");
-                        let mut all = rounds().lock().unwrap_or_else(|e| e.into_inner());
-                        let entry = all.entry(t.id).or_default();
-                        entry.at_ms = crate::clock::now_ms();
-                        entry.error = Some(e.to_string());
-                    }
+                }
+                if let Err(e) = round(&engine, &db, &t.name).await {
+                    tracing::warn!(database = %db, table = %t.name, error = %e, "dynamic partition round failed");
+                    let mut all = rounds().lock().unwrap_or_else(|e| e.into_inner());
+                    let entry = all.entry(t.id).or_default();
+                    entry.at_ms = crate::clock::now_ms();
+                    entry.error = Some(e.to_string());
                 }
             }
         }

@@ -13,6 +13,7 @@
 
 pub mod backup;
 pub mod change;
+pub mod compaction;
 pub mod database;
 pub mod dynamic;
 pub mod files;
@@ -280,6 +281,7 @@ pub async fn execute(
         Statement::AddPartitions(stmt) => table::add_partitions(engine, session, stmt).await,
         Statement::SetTableProperties(stmt) => table::set_properties(engine, session, stmt).await,
         Statement::RenameTable(stmt) => table::rename(engine, session, stmt).await,
+        Statement::CompactTable(stmt) => compaction::compact(engine, session, stmt).await,
         Statement::DropPartition(stmt) => table::drop_partition(engine, session, stmt).await,
         Statement::ShowPartitions(name) => table::show_partitions(engine, session, &name).await,
         Statement::ShowTablet(name) => table::show_tablets(engine, session, &name).await,
@@ -477,6 +479,7 @@ pub fn statement_name(stmt: &Statement) -> &'static str {
         Statement::SetTableProperties(_) => "ALTER TABLE ... SET",
         Statement::RenameTable(r) if r.swap => "ALTER TABLE ... SWAP WITH",
         Statement::RenameTable(_) => "ALTER TABLE ... RENAME",
+        Statement::CompactTable(_) => "ALTER TABLE ... COMPACT",
         Statement::DropPartition(_) => "ALTER TABLE ... DROP PARTITION",
         Statement::TruncateTable(_) => "TRUNCATE TABLE",
         Statement::ChecksumTable(_) => "CHECKSUM TABLE",

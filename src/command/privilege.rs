@@ -374,6 +374,7 @@ pub async fn authorize(engine: &Arc<Engine>, session: &Session, stmt: &Statement
         Statement::AddPartition(a) => table_need(&p, session, &a.table, bits::ALTER),
         Statement::AddPartitions(a) => table_need(&p, session, &a.table, bits::ALTER),
         Statement::SetTableProperties(a) => table_need(&p, session, &a.table, bits::ALTER),
+        Statement::CompactTable(c) => table_need(&p, session, &c.table, bits::ALTER),
         Statement::RenameTable(r) => {
             table_need(&p, session, &r.table, bits::ALTER)?;
             if r.swap {

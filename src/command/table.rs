@@ -179,6 +179,7 @@ pub(crate) async fn create_with(
     let (mut table, partitions) = table_from_ast(&name, &stmt)?;
     table.materialized = materialized;
     crate::catalog::dynamic::spec(&table).map_err(CatalogError::InvalidDefinition)?;
+    super::compaction::check_property(&table.properties)?;
     if let Some(n) = table.properties.get(REPLICATION_NUM)
         && n.trim() != "1"
     {
@@ -886,13 +887,17 @@ pub async fn set_properties(
                     ),
                 });
             }
-        } else if !lower.starts_with("dynamic_partition.") {
+        } else if !lower.starts_with("dynamic_partition.")
+            && lower != super::compaction::DISABLE_PROPERTY
+        {
             return Err(Error::NotSupported(format!(
-                "ALTER TABLE ... SET (\"{k}\") is not supported: SET takes dynamic_partition.* \
-                 and replication_num"
+                "ALTER TABLE ... SET (\"{k}\") is not supported: SET takes dynamic_partition.*, \
+                 {} and replication_num",
+                super::compaction::DISABLE_PROPERTY
             )));
         }
     }
+    super::compaction::check_property(properties.iter().map(|(k, v)| (k, v)))?;
     engine
         .catalog
         .set_table_properties(&db, &table, properties, |t| {
@@ -1451,6 +1456,7 @@ pub async fn show_tablets(
                 Some(t.rows().to_string()),
                 Some(t.bytes().to_string()),
                 Some("NORMAL".into()),
+                Some(super::compaction::status(engine, t.tablet.id)),
             ]);
         }
     }
@@ -1465,6 +1471,7 @@ pub async fn show_tablets(
             "RowCount",
             "DataSize",
             "State",
+            "CompactionStatus",
         ],
         rows,
     )

@@ -52,6 +52,7 @@ pub async fn run_until_signal(config: Config) -> io::Result<()> {
     crate::jobs::start_background(&engine);
     crate::command::materialized::start_schedule(&engine);
     crate::command::dynamic::start_loop(&engine);
+    crate::command::compaction::start_loop(&engine);
     crate::command::task::start_loop(&engine);
     let shutdown = CancellationToken::new();
     if let Some(listener) = metrics_listener {

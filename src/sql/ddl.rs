@@ -682,6 +682,33 @@ impl fmt::Display for RenameTable {
     }
 }
 
+/// ```sql
+/// ALTER TABLE [db.]tbl [BASE | CUMULATIVE] COMPACT [p | (p1, p2, ...)]
+/// ```
+/// Merges the table's small rowset files now (`store::compaction`); BASE merges every file of
+/// each tablet and folds its delete files in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompactTable {
+    pub table: ObjectName,
+    pub base: bool,
+    /// The partitions to compact; all when empty.
+    pub partitions: Vec<Ident>,
+}
+
+impl fmt::Display for CompactTable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ALTER TABLE {} ", Name(&self.table))?;
+        if self.base {
+            f.write_str("BASE ")?;
+        }
+        f.write_str("COMPACT")?;
+        if !self.partitions.is_empty() {
+            write!(f, " ({})", Ids(&self.partitions))?;
+        }
+        Ok(())
+    }
+}
+
 impl fmt::Display for AddPartition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ALTER TABLE {} ADD ", Name(&self.table))?;
@@ -1351,6 +1378,42 @@ impl BackstopParser<'_> {
             return false;
         };
         self.peek_words(2 + len, &["RENAME"]) || self.peek_words(2 + len, &["SWAP", "WITH"])
+    }
+
+    /// `ALTER TABLE name [BASE | CUMULATIVE] COMPACT ...`
+    pub(super) fn is_table_compact(&self) -> bool {
+        if !self.peek_words(1, &["TABLE"]) {
+            return false;
+        }
+        let Some(len) = self.peek_name_len(2) else {
+            return false;
+        };
+        let n = 2 + len;
+        self.peek_words(n, &["COMPACT"])
+            || self.peek_words(n, &["BASE", "COMPACT"])
+            || self.peek_words(n, &["CUMULATIVE", "COMPACT"])
+    }
+
+    pub(super) fn parse_compact_table(&mut self) -> Result<Statement, ParseError> {
+        self.expect_words(&["ALTER", "TABLE"])?;
+        let table = self.parse_object_name("table name")?;
+        let base = self.parse_word("BASE");
+        if !base {
+            let _ = self.parse_word("CUMULATIVE");
+        }
+        self.expect_word("COMPACT")?;
+        let partitions = if self.peek_is(&Token::LParen) {
+            self.parse_ident_list("partition name")?
+        } else if self.peek_is(&Token::EOF) || self.peek_is(&Token::SemiColon) {
+            Vec::new()
+        } else {
+            vec![self.parse_ident("partition name")?]
+        };
+        Ok(Statement::CompactTable(CompactTable {
+            table,
+            base,
+            partitions,
+        }))
     }
 
     pub(super) fn parse_rename_table(&mut self) -> Result<Statement, ParseError> {

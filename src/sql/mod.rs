@@ -64,10 +64,10 @@ pub use batch::{
     bound_text,
 };
 pub use ddl::{
-    AddColumns, AddPartition, AggregateType, ColumnDef, ColumnDefault, CreateTable, DataType,
-    DecimalKind, Distribution, DropColumn, DropPartition, KeyDesc, KeyModel, Literal, PartitionBy,
-    PartitionDef, PartitionKind, PartitionValue, PartitionValues, RenameTable, ShownCreateTable,
-    TruncateTable,
+    AddColumns, AddPartition, AggregateType, ColumnDef, ColumnDefault, CompactTable, CreateTable,
+    DataType, DecimalKind, Distribution, DropColumn, DropPartition, KeyDesc, KeyModel, Literal,
+    PartitionBy, PartitionDef, PartitionKind, PartitionValue, PartitionValues, RenameTable,
+    ShownCreateTable, TruncateTable,
 };
 pub use materialized::{
     AlterMaterializedView, CreateMaterializedView, MvAlteration, MvRefresh, MvScheme,
@@ -163,6 +163,7 @@ pub enum Statement {
     AddPartitions(AddPartitions),
     SetTableProperties(SetTableProperties),
     RenameTable(RenameTable),
+    CompactTable(CompactTable),
     DropPartition(DropPartition),
     TruncateTable(TruncateTable),
     /// ```text
@@ -294,6 +295,7 @@ impl fmt::Display for Statement {
             Statement::AddPartitions(s) => write!(f, "{s}"),
             Statement::SetTableProperties(s) => write!(f, "{s}"),
             Statement::RenameTable(s) => write!(f, "{s}"),
+            Statement::CompactTable(s) => write!(f, "{s}"),
             Statement::DropPartition(s) => write!(f, "{s}"),
             Statement::TruncateTable(s) => write!(f, "{s}"),
             Statement::ChecksumTable(tables) => {
@@ -831,6 +833,7 @@ impl BackstopParser<'_> {
             },
             "ALTER" if self.is_partition_alter() => self.parse_alter_partition(),
             "ALTER" if self.is_table_rename() => self.parse_rename_table(),
+            "ALTER" if self.is_table_compact() => self.parse_compact_table(),
             "ALTER" if self.is_table_set() => self.parse_table_set(),
             "ALTER" if self.is_column_alter() => self.parse_column_alter(),
             "TRUNCATE" => self.parse_truncate(),

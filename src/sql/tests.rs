@@ -629,6 +629,30 @@ fn show_jobs_and_friends() {
         round_trip("SHOW TABLETS FROM t"),
         Statement::ShowTablet(name(&["t"]))
     );
+    assert_eq!(
+        verified_stmt("ALTER TABLE db.t COMPACT"),
+        Statement::CompactTable(CompactTable {
+            table: name(&["db", "t"]),
+            base: false,
+            partitions: vec![],
+        })
+    );
+    assert_eq!(
+        verified_stmt("ALTER TABLE t BASE COMPACT (p1, p2)"),
+        Statement::CompactTable(CompactTable {
+            table: name(&["t"]),
+            base: true,
+            partitions: vec![id("p1"), id("p2")],
+        })
+    );
+    assert_eq!(
+        round_trip("ALTER TABLE t CUMULATIVE COMPACT p1"),
+        Statement::CompactTable(CompactTable {
+            table: name(&["t"]),
+            base: false,
+            partitions: vec![id("p1")],
+        })
+    );
     assert_err(
         "SHOW TEMPORARY PARTITIONS FROM t",
         "SHOW TEMPORARY PARTITIONS is not supported: backstop has no temporary partitions (use SHOW PARTITIONS)",
@@ -1898,6 +1922,18 @@ mod props {
             prop::collection::vec(object_name(), 1..3).prop_map(Statement::ChecksumTable),
             object_name().prop_map(Statement::ShowPartitions),
             object_name().prop_map(Statement::ShowTablet),
+            (
+                object_name(),
+                any::<bool>(),
+                prop::collection::vec(ident(), 0..3)
+            )
+                .prop_map(|(table, base, partitions)| Statement::CompactTable(
+                    CompactTable {
+                        table,
+                        base,
+                        partitions,
+                    }
+                )),
             Just(Statement::ShowRepositories),
         ]
     }

@@ -60,7 +60,7 @@ pub fn delete_schema() -> SchemaRef {
     ]))
 }
 
-fn read_error(path: &Path, e: impl std::fmt::Display) -> RowsetError {
+pub(super) fn read_error(path: &Path, e: impl std::fmt::Display) -> RowsetError {
     RowsetError::Read {
         path: path.to_path_buf(),
         message: e.to_string(),
@@ -68,7 +68,7 @@ fn read_error(path: &Path, e: impl std::fmt::Display) -> RowsetError {
 }
 
 /// Opens a rowset file for reading, under a descriptor of the open-files budget.
-fn open_reader(
+pub(super) fn open_reader(
     path: &Path,
     projection: Option<&[usize]>,
 ) -> Result<
@@ -132,6 +132,11 @@ impl Deleted {
 
     pub fn of(&self, sha256: &str) -> Option<&BTreeSet<u64>> {
         self.by_file.get(sha256).filter(|p| !p.is_empty())
+    }
+
+    /// Every data file (sha256) with the positions deleted from it.
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &BTreeSet<u64>)> {
+        self.by_file.iter().map(|(sha, p)| (sha.as_str(), p))
     }
 }
 
@@ -317,27 +322,43 @@ pub fn write_deletes(
     data_dir: &Path,
     tablet_id: u64,
     id: u64,
-    mut rows: Vec<DeletedRow>,
+    rows: Vec<DeletedRow>,
+) -> Result<RowsetFile, RowsetError> {
+    let checksum = rows.iter().fold(0u64, |acc, r| acc.wrapping_add(r.hash));
+    let positions = rows.into_iter().map(|r| (r.file, r.pos)).collect();
+    let mut file = write_positions(data_dir, tablet_id, id, positions)?;
+    file.checksum = checksum;
+    Ok(file)
+}
+
+/// Writes `positions` (data file sha256, row) as delete file `id` of tablet `tablet_id`,
+/// sorted and durable; the caller sets the checksum. Blocking.
+pub fn write_positions(
+    data_dir: &Path,
+    tablet_id: u64,
+    id: u64,
+    mut positions: Vec<(String, u64)>,
 ) -> Result<RowsetFile, RowsetError> {
     let path = rowset_path(data_dir, tablet_id, id);
     let dir = path.parent().unwrap_or(data_dir);
     let name = format!("{id}.parquet");
-    rows.sort();
-    let paths: StringArray = rows.iter().map(|r| Some(object_key(&r.file))).collect();
-    let positions: Int64Array = rows
+    positions.sort();
+    let paths: StringArray = positions
         .iter()
-        .map(|r| Some(i64::try_from(r.pos).unwrap_or(i64::MAX)))
+        .map(|(file, _)| Some(object_key(file)))
+        .collect();
+    let rows: Int64Array = positions
+        .iter()
+        .map(|(_, pos)| Some(i64::try_from(*pos).unwrap_or(i64::MAX)))
         .collect();
     let batch = RecordBatch::try_new(
         delete_schema(),
-        vec![Arc::new(paths) as ArrayRef, Arc::new(positions) as ArrayRef],
+        vec![Arc::new(paths) as ArrayRef, Arc::new(rows) as ArrayRef],
     )
     .map_err(|e| read_error(&path, e))?;
     let mut writer = RowsetWriter::create(dir, &name, delete_schema(), None)?;
     writer.write(&batch)?;
-    let mut file = writer.finish()?;
-    file.checksum = rows.iter().fold(0u64, |acc, r| acc.wrapping_add(r.hash));
-    Ok(file)
+    writer.finish()
 }
 
 /// A random value for a keyed table's data file metadata, so no two files of a tablet share

@@ -10,11 +10,13 @@
 //! - [`json`]: JSON values' stored form and the JSON functions;
 //! - [`keyed`]: deleted rows (PRIMARY/UNIQUE KEY upserts, DELETE, UPDATE) as Iceberg
 //!   position-delete files beside the immutable data files;
+//! - [`compaction`]: small rowset files merged into larger ones, delete files folded in;
 //! - [`pins`]: who still needs which rowset file, and the collector that deletes the rest.
 //!
 //! Files become part of a table only through a catalog transaction (DESIGN.md "Data model").
 
 pub mod checksum;
+pub mod compaction;
 pub mod files;
 pub mod json;
 pub mod keyed;

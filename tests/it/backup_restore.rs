@@ -1906,29 +1906,14 @@ async fn repositories_and_jobs_survive_a_restart() {
 /// TRUNCATE meanwhile deletes none of the files the job still has to upload.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rows_loaded_while_a_backup_runs_are_not_in_it() {
-    let points = tempfile::tempdir().unwrap();
-    let d = TestDaemon::start_with(
-        &[],
-        &[
-            ("BACKSTOP_FAILPOINTS", "backup.after_object_upload=pause"),
-            ("BACKSTOP_FAILPOINT_DIR", points.path().to_str().unwrap()),
-        ],
-    );
+    let (d, points) = common::backup::daemon_paused_at("backup.after_object_upload");
     let mut c = d.conn().await;
     load_sample(&mut c, "shop").await;
     let root = scratch_repo(&d, &mut c, "repo").await;
     let before = checksum(&mut c, "shop.sr_member").await;
     let rows_before = count(&mut c, "shop.sr_member").await;
     exec(&mut c, "BACKUP SNAPSHOT shop.held TO repo ON (sr_member)").await;
-    let reached = points.path().join("backup.after_object_upload.reached");
-    let start = Instant::now();
-    while !reached.exists() {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "the backup never reached its failpoint"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    common::backup::wait_reached(points.path(), "backup.after_object_upload").await;
     exec(
         &mut c,
         &format!("INSERT INTO shop.sr_member VALUES {MORE_MEMBER_ROWS}"),
@@ -1937,7 +1922,7 @@ async fn rows_loaded_while_a_backup_runs_are_not_in_it() {
     exec(&mut c, "TRUNCATE TABLE shop.sr_member").await;
     // Give the collector a moment: it must leave the pinned files alone.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    std::fs::write(points.path().join("backup.after_object_upload.resume"), b"").unwrap();
+    common::backup::resume(points.path(), "backup.after_object_upload");
     let job = wait_done(&mut c, "BACKUP", "shop").await;
     assert_eq!(job.get("Status"), "[OK]", "{job:?}");
     let ts = timestamps(&mut c, "repo", "held").await;

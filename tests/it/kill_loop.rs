@@ -1,4 +1,5 @@
-//! SIGKILL at random moments while loads, a BACKUP and a RESTORE run, many times over. After
+//! SIGKILL at random moments while loads, a BACKUP and a RESTORE run, many times over, with
+//! compaction merging the tables' small files every second in the background. After
 //! every restart:
 //! - every acknowledged load is whole and no load is partial;
 //! - a PRIMARY KEY table written by upserts and DELETEs at the same time holds exactly the
@@ -155,7 +156,7 @@ async fn random_kill_dash_nine_during_loads_backups_and_restores() {
     println!("kill loop: seed {seed} (BACKSTOP_KILL_SEED={seed} replays it), {rounds} rounds");
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
 
-    let mut daemon = TestDaemon::start();
+    let mut daemon = TestDaemon::start_with(&["--compaction-interval", "1"], &[]);
     let (ts0, expected) = {
         let mut conn = daemon.conn().await;
         exec(&mut conn, "CREATE DATABASE d").await;
@@ -348,10 +349,16 @@ async fn random_kill_dash_nine_during_loads_backups_and_restores() {
         // No orphan rowset files once the jobs are over.
         assert_no_orphans(&daemon, &mut conn, &ctx).await;
     }
+    // The background merged files while all this went on (each merge logs "compacted").
+    let merges = common::backup::daemon_log(&daemon)
+        .lines()
+        .filter(|l| l.contains("compacted"))
+        .count();
+    assert!(merges > 0, "no compaction committed during the kill loop");
     println!(
         "kill loop: {rounds} SIGKILLs in {:.1} s (seed {seed}): {backups} backups, {restores} \
          restores, {acknowledged} acknowledged loads all whole, {keyed_acked} acknowledged \
-         upserts and DELETEs of a PRIMARY KEY table exact; {outcomes:?}",
+         upserts and DELETEs of a PRIMARY KEY table exact, {merges} compactions; {outcomes:?}",
         started.elapsed().as_secs_f64()
     );
 }

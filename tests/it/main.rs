@@ -12,6 +12,7 @@ mod common;
 mod backup_restore;
 mod clients;
 mod clients_backup;
+mod compaction;
 mod crash;
 mod data;
 mod disk_full;

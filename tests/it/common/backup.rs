@@ -469,6 +469,39 @@ pub async fn wait_paused(daemon: &TestDaemon, failpoint: &str, seen: usize) {
     }
 }
 
+/// A daemon whose jobs pause at `failpoint`, with the folder that shows and ends each pause
+/// ([`wait_reached`], [`resume`]).
+pub fn daemon_paused_at(failpoint: &str) -> (TestDaemon, tempfile::TempDir) {
+    let points = tempfile::tempdir().unwrap();
+    let daemon = TestDaemon::start_with(
+        &[],
+        &[
+            ("BACKSTOP_FAILPOINTS", &format!("{failpoint}=pause")),
+            ("BACKSTOP_FAILPOINT_DIR", points.path().to_str().unwrap()),
+        ],
+    );
+    (daemon, points)
+}
+
+/// Waits until a job held at `failpoint` says so in `points` (the daemon's
+/// `BACKSTOP_FAILPOINT_DIR`: `<failpoint>.reached`).
+pub async fn wait_reached(points: &Path, failpoint: &str) {
+    let reached = points.join(format!("{failpoint}.reached"));
+    let start = Instant::now();
+    while !reached.exists() {
+        assert!(
+            start.elapsed() < DEADLINE,
+            "nothing reached the failpoint {failpoint} within {DEADLINE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Lets what waits at `failpoint` go on.
+pub fn resume(points: &Path, failpoint: &str) {
+    std::fs::write(points.join(format!("{failpoint}.resume")), b"").unwrap();
+}
+
 /// Waits until the daemon process has exited (a `crash` failpoint aborts it).
 pub async fn wait_dead(daemon: &mut TestDaemon) {
     let start = Instant::now();
