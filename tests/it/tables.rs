@@ -340,6 +340,7 @@ async fn partitions_tablets_and_truncate() {
             "RowCount",
             "DataSize",
             "State",
+            "CompactionStatus",
         ]
     );
     let p2024: Vec<_> = tablets
