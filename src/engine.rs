@@ -53,6 +53,9 @@ pub struct Engine {
     /// Each tablet's last compaction on this server, for SHOW TABLET.
     pub compactions:
         std::sync::Mutex<std::collections::HashMap<u64, crate::store::compaction::Status>>,
+    /// Tablets the background leaves alone while their files are the same (by a fingerprint of
+    /// their rowset ids): their last merge failed or found nothing to write.
+    pub compaction_idle: std::sync::Mutex<std::collections::HashMap<u64, u64>>,
     /// The task runs going on now, by task id: the token that stops each (ALTER TASK SUSPEND,
     /// DROP TASK).
     pub running_tasks:
@@ -255,6 +258,7 @@ impl Engine {
             dynamic_partition_interval: std::sync::atomic::AtomicU64::new(dynamic_interval.max(1)),
             compaction_interval: std::sync::atomic::AtomicU64::new(compaction_interval),
             compactions: std::sync::Mutex::default(),
+            compaction_idle: std::sync::Mutex::default(),
             pins: Arc::new(crate::store::pins::Pins::default()),
             jobs,
             sessions: Sessions::default(),

@@ -84,6 +84,11 @@ impl Catalog {
         } else {
             BTreeMap::new()
         };
+        let seen_versions: BTreeMap<u64, u64> = read
+            .partitions
+            .iter()
+            .map(|p| (p.partition.id, p.partition.visible_version))
+            .collect();
         let deleted_from: Vec<(u64, Vec<u64>)> = read
             .partitions
             .iter()
@@ -155,6 +160,13 @@ impl Catalog {
                         ),
                     });
                 }
+                // Something committed into the partition since the load read it (a DELETE
+                // among them?): its files are checked against what is there now.
+                if seen_versions.get(&partition_id) != Some(&partition.visible_version) {
+                    for rowset in rowsets.iter().filter(|r| r.kind.is_data()) {
+                        twin_of_deleted_rows(&meta, rowset, &format!("{db}.{table}"))?;
+                    }
+                }
                 partition.visible_version += 1;
                 partition.visible_version_ms = now;
                 for mut rowset in rowsets {
@@ -168,6 +180,32 @@ impl Catalog {
         })
         .await
     }
+}
+
+/// Refuses a new data file with the content of a file of its tablet while that tablet has
+/// delete files: their positions would name its rows too (a position names a row of every file
+/// of its content). A load writes a nonce into files of tablets with delete files, so this
+/// happens only when a DELETE committed into the tablet while the load ran.
+fn twin_of_deleted_rows(
+    meta: &MetaTables<'_>,
+    new: &RowsetMeta,
+    table: &str,
+) -> Result<(), CatalogError> {
+    let there: Vec<RowsetMeta> = super::tables::children(&meta.rowsets, new.tablet_id)?;
+    let has_deletes = there.iter().any(|r| !r.kind.is_data());
+    if has_deletes
+        && there
+            .iter()
+            .any(|r| r.kind.is_data() && r.sha256 == new.sha256)
+    {
+        return Err(CatalogError::TableBusy {
+            table: table.to_string(),
+            why: "a DELETE committed into the rows this statement loads into while it ran; \
+                  nothing was changed: run the statement again"
+                .into(),
+        });
+    }
+    Ok(())
 }
 
 /// Why a compaction's result was not committed: the tablet changed under it. Nothing is lost;
@@ -216,6 +254,21 @@ impl Catalog {
                 .find(|r| !r.kind.is_data() && !removed.contains(&r.id))
             {
                 return stale(format!("delete file {} was added", new.id));
+            }
+            // A position names a row of every file of its content: a file committed meanwhile
+            // with the content of a merged one would lose the positions the merge drops.
+            let merged: Vec<&str> = now
+                .iter()
+                .filter(|r| r.kind.is_data() && removed.contains(&r.id))
+                .map(|r| r.sha256.as_str())
+                .collect();
+            if let Some(twin) = now.iter().find(|r| {
+                r.kind.is_data() && !removed.contains(&r.id) && merged.contains(&r.sha256.as_str())
+            }) {
+                return stale(format!(
+                    "rowset {} has the content of a merged file",
+                    twin.id
+                ));
             }
             for id in &removed {
                 meta.rowsets

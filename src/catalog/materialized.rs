@@ -187,8 +187,11 @@ impl Catalog {
     pub async fn all_tables(&self) -> Result<Vec<(String, TableMeta)>, CatalogError> {
         let mut out = Vec::new();
         for db in self.databases().await? {
-            for table in self.tables(&db.name).await? {
-                out.push((db.name.clone(), table));
+            match self.tables(&db.name).await {
+                Ok(tables) => out.extend(tables.into_iter().map(|t| (db.name.clone(), t))),
+                // Dropped since it was listed.
+                Err(CatalogError::UnknownDatabase(_)) => {}
+                Err(e) => return Err(e),
             }
         }
         Ok(out)

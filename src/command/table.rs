@@ -826,7 +826,14 @@ pub async fn add_columns(
         }
         columns.push(column);
     }
-    let tree = engine.catalog.table_tree(&db, &table).await?;
+    // Read under the collector's gate and pinned: a compaction or TRUNCATE meanwhile does not
+    // take the files away while their footers are read.
+    let (tree, _reading) = {
+        let _gate = engine.pins.gate().await;
+        let tree = engine.catalog.table_tree(&db, &table).await?;
+        let pins = engine.pins.pin(tree.rowset_ids());
+        (tree, pins)
+    };
     if tree.table.materialized.is_some() {
         return Err(Error::NotSupported(format!(
             "ALTER TABLE ... ADD COLUMN on materialized view {db}.{table}: its columns are its \

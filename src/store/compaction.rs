@@ -42,8 +42,10 @@ use super::table::rowset_path;
 use crate::catalog::TabletTree;
 use crate::catalog::schema::{RowsetKind, RowsetMeta};
 
-/// The largest file of the lowest tier.
-pub const TIER_BASE_BYTES: u64 = 1 << 20;
+/// The largest file of the lowest tier. Small: a merged file that stays in its tier is merged
+/// again with the next files of the tier, so the bytes rewritten again and again are at most
+/// this much per merge.
+pub const TIER_BASE_BYTES: u64 = 64 << 10;
 /// How much larger each tier's files are than the tier's below.
 pub const TIER_RATIO: u64 = 4;
 
@@ -57,6 +59,9 @@ pub struct Policy {
     pub max_files: usize,
     /// Data files of this size or more are left alone by a cumulative compaction.
     pub small_bytes: u64,
+    /// Bytes of data files one cumulative merge takes at most (so a merge, which holds the
+    /// table's write lock, stays short).
+    pub max_bytes: u64,
 }
 
 impl Default for Policy {
@@ -65,6 +70,7 @@ impl Default for Policy {
             min_files: 5,
             max_files: 1000,
             small_bytes: 64 << 20,
+            max_bytes: 256 << 20,
         }
     }
 }
@@ -104,40 +110,62 @@ pub fn tier(bytes: u64) -> u32 {
     tier
 }
 
-/// The merge `tablet` is due for, if any.
-///
-/// A tablet with delete files whose data files do not all have distinct contents is left
-/// alone: a position there names a row of every file with that content (see `store::keyed`),
-/// which a merge of some of them could not keep apart.
+/// The merge `tablet` is due for, if any. In a tablet with delete files, data files of the
+/// same content are merged all together or not at all: a position names a row of every file
+/// with that content (see `store::keyed`).
 pub fn plan(tablet: &TabletTree, kind: Kind, policy: &Policy) -> Option<Plan> {
     let (data, deletes): (Vec<&RowsetMeta>, Vec<&RowsetMeta>) =
         tablet.rowsets.iter().partition(|r| r.kind.is_data());
-    if !deletes.is_empty() {
-        let distinct: HashSet<&str> = data.iter().map(|r| r.sha256.as_str()).collect();
-        if distinct.len() != data.len() {
-            return None;
-        }
-    }
-    let chosen: Vec<&RowsetMeta> = match kind {
+    let mut chosen: Vec<&RowsetMeta> = match kind {
         Kind::Base => data.iter().copied().take(policy.max_files).collect(),
         Kind::Cumulative => {
             let mut tiers: BTreeMap<u32, Vec<&RowsetMeta>> = BTreeMap::new();
             for r in data.iter().filter(|r| r.bytes < policy.small_bytes) {
                 tiers.entry(tier(r.bytes)).or_default().push(r);
             }
+            let mut bytes = 0u64;
             tiers
                 .into_values()
                 .find(|files| files.len() >= policy.min_files.max(2))
-                .map(|files| files.into_iter().take(policy.max_files).collect())
+                .map(|files| {
+                    files
+                        .into_iter()
+                        .take(policy.max_files)
+                        .take_while(|r| {
+                            bytes = bytes.saturating_add(r.bytes);
+                            bytes <= policy.max_bytes
+                        })
+                        .collect()
+                })
                 .unwrap_or_default()
         }
     };
+    if !deletes.is_empty() {
+        // Files of the same content share their positions in the delete files: they are merged
+        // all together or not at all.
+        let mut copies: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in &data {
+            *copies.entry(r.sha256.as_str()).or_default() += 1;
+        }
+        let mut taken: BTreeMap<&str, usize> = BTreeMap::new();
+        for r in &chosen {
+            *taken.entry(r.sha256.as_str()).or_default() += 1;
+        }
+        chosen.retain(|r| taken.get(r.sha256.as_str()) == copies.get(r.sha256.as_str()));
+    }
+    let enough = match kind {
+        Kind::Base => 2,
+        Kind::Cumulative => policy.min_files.max(2),
+    };
     let worth = match kind {
         Kind::Base => chosen.len() >= 2 || !deletes.is_empty(),
-        Kind::Cumulative => !chosen.is_empty() || deletes.len() >= policy.min_files.max(2),
+        Kind::Cumulative => chosen.len() >= enough || deletes.len() >= enough,
     };
     if !worth {
         return None;
+    }
+    if kind == Kind::Cumulative && chosen.len() < enough {
+        chosen.clear();
     }
     Some(Plan {
         data: chosen.into_iter().cloned().collect(),
@@ -157,19 +185,38 @@ pub struct Merged {
 
 /// Carries out `plan` on `tablet`: writes the merged files under the ids `ids` (one per data
 /// file the plan names, one more for the delete file). Returns `None` when nothing needs
-/// writing after all (every input already alone in its shape, and no delete file to fold).
-/// Blocking.
+/// writing after all (every input alone among files of its columns, and no delete file to
+/// fold). On an error, the files it wrote are removed again. Blocking.
 pub fn merge(
     data_dir: &Path,
     tablet: &TabletTree,
     plan: &Plan,
-    mut ids: Vec<u64>,
+    ids: Vec<u64>,
 ) -> Result<Option<Merged>, RowsetError> {
+    let mut written = Vec::new();
+    let result = merge_into(data_dir, tablet, plan, ids, &mut written);
+    if result.is_err() {
+        for r in &written {
+            let _ = std::fs::remove_file(rowset_path(data_dir, tablet.tablet.id, *r));
+        }
+    }
+    result
+}
+
+fn merge_into(
+    data_dir: &Path,
+    tablet: &TabletTree,
+    plan: &Plan,
+    mut ids: Vec<u64>,
+    written: &mut Vec<u64>,
+) -> Result<Option<Merged>, RowsetError> {
+    let tablet_id = tablet.tablet.id;
     let deleted = Deleted::read(data_dir, tablet)?;
-    // Inputs by their own columns, in id order.
+    // Inputs by their own columns, in id order; groups of one file with nothing deleted from
+    // it stay as they are.
     let mut shapes: Vec<(Fields, Vec<&RowsetMeta>)> = Vec::new();
     for r in &plan.data {
-        let path = rowset_path(data_dir, tablet.tablet.id, r.id);
+        let path = rowset_path(data_dir, tablet_id, r.id);
         let (_permit, builder) = open_reader(&path, None)?;
         let fields = builder.schema().fields().clone();
         match shapes.iter_mut().find(|(f, _)| *f == fields) {
@@ -177,19 +224,82 @@ pub fn merge(
             None => shapes.push((fields, vec![r])),
         }
     }
-    let mut removed = Vec::new();
-    let mut added = Vec::new();
-    // The rows dropped from the files merged, with the hashes of those rows.
-    let mut dropped_rows = 0u64;
-    let mut dropped_hashes = 0u64;
-    let mut merged_files: HashSet<&str> = HashSet::new();
-    for (fields, files) in &shapes {
-        let has_deletes = files.iter().any(|r| deleted.of(&r.sha256).is_some());
-        if files.len() < 2 && !has_deletes {
+    shapes.retain(|(_, files)| {
+        files.len() >= 2 || files.iter().any(|r| deleted.of(&r.sha256).is_some())
+    });
+    let merged: HashSet<&str> = shapes
+        .iter()
+        .flat_map(|(_, files)| files.iter().map(|r| r.sha256.as_str()))
+        .collect();
+    // Every copy of a merged content goes (the plan takes them together).
+    let copies = |sha: &str| {
+        tablet
+            .rowsets
+            .iter()
+            .filter(|r| r.kind.is_data() && r.sha256 == sha)
+            .count()
+    };
+    let taken_copies: usize = shapes.iter().map(|(_, f)| f.len()).sum();
+    if merged.iter().map(|sha| copies(sha)).sum::<usize>() != taken_copies {
+        return Err(not_merged(
+            tablet_id,
+            "files of the same content are not all in the merge",
+        ));
+    }
+    // The delete files taken in: those naming a merged file (all of them when no data file is
+    // merged: they are merged alone). The others stay as they are.
+    let mut taken: Vec<&RowsetMeta> = Vec::new();
+    let mut kept: Vec<(String, u64)> = Vec::new();
+    let mut dropped_entries = 0u64;
+    for d in &plan.deletes {
+        let path = rowset_path(data_dir, tablet_id, d.id);
+        let mut entries: Vec<(String, u64)> = Vec::new();
+        let mut names_merged = false;
+        super::keyed::for_each_position(&path, |sha, pos| {
+            names_merged |= merged.contains(sha);
+            entries.push((sha.to_string(), pos));
+        })?;
+        if !names_merged && !merged.is_empty() {
             continue;
         }
+        taken.push(d);
+        for (sha, pos) in entries {
+            if merged.contains(sha.as_str()) {
+                dropped_entries += 1;
+            } else {
+                kept.push((sha, pos));
+            }
+        }
+    }
+    if shapes.is_empty() && taken.len() < 2 {
+        return Ok(None);
+    }
+    // Each position of a merged file is one row dropped from it: checked before anything is
+    // written.
+    let dropped_rows: u64 = shapes
+        .iter()
+        .flat_map(|(_, files)| files.iter())
+        .map(|r| {
+            deleted
+                .of(&r.sha256)
+                .map_or(0, |g| g.range(..r.rows).count() as u64)
+        })
+        .sum();
+    if dropped_rows != dropped_entries {
+        return Err(not_merged(
+            tablet_id,
+            &format!(
+                "its delete files name {dropped_entries} rows of the files merged, which hold \
+                 {dropped_rows} of them"
+            ),
+        ));
+    }
+    let mut removed = Vec::new();
+    let mut added = Vec::new();
+    let mut dropped_hashes = 0u64;
+    for (fields, files) in &shapes {
         let id = ids.pop().ok_or(RowsetError::Closed)?;
-        let target = rowset_path(data_dir, tablet.tablet.id, id);
+        let target = rowset_path(data_dir, tablet_id, id);
         let dir = target.parent().unwrap_or(data_dir);
         let schema = std::sync::Arc::new(Schema::new(fields.clone()));
         let mut writer = RowsetWriter::create(
@@ -199,9 +309,8 @@ pub fn merge(
             Some(super::keyed::nonce()),
         )?;
         for r in files {
-            let path = rowset_path(data_dir, tablet.tablet.id, r.id);
-            let gone = deleted.of(&r.sha256);
-            let (rows, all, live) = copy_live(&path, gone, &schema, &mut writer)?;
+            let path = rowset_path(data_dir, tablet_id, r.id);
+            let (rows, all, live) = copy_live(&path, deleted.of(&r.sha256), &schema, &mut writer)?;
             if rows != r.rows || all != r.content_checksum {
                 return Err(read_error(
                     &path,
@@ -212,16 +321,14 @@ pub fn merge(
                     ),
                 ));
             }
-            let gone_count = gone.map_or(0, |g| g.range(..r.rows).count() as u64);
-            dropped_rows += gone_count;
             dropped_hashes = dropped_hashes.wrapping_add(all.wrapping_sub(live));
-            merged_files.insert(&r.sha256);
             removed.push(r.id);
         }
         let file = writer.finish()?;
+        written.push(id);
         added.push(RowsetMeta {
             id,
-            tablet_id: tablet.tablet.id,
+            tablet_id,
             start_version: files.iter().map(|r| r.start_version).min().unwrap_or(0),
             end_version: files.iter().map(|r| r.end_version).max().unwrap_or(0),
             rows: file.rows,
@@ -231,57 +338,28 @@ pub fn merge(
             kind: RowsetKind::Data,
         });
     }
-    if added.is_empty() && plan.deletes.len() < 2 {
-        return Ok(None);
-    }
-    if !plan.deletes.is_empty() {
-        let old_rows: u64 = plan.deletes.iter().map(|r| r.rows).sum();
-        let old_sum = plan
-            .deletes
+    if !taken.is_empty() {
+        let old_sum = taken
             .iter()
             .fold(0u64, |acc, r| acc.wrapping_add(r.content_checksum));
-        let kept: Vec<(String, u64)> = deleted
-            .entries()
-            .filter(|(sha, _)| !merged_files.contains(sha))
-            .flat_map(|(sha, positions)| positions.iter().map(move |p| (sha.to_string(), *p)))
-            .collect();
-        if kept.len() as u64 + dropped_rows != old_rows {
-            // Positions named twice, or naming rows past a file's end: not what a merge can
-            // account for row by row.
-            return Err(RowsetError::Read {
-                path: rowset_path(
-                    data_dir,
-                    tablet.tablet.id,
-                    plan.deletes.first().map_or(0, |r| r.id),
-                ),
-                message: format!(
-                    "the delete files of tablet {} name {old_rows} rows, of which {} are \
-                     accounted for; the tablet was not merged",
-                    tablet.tablet.id,
-                    kept.len() as u64 + dropped_rows
-                ),
-            });
-        }
-        removed.extend(plan.deletes.iter().map(|r| r.id));
-        if !kept.is_empty() {
+        removed.extend(taken.iter().map(|r| r.id));
+        if kept.is_empty() {
+            if old_sum != dropped_hashes {
+                return Err(not_merged(
+                    tablet_id,
+                    "the rows its delete files remove do not hash to their checksum",
+                ));
+            }
+        } else {
             let id = ids.pop().ok_or(RowsetError::Closed)?;
-            let mut file = write_positions(data_dir, tablet.tablet.id, id, kept)?;
+            let mut file = write_positions(data_dir, tablet_id, id, kept)?;
+            written.push(id);
             file.checksum = old_sum.wrapping_sub(dropped_hashes);
             added.push(RowsetMeta {
                 id,
-                tablet_id: tablet.tablet.id,
-                start_version: plan
-                    .deletes
-                    .iter()
-                    .map(|r| r.start_version)
-                    .min()
-                    .unwrap_or(0),
-                end_version: plan
-                    .deletes
-                    .iter()
-                    .map(|r| r.end_version)
-                    .max()
-                    .unwrap_or(0),
+                tablet_id,
+                start_version: taken.iter().map(|r| r.start_version).min().unwrap_or(0),
+                end_version: taken.iter().map(|r| r.end_version).max().unwrap_or(0),
                 rows: file.rows,
                 bytes: file.bytes,
                 sha256: file.sha256,
@@ -291,6 +369,13 @@ pub fn merge(
         }
     }
     Ok(Some(Merged { removed, added }))
+}
+
+fn not_merged(tablet: u64, why: &str) -> RowsetError {
+    RowsetError::Read {
+        path: std::path::PathBuf::from(format!("tablet {tablet}")),
+        message: format!("{why}; the tablet was not merged"),
+    }
 }
 
 /// Writes the rows of data file `path` that `gone` does not delete to `writer`, as `schema`.
@@ -406,7 +491,7 @@ mod tests {
         assert_eq!(tier(TIER_BASE_BYTES), 1);
         assert_eq!(tier(TIER_BASE_BYTES * TIER_RATIO - 1), 1);
         assert_eq!(tier(TIER_BASE_BYTES * TIER_RATIO), 2);
-        assert_eq!(tier(u64::MAX), 22);
+        assert_eq!(tier(u64::MAX), 24);
     }
 
     #[test]
@@ -436,6 +521,7 @@ mod tests {
         // At most max_files a merge.
         let capped = Policy {
             max_files: 3,
+            min_files: 2,
             ..policy
         };
         let p = plan(
@@ -468,10 +554,19 @@ mod tests {
         more.push(rowset(7, 100, RowsetKind::Deletes));
         let p = plan(&tablet(more), Kind::Cumulative, &policy).unwrap();
         assert_eq!((p.data.len(), p.deletes.len()), (0, 5));
-        // Two data files of the same content beside delete files: left alone.
+        // Two data files of the same content beside delete files: merged together or not at
+        // all.
         let mut twins = files;
         twins[1].sha256 = twins[0].sha256.clone();
-        assert_eq!(plan(&tablet(twins), Kind::Base, &policy), None);
+        let p = plan(&tablet(twins.clone()), Kind::Base, &policy).unwrap();
+        assert_eq!(p.data.len(), 5);
+        let one = Policy {
+            max_files: 1,
+            ..policy
+        };
+        let p = plan(&tablet(twins), Kind::Base, &one).unwrap();
+        assert!(p.data.is_empty(), "{p:?}");
+        assert_eq!(p.deletes.len(), 1);
     }
 
     /// Writes a data file of rows `keys` as rowset `id` of tablet 1.

@@ -105,27 +105,13 @@ impl Deleted {
             .filter(|r| r.kind == RowsetKind::Deletes)
         {
             let path = rowset_path(data_dir, tablet.tablet.id, rowset.id);
-            let (_permit, builder) = open_reader(&path, None)?;
-            for batch in builder.build().map_err(|e| read_error(&path, e))? {
-                let batch = batch.map_err(|e| read_error(&path, e))?;
-                let (Some(files), Some(positions)) = (
-                    batch.column(0).as_string_opt::<i32>(),
-                    batch.column(1).as_any().downcast_ref::<Int64Array>(),
-                ) else {
-                    return Err(read_error(&path, "not a position-delete file"));
-                };
-                for (file, pos) in files.iter().zip(positions.iter()) {
-                    let (Some(file), Some(pos)) = (file, pos) else {
-                        continue;
-                    };
-                    let sha = file.rsplit('/').next().unwrap_or(file);
-                    deleted
-                        .by_file
-                        .entry(sha.to_string())
-                        .or_default()
-                        .insert(u64::try_from(pos).unwrap_or(u64::MAX));
-                }
-            }
+            for_each_position(&path, |sha, pos| {
+                deleted
+                    .by_file
+                    .entry(sha.to_string())
+                    .or_default()
+                    .insert(pos);
+            })?;
         }
         Ok(deleted)
     }
@@ -138,6 +124,28 @@ impl Deleted {
     pub fn entries(&self) -> impl Iterator<Item = (&str, &BTreeSet<u64>)> {
         self.by_file.iter().map(|(sha, p)| (sha.as_str(), p))
     }
+}
+
+/// Calls `visit` with every (data file sha256, position) a delete file names. Blocking.
+pub fn for_each_position(path: &Path, mut visit: impl FnMut(&str, u64)) -> Result<(), RowsetError> {
+    let (_permit, builder) = open_reader(path, None)?;
+    for batch in builder.build().map_err(|e| read_error(path, e))? {
+        let batch = batch.map_err(|e| read_error(path, e))?;
+        let (Some(files), Some(positions)) = (
+            batch.column(0).as_string_opt::<i32>(),
+            batch.column(1).as_any().downcast_ref::<Int64Array>(),
+        ) else {
+            return Err(read_error(path, "not a position-delete file"));
+        };
+        for (file, pos) in files.iter().zip(positions.iter()) {
+            let (Some(file), Some(pos)) = (file, pos) else {
+                continue;
+            };
+            let sha = file.rsplit('/').next().unwrap_or(file);
+            visit(sha, u64::try_from(pos).unwrap_or(u64::MAX));
+        }
+    }
+    Ok(())
 }
 
 /// The selection of a file of `rows` rows that skips `deleted`.
@@ -383,6 +391,16 @@ impl TableLocks {
             Arc::clone(locks.entry(table_id).or_default())
         };
         lock.lock_owned().await
+    }
+
+    /// Table `table_id`'s write lock if nobody holds it now.
+    pub fn try_lock(&self, table_id: u64) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+            locks.retain(|_, l| Arc::strong_count(l) > 1);
+            Arc::clone(locks.entry(table_id).or_default())
+        };
+        lock.try_lock_owned().ok()
     }
 }
 

@@ -110,6 +110,9 @@ pub struct Loader {
     next_random: usize,
     rows: u64,
     keyed: Option<Keyed>,
+    /// Tablets holding delete files: a file written there gets a nonce, so it never has the
+    /// content (and so the positions) of a file already there (see `store::keyed`).
+    with_deletes: std::collections::HashSet<u64>,
 }
 
 impl Loader {
@@ -172,8 +175,16 @@ impl Loader {
                 .collect(),
             keys: HashMap::new(),
         });
+        let with_deletes = tree
+            .partitions
+            .iter()
+            .flat_map(|p| &p.tablets)
+            .filter(|t| t.rowsets.iter().any(|r| !r.kind.is_data()))
+            .map(|t| t.tablet.id)
+            .collect();
         Self {
             keyed,
+            with_deletes,
             data_dir,
             schema: arrow_schema(&table),
             table,
@@ -257,7 +268,8 @@ impl Loader {
                 let path = rowset_path(&self.data_dir, tablet_id, rowset_id);
                 let dir = path.parent().map(PathBuf::from).unwrap_or_default();
                 let name = format!("{rowset_id}.parquet");
-                let nonce = self.keyed.as_ref().map(|_| super::keyed::nonce());
+                let nonce = (self.keyed.is_some() || self.with_deletes.contains(&tablet_id))
+                    .then(super::keyed::nonce);
                 let writer = RowsetWriter::create(&dir, &name, Arc::clone(&self.schema), nonce)?;
                 self.writers.insert(
                     tablet_id,
