@@ -469,6 +469,16 @@ mod tests {
         );
     }
 
+    /// A UTC wall-clock time as a table row gives it: year, month, day, hour, minute.
+    type UtcTime = (i32, u32, u32, u32, u32);
+
+    /// [`assert_next`] for each row `(expr, after, want)` of a table, all in `tz`.
+    fn assert_nexts(tz: Tz, rows: &[(&str, UtcTime, UtcTime)]) {
+        for &(expr, (y, mo, d, h, mi), (wy, wmo, wd, wh, wmi)) in rows {
+            assert_next(expr, utc(y, mo, d, h, mi), tz, utc(wy, wmo, wd, wh, wmi));
+        }
+    }
+
     /// The first `n` fire times after `after`.
     fn fires(expr: &str, after: i64, tz: Tz, n: usize) -> Vec<String> {
         let cron = Cron::parse(expr).unwrap();
@@ -502,11 +512,9 @@ mod tests {
         let t = utc(2026, 5, 4, 10, 0);
         assert_next("*/15 * * * *", t, Tz::UTC, utc(2026, 5, 4, 10, 15));
         assert_next("*/15 * * * *", t - 1, Tz::UTC, t);
-        assert_next(
-            "*/15 * * * *",
-            utc(2026, 5, 4, 23, 50),
+        assert_nexts(
             Tz::UTC,
-            utc(2026, 5, 5, 0, 0),
+            &[("*/15 * * * *", (2026, 5, 4, 23, 50), (2026, 5, 5, 0, 0))],
         );
         assert_eq!(
             fires("*/15 * * * *", utc(2026, 12, 31, 23, 20), Tz::UTC, 3),
@@ -520,73 +528,47 @@ mod tests {
 
     #[test]
     fn daily_at_three_in_utc() {
-        assert_next(
-            "0 3 * * *",
-            utc(2026, 1, 10, 2, 59),
+        assert_nexts(
             Tz::UTC,
-            utc(2026, 1, 10, 3, 0),
-        );
-        assert_next(
-            "0 3 * * *",
-            utc(2026, 1, 10, 3, 0),
-            Tz::UTC,
-            utc(2026, 1, 11, 3, 0),
-        );
-        assert_next(
-            "0 3 * * *",
-            utc(2026, 2, 28, 4, 0),
-            Tz::UTC,
-            utc(2026, 3, 1, 3, 0),
+            &[
+                ("0 3 * * *", (2026, 1, 10, 2, 59), (2026, 1, 10, 3, 0)),
+                ("0 3 * * *", (2026, 1, 10, 3, 0), (2026, 1, 11, 3, 0)),
+                ("0 3 * * *", (2026, 2, 28, 4, 0), (2026, 3, 1, 3, 0)),
+            ],
         );
     }
 
     #[test]
     fn daily_at_three_in_berlin_winter_and_summer() {
-        // Winter: CET, UTC+1.
-        assert_next(
-            "0 3 * * *",
-            utc(2026, 1, 10, 0, 0),
+        assert_nexts(
             Europe::Berlin,
-            utc(2026, 1, 10, 2, 0),
-        );
-        // Summer: CEST, UTC+2.
-        assert_next(
-            "0 3 * * *",
-            utc(2026, 7, 10, 0, 0),
-            Europe::Berlin,
-            utc(2026, 7, 10, 1, 0),
-        );
-        // 01:30 UTC is already 03:30 in Berlin in summer: the next is tomorrow.
-        assert_next(
-            "0 3 * * *",
-            utc(2026, 7, 10, 1, 30),
-            Europe::Berlin,
-            utc(2026, 7, 11, 1, 0),
+            &[
+                // Winter: CET, UTC+1.
+                ("0 3 * * *", (2026, 1, 10, 0, 0), (2026, 1, 10, 2, 0)),
+                // Summer: CEST, UTC+2.
+                ("0 3 * * *", (2026, 7, 10, 0, 0), (2026, 7, 10, 1, 0)),
+                // 01:30 UTC is already 03:30 in Berlin in summer: the next is tomorrow.
+                ("0 3 * * *", (2026, 7, 10, 1, 30), (2026, 7, 11, 1, 0)),
+            ],
         );
     }
 
     #[test]
     fn other_zones() {
         // Asia/Shanghai is UTC+8 all year.
-        assert_next(
-            "0 3 * * *",
-            utc(2026, 7, 10, 0, 0),
+        assert_nexts(
             Asia::Shanghai,
-            utc(2026, 7, 10, 19, 0),
+            &[("0 3 * * *", (2026, 7, 10, 0, 0), (2026, 7, 10, 19, 0))],
         );
         // A half-hour zone: midnight in Kolkata is 18:30 UTC.
-        assert_next(
-            "0 0 * * *",
-            utc(2026, 7, 10, 0, 0),
+        assert_nexts(
             Asia::Kolkata,
-            utc(2026, 7, 10, 18, 30),
+            &[("0 0 * * *", (2026, 7, 10, 0, 0), (2026, 7, 10, 18, 30))],
         );
         // The local date decides the day: Monday 00:30 in Shanghai is Sunday 16:30 UTC.
-        assert_next(
-            "30 0 * * MON",
-            utc(2026, 5, 1, 0, 0),
+        assert_nexts(
             Asia::Shanghai,
-            utc(2026, 5, 3, 16, 30),
+            &[("30 0 * * MON", (2026, 5, 1, 0, 0), (2026, 5, 3, 16, 30))],
         );
     }
 
@@ -618,23 +600,13 @@ mod tests {
 
     #[test]
     fn month_names() {
-        assert_next(
-            "0 0 1 jun *",
-            utc(2026, 1, 1, 0, 0),
+        assert_nexts(
             Tz::UTC,
-            utc(2026, 6, 1, 0, 0),
-        );
-        assert_next(
-            "0 0 1 JAN-MAR *",
-            utc(2026, 3, 2, 0, 0),
-            Tz::UTC,
-            utc(2027, 1, 1, 0, 0),
-        );
-        assert_next(
-            "0 0 1 Nov/2 *",
-            utc(2026, 12, 1, 0, 0),
-            Tz::UTC,
-            utc(2027, 11, 1, 0, 0),
+            &[
+                ("0 0 1 jun *", (2026, 1, 1, 0, 0), (2026, 6, 1, 0, 0)),
+                ("0 0 1 JAN-MAR *", (2026, 3, 2, 0, 0), (2027, 1, 1, 0, 0)),
+                ("0 0 1 Nov/2 *", (2026, 12, 1, 0, 0), (2027, 11, 1, 0, 0)),
+            ],
         );
     }
 
@@ -649,11 +621,9 @@ mod tests {
                 "2026-05-12 00:00:00.000 UTC"
             ]
         );
-        assert_next(
-            "0 0 * * MON-FRI",
-            utc(2026, 5, 8, 0, 0),
+        assert_nexts(
             Tz::UTC,
-            utc(2026, 5, 11, 0, 0),
+            &[("0 0 * * MON-FRI", (2026, 5, 8, 0, 0), (2026, 5, 11, 0, 0))],
         );
     }
 
@@ -668,34 +638,19 @@ mod tests {
                 "2026-05-15 00:00:00.000 UTC"
             ]
         );
-        // Only the day-of-month restricts when day-of-week is *.
-        assert_next(
-            "0 0 13 * *",
-            utc(2026, 5, 4, 0, 0),
+        assert_nexts(
             Tz::UTC,
-            utc(2026, 5, 13, 0, 0),
-        );
-        // Only the day-of-week restricts when day-of-month is *.
-        assert_next(
-            "0 0 * * 5",
-            utc(2026, 5, 4, 0, 0),
-            Tz::UTC,
-            utc(2026, 5, 8, 0, 0),
-        );
-        // February has no 31st, but its Mondays match.
-        assert_next(
-            "0 0 31 2 MON",
-            utc(2026, 1, 31, 12, 0),
-            Tz::UTC,
-            utc(2026, 2, 2, 0, 0),
-        );
-        // As in Vixie cron, a field starting with * counts as unrestricted: both must match.
-        // Odd days that are Fridays: 2026-05-01, then 2026-05-15.
-        assert_next(
-            "0 0 */2 * 5",
-            utc(2026, 5, 2, 0, 0),
-            Tz::UTC,
-            utc(2026, 5, 15, 0, 0),
+            &[
+                // Only the day-of-month restricts when day-of-week is *.
+                ("0 0 13 * *", (2026, 5, 4, 0, 0), (2026, 5, 13, 0, 0)),
+                // Only the day-of-week restricts when day-of-month is *.
+                ("0 0 * * 5", (2026, 5, 4, 0, 0), (2026, 5, 8, 0, 0)),
+                // February has no 31st, but its Mondays match.
+                ("0 0 31 2 MON", (2026, 1, 31, 12, 0), (2026, 2, 2, 0, 0)),
+                // As in Vixie cron, a field starting with * counts as unrestricted: both must
+                // match. Odd days that are Fridays: 2026-05-01, then 2026-05-15.
+                ("0 0 */2 * 5", (2026, 5, 2, 0, 0), (2026, 5, 15, 0, 0)),
+            ],
         );
     }
 
@@ -714,17 +669,13 @@ mod tests {
         assert_eq!(cron.months, (1 << 1) | (1 << 4) | (1 << 7) | (1 << 10));
         // A step longer than the field still takes the first value.
         assert_eq!(Cron::parse("*/90 * * * *").unwrap().minutes, 1);
-        assert_next(
-            "0-10/5,30,50-52 1-3,20/2 */10 */3 *",
-            utc(2026, 1, 1, 3, 52),
+        let expr = "0-10/5,30,50-52 1-3,20/2 */10 */3 *";
+        assert_nexts(
             Tz::UTC,
-            utc(2026, 1, 1, 20, 0),
-        );
-        assert_next(
-            "0-10/5,30,50-52 1-3,20/2 */10 */3 *",
-            utc(2026, 1, 1, 22, 52),
-            Tz::UTC,
-            utc(2026, 1, 11, 1, 0),
+            &[
+                (expr, (2026, 1, 1, 3, 52), (2026, 1, 1, 20, 0)),
+                (expr, (2026, 1, 1, 22, 52), (2026, 1, 11, 1, 0)),
+            ],
         );
     }
 
@@ -735,34 +686,25 @@ mod tests {
             fires("0 0 31 * *", utc(2026, 1, 31, 0, 0), Tz::UTC, 2),
             ["2026-03-31 00:00:00.000 UTC", "2026-05-31 00:00:00.000 UTC"]
         );
-        assert_next(
-            "59 23 31 12 *",
-            utc(2026, 1, 1, 0, 0),
+        assert_nexts(
             Tz::UTC,
-            utc(2026, 12, 31, 23, 59),
+            &[("59 23 31 12 *", (2026, 1, 1, 0, 0), (2026, 12, 31, 23, 59))],
         );
     }
 
     #[test]
     fn february_29_waits_for_the_next_leap_year() {
         let start = std::time::Instant::now();
-        assert_next(
-            "0 0 29 2 *",
-            utc(2026, 5, 4, 0, 0),
+        assert_nexts(
             Tz::UTC,
-            utc(2028, 2, 29, 0, 0),
+            &[
+                ("0 0 29 2 *", (2026, 5, 4, 0, 0), (2028, 2, 29, 0, 0)),
+                ("0 0 29 2 *", (2028, 2, 29, 0, 0), (2032, 2, 29, 0, 0)),
+            ],
         );
-        assert_next(
-            "0 0 29 2 *",
-            utc(2028, 2, 29, 0, 0),
-            Tz::UTC,
-            utc(2032, 2, 29, 0, 0),
-        );
-        assert_next(
-            "0 0 29 2 *",
-            utc(2028, 2, 29, 0, 0),
+        assert_nexts(
             Europe::Berlin,
-            utc(2032, 2, 28, 23, 0),
+            &[("0 0 29 2 *", (2028, 2, 29, 0, 0), (2032, 2, 28, 23, 0))],
         );
         // 2100 is not a leap year: 2096 to 2104 is more than 5 years, so none.
         assert_eq!(next("0 0 29 2 *", utc(2096, 3, 1, 0, 0), Tz::UTC), None);
@@ -788,17 +730,12 @@ mod tests {
     #[test]
     fn five_year_horizon() {
         // The search looks 5 years ahead of `after`, no further.
-        assert_next(
-            "0 0 29 2 *",
-            utc(2024, 2, 29, 0, 0),
+        assert_nexts(
             Tz::UTC,
-            utc(2028, 2, 29, 0, 0),
-        );
-        assert_next(
-            "0 0 29 2 *",
-            utc(2095, 3, 1, 0, 0),
-            Tz::UTC,
-            utc(2096, 2, 29, 0, 0),
+            &[
+                ("0 0 29 2 *", (2024, 2, 29, 0, 0), (2028, 2, 29, 0, 0)),
+                ("0 0 29 2 *", (2095, 3, 1, 0, 0), (2096, 2, 29, 0, 0)),
+            ],
         );
         assert_eq!(next("0 0 29 2 *", utc(2096, 2, 29, 0, 0), Tz::UTC), None);
         // 2104-02-29 is one hour past the 5 years after 2099-02-28 23:00.
@@ -834,17 +771,12 @@ mod tests {
                 "2026-03-30 00:30:00.000 UTC"
             ]
         );
-        assert_next(
-            "30 2 * * *",
-            utc(2026, 3, 28, 12, 0),
+        assert_nexts(
             berlin,
-            utc(2026, 3, 29, 1, 0),
-        );
-        assert_next(
-            "30 2 * * *",
-            utc(2026, 3, 29, 1, 0),
-            berlin,
-            utc(2026, 3, 30, 0, 30),
+            &[
+                ("30 2 * * *", (2026, 3, 28, 12, 0), (2026, 3, 29, 1, 0)),
+                ("30 2 * * *", (2026, 3, 29, 1, 0), (2026, 3, 30, 0, 30)),
+            ],
         );
         // The gap ends half a minute after `after`: still fires at the gap's end.
         assert_next(
@@ -853,18 +785,13 @@ mod tests {
             berlin,
             utc(2026, 3, 29, 1, 0),
         );
-        assert_next(
-            "0 2 * * *",
-            utc(2026, 3, 29, 0, 59),
+        assert_nexts(
             berlin,
-            utc(2026, 3, 29, 1, 0),
-        );
-        // A time after the gap is unaffected.
-        assert_next(
-            "0 3 * * *",
-            utc(2026, 3, 28, 12, 0),
-            berlin,
-            utc(2026, 3, 29, 1, 0),
+            &[
+                ("0 2 * * *", (2026, 3, 29, 0, 59), (2026, 3, 29, 1, 0)),
+                // A time after the gap is unaffected.
+                ("0 3 * * *", (2026, 3, 28, 12, 0), (2026, 3, 29, 1, 0)),
+            ],
         );
         // Several skipped times collapse into one firing at 03:00 CEST.
         assert_eq!(
@@ -895,11 +822,9 @@ mod tests {
             ["2026-10-25 00:30:00.000 UTC", "2026-10-26 01:30:00.000 UTC"]
         );
         // From inside the second pass, the repeated time is not fired again.
-        assert_next(
-            "30 2 * * *",
-            utc(2026, 10, 25, 1, 10),
+        assert_nexts(
             berlin,
-            utc(2026, 10, 26, 1, 30),
+            &[("30 2 * * *", (2026, 10, 25, 1, 10), (2026, 10, 26, 1, 30))],
         );
         // Sub-hourly: the second pass of 02:00-02:59 is skipped, then 03:00 CET.
         assert_eq!(
@@ -911,30 +836,15 @@ mod tests {
                 "2026-10-25 02:30:00.000 UTC"
             ]
         );
-        assert_next(
-            "* * * * *",
-            utc(2026, 10, 25, 0, 59),
+        assert_nexts(
             berlin,
-            utc(2026, 10, 25, 2, 0),
-        );
-        assert_next(
-            "* * * * *",
-            utc(2026, 10, 25, 1, 30),
-            berlin,
-            utc(2026, 10, 25, 2, 0),
-        );
-        // Times outside the overlap are unaffected: 03:00 CET = 02:00 UTC.
-        assert_next(
-            "0 3 * * *",
-            utc(2026, 10, 24, 12, 0),
-            berlin,
-            utc(2026, 10, 25, 2, 0),
-        );
-        assert_next(
-            "0 1 * * *",
-            utc(2026, 10, 24, 12, 0),
-            berlin,
-            utc(2026, 10, 24, 23, 0),
+            &[
+                ("* * * * *", (2026, 10, 25, 0, 59), (2026, 10, 25, 2, 0)),
+                ("* * * * *", (2026, 10, 25, 1, 30), (2026, 10, 25, 2, 0)),
+                // Times outside the overlap are unaffected: 03:00 CET = 02:00 UTC.
+                ("0 3 * * *", (2026, 10, 24, 12, 0), (2026, 10, 25, 2, 0)),
+                ("0 1 * * *", (2026, 10, 24, 12, 0), (2026, 10, 24, 23, 0)),
+            ],
         );
     }
 
@@ -954,14 +864,11 @@ mod tests {
         // Lord Howe shifts by 30 minutes: 02:00-02:29 do not exist on 2026-10-04, and 02:15
         // fires at 02:30 (+11:00) = 15:30 UTC the day before.
         let lord_howe = parse_zone("Australia/Lord_Howe").unwrap();
-        assert_next(
-            "15 2 * * *",
-            utc(2026, 10, 3, 0, 0),
+        assert_nexts(
             lord_howe,
-            utc(2026, 10, 3, 15, 30),
+            &[("15 2 * * *", (2026, 10, 3, 0, 0), (2026, 10, 3, 15, 30))],
         );
     }
-
     /// Fires of `cron` in `tz` found by walking real instants minute by minute: an instant fires
     /// when its wall-clock time matches and this is that time's first occurrence, or when it
     /// ends a gap whose skipped wall-clock times include a match.
@@ -1055,26 +962,15 @@ mod tests {
 
     #[test]
     fn utc_has_no_dst_shift() {
-        assert_next(
-            "30 2 * * *",
-            utc(2026, 3, 28, 12, 0),
+        assert_nexts(
             Tz::UTC,
-            utc(2026, 3, 29, 2, 30),
-        );
-        assert_next(
-            "30 2 * * *",
-            utc(2026, 10, 24, 12, 0),
-            Tz::UTC,
-            utc(2026, 10, 25, 2, 30),
-        );
-        assert_next(
-            "30 2 * * *",
-            utc(2026, 10, 25, 2, 30),
-            Tz::UTC,
-            utc(2026, 10, 26, 2, 30),
+            &[
+                ("30 2 * * *", (2026, 3, 28, 12, 0), (2026, 3, 29, 2, 30)),
+                ("30 2 * * *", (2026, 10, 24, 12, 0), (2026, 10, 25, 2, 30)),
+                ("30 2 * * *", (2026, 10, 25, 2, 30), (2026, 10, 26, 2, 30)),
+            ],
         );
     }
-
     // ---- macros and text ----
 
     #[test]
@@ -1110,23 +1006,16 @@ mod tests {
         same("@midnight", "0 0 * * *");
         same("@hourly", "0 * * * *");
         same("@DAILY", "0 0 * * *");
-        assert_next(
-            "@hourly",
-            utc(2026, 5, 4, 10, 0),
+        assert_nexts(
             Tz::UTC,
-            utc(2026, 5, 4, 11, 0),
+            &[
+                ("@hourly", (2026, 5, 4, 10, 0), (2026, 5, 4, 11, 0)),
+                ("@weekly", (2026, 5, 4, 10, 0), (2026, 5, 10, 0, 0)),
+            ],
         );
-        assert_next(
-            "@weekly",
-            utc(2026, 5, 4, 10, 0),
-            Tz::UTC,
-            utc(2026, 5, 10, 0, 0),
-        );
-        assert_next(
-            "@yearly",
-            utc(2026, 5, 4, 10, 0),
+        assert_nexts(
             Europe::Berlin,
-            utc(2026, 12, 31, 23, 0),
+            &[("@yearly", (2026, 5, 4, 10, 0), (2026, 12, 31, 23, 0))],
         );
         assert_eq!(Cron::parse("  @daily ").unwrap().text(), "@daily");
     }

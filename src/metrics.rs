@@ -422,59 +422,75 @@ impl Metrics {
 /// The alerting gauges: each database's last finished backup, and each task's state.
 fn render_backups(out: &mut String, gauges: &Gauges) {
     let secs = |ms: i64| ms as f64 / 1000.0;
-    for (name, help, value) in [
-        (
-            "backstop_last_backup_timestamp_seconds",
-            "when the database's last successful backup finished (Unix time)",
-            &(|b: &BackupGauge| secs(b.finished_ms)) as &dyn Fn(&BackupGauge) -> f64,
-        ),
-        (
-            "backstop_newest_snapshot_age_seconds",
-            "age of the database's newest snapshot (the last successful backup's)",
-            &|b: &BackupGauge| secs(gauges.now_ms.saturating_sub(b.snapshot_ms)).max(0.0),
-        ),
-    ] {
+    let database = |b: &BackupGauge| format!("database=\"{}\"", label_value(&b.db));
+    render_gauges(
+        out,
+        &gauges.backups,
+        database,
+        [
+            (
+                "backstop_last_backup_timestamp_seconds",
+                "when the database's last successful backup finished (Unix time)",
+                &|b: &BackupGauge| secs(b.finished_ms),
+            ),
+            (
+                "backstop_newest_snapshot_age_seconds",
+                "age of the database's newest snapshot (the last successful backup's)",
+                &|b: &BackupGauge| secs(gauges.now_ms.saturating_sub(b.snapshot_ms)).max(0.0),
+            ),
+        ],
+    );
+    let task = |t: &TaskGauge| {
+        format!(
+            "task=\"{}\",database=\"{}\"",
+            label_value(&t.name),
+            label_value(&t.db)
+        )
+    };
+    render_gauges(
+        out,
+        &gauges.tasks,
+        task,
+        [
+            (
+                "backstop_task_last_success_timestamp_seconds",
+                "when the task's last successful run ended (Unix time; 0: never)",
+                &|t: &TaskGauge| t.last_success_ms.map_or(0.0, secs),
+            ),
+            (
+                "backstop_task_consecutive_failures",
+                "failed runs of the task since its last success",
+                &|t: &TaskGauge| t.consecutive_failures as f64,
+            ),
+            (
+                "backstop_task_next_run_timestamp_seconds",
+                "when the task runs next (Unix time; 0: not scheduled)",
+                &|t: &TaskGauge| t.next_run_ms.map_or(0.0, secs),
+            ),
+            (
+                "backstop_task_suspended",
+                "1 when ALTER TASK SUSPEND stopped the task's schedule",
+                &|t: &TaskGauge| if t.suspended { 1.0 } else { 0.0 },
+            ),
+        ],
+    );
+}
+
+/// A gauge family over rows of `T`: its name, its help and a row's value.
+type GaugeFamily<'a, T> = (&'a str, &'a str, &'a dyn Fn(&T) -> f64);
+
+/// A gauge family per `(name, help, value)`, each with a sample per row of `rows`, labelled by
+/// `labels` (`k="v",...`).
+fn render_gauges<T, const N: usize>(
+    out: &mut String,
+    rows: &[T],
+    labels: impl Fn(&T) -> String,
+    families: [GaugeFamily<'_, T>; N],
+) {
+    for (name, help, value) in families {
         header(out, name, "gauge", help);
-        for b in &gauges.backups {
-            let _ = writeln!(
-                out,
-                "{name}{{database=\"{}\"}} {}",
-                label_value(&b.db),
-                value(b)
-            );
-        }
-    }
-    for (name, help, value) in [
-        (
-            "backstop_task_last_success_timestamp_seconds",
-            "when the task's last successful run ended (Unix time; 0: never)",
-            &(|t: &TaskGauge| t.last_success_ms.map_or(0.0, secs)) as &dyn Fn(&TaskGauge) -> f64,
-        ),
-        (
-            "backstop_task_consecutive_failures",
-            "failed runs of the task since its last success",
-            &|t: &TaskGauge| t.consecutive_failures as f64,
-        ),
-        (
-            "backstop_task_next_run_timestamp_seconds",
-            "when the task runs next (Unix time; 0: not scheduled)",
-            &|t: &TaskGauge| t.next_run_ms.map_or(0.0, secs),
-        ),
-        (
-            "backstop_task_suspended",
-            "1 when ALTER TASK SUSPEND stopped the task's schedule",
-            &|t: &TaskGauge| if t.suspended { 1.0 } else { 0.0 },
-        ),
-    ] {
-        header(out, name, "gauge", help);
-        for t in &gauges.tasks {
-            let _ = writeln!(
-                out,
-                "{name}{{task=\"{}\",database=\"{}\"}} {}",
-                label_value(&t.name),
-                label_value(&t.db),
-                value(t)
-            );
+        for row in rows {
+            let _ = writeln!(out, "{name}{{{}}} {}", labels(row), value(row));
         }
     }
 }

@@ -31,34 +31,8 @@ pub const DEFAULT_DECIMAL_PRECISION: u32 = 10;
 /// Property every table carries; a single server keeps one replica whatever it says.
 pub const REPLICATION_NUM: &str = "replication_num";
 
-/// Column types, mirroring `sql::DataType` with every length and precision resolved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ColumnType {
-    Boolean,
-    TinyInt,
-    SmallInt,
-    Int,
-    BigInt,
-    /// 128-bit signed integer.
-    LargeInt,
-    Float,
-    Double,
-    Decimal {
-        kind: DecimalKind,
-        precision: u32,
-        scale: u32,
-    },
-    Char(u32),
-    Varchar(u32),
-    String,
-    Date,
-    DateTime,
-    /// A JSON document, stored as its normalized text (format version 2).
-    Json,
-    /// Bytes, at most `n` per value (format version 2).
-    Varbinary(u32),
-}
+/// Column types: `sql::DataType`'s with every length and precision resolved.
+pub type ColumnType = crate::sql::TypeWith<u32>;
 
 pub use crate::sql::DecimalKind;
 
@@ -1133,47 +1107,47 @@ pub fn sort_partitions(partitions: &mut [PartitionMeta]) {
     });
 }
 
+/// A nullable column without a default or a comment, for tests.
+#[cfg(test)]
+pub(crate) fn nullable_column(name: &str, data_type: ColumnType) -> ColumnMeta {
+    ColumnMeta {
+        name: name.into(),
+        data_type,
+        nullable: true,
+        default: None,
+        comment: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
     use super::*;
 
-    fn column(name: &str, data_type: ColumnType) -> ColumnMeta {
-        ColumnMeta {
-            name: name.into(),
-            data_type,
-            nullable: true,
-            default: None,
-            comment: None,
-        }
-    }
+    use super::nullable_column as column;
 
     fn table(partitioning: Partitioning) -> TableMeta {
+        let columns = vec![
+            column("k", ColumnType::Int),
+            column("d", ColumnType::Date),
+            column("s", ColumnType::Varchar(8)),
+            column("v", ColumnType::Double),
+        ];
         TableMeta {
             id: 1,
             db_id: 1,
-            name: "t".into(),
-            columns: vec![
-                column("k", ColumnType::Int),
-                column("d", ColumnType::Date),
-                column("s", ColumnType::Varchar(8)),
-                column("v", ColumnType::Double),
-            ],
             key: KeyDesc {
                 model: KeyModel::Duplicate,
                 columns: vec!["k".into()],
             },
-            comment: None,
             partitioning,
             distribution: Distribution::Hash {
                 columns: vec!["k".into()],
                 buckets: 3,
             },
             properties: BTreeMap::from([(REPLICATION_NUM.to_string(), "1".to_string())]),
-            created_ms: 0,
-            state: TableState::Normal,
-            materialized: None,
+            ..TableMeta::columns_only("t".into(), columns, None)
         }
     }
 

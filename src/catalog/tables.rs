@@ -5,7 +5,7 @@
 //! partition's rowsets). Later writers (the load path, RESTORE's commit) build on it so that
 //! the invariants in the module docs of `catalog` hold for every change.
 
-use redb::{ReadableTable, Table, WriteTransaction};
+use redb::{ReadOnlyTable, ReadTransaction, ReadableTable, Table, WriteTransaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -116,8 +116,15 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn encode(value: &impl Serialize) -> Result<Vec<u8>, CatalogError> {
-    serde_json::to_vec(value).map_err(storage)
+/// Stores `value` as JSON under `key` in `table`.
+fn put_json<'k, K: redb::Key + 'static>(
+    table: &mut Table<'_, K, Json>,
+    key: impl std::borrow::Borrow<K::SelfType<'k>>,
+    value: &impl Serialize,
+) -> Result<(), CatalogError> {
+    let bytes = serde_json::to_vec(value).map_err(storage)?;
+    table.insert(key, bytes.as_slice()).map_err(storage)?;
+    Ok(())
 }
 
 // ---- reads (any transaction) --------------------------------------------------------------
@@ -240,6 +247,37 @@ pub(crate) fn ensure_writable(table: &TableMeta) -> Result<(), CatalogError> {
     }
 }
 
+/// The catalog tables a table's tree spans, open together in one read transaction.
+struct ReadTables {
+    databases: ReadOnlyTable<&'static str, Json>,
+    tables: ReadOnlyTable<NameKey, Json>,
+    partitions: ReadOnlyTable<IdKey, Json>,
+    tablets: ReadOnlyTable<IdKey, Json>,
+    rowsets: ReadOnlyTable<IdKey, Json>,
+}
+
+impl ReadTables {
+    fn open(txn: &ReadTransaction) -> Result<Self, CatalogError> {
+        Ok(Self {
+            databases: txn.open_table(DATABASES).map_err(storage)?,
+            tables: txn.open_table(TABLES).map_err(storage)?,
+            partitions: txn.open_table(PARTITIONS).map_err(storage)?,
+            tablets: txn.open_table(TABLETS).map_err(storage)?,
+            rowsets: txn.open_table(ROWSETS).map_err(storage)?,
+        })
+    }
+
+    /// The table `db`.`name`.
+    fn table(&self, db: &str, name: &str) -> Result<TableMeta, CatalogError> {
+        let db_meta = database_named(&self.databases, db)?;
+        table_named(&self.tables, db_meta.id, name)?.ok_or_else(|| unknown_table(db, name))
+    }
+
+    fn tree(&self, table: TableMeta) -> Result<TableTree, CatalogError> {
+        read_tree(&self.partitions, &self.tablets, &self.rowsets, table)
+    }
+}
+
 // ---- writes -------------------------------------------------------------------------------
 
 /// The catalog tables of one write transaction, open together.
@@ -278,19 +316,12 @@ impl<'t> MetaTables<'t> {
     }
 
     pub fn put_table(&mut self, table: &TableMeta) -> Result<(), CatalogError> {
-        let bytes = encode(table)?;
-        self.tables
-            .insert((table.db_id, table.name.as_str()), bytes.as_slice())
-            .map_err(storage)?;
-        Ok(())
+        put_json(&mut self.tables, (table.db_id, table.name.as_str()), table)
     }
 
     pub fn put_partition(&mut self, partition: &PartitionMeta) -> Result<(), CatalogError> {
-        let bytes = encode(partition)?;
-        self.partitions
-            .insert((partition.table_id, partition.id), bytes.as_slice())
-            .map_err(storage)?;
-        Ok(())
+        let key = (partition.table_id, partition.id);
+        put_json(&mut self.partitions, key, partition)
     }
 
     pub fn partition(
@@ -306,11 +337,7 @@ impl<'t> MetaTables<'t> {
     }
 
     pub fn put_rowset(&mut self, rowset: &RowsetMeta) -> Result<(), CatalogError> {
-        let bytes = encode(rowset)?;
-        self.rowsets
-            .insert((rowset.tablet_id, rowset.id), bytes.as_slice())
-            .map_err(storage)?;
-        Ok(())
+        put_json(&mut self.rowsets, (rowset.tablet_id, rowset.id), rowset)
     }
 
     /// Creates a partition of `table` at version 1 with `buckets` new tablets.
@@ -338,10 +365,7 @@ impl<'t> MetaTables<'t> {
                 partition_id: partition.id,
                 bucket,
             };
-            let bytes = encode(&tablet)?;
-            self.tablets
-                .insert((partition.id, tablet.id), bytes.as_slice())
-                .map_err(storage)?;
+            put_json(&mut self.tablets, (partition.id, tablet.id), &tablet)?;
         }
         Ok(partition)
     }
@@ -410,6 +434,9 @@ impl<'t> MetaTables<'t> {
     }
 }
 
+/// The partitions of a new table: name, bounds and bucket count.
+type NewPartitions = Vec<(String, PartitionBounds, u32)>;
+
 impl Catalog {
     /// `CREATE TABLE`: the table, its partitions (unpartitioned: one named like the table) and
     /// their tablets, in one transaction. `table.id`, `db_id` and `created_ms` are assigned here.
@@ -417,12 +444,12 @@ impl Catalog {
     pub async fn create_table(
         &self,
         db: &str,
-        mut table: TableMeta,
+        table: TableMeta,
         partitions: Vec<PartitionSpec>,
         if_not_exists: bool,
     ) -> Result<bool, CatalogError> {
         validate_table(&table)?;
-        let mut bounds = if table.partition_column().is_some() {
+        let bounds = if table.partition_column().is_some() {
             place_partitions(&table, &[], &partitions)?
         } else if partitions.is_empty() {
             vec![(table.name.clone(), PartitionBounds::All)]
@@ -431,25 +458,13 @@ impl Catalog {
                 "Partitions need PARTITION BY RANGE or LIST".into(),
             ));
         };
-        let db = db.to_string();
-        self.write(move |txn| {
-            let mut t = MetaTables::open(txn)?;
-            let db_meta = database_named(&t.databases, &db)?;
-            if !name_free(&t, db_meta.id, &table.name, if_not_exists)? {
-                return Ok(false);
-            }
-            table.id = next_id(txn)?;
-            table.db_id = db_meta.id;
-            table.created_ms = now_ms();
-            table.state = TableState::Normal;
-            let buckets = table.distribution.buckets();
-            for (name, b) in bounds.drain(..) {
-                t.create_partition(&table, name, b, buckets)?;
-            }
-            t.put_table(&table)?;
-            Ok(true)
-        })
-        .await
+        let buckets = table.distribution.buckets();
+        let partitions = bounds
+            .into_iter()
+            .map(|(name, b)| (name, b, buckets))
+            .collect();
+        self.insert_table(db, if_not_exists, move |_| Ok((table, partitions)))
+            .await
     }
 
     /// `CREATE TABLE db.name LIKE src_db.src`: the same definition and partitions (empty, at
@@ -463,38 +478,59 @@ impl Catalog {
         if_not_exists: bool,
     ) -> Result<bool, CatalogError> {
         super::validate_table_name(name)?;
-        let (db, name, src_db, src) = (
-            db.to_string(),
-            name.to_string(),
-            src_db.to_string(),
-            src.to_string(),
-        );
-        self.write(move |txn| {
-            let mut t = MetaTables::open(txn)?;
+        let (name, src_db, src) = (name.to_string(), src_db.to_string(), src.to_string());
+        self.insert_table(db, if_not_exists, move |t| {
             let source = t.table(&src_db, &src)?;
-            let db_meta = database_named(&t.databases, &db)?;
-            if !name_free(&t, db_meta.id, &name, if_not_exists)? {
-                return Ok(false);
-            }
             let mut partitions: Vec<PartitionMeta> = children(&t.partitions, source.id)?;
             sort_partitions(&mut partitions);
+            let partitions = partitions
+                .into_iter()
+                .map(|p| {
+                    // An unpartitioned table's only partition is named like its table.
+                    let pname = match p.bounds {
+                        PartitionBounds::All => name.clone(),
+                        _ => p.name,
+                    };
+                    (pname, p.bounds, p.buckets)
+                })
+                .collect();
             let table = TableMeta {
-                id: next_id(txn)?,
-                db_id: db_meta.id,
-                name: name.clone(),
-                created_ms: now_ms(),
-                state: TableState::Normal,
+                name,
                 // LIKE copies a definition, not a materialized view's query and schedule.
                 materialized: None,
                 ..source
             };
-            for p in partitions {
-                // An unpartitioned table's only partition is named like its table.
-                let pname = match p.bounds {
-                    PartitionBounds::All => name.clone(),
-                    _ => p.name,
-                };
-                t.create_partition(&table, pname, p.bounds, p.buckets)?;
+            Ok((table, partitions))
+        })
+        .await
+    }
+
+    /// Stores a new table in database `db`, with its partitions (name, bounds, buckets) and
+    /// their tablets, in one transaction: `define` gives both, reading the catalog as that
+    /// transaction sees it; the table's id, database, creation time and state are set here.
+    /// Returns false when the name is taken and `if_not_exists` is set.
+    async fn insert_table(
+        &self,
+        db: &str,
+        if_not_exists: bool,
+        define: impl FnOnce(&MetaTables) -> Result<(TableMeta, NewPartitions), CatalogError>
+        + Send
+        + 'static,
+    ) -> Result<bool, CatalogError> {
+        let db = db.to_string();
+        self.write(move |txn| {
+            let mut t = MetaTables::open(txn)?;
+            let (mut table, partitions) = define(&t)?;
+            let db_meta = database_named(&t.databases, &db)?;
+            if !name_free(&t, db_meta.id, &table.name, if_not_exists)? {
+                return Ok(false);
+            }
+            table.id = next_id(txn)?;
+            table.db_id = db_meta.id;
+            table.created_ms = now_ms();
+            table.state = TableState::Normal;
+            for (name, bounds, buckets) in partitions {
+                t.create_partition(&table, name, bounds, buckets)?;
             }
             t.put_table(&table)?;
             Ok(true)
@@ -521,39 +557,58 @@ impl Catalog {
         if_exists: bool,
         materialized: bool,
     ) -> Result<u64, CatalogError> {
+        self.drop_each(db, names, move |t, db_id, db, name| {
+            let wrong = |hint| CatalogError::WrongObject {
+                name: format!("{db}.{name}"),
+                expected: if materialized {
+                    "MATERIALIZED VIEW"
+                } else {
+                    "BASE TABLE"
+                },
+                hint,
+            };
+            match table_named(&t.tables, db_id, name)? {
+                Some(table) => {
+                    if table.materialized.is_some() != materialized {
+                        return Err(wrong(if materialized {
+                            ""
+                        } else {
+                            "; it is a materialized view: DROP MATERIALIZED VIEW"
+                        }));
+                    }
+                    ensure_writable(&table)?;
+                    t.delete_table(&table)?;
+                    Ok(true)
+                }
+                None if super::views::name_taken(t, db_id, name)? => {
+                    Err(wrong("; it is a view: DROP VIEW"))
+                }
+                None if if_exists => Ok(false),
+                None => Err(unknown_table(db, name)),
+            }
+        })
+        .await
+    }
+
+    /// Drops each of `names` of database `db` with `drop_one` (given the database's id and
+    /// name and the name to drop; false: nothing of that name, which `IF EXISTS` allowed), all
+    /// in one transaction. Returns how many were dropped.
+    pub(super) async fn drop_each(
+        &self,
+        db: &str,
+        names: Vec<String>,
+        mut drop_one: impl FnMut(&mut MetaTables, u64, &str, &str) -> Result<bool, CatalogError>
+        + Send
+        + 'static,
+    ) -> Result<u64, CatalogError> {
         let db = db.to_string();
         self.write(move |txn| {
             let mut t = MetaTables::open(txn)?;
             let db_meta = database_named(&t.databases, &db)?;
             let mut dropped = 0;
-            for name in names {
-                let wrong = |hint| CatalogError::WrongObject {
-                    name: format!("{db}.{name}"),
-                    expected: if materialized {
-                        "MATERIALIZED VIEW"
-                    } else {
-                        "BASE TABLE"
-                    },
-                    hint,
-                };
-                match table_named(&t.tables, db_meta.id, &name)? {
-                    Some(table) => {
-                        if table.materialized.is_some() != materialized {
-                            return Err(wrong(if materialized {
-                                ""
-                            } else {
-                                "; it is a materialized view: DROP MATERIALIZED VIEW"
-                            }));
-                        }
-                        ensure_writable(&table)?;
-                        t.delete_table(&table)?;
-                        dropped += 1;
-                    }
-                    None if super::views::name_taken(&t, db_meta.id, &name)? => {
-                        return Err(wrong("; it is a view: DROP VIEW"));
-                    }
-                    None if if_exists => {}
-                    None => return Err(unknown_table(&db, &name)),
+            for name in &names {
+                if drop_one(&mut t, db_meta.id, &db, name)? {
+                    dropped += 1;
                 }
             }
             Ok(dropped)
@@ -564,23 +619,17 @@ impl Catalog {
     /// The table `db`.`name`.
     pub async fn table(&self, db: &str, name: &str) -> Result<TableMeta, CatalogError> {
         let (db, name) = (db.to_string(), name.to_string());
-        self.read(move |txn| {
-            let dbs = txn.open_table(DATABASES).map_err(storage)?;
-            let tables = txn.open_table(TABLES).map_err(storage)?;
-            let db_meta = database_named(&dbs, &db)?;
-            table_named(&tables, db_meta.id, &name)?.ok_or_else(|| unknown_table(&db, &name))
-        })
-        .await
+        self.read(move |txn| ReadTables::open(txn)?.table(&db, &name))
+            .await
     }
 
     /// Every table of `db`, by name.
     pub async fn tables(&self, db: &str) -> Result<Vec<TableMeta>, CatalogError> {
         let db = db.to_string();
         self.read(move |txn| {
-            let dbs = txn.open_table(DATABASES).map_err(storage)?;
-            let tables = txn.open_table(TABLES).map_err(storage)?;
-            let db_meta = database_named(&dbs, &db)?;
-            tables_of(&tables, db_meta.id)
+            let t = ReadTables::open(txn)?;
+            let db_meta = database_named(&t.databases, &db)?;
+            tables_of(&t.tables, db_meta.id)
         })
         .await
     }
@@ -589,15 +638,9 @@ impl Catalog {
     pub async fn table_tree(&self, db: &str, name: &str) -> Result<TableTree, CatalogError> {
         let (db, name) = (db.to_string(), name.to_string());
         self.read(move |txn| {
-            let dbs = txn.open_table(DATABASES).map_err(storage)?;
-            let tables = txn.open_table(TABLES).map_err(storage)?;
-            let partitions_t = txn.open_table(PARTITIONS).map_err(storage)?;
-            let tablets_t = txn.open_table(TABLETS).map_err(storage)?;
-            let rowsets_t = txn.open_table(ROWSETS).map_err(storage)?;
-            let db_meta = database_named(&dbs, &db)?;
-            let table = table_named(&tables, db_meta.id, &name)?
-                .ok_or_else(|| unknown_table(&db, &name))?;
-            read_tree(&partitions_t, &tablets_t, &rowsets_t, table)
+            let t = ReadTables::open(txn)?;
+            let table = t.table(&db, &name)?;
+            t.tree(table)
         })
         .await
     }
@@ -611,24 +654,20 @@ impl Catalog {
     ) -> Result<(DatabaseMeta, Vec<TableTree>), CatalogError> {
         let db = db.to_string();
         self.read(move |txn| {
-            let dbs = txn.open_table(DATABASES).map_err(storage)?;
-            let tables = txn.open_table(TABLES).map_err(storage)?;
-            let partitions_t = txn.open_table(PARTITIONS).map_err(storage)?;
-            let tablets_t = txn.open_table(TABLETS).map_err(storage)?;
-            let rowsets_t = txn.open_table(ROWSETS).map_err(storage)?;
-            let db_meta = database_named(&dbs, &db)?;
+            let t = ReadTables::open(txn)?;
+            let db_meta = database_named(&t.databases, &db)?;
             let metas = match names {
-                None => tables_of(&tables, db_meta.id)?,
+                None => tables_of(&t.tables, db_meta.id)?,
                 Some(names) => names
                     .iter()
                     .map(|n| {
-                        table_named(&tables, db_meta.id, n)?.ok_or_else(|| unknown_table(&db, n))
+                        table_named(&t.tables, db_meta.id, n)?.ok_or_else(|| unknown_table(&db, n))
                     })
                     .collect::<Result<Vec<_>, _>>()?,
             };
             let trees = metas
                 .into_iter()
-                .map(|t| read_tree(&partitions_t, &tablets_t, &rowsets_t, t))
+                .map(|m| t.tree(m))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((db_meta, trees))
         })
@@ -971,31 +1010,20 @@ mod tests {
 
     use super::*;
     use crate::catalog::schema::{
-        ColumnMeta, ColumnType, Distribution, KeyDesc, KeyModel, PartitionValuesSpec, Partitioning,
-        REPLICATION_NUM,
+        ColumnType, Distribution, KeyDesc, KeyModel, PartitionValuesSpec, Partitioning,
+        REPLICATION_NUM, nullable_column,
     };
 
     fn sales(buckets: u32) -> TableMeta {
-        let column = |name: &str, data_type| ColumnMeta {
-            name: name.into(),
-            data_type,
-            nullable: true,
-            default: None,
-            comment: None,
-        };
+        let columns = vec![
+            nullable_column("day", ColumnType::Date),
+            nullable_column("amount", ColumnType::BigInt),
+        ];
         TableMeta {
-            id: 0,
-            db_id: 0,
-            name: "sales".into(),
-            columns: vec![
-                column("day", ColumnType::Date),
-                column("amount", ColumnType::BigInt),
-            ],
             key: KeyDesc {
                 model: KeyModel::Duplicate,
                 columns: vec!["day".into()],
             },
-            comment: Some("daily".into()),
             partitioning: Partitioning::Range {
                 column: "day".into(),
             },
@@ -1004,9 +1032,7 @@ mod tests {
                 buckets,
             },
             properties: BTreeMap::from([(REPLICATION_NUM.to_string(), "1".to_string())]),
-            created_ms: 0,
-            state: TableState::Normal,
-            materialized: None,
+            ..TableMeta::columns_only("sales".into(), columns, Some("daily".into()))
         }
     }
 
@@ -1056,10 +1082,7 @@ mod tests {
                 content_checksum: 42,
                 kind: Default::default(),
             };
-            let bytes = encode(&rowset)?;
-            t.rowsets
-                .insert((rowset.tablet_id, rowset.id), bytes.as_slice())
-                .map_err(storage)?;
+            t.put_rowset(&rowset)?;
             let p = p.clone();
             t.put_partition(&p)?;
             Ok(p.visible_version)

@@ -220,12 +220,7 @@ impl Catalog {
         let key = name.to_string();
         self.write(move |txn| {
             let mut tasks = txn.open_table(TASKS).map_err(storage)?;
-            let current: Option<TaskMeta> = tasks
-                .get(key.as_str())
-                .map_err(storage)?
-                .map(|v| decode(v.value()))
-                .transpose()?;
-            let Some(mut task) = current.filter(|t| t.id == id) else {
+            let Some(mut task) = task_of_id(&tasks, &key, id)? else {
                 return Ok(None);
             };
             if !change(&mut task)? {
@@ -254,12 +249,7 @@ impl Catalog {
         let key = name.to_string();
         self.write(move |txn| {
             let mut tasks = txn.open_table(TASKS).map_err(storage)?;
-            let current: Option<TaskMeta> = tasks
-                .get(key.as_str())
-                .map_err(storage)?
-                .map(|v| decode(v.value()))
-                .transpose()?;
-            if current.as_ref().is_none_or(|t| t.id != id) {
+            if task_of_id(&tasks, &key, id)?.is_none() {
                 return Ok(None);
             }
             let removed: Option<TaskMeta> = tasks
@@ -313,6 +303,21 @@ impl Catalog {
 }
 
 /// The runs of task `task_id`, oldest first.
+/// Task `name` if its id is `id`: a task dropped and submitted again under the same name is
+/// another task.
+fn task_of_id(
+    tasks: &impl ReadableTable<&'static str, &'static [u8]>,
+    name: &str,
+    id: u64,
+) -> Result<Option<TaskMeta>, CatalogError> {
+    let current: Option<TaskMeta> = tasks
+        .get(name)
+        .map_err(storage)?
+        .map(|v| decode(v.value()))
+        .transpose()?;
+    Ok(current.filter(|t| t.id == id))
+}
+
 fn runs_of(
     runs: &impl ReadableTable<u64, &'static [u8]>,
     task_id: u64,

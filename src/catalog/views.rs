@@ -163,24 +163,17 @@ impl Catalog {
         names: Vec<String>,
         if_exists: bool,
     ) -> Result<u64, CatalogError> {
-        let db = db.to_string();
-        self.write(move |txn| {
-            let mut t = MetaTables::open(txn)?;
-            let db_meta = database_named(&t.databases, &db)?;
-            let mut dropped = 0;
-            for name in &names {
-                if view_named(&t.views, db_meta.id, name)?.is_some() {
-                    t.views
-                        .remove((db_meta.id, name.as_str()))
-                        .map_err(storage)?;
-                    dropped += 1;
-                } else if table_named(&t.tables, db_meta.id, name)?.is_some() {
-                    return Err(not_a_view(&db, name));
-                } else if !if_exists {
-                    return Err(CatalogError::UnknownTable(format!("{db}.{name}")));
-                }
+        self.drop_each(db, names, move |t, db_id, db, name| {
+            if view_named(&t.views, db_id, name)?.is_some() {
+                t.views.remove((db_id, name)).map_err(storage)?;
+                Ok(true)
+            } else if table_named(&t.tables, db_id, name)?.is_some() {
+                Err(not_a_view(db, name))
+            } else if !if_exists {
+                Err(CatalogError::UnknownTable(format!("{db}.{name}")))
+            } else {
+                Ok(false)
             }
-            Ok(dropped)
         })
         .await
     }

@@ -665,17 +665,10 @@ async fn start_run(
         run.finished_ms = Some(now);
         run.error_code = 1105;
         run.error_message = Some("the task's statement or properties no longer parse".into());
-        engine
-            .catalog
-            .change_task(&task.name, task.id, Some(run), move |t| {
-                if !advance(t) {
-                    return Ok(false);
-                }
-                t.waiting_run = None;
-                t.consecutive_failures = t.consecutive_failures.saturating_add(1);
-                Ok(true)
-            })
-            .await?;
+        take_slot(engine, &task, run, advance, |t| {
+            t.consecutive_failures = t.consecutive_failures.saturating_add(1);
+        })
+        .await?;
         return Ok(());
     };
     if let Statement::BackupSnapshot(b) = &stmt {
@@ -694,16 +687,7 @@ async fn start_run(
                     None => new_run(&task, engine.catalog.new_run_id().await?, now, attempt),
                 };
                 let run = skipped(run, now, format!("skipped (on_busy = skip): {why}"));
-                engine
-                    .catalog
-                    .change_task(&task.name, task.id, Some(run), move |t| {
-                        if !advance(t) {
-                            return Ok(false);
-                        }
-                        t.waiting_run = None;
-                        Ok(true)
-                    })
-                    .await?;
+                take_slot(engine, &task, run, advance, |_| {}).await?;
             } else if waiting.is_none() {
                 let mut run = new_run(&task, engine.catalog.new_run_id().await?, now, attempt);
                 run.extra_message = Some(format!("waiting (on_busy = wait): {why}"));
@@ -737,17 +721,7 @@ async fn start_run(
     run.extra_message = None;
     let token = CancellationToken::new();
     let running = Running::enter(engine, task.id, token.clone());
-    let Some(task) = engine
-        .catalog
-        .change_task(&task.name, task.id, Some(run.clone()), move |t| {
-            if !advance(t) {
-                return Ok(false);
-            }
-            t.waiting_run = None;
-            Ok(true)
-        })
-        .await?
-    else {
+    let Some(task) = take_slot(engine, &task, run.clone(), advance, |_| {}).await? else {
         // Suspended, dropped or moved since it was read: nothing starts.
         return Ok(());
     };
@@ -784,6 +758,30 @@ async fn start_run(
         std::mem::drop(running);
     });
     Ok(())
+}
+
+/// Records `run` and, on `task` as it is in the catalog, takes the slot the run is for
+/// (`advance` says false when it is no longer due) and ends any wait; `then` changes the task
+/// further in the same write. Returns the changed task, `None` when the slot was gone.
+async fn take_slot(
+    engine: &Engine,
+    task: &TaskMeta,
+    run: TaskRun,
+    advance: impl FnOnce(&mut TaskMeta) -> bool + Send + 'static,
+    then: impl FnOnce(&mut TaskMeta) + Send + 'static,
+) -> Result<Option<TaskMeta>> {
+    let changed = engine
+        .catalog
+        .change_task(&task.name, task.id, Some(run), move |t| {
+            if !advance(t) {
+                return Ok(false);
+            }
+            t.waiting_run = None;
+            then(t);
+            Ok(true)
+        })
+        .await?;
+    Ok(changed)
 }
 
 /// What a BACKUP task's run backs up: database, label, repository.

@@ -74,21 +74,33 @@ impl LocalStore {
         source: &Path,
         bandwidth: &Arc<Bandwidth>,
     ) -> Result<u64, StoreError> {
-        let path = self.path(key)?;
-        let key = key.to_string();
-        let source = source.to_path_buf();
-        let bandwidth = Arc::clone(bandwidth);
+        let copy = self.file_copy(key, source, bandwidth)?;
         blocking(move || {
-            let mut input = std::fs::File::open(&source).map_err(|e| io_error("put", &key, &e))?;
+            let mut input = std::fs::File::open(&copy.source).map_err(|e| copy.error(&e))?;
             let mut written = 0;
-            write_atomic(&path, |f| {
-                written = super::bandwidth::copy(&mut input, f, &bandwidth)?;
+            write_atomic(&copy.path, |f| {
+                written = super::bandwidth::copy(&mut input, f, &copy.bandwidth)?;
                 Ok(())
             })
-            .map_err(|e| io_error("put", &key, &e))?;
+            .map_err(|e| copy.error(&e))?;
             Ok(written)
         })
         .await
+    }
+
+    /// What copying the file at `source` into object `key` needs on the blocking pool.
+    fn file_copy(
+        &self,
+        key: &str,
+        source: &Path,
+        bandwidth: &Arc<Bandwidth>,
+    ) -> Result<FileCopy, StoreError> {
+        Ok(FileCopy {
+            path: self.path(key)?,
+            key: key.to_string(),
+            source: source.to_path_buf(),
+            bandwidth: Arc::clone(bandwidth),
+        })
     }
 
     pub async fn get_bytes(&self, key: &str) -> Result<Bytes, StoreError> {
@@ -314,31 +326,35 @@ impl LocalStore {
         source: &Path,
         bandwidth: &Arc<Bandwidth>,
     ) -> Result<u64, StoreError> {
-        let path = self.path(key)?;
-        let key = key.to_string();
-        let source = source.to_path_buf();
-        let bandwidth = Arc::clone(bandwidth);
+        let copy = self.file_copy(key, source, bandwidth)?;
         let (staged, n) = blocking(move || {
-            let dir = path
+            let dir = copy
+                .path
                 .parent()
                 .ok_or_else(|| std::io::Error::other("object path has no folder"))
-                .map_err(|e| io_error("put", &key, &e))?;
-            std::fs::create_dir_all(dir).map_err(|e| io_error("put", &key, &e))?;
-            let tmp = temporary_beside(&path);
+                .map_err(|e| copy.error(&e))?;
+            std::fs::create_dir_all(dir).map_err(|e| copy.error(&e))?;
+            let tmp = temporary_beside(&copy.path);
             let copied = (|| {
-                let mut input = std::fs::File::open(&source)?;
+                let mut input = std::fs::File::open(&copy.source)?;
                 let mut output = std::fs::File::create(&tmp)?;
                 // In-kernel (copy_file_range), then the disk writes start while the next
                 // object is copied; publish waits for them.
-                let n = super::bandwidth::copy(&mut input, &mut output, &bandwidth)?;
+                let n = super::bandwidth::copy(&mut input, &mut output, &copy.bandwidth)?;
                 crate::durable::start_writeback(&output);
                 Ok(n)
             })();
             match copied {
-                Ok(n) => Ok((Staged { tmp, path }, n)),
+                Ok(n) => Ok((
+                    Staged {
+                        tmp,
+                        path: copy.path,
+                    },
+                    n,
+                )),
                 Err(e) => {
                     let _ = std::fs::remove_file(&tmp);
-                    Err(io_error("put", &key, &e))
+                    Err(copy.error(&e))
                 }
             }
         })
@@ -438,6 +454,21 @@ fn temporary_beside(path: &Path) -> PathBuf {
 }
 
 /// Writes `path` through a temporary file: write, fsync, rename, fsync the folder.
+/// Copying a local file into an object: the object's path and key (for errors), the file and
+/// the job's bandwidth.
+struct FileCopy {
+    path: PathBuf,
+    key: String,
+    source: PathBuf,
+    bandwidth: Arc<Bandwidth>,
+}
+
+impl FileCopy {
+    fn error(&self, e: &std::io::Error) -> StoreError {
+        io_error("put", &self.key, e)
+    }
+}
+
 fn write_atomic(
     path: &Path,
     fill: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
@@ -519,11 +550,7 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig {
-            cases: 1024,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(crate::sql::tests::proptest_config(1024))]
 
         /// Whatever the key, an accepted one names a path strictly below the root.
         #[test]

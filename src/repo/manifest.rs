@@ -978,13 +978,7 @@ mod tests {
     }
 
     proptest! {
-        // Bounded for CI (well under a second each); no regression files: a failure prints its
-        // minimal input, which belongs in a unit test.
-        #![proptest_config(ProptestConfig {
-            cases: 512,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(crate::sql::tests::proptest_config(512))]
 
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {

@@ -14,7 +14,7 @@ use std::fmt;
 use sqlparser::tokenizer::Token;
 
 use super::{
-    BackstopParser, CommaSeparated, DisplayProperties, Id, Ident, Ids, Name, ObjectName,
+    BackstopParser, CommaSeparated, DisplayProperties, Dropped, Id, Ident, Ids, Name, ObjectName,
     ParseError, Properties, QuotedString, Statement,
 };
 
@@ -109,9 +109,16 @@ impl fmt::Display for DropColumn {
     }
 }
 
-/// Column types backstop stores. Display uses StarRocks' spelling.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum DataType {
+/// Column types as written in SQL: a length or precision may be left out. Display uses
+/// StarRocks' spelling.
+pub type DataType = TypeWith<Option<u32>>;
+
+/// The column types backstop stores, with their lengths and precisions as `N`: as written in
+/// SQL ([`DataType`], `Option<u32>`) or resolved (the catalog's `ColumnType`, `u32`, also the
+/// catalog's and the manifest's serialized form, lower case).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TypeWith<N> {
     /// `BOOLEAN` (also `BOOL`)
     Boolean,
     TinyInt,
@@ -119,27 +126,30 @@ pub enum DataType {
     /// `INT` (also `INTEGER`); a display width `INT(11)` is accepted and dropped.
     Int,
     BigInt,
+    /// `LARGEINT`: a 128-bit signed integer.
     LargeInt,
     Float,
     Double,
-    /// `DECIMAL[(p[, s])]` and its variants. `scale` is only meaningful with `precision`.
+    /// `DECIMAL[(p[, s])]` and its variants. As written, `scale` is only meaningful with
+    /// `precision`.
     Decimal {
         kind: DecimalKind,
-        precision: Option<u32>,
-        scale: Option<u32>,
+        precision: N,
+        scale: N,
     },
     /// `CHAR[(n)]`
-    Char(Option<u32>),
+    Char(N),
     /// `VARCHAR[(n)]`
-    Varchar(Option<u32>),
+    Varchar(N),
     /// `STRING` (also `TEXT`)
     String,
     Date,
     DateTime,
-    /// `JSON`
+    /// `JSON`: a JSON document, stored as its normalized text (format version 2).
     Json,
-    /// `VARBINARY[(n)]` (also `BINARY[(n)]`, StarRocks' synonym)
-    Varbinary(Option<u32>),
+    /// `VARBINARY[(n)]` (also `BINARY[(n)]`, StarRocks' synonym): bytes, at most `n` per value
+    /// (format version 2).
+    Varbinary(N),
 }
 
 /// Which DECIMAL spelling (StarRocks maps them to different storage widths); also the
@@ -733,15 +743,12 @@ impl fmt::Display for DropPartition {
         if self.temporary {
             f.write_str("TEMPORARY ")?;
         }
-        f.write_str("PARTITION ")?;
-        if self.if_exists {
-            f.write_str("IF EXISTS ")?;
-        }
-        write!(f, "{}", Id(&self.name))?;
-        if self.force {
-            f.write_str(" FORCE")?;
-        }
-        Ok(())
+        let target = Dropped {
+            if_exists: self.if_exists,
+            name: &self.name,
+            force: self.force,
+        };
+        write!(f, "PARTITION {target}")
     }
 }
 

@@ -46,7 +46,7 @@ mod repository;
 mod show;
 mod task;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod view;
 
 use std::fmt;
@@ -67,7 +67,7 @@ pub use ddl::{
     AddColumns, AddPartition, AggregateType, ColumnDef, ColumnDefault, CompactTable, CreateTable,
     DataType, DecimalKind, Distribution, DropColumn, DropPartition, KeyDesc, KeyModel, Literal,
     PartitionBy, PartitionDef, PartitionKind, PartitionValue, PartitionValues, RenameTable,
-    ShownCreateTable, TruncateTable,
+    ShownCreateTable, TruncateTable, TypeWith,
 };
 pub use materialized::{
     AlterMaterializedView, CreateMaterializedView, MvAlteration, MvRefresh, MvScheme,
@@ -279,15 +279,12 @@ impl fmt::Display for Statement {
                 if_exists,
                 force,
             } => {
-                f.write_str("DROP DATABASE ")?;
-                if *if_exists {
-                    f.write_str("IF EXISTS ")?;
-                }
-                write!(f, "{}", Id(name))?;
-                if *force {
-                    f.write_str(" FORCE")?;
-                }
-                Ok(())
+                let target = Dropped {
+                    if_exists: *if_exists,
+                    name,
+                    force: *force,
+                };
+                write!(f, "DROP DATABASE {target}")
             }
             Statement::AddColumns(s) => write!(f, "{s}"),
             Statement::DropColumn(s) => write!(f, "{s}"),
@@ -1235,6 +1232,27 @@ fn is_bare_name(value: &str) -> bool {
         Ok(tokens) => matches!(tokens.as_slice(),
             [Token::Word(w)] if w.quote_style.is_none() && w.value == value),
         Err(_) => false,
+    }
+}
+
+/// `[IF EXISTS ]name[ FORCE]`: what DROP DATABASE, DROP TASK and ALTER TABLE ... DROP
+/// PARTITION name, the name as [`Id`].
+pub(crate) struct Dropped<'a> {
+    pub if_exists: bool,
+    pub name: &'a Ident,
+    pub force: bool,
+}
+
+impl fmt::Display for Dropped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.if_exists {
+            f.write_str("IF EXISTS ")?;
+        }
+        write!(f, "{}", Id(self.name))?;
+        if self.force {
+            f.write_str(" FORCE")?;
+        }
+        Ok(())
     }
 }
 

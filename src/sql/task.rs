@@ -6,7 +6,7 @@ use std::fmt;
 use sqlparser::tokenizer::Token;
 
 use super::{
-    BackstopParser, DisplayProperties, Id, Ident, ParseError, Properties, PropertyList,
+    BackstopParser, DisplayProperties, Dropped, Id, Ident, ParseError, Properties, PropertyList,
     QuotedString, Statement,
 };
 
@@ -227,14 +227,11 @@ impl fmt::Display for AlterTask {
 
 impl fmt::Display for DropTask {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("DROP TASK ")?;
-        if self.if_exists {
-            f.write_str("IF EXISTS ")?;
-        }
-        write!(f, "{}", Id(&self.name))?;
-        if self.force {
-            f.write_str(" FORCE")?;
-        }
-        Ok(())
+        let target = Dropped {
+            if_exists: self.if_exists,
+            name: &self.name,
+            force: self.force,
+        };
+        write!(f, "DROP TASK {target}")
     }
 }

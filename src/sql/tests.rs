@@ -1309,6 +1309,17 @@ fn unicode_and_odd_input() {
 
 // ---- properties ----------------------------------------------------------------------------
 
+/// The proptest settings of backstop's property tests: `cases` inputs (bounded for CI: well
+/// under a second each), no regression files: a failure prints its minimal input, which
+/// belongs in a unit test.
+pub(crate) fn proptest_config(cases: u32) -> proptest::test_runner::Config {
+    proptest::test_runner::Config {
+        cases,
+        failure_persistence: None,
+        ..proptest::test_runner::Config::default()
+    }
+}
+
 mod props {
     use proptest::prelude::*;
     use proptest::sample::select;
@@ -1939,12 +1950,7 @@ mod props {
     }
 
     proptest! {
-        // No regression files: a failure prints its minimal input, which belongs in a unit test.
-        #![proptest_config(ProptestConfig {
-            cases: 512,
-            failure_persistence: None,
-            ..ProptestConfig::default()
-        })]
+        #![proptest_config(super::proptest_config(512))]
 
         #[test]
         fn random_text_never_panics(s in "\\PC{0,120}") {
