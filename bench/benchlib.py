@@ -72,18 +72,22 @@ def free_port():
 
 
 class Daemon:
-    """A release backstop on a free port with its own data folder."""
+    """A release backstop on a free port with its own data folder. Background compaction is off
+    (`compaction_interval` 0) unless asked for: the other benchmarks measure tables of the shape
+    their loads left (many small rowsets among them)."""
 
-    def __init__(self, data_dir, metrics=False):
+    def __init__(self, data_dir, metrics=False, compaction_interval=0):
         if not os.path.isfile(BINARY):
             raise SystemExit(f"{BINARY} is missing: cargo build --release first")
         self.data_dir = data_dir
         self.metrics_port = free_port() if metrics else None
+        self.compaction_interval = compaction_interval
         self.start()
 
     def start(self):
         self.port = free_port()
-        args = [BINARY, "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}"]
+        args = [BINARY, "--data-dir", self.data_dir, "--listen", f"127.0.0.1:{self.port}",
+                "--compaction-interval", str(self.compaction_interval)]
         if self.metrics_port:
             args += ["--metrics-listen", f"127.0.0.1:{self.metrics_port}"]
         self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
