@@ -287,6 +287,7 @@ mod tests {
                 nullable: false,
                 default: None,
                 comment: None,
+                aggregate: None,
             }],
             key: KeyDesc {
                 model: KeyModel::Duplicate,

@@ -301,8 +301,13 @@ pub async fn update(engine: &Arc<Engine>, session: &mut Session, upd: Update) ->
     table::refuse_materialized(&meta, "UPDATE")?;
     if meta.key.model != KeyModel::Primary {
         return Err(Error::NotSupported(format!(
-            "UPDATE changes PRIMARY KEY tables only, as in StarRocks; table '{table_name}' is a \
-             {} KEY table (use DELETE and INSERT)",
+            "UPDATE changes PRIMARY KEY tables only, as in StarRocks; table '{table_name}' is \
+             {} {} KEY table (use DELETE and INSERT)",
+            if meta.key.model == KeyModel::Aggregate {
+                "an"
+            } else {
+                "a"
+            },
             meta.key.model
         )));
     }

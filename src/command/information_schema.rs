@@ -479,6 +479,7 @@ pub fn table_meta(name: &str) -> Option<crate::catalog::schema::TableMeta> {
             nullable: true,
             default: None,
             comment: None,
+            aggregate: None,
         })
         .collect();
     Some(TableMeta::columns_only((*table).to_string(), columns, None))

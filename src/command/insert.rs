@@ -104,6 +104,17 @@ pub(crate) async fn load(
     if schema.fields().len() != targets.len() {
         return Err(Error::ColumnCount);
     }
+    // An AGGREGATE KEY table loads its rows merged with the rows it holds for their keys: every
+    // column, in order.
+    let mut targets = targets;
+    let mut staged = None;
+    if tree.table.key.model == crate::catalog::schema::KeyModel::Aggregate {
+        let (merged, rows) =
+            super::aggregate::merged(engine, &tree, stream, &targets, ins.overwrite).await?;
+        stream = merged;
+        targets = (0..columns.len()).collect();
+        staged = Some(rows);
+    }
     let ids = engine
         .catalog
         .reserve_ids(crate::store::load::ids_needed(&tree))
@@ -135,7 +146,8 @@ pub(crate) async fn load(
         // Encoding Parquet and hashing are CPU work: keep them off the async workers' queues.
         tokio::task::block_in_place(|| loader.push(&batch, &targets))?;
     }
-    let rows = loader.rows();
+    // Rows the statement loaded (an AGGREGATE KEY table's merged rows are fewer).
+    let rows = staged.as_ref().map_or(loader.rows(), |s| s.rows);
     let rowsets: Vec<LoadedRowset> = tokio::task::block_in_place(|| loader.finish())?;
     if let Err(e) = crate::failpoint::hit("load.before_catalog_commit").await {
         remove_files(engine, &rowsets);

@@ -11,6 +11,7 @@
 //! ([`user`]), tasks ([`task`]: SUBMIT, ALTER, DROP, and their schedules' loop). A statement that parses but is not executed answers "not available yet"
 //! (1235), so clients learn which statement is missing rather than seeing a syntax error.
 
+pub mod aggregate;
 pub mod backup;
 pub mod change;
 pub mod compaction;

@@ -326,14 +326,6 @@ fn table_from_ast(name: &str, stmt: &sql::CreateTable) -> Result<(TableMeta, Vec
             engine.value
         )));
     }
-    if let Some(key) = &stmt.key
-        && key.model == sql::KeyModel::Aggregate
-    {
-        return Err(Error::NotSupported(format!(
-            "AGGREGATE KEY tables are not supported yet: DUPLICATE, UNIQUE and PRIMARY KEY tables \
-             are (table '{name}')"
-        )));
-    }
     let columns = stmt
         .columns
         .iter()
@@ -396,10 +388,16 @@ fn table_from_ast(name: &str, stmt: &sql::CreateTable) -> Result<(TableMeta, Vec
 }
 
 fn column_from_ast(c: &sql::ColumnDef) -> Result<ColumnMeta> {
-    if let Some(aggregate) = &c.aggregate {
+    if let Some(
+        aggregate @ (sql::AggregateType::HllUnion
+        | sql::AggregateType::BitmapUnion
+        | sql::AggregateType::PercentileUnion),
+    ) = &c.aggregate
+    {
         return Err(Error::NotSupported(format!(
-            "Column '{}' has aggregate type {aggregate}, which needs an AGGREGATE KEY table; \
-             only DUPLICATE KEY tables are supported yet",
+            "Column '{}' has aggregate type {aggregate}, which needs the HLL, BITMAP or \
+             PERCENTILE column types: backstop does not have them yet (SUM, MAX, MIN, REPLACE \
+             and REPLACE_IF_NOT_NULL work)",
             c.name.value
         )));
     }
@@ -427,6 +425,7 @@ fn column_from_ast(c: &sql::ColumnDef) -> Result<ColumnMeta> {
         nullable,
         default,
         comment: c.comment.clone(),
+        aggregate: c.aggregate,
     })
 }
 
@@ -1143,7 +1142,8 @@ pub async fn describe(engine: &Engine, session: &Session, name: &ObjectName) -> 
                 Some(if c.nullable { "Yes" } else { "No" }.to_string()),
                 Some(is_key.to_string()),
                 default_text(c),
-                Some(String::new()),
+                // StarRocks' DESC shows a value column's aggregate type here.
+                Some(c.aggregate.map(|a| a.to_string()).unwrap_or_default()),
             ]
         })
         .collect();
@@ -1260,7 +1260,7 @@ pub fn create_statement(tree: &TableTree) -> sql::CreateTable {
         .map(|c| sql::ColumnDef {
             name: quoted(&c.name),
             data_type: type_to_ast(c.data_type),
-            aggregate: None,
+            aggregate: c.aggregate,
             nullable: Some(c.nullable),
             default: c.default.as_ref().map(|d| match d {
                 ColumnDefault::Value(v) => {
@@ -1652,11 +1652,14 @@ mod tests {
     }
 
     #[test]
-    fn aggregate_key_tables_are_not_supported_yet() {
-        let stmt = parse_create("CREATE TABLE t (a INT) AGGREGATE KEY(a)");
-        let err = table_from_ast("t", &stmt).unwrap_err();
-        assert_eq!(err.to_mysql().code, 1235, "{err}");
-        assert!(err.to_string().contains("AGGREGATE KEY"), "{err}");
+    fn every_key_model_makes_a_table() {
+        let stmt = parse_create(
+            "CREATE TABLE t (a INT, s BIGINT SUM, r VARCHAR(3) REPLACE_IF_NOT_NULL) \
+             AGGREGATE KEY(a) DISTRIBUTED BY HASH(a)",
+        );
+        let (t, _) = table_from_ast("t", &stmt).unwrap();
+        assert_eq!(t.key.model.to_string(), "AGGREGATE");
+        assert_eq!(t.columns[1].aggregate, Some(sql::AggregateType::Sum));
         for model in ["UNIQUE", "PRIMARY"] {
             let stmt = parse_create(&format!(
                 "CREATE TABLE t (a INT NOT NULL) {model} KEY(a) DISTRIBUTED BY HASH(a)"
@@ -1664,5 +1667,8 @@ mod tests {
             let (t, _) = table_from_ast("t", &stmt).unwrap();
             assert_eq!(t.key.model.to_string(), model);
         }
+        let stmt = parse_create("CREATE TABLE t (a INT, h BIGINT HLL_UNION) AGGREGATE KEY(a)");
+        let err = table_from_ast("t", &stmt).unwrap_err();
+        assert_eq!(err.to_mysql().code, 1235, "{err}");
     }
 }

@@ -55,6 +55,7 @@ pub async fn create(
             nullable: field.is_nullable(),
             default: None,
             comment: named.and_then(|c| c.comment.clone()),
+            aggregate: None,
         };
         if view
             .columns

@@ -896,6 +896,26 @@ pub fn schema_difference(existing: &TableMeta, snapshot: &ManifestTable) -> Opti
     if existing.key.model != snapshot.key.model {
         return Some("different key type".into());
     }
+    let lower = |k: &[String]| k.iter().map(|c| c.to_ascii_lowercase()).collect::<Vec<_>>();
+    if lower(&existing.key.columns) != lower(&snapshot.key.columns) {
+        return Some("the key columns differ".into());
+    }
+    if let Some((a, b)) = existing
+        .columns
+        .iter()
+        .zip(&snapshot.columns)
+        .find(|(a, b)| a.aggregate != b.aggregate)
+    {
+        let name = |agg: Option<crate::catalog::schema::AggregateType>| {
+            agg.map_or_else(|| "none".to_string(), |a| a.to_string())
+        };
+        return Some(format!(
+            "column {}'s aggregate type is {} in the existing table and {} in the snapshot",
+            a.name,
+            name(a.aggregate),
+            name(b.aggregate)
+        ));
+    }
     if existing.partitioning != snapshot.partitioning {
         return Some("Table's partition type is different".into());
     }
@@ -1092,11 +1112,24 @@ mod tests {
             schema_difference(&other, t).unwrap(),
             "Table's partition type is different"
         );
-        let mut spread = same;
+        let mut spread = same.clone();
         spread.distribution = u.distribution.clone();
         assert_eq!(
             schema_difference(&spread, t).unwrap(),
             "the distribution columns differ"
+        );
+        let mut rekeyed = same.clone();
+        rekeyed.key.columns.push(rekeyed.columns[1].name.clone());
+        assert_eq!(
+            schema_difference(&rekeyed, t).unwrap(),
+            "the key columns differ"
+        );
+        let mut summed = same;
+        summed.columns[1].aggregate = Some(crate::catalog::schema::AggregateType::Sum);
+        let why = schema_difference(&summed, t).unwrap();
+        assert!(
+            why.ends_with("aggregate type is SUM in the existing table and none in the snapshot"),
+            "{why}"
         );
     }
 

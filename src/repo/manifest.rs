@@ -17,9 +17,10 @@ use crate::catalog::{ColumnMeta, Distribution, KeyDesc, PartitionBounds, Partiti
 
 /// The newest manifest format this backstop writes and reads. Version 2 added UNIQUE and
 /// PRIMARY KEY tables, delete files, and JSON and VARBINARY columns; version 3 added views,
-/// version 4 asynchronous materialized views. A
+/// version 4 asynchronous materialized views, version 5 AGGREGATE KEY tables (each value
+/// column's `aggregate`). A
 /// snapshot is written with the oldest version that can describe it, which older backstops read.
-pub const FORMAT_VERSION: u32 = 4;
+pub const FORMAT_VERSION: u32 = 5;
 
 /// The version a manifest of `tables` and `views` needs: the oldest that can describe them.
 pub fn needed_version(tables: &[ManifestTable], views: &[ManifestView]) -> u32 {
@@ -36,7 +37,12 @@ pub fn needed_version(tables: &[ManifestTable], views: &[ManifestView]) -> u32 {
                 .flat_map(|p| &p.tablets)
                 .any(|b| !b.deletes.is_empty())
     });
-    if tables.iter().any(|t| t.materialized.is_some()) {
+    if tables
+        .iter()
+        .any(|t| t.key.model == crate::catalog::KeyModel::Aggregate)
+    {
+        5
+    } else if tables.iter().any(|t| t.materialized.is_some()) {
         4
     } else if !views.is_empty() {
         3

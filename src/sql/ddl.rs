@@ -165,8 +165,10 @@ pub enum DecimalKind {
     Decimal128,
 }
 
-/// Aggregate type of a value column in an AGGREGATE KEY table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Aggregate type of a value column in an AGGREGATE KEY table (the catalog's and the
+/// manifest's too, as StarRocks spells it: `SUM`, `REPLACE_IF_NOT_NULL`, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum AggregateType {
     Sum,
     Max,
@@ -490,10 +492,14 @@ impl DecimalKind {
 }
 
 impl KeyModel {
-    /// Whether a key identifies one row (PRIMARY KEY, UNIQUE KEY): a load replaces the row
-    /// with the same key.
+    /// Whether a key identifies one row (PRIMARY KEY, UNIQUE KEY, AGGREGATE KEY): a load
+    /// replaces the row with the same key (an AGGREGATE KEY table's by the row its values
+    /// merge into).
     pub fn is_unique(self) -> bool {
-        matches!(self, KeyModel::Primary | KeyModel::Unique)
+        matches!(
+            self,
+            KeyModel::Primary | KeyModel::Unique | KeyModel::Aggregate
+        )
     }
 }
 

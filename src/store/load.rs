@@ -386,16 +386,31 @@ impl Loader {
         Ok(())
     }
 
-    /// The batch as the table's columns: cast to the column types, defaults for columns the
-    /// statement did not name, NOT NULL enforced.
+    /// [`conform`] for this load's table.
     fn conform(&self, batch: &RecordBatch, targets: &[usize]) -> Result<Vec<ArrayRef>, LoadError> {
+        conform(&self.table, batch, targets)
+    }
+
+    fn partition_of(&self, columns: &[ArrayRef], row: usize) -> Result<usize, LoadError> {
+        self.partition_of_row(columns, row)
+    }
+}
+
+/// `batch` (whose column `j` is the table's column `targets[j]`) as `table`'s columns: cast to
+/// the column types, defaults for columns the statement did not name, NOT NULL enforced.
+pub fn conform(
+    table: &TableMeta,
+    batch: &RecordBatch,
+    targets: &[usize],
+) -> Result<Vec<ArrayRef>, LoadError> {
+    {
         let n = batch.num_rows();
         let strict = CastOptions {
             safe: false,
             format_options: FormatOptions::default(),
         };
-        let mut out = Vec::with_capacity(self.table.columns.len());
-        for (i, column) in self.table.columns.iter().enumerate() {
+        let mut out = Vec::with_capacity(table.columns.len());
+        for (i, column) in table.columns.iter().enumerate() {
             let ty = arrow_type(column.data_type);
             let bad = |reason: String| LoadError::BadValue {
                 column: column.name.clone(),
@@ -463,8 +478,10 @@ impl Loader {
         }
         Ok(out)
     }
+}
 
-    fn partition_of(&self, columns: &[ArrayRef], row: usize) -> Result<usize, LoadError> {
+impl Loader {
+    fn partition_of_row(&self, columns: &[ArrayRef], row: usize) -> Result<usize, LoadError> {
         let index = match self.partition_column {
             None => Some(0),
             Some(c) => {

@@ -35,34 +35,36 @@ fn values(statement: i64) -> String {
         .join(", ")
 }
 
-#[tokio::test]
-async fn crash_before_the_catalog_commit_loses_only_that_load() {
-    let mut daemon = TestDaemon::start();
-    {
-        let mut conn = daemon.conn().await;
-        conn.query_drop("CREATE DATABASE d").await.unwrap();
-        conn.query_drop(TABLE).await.unwrap();
-        conn.query_drop(format!("INSERT INTO d.t VALUES {}", values(0)))
-            .await
-            .unwrap();
-    }
+/// Runs `setup`, restarts the daemon with `load.before_catalog_commit=crash`, sends the load
+/// `lost` (which the crash answers with a dropped connection) and reaps the dead daemon.
+async fn crash_before_commit(daemon: &mut TestDaemon, setup: &str, lost: &str) {
+    daemon.conn().await.query_drop(setup).await.unwrap();
     daemon.stop();
     daemon.set_env(
         "BACKSTOP_FAILPOINTS",
         Some("load.before_catalog_commit=crash"),
     );
     daemon.start_again();
-    {
-        let mut conn = daemon.conn().await;
-        let lost = conn
-            .query_drop(format!("INSERT INTO d.t VALUES {}", values(1)))
-            .await;
-        assert!(
-            lost.is_err(),
-            "the daemon should have crashed at the failpoint"
-        );
-    }
+    let answer = daemon.conn().await.query_drop(lost).await;
+    assert!(
+        answer.is_err(),
+        "the daemon should have crashed at the failpoint"
+    );
     daemon.kill9();
+}
+
+#[tokio::test]
+async fn crash_before_the_catalog_commit_loses_only_that_load() {
+    let mut daemon = TestDaemon::start();
+    crash_before_commit(
+        &mut daemon,
+        &format!(
+            "CREATE DATABASE d; {TABLE}; INSERT INTO d.t VALUES {}",
+            values(0)
+        ),
+        &format!("INSERT INTO d.t VALUES {}", values(1)),
+    )
+    .await;
     // The crashed load's files were written and fsynced but never committed.
     assert!(data_files(&daemon) > 0);
     daemon.set_env(
@@ -192,5 +194,53 @@ async fn a_panic_fails_its_statement_or_its_job_only() {
     assert!(
         log.contains("the job panicked"),
         "the log names the job's panic"
+    );
+}
+
+/// A crash in an aggregating load (AGGREGATE KEY), after the merged rows and the staged load
+/// were written and before the commit: after the restart the table holds the merge of the
+/// acknowledged loads only, and start-up removed every file the crashed load left (the staged
+/// rows too). The next load merges with the acknowledged rows.
+#[tokio::test]
+async fn a_crash_in_an_aggregating_load_leaves_the_acknowledged_merge() {
+    let mut daemon = TestDaemon::start();
+    let sums = "SELECT k, n, top, last FROM d.agg ORDER BY k";
+    crash_before_commit(
+        &mut daemon,
+        "CREATE DATABASE d; CREATE TABLE d.agg (k INT, n BIGINT SUM, top INT MAX, \
+         last STRING REPLACE) AGGREGATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2; \
+         INSERT INTO d.agg VALUES (1, 1, 1, 'a'), (2, 2, 2, 'b'), (1, 10, 0, 'c')",
+        "INSERT INTO d.agg VALUES (1, 100, 100, 'lost'), (3, 3, 3, 'lost')",
+    )
+    .await;
+    assert!(data_files(&daemon) > 0, "the crashed load left files");
+    daemon.set_env("BACKSTOP_FAILPOINTS", None);
+    daemon.start_again();
+    let mut conn = daemon.conn().await;
+    let text = |rows: &[&[&str]]| -> Vec<Vec<Option<String>>> {
+        rows.iter()
+            .map(|r| r.iter().map(|v| Some(v.to_string())).collect())
+            .collect()
+    };
+    assert_eq!(
+        rows(&mut conn, sums).await,
+        text(&[&["1", "11", "1", "c"], &["2", "2", "2", "b"]])
+    );
+    let committed: usize = rows(&mut conn, "SHOW TABLET FROM d.agg")
+        .await
+        .iter()
+        .map(|t| t[5].clone().unwrap_or_default().parse::<usize>().unwrap())
+        .sum();
+    assert_eq!(
+        data_files(&daemon),
+        committed,
+        "start-up removed the crashed load's files"
+    );
+    conn.query_drop("INSERT INTO d.agg VALUES (1, 5, 7, 'd')")
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&mut conn, sums).await,
+        text(&[&["1", "16", "7", "d"], &["2", "2", "2", "b"]])
     );
 }

@@ -81,7 +81,7 @@ fn cases() -> Vec<Case> {
         case(
             "format version 0",
             Lie::Json(|m, _| m["format_version"] = json!(0)),
-            "format version 0; this backstop reads format versions 1 to 4",
+            "format version 0; this backstop reads format versions 1 to 5",
         ),
         case(
             "newer format version",

@@ -402,7 +402,8 @@ fn cancel_aborts_the_multipart_upload_in_flight() {
     assert!(listed.is_empty(), "no snapshot was committed: {listed:?}");
 }
 
-/// PRIMARY KEY, UNIQUE KEY and DUPLICATE KEY tables changed by upserts, UPDATE and DELETE,
+/// PRIMARY KEY, UNIQUE KEY, AGGREGATE KEY and DUPLICATE KEY tables changed by upserts,
+/// aggregating loads, UPDATE and DELETE,
 /// backed up to S3 and restored on a second server: the same rows and checksums there, and the
 /// backup after an UPDATE of a few rows uploads only the files that UPDATE wrote (a data file
 /// and a delete file per touched tablet), counted on the server.
@@ -439,6 +440,13 @@ fn keyed_tables_back_up_incrementally_and_restore_on_a_second_server() {
              INSERT INTO shop.docs VALUES (1, '{{\"b\": [1, 2], \"a\": \"é\"}}', 'abc'), (2, '[null]', NULL);
              INSERT INTO shop.docs VALUES (3, NULL, X'00FF10');
              UPDATE shop.docs SET doc = parse_json('{{\"v\": 1}}') WHERE k = 2;
+             CREATE TABLE shop.visits (site INT, d DATE, pv BIGINT SUM, top DOUBLE MAX,
+                 url VARCHAR(20) REPLACE, city VARCHAR(20) REPLACE_IF_NOT_NULL)
+                 AGGREGATE KEY(site, d) DISTRIBUTED BY HASH(site) BUCKETS 2;
+             INSERT INTO shop.visits VALUES (1, '2026-01-01', 3, 1.5, '/a', 'Oslo'),
+                 (2, '2026-01-01', 1, 0, '/b', NULL), (1, '2026-01-01', 4, 0.5, '/c', NULL);
+             INSERT INTO shop.visits VALUES (1, '2026-01-01', 10, 9, NULL, NULL), (NULL, NULL, 1, 1, 'n', 'x');
+             DELETE FROM shop.visits WHERE site = 2;
              BACKUP SNAPSHOT shop.s TO repo;",
             s3_props(&s3.endpoint(), s3.key()),
             values.join(", "),
@@ -470,12 +478,13 @@ fn keyed_tables_back_up_incrementally_and_restore_on_a_second_server() {
         "the backup after an UPDATE uploads only the files it wrote"
     );
 
-    let tables = ["orders", "latest", "log", "docs"];
+    let tables = ["orders", "latest", "log", "docs", "visits"];
     let queries = [
         "SELECT * FROM shop.orders ORDER BY id, d",
         "SELECT * FROM shop.latest ORDER BY k",
         "SELECT * FROM shop.log ORDER BY k, msg",
         "SELECT k, doc, encode(raw, 'hex') FROM shop.docs ORDER BY k",
+        "SELECT * FROM shop.visits ORDER BY site",
     ];
     let source: Vec<_> = queries.iter().map(|q| mysql(&a, q)).collect();
     assert_eq!(source[0].len(), 290);
@@ -489,6 +498,13 @@ fn keyed_tables_back_up_incrementally_and_restore_on_a_second_server() {
             ["1", r#"{"a": "é", "b": [1, 2]}"#, "616263"],
             ["2", r#"{"v": 1}"#, "NULL"],
             ["3", "NULL", "00ff10"],
+        ]
+    );
+    assert_eq!(
+        source[4],
+        [
+            ["NULL", "NULL", "1", "1.0", "n", "x"],
+            ["1", "2026-01-01", "17", "9.0", "NULL", "Oslo"],
         ]
     );
     let sums: Vec<_> = tables
@@ -529,6 +545,18 @@ fn keyed_tables_back_up_incrementally_and_restore_on_a_second_server() {
     assert_eq!(
         mysql(&b, "SELECT name FROM shop.orders WHERE id = 1"),
         [["on b"]]
+    );
+    // And an aggregating load there merges with the restored row.
+    mysql(
+        &b,
+        "INSERT INTO shop.visits VALUES (1, '2026-01-01', 3, 1, '/z', NULL)",
+    );
+    assert_eq!(
+        mysql(
+            &b,
+            "SELECT pv, top, url, city FROM shop.visits WHERE site = 1"
+        ),
+        [["20", "9.0", "/z", "Oslo"]]
     );
 }
 

@@ -54,6 +54,7 @@ slt_files!(
     slt_materialized,
     slt_partitions_batch,
     slt_tasks,
+    slt_aggregate,
 );
 
 /// Set `SLT_COMPLETE=1` to rewrite each file's expected results and errors with the daemon's
