@@ -91,10 +91,13 @@ impl ColumnType {
         }
     }
 
-    /// JSON and VARBINARY values cannot be key, partition or bucketing columns (StarRocks'
+    /// JSON, VARBINARY, BITMAP and HLL values cannot be key, partition or bucketing columns (StarRocks'
     /// rule: they have no order to sort or hash by).
     pub fn is_keyable(self) -> bool {
-        !matches!(self, ColumnType::Json | ColumnType::Varbinary(_))
+        !matches!(
+            self,
+            ColumnType::Json | ColumnType::Varbinary(_) | ColumnType::Bitmap | ColumnType::Hll
+        )
     }
 
     /// The type as DDL writes it: `VARCHAR(20)`, `DECIMAL(10,2)`, `INT`.
@@ -128,6 +131,8 @@ impl ColumnType {
             ColumnType::DateTime => "DATETIME",
             ColumnType::Json => "JSON",
             ColumnType::Varbinary(_) => "VARBINARY",
+            ColumnType::Bitmap => "BITMAP",
+            ColumnType::Hll => "HLL",
         }
     }
 
@@ -149,7 +154,9 @@ impl ColumnType {
             }
             ColumnType::Char(n) => n,
             ColumnType::Varchar(_) | ColumnType::String => 20,
-            ColumnType::Json | ColumnType::Varbinary(_) => 36,
+            ColumnType::Json | ColumnType::Varbinary(_) | ColumnType::Bitmap | ColumnType::Hll => {
+                36
+            }
         }
     }
 }
@@ -653,7 +660,8 @@ fn validate_aggregates(table: &TableMeta) -> Result<(), CatalogError> {
             (KeyModel::Aggregate, false, None) => {
                 return Err(invalid(format!(
                     "Value column '{}' of AGGREGATE KEY table '{}' needs an aggregate type \
-                     (SUM, MAX, MIN, REPLACE or REPLACE_IF_NOT_NULL) after its type",
+                     (SUM, MAX, MIN, REPLACE, REPLACE_IF_NOT_NULL, BITMAP_UNION or HLL_UNION) \
+                     after its type",
                     column.name, table.name
                 )));
             }
@@ -673,11 +681,11 @@ fn validate_aggregates(table: &TableMeta) -> Result<(), CatalogError> {
                     }
                     AggregateType::Max | AggregateType::Min => ty.is_keyable(),
                     AggregateType::Replace | AggregateType::ReplaceIfNotNull => true,
-                    // The command layer refuses these first (1235); a definition that still has
+                    AggregateType::BitmapUnion => ty == ColumnType::Bitmap,
+                    AggregateType::HllUnion => ty == ColumnType::Hll,
+                    // The command layer refuses it first (1235); a definition that still has
                     // one (a manifest) is not one backstop can keep.
-                    AggregateType::HllUnion
-                    | AggregateType::BitmapUnion
-                    | AggregateType::PercentileUnion => false,
+                    AggregateType::PercentileUnion => false,
                 };
                 if !ok {
                     return Err(invalid(format!(
@@ -752,7 +760,7 @@ pub fn validate_table(table: &TableMeta) -> Result<(), CatalogError> {
         }
         if !column.data_type.is_keyable() {
             return Err(invalid(format!(
-                "Key column '{name}' is {}: JSON and VARBINARY cannot be key columns",
+                "Key column '{name}' is {}: JSON, VARBINARY, BITMAP and HLL cannot be key columns",
                 column.data_type.base_name()
             )));
         }
@@ -849,8 +857,8 @@ pub fn validate_table(table: &TableMeta) -> Result<(), CatalogError> {
             }
             if column.data_type.is_floating() || !column.data_type.is_keyable() {
                 return Err(invalid(format!(
-                    "Distribution column '{name}' is {}: FLOAT, DOUBLE, JSON and VARBINARY \
-                     cannot be bucketing columns",
+                    "Distribution column '{name}' is {}: FLOAT, DOUBLE, JSON, VARBINARY, \
+                     BITMAP and HLL cannot be bucketing columns",
                     column.data_type.base_name()
                 )));
             }
@@ -966,6 +974,10 @@ pub fn validate_value(ty: ColumnType, text: &str) -> Result<(), String> {
         ColumnType::Json => serde_json::from_str::<serde_json::Value>(text)
             .map(|_| ())
             .map_err(|e| format!("'{text}' is not valid JSON ({e})")),
+        ColumnType::Bitmap | ColumnType::Hll => Err(format!(
+            "a {} column takes no DEFAULT value (a load that leaves it out writes NULL)",
+            ty.base_name()
+        )),
         ColumnType::Varbinary(n) => {
             if text.len() > n as usize {
                 Err(format!("'{text}' is longer than the column's {n} bytes"))

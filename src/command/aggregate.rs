@@ -109,6 +109,7 @@ pub async fn merged(
     tokio::task::block_in_place(|| writer.finish()).map_err(LoadError::from)?;
 
     let ctx = engine.query_context(None);
+    super::functions::register(&ctx);
     ctx.register_parquet(
         NEW,
         path.to_string_lossy().as_ref(),
@@ -159,10 +160,12 @@ fn merge_query(table: &TableMeta, overwrite: bool) -> String {
                 Some(AggregateType::Sum) => format!("sum({name}) AS {name}"),
                 Some(AggregateType::Max) => format!("max({name}) AS {name}"),
                 Some(AggregateType::Min) => format!("min({name}) AS {name}"),
+                Some(AggregateType::BitmapUnion) => format!("bitmap_union({name}) AS {name}"),
+                Some(AggregateType::HllUnion) => format!("hll_union({name}) AS {name}"),
                 Some(AggregateType::ReplaceIfNotNull) => {
                     format!("last_value({name} ORDER BY {pos}) IGNORE NULLS AS {name}")
                 }
-                // REPLACE, and the union types validation refuses before a table has them.
+                // REPLACE, and PERCENTILE_UNION, which validation refuses before a table has it.
                 Some(_) => format!("last_value({name} ORDER BY {pos}) AS {name}"),
             }
         })

@@ -90,6 +90,7 @@ pub fn register(ctx: &datafusion::prelude::SessionContext) {
     ctx.register_udf(ScalarUDF::from(IntegerCast::new(false)));
     ctx.register_udf(ScalarUDF::from(IntegerCast::new(true)));
     crate::store::json::register(ctx);
+    crate::store::sketch::register(ctx);
 }
 
 /// A literal for a value (the session functions' results, `@@variables` in `server`).

@@ -388,16 +388,11 @@ fn table_from_ast(name: &str, stmt: &sql::CreateTable) -> Result<(TableMeta, Vec
 }
 
 fn column_from_ast(c: &sql::ColumnDef) -> Result<ColumnMeta> {
-    if let Some(
-        aggregate @ (sql::AggregateType::HllUnion
-        | sql::AggregateType::BitmapUnion
-        | sql::AggregateType::PercentileUnion),
-    ) = &c.aggregate
-    {
+    if let Some(aggregate @ sql::AggregateType::PercentileUnion) = &c.aggregate {
         return Err(Error::NotSupported(format!(
-            "Column '{}' has aggregate type {aggregate}, which needs the HLL, BITMAP or \
-             PERCENTILE column types: backstop does not have them yet (SUM, MAX, MIN, REPLACE \
-             and REPLACE_IF_NOT_NULL work)",
+            "Column '{}' has aggregate type {aggregate}, which needs the PERCENTILE column \
+             type: backstop does not have it yet (SUM, MAX, MIN, REPLACE, REPLACE_IF_NOT_NULL, \
+             BITMAP_UNION and HLL_UNION work)",
             c.name.value
         )));
     }
@@ -461,6 +456,8 @@ pub(crate) fn type_from_ast(t: sql::DataType) -> ColumnType {
         D::DateTime => ColumnType::DateTime,
         D::Json => ColumnType::Json,
         D::Varbinary(n) => ColumnType::Varbinary(n.unwrap_or(MAX_VARBINARY_LENGTH)),
+        D::Bitmap => ColumnType::Bitmap,
+        D::Hll => ColumnType::Hll,
     }
 }
 
@@ -491,6 +488,8 @@ pub(crate) fn type_to_ast(t: ColumnType) -> sql::DataType {
         ColumnType::DateTime => D::DateTime,
         ColumnType::Json => D::Json,
         ColumnType::Varbinary(n) => D::Varbinary(Some(n)),
+        ColumnType::Bitmap => D::Bitmap,
+        ColumnType::Hll => D::Hll,
     }
 }
 
@@ -1667,7 +1666,8 @@ mod tests {
             let (t, _) = table_from_ast("t", &stmt).unwrap();
             assert_eq!(t.key.model.to_string(), model);
         }
-        let stmt = parse_create("CREATE TABLE t (a INT, h BIGINT HLL_UNION) AGGREGATE KEY(a)");
+        let stmt =
+            parse_create("CREATE TABLE t (a INT, h BIGINT PERCENTILE_UNION) AGGREGATE KEY(a)");
         let err = table_from_ast("t", &stmt).unwrap_err();
         assert_eq!(err.to_mysql().code, 1235, "{err}");
     }

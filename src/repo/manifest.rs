@@ -18,7 +18,7 @@ use crate::catalog::{ColumnMeta, Distribution, KeyDesc, PartitionBounds, Partiti
 /// The newest manifest format this backstop writes and reads. Version 2 added UNIQUE and
 /// PRIMARY KEY tables, delete files, and JSON and VARBINARY columns; version 3 added views,
 /// version 4 asynchronous materialized views, version 5 AGGREGATE KEY tables (each value
-/// column's `aggregate`). A
+/// column's `aggregate`) and BITMAP and HLL columns. A
 /// snapshot is written with the oldest version that can describe it, which older backstops read.
 pub const FORMAT_VERSION: u32 = 5;
 
@@ -37,10 +37,15 @@ pub fn needed_version(tables: &[ManifestTable], views: &[ManifestView]) -> u32 {
                 .flat_map(|p| &p.tablets)
                 .any(|b| !b.deletes.is_empty())
     });
-    if tables
-        .iter()
-        .any(|t| t.key.model == crate::catalog::KeyModel::Aggregate)
-    {
+    if tables.iter().any(|t| {
+        t.key.model == crate::catalog::KeyModel::Aggregate
+            || t.columns.iter().any(|c| {
+                matches!(
+                    c.data_type,
+                    crate::catalog::ColumnType::Bitmap | crate::catalog::ColumnType::Hll
+                )
+            })
+    }) {
         5
     } else if tables.iter().any(|t| t.materialized.is_some()) {
         4

@@ -150,6 +150,11 @@ pub enum TypeWith<N> {
     /// `VARBINARY[(n)]` (also `BINARY[(n)]`, StarRocks' synonym): bytes, at most `n` per value
     /// (format version 2).
     Varbinary(N),
+    /// `BITMAP`: a set of unsigned 64-bit integers, stored as its serialized roaring bitmap
+    /// (format version 5; `store::sketch`).
+    Bitmap,
+    /// `HLL`: a HyperLogLog sketch of distinct values (format version 5; `store::sketch`).
+    Hll,
 }
 
 /// Which DECIMAL spelling (StarRocks maps them to different storage widths); also the
@@ -364,6 +369,8 @@ impl fmt::Display for DataType {
             DataType::DateTime => f.write_str("DATETIME"),
             DataType::Json => f.write_str("JSON"),
             DataType::Varbinary(n) => length(f, "VARBINARY", n),
+            DataType::Bitmap => f.write_str("BITMAP"),
+            DataType::Hll => f.write_str("HLL"),
         }
     }
 }
@@ -435,6 +442,8 @@ impl DataType {
             DataType::DateTime => "datetime".into(),
             DataType::Json => "json".into(),
             DataType::Varbinary(n) => length("varbinary", n),
+            DataType::Bitmap => "bitmap".into(),
+            DataType::Hll => "hll".into(),
         }
     }
 }
@@ -773,7 +782,7 @@ impl fmt::Display for TruncateTable {
 const SUPPORTED_TYPES: &str = "BOOLEAN, TINYINT, SMALLINT, INT, BIGINT, LARGEINT, FLOAT, DOUBLE, \
                                DECIMAL[(p[, s])], DECIMALV2, DECIMAL32, DECIMAL64, DECIMAL128, \
                                CHAR[(n)], VARCHAR[(n)], STRING, DATE, DATETIME, JSON, \
-                               VARBINARY[(n)]";
+                               VARBINARY[(n)], BITMAP, HLL";
 
 /// MySQL and StarRocks column types backstop does not store, with what to use instead: a
 /// CREATE TABLE naming one fails with 1235 (not a syntax error), naming the type.
@@ -1069,6 +1078,8 @@ impl BackstopParser<'_> {
             "DATETIME" => DataType::DateTime,
             "JSON" => DataType::Json,
             "VARBINARY" | "BINARY" => DataType::Varbinary(None),
+            "BITMAP" => DataType::Bitmap,
+            "HLL" => DataType::Hll,
             _ => {
                 return self.error_here(format!(
                     "Column type {word} (column {column}) is not supported; supported types: {SUPPORTED_TYPES}"

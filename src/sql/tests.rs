@@ -998,7 +998,7 @@ fn create_table_errors() {
         e.message,
         "Column type INTT (column j) is not supported; supported types: BOOLEAN, TINYINT, SMALLINT, INT, BIGINT, \
          LARGEINT, FLOAT, DOUBLE, DECIMAL[(p[, s])], DECIMALV2, DECIMAL32, DECIMAL64, DECIMAL128, CHAR[(n)], \
-         VARCHAR[(n)], STRING, DATE, DATETIME, JSON, VARBINARY[(n)]"
+         VARCHAR[(n)], STRING, DATE, DATETIME, JSON, VARBINARY[(n)], BITMAP, HLL"
     );
     assert_eq!((e.line, e.column), (2, 5));
     assert!(!e.unsupported);

@@ -421,6 +421,15 @@ pub fn conform(
                 .position(|&t| t == i)
                 .and_then(|j| batch.columns().get(j))
             {
+                // Sketches are not cast: `sketch::normalize_column` below takes bytes only.
+                Some(source)
+                    if matches!(
+                        column.data_type,
+                        crate::catalog::ColumnType::Bitmap | crate::catalog::ColumnType::Hll
+                    ) =>
+                {
+                    Arc::clone(source)
+                }
                 Some(source) => cast_with_options(source, &ty, &strict).map_err(|e| {
                     let reason = refused_value(source, &ty, column.data_type)
                         .unwrap_or_else(|| e.to_string());
@@ -452,10 +461,14 @@ pub fn conform(
             if !column.nullable && array.null_count() > 0 {
                 return Err(LoadError::NullInNotNull(column.name.clone()));
             }
-            let array = if column.data_type == crate::catalog::ColumnType::Json {
-                super::json::normalize_column(&array).map_err(bad)?
-            } else {
-                array
+            let array = match column.data_type {
+                crate::catalog::ColumnType::Json => {
+                    super::json::normalize_column(&array).map_err(bad)?
+                }
+                kind @ (crate::catalog::ColumnType::Bitmap | crate::catalog::ColumnType::Hll) => {
+                    super::sketch::normalize_column(kind, &array).map_err(bad)?
+                }
+                _ => array,
             };
             if let (DataType::Binary, Some(limit)) = (&ty, column.data_type.max_length()) {
                 let bytes = array.as_binary::<i32>();

@@ -24,6 +24,7 @@ pub mod load;
 pub mod pins;
 pub mod prune;
 pub mod rowset;
+pub mod sketch;
 pub mod table;
 
 use std::path::{Path, PathBuf};

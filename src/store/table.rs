@@ -48,7 +48,8 @@ pub fn arrow_type(ty: ColumnType) -> DataType {
         ColumnType::DateTime => DataType::Timestamp(TimeUnit::Microsecond, None),
         // JSON as its normalized text (what StarRocks' JSON functions and clients read).
         ColumnType::Json => DataType::Utf8,
-        ColumnType::Varbinary(_) => DataType::Binary,
+        // A BITMAP or HLL value as its serialized sketch (`store::sketch`).
+        ColumnType::Varbinary(_) | ColumnType::Bitmap | ColumnType::Hll => DataType::Binary,
     }
 }
 

@@ -165,18 +165,16 @@ async fn format_v2_snapshots_list_verify_and_restore() {
     .await;
     wait_finished(&mut conn, "RESTORE", "fx").await;
     // What the writing server answered just before the backup.
-    for (table, sum) in [
-        ("orders", "8217233481936756835"),
-        ("latest", "15284004641801755302"),
-        ("log", "14255417017466452014"),
-        ("docs", "3447098624573529508"),
-    ] {
-        assert_eq!(
-            checksum(&mut conn, &format!("fx.{table}")).await,
-            sum,
-            "{table}"
-        );
-    }
+    assert_checksums(
+        &mut conn,
+        &[
+            ("orders", "8217233481936756835"),
+            ("latest", "15284004641801755302"),
+            ("log", "14255417017466452014"),
+            ("docs", "3447098624573529508"),
+        ],
+    )
+    .await;
     assert_eq!(
         rows(
             &mut conn,
@@ -225,6 +223,17 @@ async fn format_v2_snapshots_list_verify_and_restore() {
         rows(&mut conn, "SELECT status FROM fx.orders WHERE id = 2").await,
         vec![text_row(&["refunded"])]
     );
+}
+
+/// CHECKSUM TABLE of each `fx.<table>` is what the writing server answered.
+async fn assert_checksums(conn: &mut mysql_async::Conn, expected: &[(&str, &str)]) {
+    for (table, sum) in expected {
+        assert_eq!(
+            checksum(conn, &format!("fx.{table}")).await,
+            *sum,
+            "{table}"
+        );
+    }
 }
 
 fn text_row(values: &[&str]) -> Vec<Option<String>> {
@@ -343,17 +352,15 @@ async fn format_v4_snapshots_list_verify_and_restore() {
     .await;
     wait_finished(&mut conn, "RESTORE", "fx").await;
     // What the writing server answered just before the backup.
-    for (table, sum) in [
-        ("events", "1052712474375097533"),
-        ("daily_kinds", "16345116572595517501"),
-        ("kinds", "11973474837249787314"),
-    ] {
-        assert_eq!(
-            checksum(&mut conn, &format!("fx.{table}")).await,
-            sum,
-            "{table}"
-        );
-    }
+    assert_checksums(
+        &mut conn,
+        &[
+            ("events", "1052712474375097533"),
+            ("daily_kinds", "16345116572595517501"),
+            ("kinds", "11973474837249787314"),
+        ],
+    )
+    .await;
     assert_eq!(
         rows(&mut conn, "SELECT * FROM fx.buys").await,
         vec![text_row(&["2026-12-03", "1"])]
@@ -393,14 +400,16 @@ async fn format_v4_snapshots_list_verify_and_restore() {
     );
 }
 
-/// Format version 5 (written 2026-12-06 by the working tree that added AGGREGATE KEY tables):
-/// database `fx`, snapshot `snap_v5` of a partitioned AGGREGATE KEY table (`sales`: SUM, MAX,
-/// MIN, REPLACE and REPLACE_IF_NOT_NULL columns, a NULL key, extremes, unicode) after two
-/// aggregating loads and a DELETE. The restored table has the same rows and keeps its model: the
-/// next load merges with them.
+/// Format version 5 (written 2026-12-06 by the working tree that added AGGREGATE KEY tables and
+/// BITMAP and HLL columns): database `fx`, snapshot `snap_v5` of a partitioned AGGREGATE KEY
+/// table (`sales`: SUM, MAX, MIN, REPLACE and REPLACE_IF_NOT_NULL columns, a NULL key,
+/// extremes, unicode) after two aggregating loads and a DELETE, an AGGREGATE KEY table of
+/// BITMAP_UNION and HLL_UNION columns (`visitors`: empty, small and 1,000-value sets) and a
+/// PRIMARY KEY table with BITMAP and HLL values (`tags`). The restored tables have the same rows
+/// and keep their model: the next load merges with them.
 #[tokio::test]
 async fn format_v5_snapshots_list_verify_and_restore() {
-    const TS: &str = "2026-12-06-17-38-08-794";
+    const TS: &str = "2026-12-06-18-01-33-010";
     let (_daemon, mut conn) = listed_and_verified(5, "snap_v5", TS).await;
     exec(
         &mut conn,
@@ -411,7 +420,51 @@ async fn format_v5_snapshots_list_verify_and_restore() {
     .await;
     wait_finished(&mut conn, "RESTORE", "fx").await;
     // What the writing server answered just before the backup.
-    assert_eq!(checksum(&mut conn, "fx.sales").await, "4722941485101297471");
+    assert_checksums(
+        &mut conn,
+        &[
+            ("sales", "4722941485101297471"),
+            ("visitors", "7451011017331443623"),
+            ("tags", "11971899863673165992"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT page, bitmap_count(users), hll_cardinality(approx), \
+             bitmap_to_string(bitmap_and(users, bitmap_from_string('2,999,18446744073709551615'))) \
+             FROM fx.visitors ORDER BY page"
+        )
+        .await,
+        vec![
+            text_row(&["big", "1000", "998", "2,999"]),
+            text_row(&["cart", "0", "0", ""]),
+            text_row(&["home", "3", "2", "2,18446744073709551615"]),
+        ]
+    );
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT id, bitmap_to_string(tagged), hll_cardinality(seen) FROM fx.tags ORDER BY id"
+        )
+        .await,
+        vec![text_row(&["1", "5", "1"]), text_row(&["2", "NULL", "0"])]
+    );
+    exec(
+        &mut conn,
+        "INSERT INTO fx.visitors VALUES ('home', to_bitmap(7), hll_hash(7))",
+    )
+    .await;
+    assert_eq!(
+        rows(
+            &mut conn,
+            "SELECT bitmap_to_string(users), hll_cardinality(approx) FROM fx.visitors \
+             WHERE page = 'home'"
+        )
+        .await,
+        vec![text_row(&["1,2,7,18446744073709551615", "3"])]
+    );
     let all = "SELECT * FROM fx.sales ORDER BY shop";
     assert_eq!(
         rows(&mut conn, all).await,

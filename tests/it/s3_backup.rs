@@ -402,8 +402,8 @@ fn cancel_aborts_the_multipart_upload_in_flight() {
     assert!(listed.is_empty(), "no snapshot was committed: {listed:?}");
 }
 
-/// PRIMARY KEY, UNIQUE KEY, AGGREGATE KEY and DUPLICATE KEY tables changed by upserts,
-/// aggregating loads, UPDATE and DELETE,
+/// PRIMARY KEY, UNIQUE KEY, AGGREGATE KEY (with BITMAP and HLL columns too) and DUPLICATE KEY
+/// tables changed by upserts, aggregating loads, UPDATE and DELETE,
 /// backed up to S3 and restored on a second server: the same rows and checksums there, and the
 /// backup after an UPDATE of a few rows uploads only the files that UPDATE wrote (a data file
 /// and a delete file per touched tablet), counted on the server.
@@ -447,6 +447,11 @@ fn keyed_tables_back_up_incrementally_and_restore_on_a_second_server() {
                  (2, '2026-01-01', 1, 0, '/b', NULL), (1, '2026-01-01', 4, 0.5, '/c', NULL);
              INSERT INTO shop.visits VALUES (1, '2026-01-01', 10, 9, NULL, NULL), (NULL, NULL, 1, 1, 'n', 'x');
              DELETE FROM shop.visits WHERE site = 2;
+             CREATE TABLE shop.reach (page VARCHAR(8), users BITMAP BITMAP_UNION,
+                 approx HLL HLL_UNION) AGGREGATE KEY(page) DISTRIBUTED BY HASH(page) BUCKETS 2;
+             INSERT INTO shop.reach VALUES ('a', to_bitmap(1), hll_hash(1)),
+                 ('b', bitmap_from_string('5,6'), hll_hash(5));
+             INSERT INTO shop.reach VALUES ('a', to_bitmap(2), hll_hash(2));
              BACKUP SNAPSHOT shop.s TO repo;",
             s3_props(&s3.endpoint(), s3.key()),
             values.join(", "),
@@ -478,13 +483,15 @@ fn keyed_tables_back_up_incrementally_and_restore_on_a_second_server() {
         "the backup after an UPDATE uploads only the files it wrote"
     );
 
-    let tables = ["orders", "latest", "log", "docs", "visits"];
+    let tables = ["orders", "latest", "log", "docs", "visits", "reach"];
     let queries = [
         "SELECT * FROM shop.orders ORDER BY id, d",
         "SELECT * FROM shop.latest ORDER BY k",
         "SELECT * FROM shop.log ORDER BY k, msg",
         "SELECT k, doc, encode(raw, 'hex') FROM shop.docs ORDER BY k",
         "SELECT * FROM shop.visits ORDER BY site",
+        "SELECT page, bitmap_to_string(users), hll_cardinality(approx) FROM shop.reach \
+         ORDER BY page",
     ];
     let source: Vec<_> = queries.iter().map(|q| mysql(&a, q)).collect();
     assert_eq!(source[0].len(), 290);
@@ -507,6 +514,7 @@ fn keyed_tables_back_up_incrementally_and_restore_on_a_second_server() {
             ["1", "2026-01-01", "17", "9.0", "NULL", "Oslo"],
         ]
     );
+    assert_eq!(source[5], [["a", "1,2", "2"], ["b", "5,6", "1"]]);
     let sums: Vec<_> = tables
         .iter()
         .map(|t| mysql(&a, &format!("CHECKSUM TABLE shop.{t}"))[0][1].clone())

@@ -108,14 +108,14 @@ async fn errors_carry_mysql_codes() {
         assert!(m.contains("Unknown column 'b'"), "{sql}: {m}");
     }
     expect_code(&mut conn, "CREATE TABLE t (a INT, A INT)", 1060).await;
-    // AGGREGATE KEY: the union aggregate types need column types backstop does not have.
+    // AGGREGATE KEY: PERCENTILE_UNION needs a column type backstop does not have.
     let m = expect_code(
         &mut conn,
-        "CREATE TABLE t (a INT, b BIGINT BITMAP_UNION) AGGREGATE KEY(a)",
+        "CREATE TABLE t (a INT, b BIGINT PERCENTILE_UNION) AGGREGATE KEY(a)",
         1235,
     )
     .await;
-    assert!(m.contains("BITMAP_UNION"), "{m}");
+    assert!(m.contains("PERCENTILE_UNION"), "{m}");
     // Definition errors (StarRocks reports analysis errors as 1064).
     for (sql, expect) in [
         ("CREATE TABLE t (a DECIMAL(39, 2))", "between 1 and 38"),
