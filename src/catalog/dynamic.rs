@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{Datelike, Days, NaiveDate, NaiveDateTime, Timelike};
+use chrono::NaiveDateTime;
 
 use super::schema::{ColumnType, Partitioning, TableMeta};
 
@@ -175,7 +175,7 @@ fn spec_of(
         }
     }
     let column = match &table.partitioning {
-        Partitioning::Range { column } => column,
+        Partitioning::Range { column, .. } => column,
         _ => {
             return Err(
                 "dynamic partitioning needs PARTITION BY RANGE on a DATE or DATETIME column".into(),
@@ -209,22 +209,7 @@ fn spec_of(
 impl DynamicSpec {
     /// The start of the unit `t` is in (weeks start on Monday).
     pub fn floor(&self, t: NaiveDateTime) -> NaiveDateTime {
-        let day = t.date();
-        let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap_or(t);
-        match self.unit {
-            TimeUnit::Hour => t
-                .with_minute(0)
-                .and_then(|t| t.with_second(0))
-                .and_then(|t| t.with_nanosecond(0))
-                .unwrap_or(t),
-            TimeUnit::Day => midnight(day),
-            TimeUnit::Week => midnight(
-                day.checked_sub_days(Days::new(u64::from(day.weekday().num_days_from_monday())))
-                    .unwrap_or(day),
-            ),
-            TimeUnit::Month => midnight(day.with_day(1).unwrap_or(day)),
-            TimeUnit::Year => midnight(day.with_ordinal(1).unwrap_or(day)),
-        }
+        self.unit.floor(t)
     }
 
     /// `t` moved by `n` units.
@@ -296,6 +281,7 @@ mod tests {
             comment: None,
             partitioning: Partitioning::Range {
                 column: "dt".into(),
+                auto: None,
             },
             distribution: Distribution::Random { buckets: 1 },
             properties: props

@@ -202,6 +202,11 @@ pub enum Partitioning {
     None,
     Range {
         column: String,
+        /// Expression partitioning (`PARTITION BY date_trunc('day', column)`, format version
+        /// 5): a load creates the partition of each unit its rows fall in, `[start, start + 1
+        /// unit)`, named as dynamic partitioning names them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        auto: Option<crate::sql::TimeUnit>,
     },
     List {
         column: String,
@@ -212,7 +217,7 @@ impl Partitioning {
     pub fn column(&self) -> Option<&str> {
         match self {
             Partitioning::None => None,
-            Partitioning::Range { column } | Partitioning::List { column } => Some(column),
+            Partitioning::Range { column, .. } | Partitioning::List { column } => Some(column),
         }
     }
 }
@@ -708,6 +713,43 @@ fn validate_aggregates(table: &TableMeta) -> Result<(), CatalogError> {
     Ok(())
 }
 
+/// Expression partitioning by `unit` of `column` (of type `ty`): a DATE or DATETIME column
+/// (DATETIME for hours), and not dynamic partitioning as well.
+fn validate_expression_partitioning(
+    table: &TableMeta,
+    column: &str,
+    ty: ColumnType,
+    unit: crate::sql::TimeUnit,
+) -> Result<(), CatalogError> {
+    let ok = match unit {
+        crate::sql::TimeUnit::Hour => ty == ColumnType::DateTime,
+        _ => matches!(ty, ColumnType::Date | ColumnType::DateTime),
+    };
+    if !ok {
+        return Err(invalid(format!(
+            "Partition column '{column}' is {}: date_trunc('{}', ...) partitioning takes {}",
+            ty.base_name(),
+            unit.as_str().to_ascii_lowercase(),
+            if unit == crate::sql::TimeUnit::Hour {
+                "a DATETIME column"
+            } else {
+                "a DATE or DATETIME column"
+            }
+        )));
+    }
+    if let Some(key) = table.properties.keys().find(|k| {
+        let k = k.to_ascii_lowercase();
+        k.starts_with("dynamic_partition.") || k == "partition_live_number"
+    }) {
+        return Err(invalid(format!(
+            "property '{key}' does not apply to a table partitioned by an expression: its \
+             loads create the partitions they need; drop old ones with ALTER TABLE ... DROP \
+             PARTITION"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a table definition: names, types, defaults, key, partitioning and distribution.
 /// Partition values are checked by [`place_partitions`].
 pub fn validate_table(table: &TableMeta) -> Result<(), CatalogError> {
@@ -819,7 +861,7 @@ pub fn validate_table(table: &TableMeta) -> Result<(), CatalogError> {
     // Partitioning: one existing column of a type the partition kind accepts.
     match &table.partitioning {
         Partitioning::None => {}
-        Partitioning::Range { column } | Partitioning::List { column } => {
+        Partitioning::Range { column, .. } | Partitioning::List { column } => {
             let meta = table.column(column).ok_or_else(|| unknown(column))?;
             let is_range = matches!(table.partitioning, Partitioning::Range { .. });
             let ok = if is_range {
@@ -838,6 +880,12 @@ pub fn validate_table(table: &TableMeta) -> Result<(), CatalogError> {
                         "a DATE, DATETIME, integer, CHAR, VARCHAR or STRING column"
                     }
                 )));
+            }
+            if let Partitioning::Range {
+                auto: Some(unit), ..
+            } = &table.partitioning
+            {
+                validate_expression_partitioning(table, column, meta.data_type, *unit)?;
             }
         }
     }
@@ -1229,7 +1277,10 @@ mod tests {
     }
 
     fn range_table() -> TableMeta {
-        table(Partitioning::Range { column: "d".into() })
+        table(Partitioning::Range {
+            column: "d".into(),
+            auto: None,
+        })
     }
 
     fn spec(name: &str, values: PartitionValuesSpec) -> PartitionSpec {
@@ -1411,7 +1462,10 @@ mod tests {
             let err = place_partitions(&t, &[], &[less_than("p", Some(bad))]).unwrap_err();
             assert!(err.to_string().contains("not a valid DATE"), "{bad}: {err}");
         }
-        let ints = table(Partitioning::Range { column: "k".into() });
+        let ints = table(Partitioning::Range {
+            column: "k".into(),
+            auto: None,
+        });
         let err = place_partitions(&ints, &[], &[less_than("p", Some("3000000000"))]).unwrap_err();
         assert!(err.to_string().contains("out of range for INT"), "{err}");
         let strings = table(Partitioning::List { column: "s".into() });
@@ -1533,7 +1587,12 @@ mod tests {
             "cannot be key columns",
         );
         check(
-            &|t| t.partitioning = Partitioning::Range { column: "s".into() },
+            &|t| {
+                t.partitioning = Partitioning::Range {
+                    column: "s".into(),
+                    auto: None,
+                }
+            },
             "RANGE partitioning takes",
         );
         check(

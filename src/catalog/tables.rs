@@ -713,6 +713,46 @@ impl Catalog {
         .await
     }
 
+    /// Expression partitioning: creates, in one transaction, the partitions of `specs` that
+    /// the table (still the one with id `table_id`) does not have yet by name (a concurrent
+    /// load may have created them), with the table's bucket count. Returns how many it created.
+    pub async fn ensure_partitions(
+        &self,
+        db: &str,
+        table: &str,
+        table_id: u64,
+        specs: Vec<PartitionSpec>,
+    ) -> Result<usize, CatalogError> {
+        let (db, name) = (db.to_string(), table.to_string());
+        self.write(move |txn| {
+            let mut t = MetaTables::open(txn)?;
+            let table = t.table(&db, &name)?;
+            if table.id != table_id {
+                return Err(CatalogError::Storage(format!(
+                    "table {db}.{name} was dropped and re-created during the load; nothing was \
+                     loaded"
+                )));
+            }
+            ensure_writable(&table)?;
+            let existing: Vec<PartitionMeta> = children(&t.partitions, table.id)?;
+            let missing: Vec<PartitionSpec> = specs
+                .into_iter()
+                .filter(|s| {
+                    !existing
+                        .iter()
+                        .any(|p| p.name.eq_ignore_ascii_case(&s.name))
+                })
+                .collect();
+            let placed = place_partitions(&table, &existing, &missing)?;
+            let buckets = table.distribution.buckets();
+            for (pname, bounds) in &placed {
+                t.create_partition(&table, pname.clone(), bounds.clone(), buckets)?;
+            }
+            Ok(placed.len())
+        })
+        .await
+    }
+
     /// `ALTER TABLE t SET (...)`: `properties` merged into the table's, after `check` accepts
     /// the table as it would be; one transaction.
     pub async fn set_table_properties(
@@ -1026,6 +1066,7 @@ mod tests {
             },
             partitioning: Partitioning::Range {
                 column: "day".into(),
+                auto: None,
             },
             distribution: Distribution::Hash {
                 columns: vec!["amount".into()],

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::{ArrayRef, Int64Array, RecordBatch};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
 use crate::catalog::TableTree;
@@ -35,7 +36,7 @@ use crate::store::load::LoadError;
 
 /// The column holding each new row's position in the load.
 const POSITION: &str = "__backstop_pos";
-const NEW: &str = "__backstop_new";
+pub(crate) const NEW: &str = "__backstop_new";
 const OLD: &str = "__backstop_old";
 
 /// The statement's rows, staged: the temporary file goes (and its pin) when this is dropped.
@@ -52,17 +53,17 @@ impl Drop for Staged {
     }
 }
 
-/// The merged rows of `source` (whose column `j` is the table's column `targets[j]`) and the
-/// table's rows of the same keys, as a stream of every table column in order. `overwrite`
-/// (INSERT OVERWRITE): the table's rows are replaced, so only the statement's rows merge.
-pub async fn merged(
+/// The statement's rows `source` (whose column `j` is the table's column `targets[j]`)
+/// conformed to the table's columns (defaults filled in, values checked) and written to a
+/// temporary Parquet file with each row's position in the load ([`POSITION`]), pinned. Rows of
+/// a statement are staged when a load needs to look at all of them before it writes: an
+/// AGGREGATE KEY table's merge, an expression-partitioned table's new partitions.
+pub(crate) async fn stage(
     engine: &Arc<Engine>,
-    tree: &TableTree,
+    table: &TableMeta,
     mut source: SendableRecordBatchStream,
     targets: &[usize],
-    overwrite: bool,
-) -> Result<(SendableRecordBatchStream, Staged)> {
-    let table = &tree.table;
+) -> Result<Staged> {
     let id = engine
         .catalog
         .reserve_ids(1)
@@ -107,15 +108,55 @@ pub async fn merged(
         staged.rows += n;
     }
     tokio::task::block_in_place(|| writer.finish()).map_err(LoadError::from)?;
+    Ok(staged)
+}
 
-    let ctx = engine.query_context(None);
-    super::functions::register(&ctx);
-    ctx.register_parquet(
-        NEW,
-        path.to_string_lossy().as_ref(),
-        datafusion::prelude::ParquetReadOptions::default(),
-    )
-    .await?;
+impl Staged {
+    /// A query context that knows the staged rows as table [`NEW`] (and backstop's functions).
+    pub(crate) async fn context(&self, engine: &Engine) -> Result<SessionContext> {
+        let ctx = engine.query_context(None);
+        super::functions::register(&ctx);
+        ctx.register_parquet(
+            NEW,
+            self.path.to_string_lossy().as_ref(),
+            datafusion::prelude::ParquetReadOptions::default(),
+        )
+        .await?;
+        Ok(ctx)
+    }
+
+    /// The staged rows in the order they were loaded, as every column of `table`.
+    pub(crate) async fn stream(
+        &self,
+        engine: &Engine,
+        table: &TableMeta,
+    ) -> Result<SendableRecordBatchStream> {
+        let ctx = self.context(engine).await?;
+        let columns: Vec<String> = table.columns.iter().map(|c| quoted(&c.name)).collect();
+        let df = ctx
+            .sql(&format!(
+                "SELECT {} FROM {NEW} ORDER BY {}",
+                columns.join(", "),
+                quoted(POSITION)
+            ))
+            .await?;
+        Ok(df.execute_stream().await?)
+    }
+}
+
+/// The merged rows of `source` (whose column `j` is the table's column `targets[j]`) and the
+/// table's rows of the same keys, as a stream of every table column in order. `overwrite`
+/// (INSERT OVERWRITE): the table's rows are replaced, so only the statement's rows merge.
+pub async fn merged(
+    engine: &Arc<Engine>,
+    tree: &TableTree,
+    source: SendableRecordBatchStream,
+    targets: &[usize],
+    overwrite: bool,
+) -> Result<(SendableRecordBatchStream, Staged)> {
+    let table = &tree.table;
+    let staged = stage(engine, table, source, targets).await?;
+    let ctx = staged.context(engine).await?;
     if !overwrite {
         ctx.register_table(
             OLD,
@@ -141,7 +182,7 @@ fn staged_schema(table: &TableMeta) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
-fn quoted(name: &str) -> String {
+pub(crate) fn quoted(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

@@ -58,7 +58,7 @@ pub(crate) async fn load(
     }
     // The rows a keyed load replaces are found in the files it read: they stay until it ends.
     let _reading = locked.as_ref().map(|_| engine.pins.pin(tree.rowset_ids()));
-    let columns = &tree.table.columns;
+    let columns = tree.table.columns.clone();
     let targets: Vec<usize> = if ins.columns.is_empty() {
         (0..columns.len()).collect()
     } else {
@@ -104,15 +104,28 @@ pub(crate) async fn load(
     if schema.fields().len() != targets.len() {
         return Err(Error::ColumnCount);
     }
+    let mut targets = targets;
+    // A table partitioned by an expression gets the partitions its rows need first; its rows
+    // then come staged, every column in order.
+    let mut tree = tree;
+    let mut auto_staged = None;
+    if super::auto_partition::unit_of(&tree).is_some() {
+        let (now, rows, staging) =
+            super::auto_partition::prepare(engine, &db, &table_name, tree, stream, &targets)
+                .await?;
+        tree = now;
+        stream = rows;
+        targets = (0..tree.table.columns.len()).collect();
+        auto_staged = Some(staging);
+    }
     // An AGGREGATE KEY table loads its rows merged with the rows it holds for their keys: every
     // column, in order.
-    let mut targets = targets;
     let mut staged = None;
     if tree.table.key.model == crate::catalog::schema::KeyModel::Aggregate {
         let (merged, rows) =
             super::aggregate::merged(engine, &tree, stream, &targets, ins.overwrite).await?;
         stream = merged;
-        targets = (0..columns.len()).collect();
+        targets = (0..tree.table.columns.len()).collect();
         staged = Some(rows);
     }
     let ids = engine
@@ -148,6 +161,7 @@ pub(crate) async fn load(
     }
     // Rows the statement loaded (an AGGREGATE KEY table's merged rows are fewer).
     let rows = staged.as_ref().map_or(loader.rows(), |s| s.rows);
+    drop(auto_staged);
     let rowsets: Vec<LoadedRowset> = tokio::task::block_in_place(|| loader.finish())?;
     if let Err(e) = crate::failpoint::hit("load.before_catalog_commit").await {
         remove_files(engine, &rowsets);

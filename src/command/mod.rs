@@ -12,6 +12,7 @@
 //! (1235), so clients learn which statement is missing rather than seeing a syntax error.
 
 pub mod aggregate;
+pub mod auto_partition;
 pub mod backup;
 pub mod change;
 pub mod compaction;

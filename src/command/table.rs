@@ -340,7 +340,10 @@ fn table_from_ast(name: &str, stmt: &sql::CreateTable) -> Result<(TableMeta, Vec
         Some(p) => {
             let column = p.column.value.clone();
             let partitioning = match p.kind {
-                sql::PartitionKind::Range => Partitioning::Range { column },
+                sql::PartitionKind::Range => Partitioning::Range {
+                    column,
+                    auto: p.auto,
+                },
                 sql::PartitionKind::List => Partitioning::List { column },
             };
             let specs = p
@@ -1308,6 +1311,10 @@ pub fn create_statement(tree: &TableTree) -> sql::CreateTable {
             })
             .collect();
         sql::PartitionBy {
+            auto: match table.partitioning {
+                Partitioning::Range { auto, .. } => auto,
+                _ => None,
+            },
             kind,
             column: quoted(column),
             partitions,

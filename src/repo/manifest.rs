@@ -18,7 +18,7 @@ use crate::catalog::{ColumnMeta, Distribution, KeyDesc, PartitionBounds, Partiti
 /// The newest manifest format this backstop writes and reads. Version 2 added UNIQUE and
 /// PRIMARY KEY tables, delete files, and JSON and VARBINARY columns; version 3 added views,
 /// version 4 asynchronous materialized views, version 5 AGGREGATE KEY tables (each value
-/// column's `aggregate`) and BITMAP and HLL columns. A
+/// column's `aggregate`), BITMAP and HLL columns, and expression partitioning (`auto`). A
 /// snapshot is written with the oldest version that can describe it, which older backstops read.
 pub const FORMAT_VERSION: u32 = 5;
 
@@ -39,6 +39,10 @@ pub fn needed_version(tables: &[ManifestTable], views: &[ManifestView]) -> u32 {
     });
     if tables.iter().any(|t| {
         t.key.model == crate::catalog::KeyModel::Aggregate
+            || matches!(
+                t.partitioning,
+                crate::catalog::Partitioning::Range { auto: Some(_), .. }
+            )
             || t.columns.iter().any(|c| {
                 matches!(
                     c.data_type,

@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, TimeDelta};
+use chrono::{Datelike, Days, Months, NaiveDate, NaiveDateTime, TimeDelta, Timelike};
 use sqlparser::tokenizer::Token;
 
 use super::ddl::{PartitionValue, PartitionValues};
@@ -17,7 +17,8 @@ use super::{
 
 /// A partition granularity, as batches (`EVERY (INTERVAL n unit)`) and dynamic partitioning
 /// (`dynamic_partition.time_unit`) name it, with StarRocks' partition-name suffixes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TimeUnit {
     Hour,
     Day,
@@ -46,6 +47,26 @@ impl TimeUnit {
             TimeUnit::Week => "WEEK",
             TimeUnit::Month => "MONTH",
             TimeUnit::Year => "YEAR",
+        }
+    }
+
+    /// The start of the unit `t` is in (weeks start on Monday).
+    pub fn floor(self, t: NaiveDateTime) -> NaiveDateTime {
+        let day = t.date();
+        let midnight = |d: NaiveDate| d.and_hms_opt(0, 0, 0).unwrap_or(t);
+        match self {
+            TimeUnit::Hour => t
+                .with_minute(0)
+                .and_then(|t| t.with_second(0))
+                .and_then(|t| t.with_nanosecond(0))
+                .unwrap_or(t),
+            TimeUnit::Day => midnight(day),
+            TimeUnit::Week => midnight(
+                day.checked_sub_days(Days::new(u64::from(day.weekday().num_days_from_monday())))
+                    .unwrap_or(day),
+            ),
+            TimeUnit::Month => midnight(day.with_day(1).unwrap_or(day)),
+            TimeUnit::Year => midnight(day.with_ordinal(1).unwrap_or(day)),
         }
     }
 

@@ -239,6 +239,9 @@ pub struct PartitionBy {
     pub column: Ident,
     /// RANGE partitions carry `LessThan`/`Range` values, LIST partitions `In` values.
     pub partitions: Vec<PartitionDef>,
+    /// Expression partitioning, `PARTITION BY date_trunc('unit', column)` (or `time_slice(column,
+    /// INTERVAL 1 unit)`): RANGE, no partitions listed; loads create them.
+    pub auto: Option<super::TimeUnit>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -560,6 +563,14 @@ impl fmt::Display for PartitionDef {
 impl fmt::Display for PartitionBy {
     /// `{:#}` puts each partition on its own line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(unit) = self.auto {
+            return write!(
+                f,
+                "PARTITION BY date_trunc('{}', {})",
+                unit.as_str().to_ascii_lowercase(),
+                Id(&self.column)
+            );
+        }
         let kind = match self.kind {
             PartitionKind::Range => "RANGE",
             PartitionKind::List => "LIST",
@@ -1222,12 +1233,81 @@ impl BackstopParser<'_> {
     }
 
     /// After `PARTITION BY`: `{RANGE | LIST} (col) (PARTITION ..., ...)`.
+    /// `date_trunc('unit', column)` or `time_slice(column, INTERVAL 1 unit [, FLOOR])`, after
+    /// PARTITION BY: StarRocks' expression partitioning by time.
+    fn parse_expression_partitioning(&mut self) -> Result<PartitionBy, ParseError> {
+        let at = self.here();
+        let (column, unit) = if self.parse_word("DATE_TRUNC") {
+            self.expect_token(&Token::LParen)?;
+            let unit = self.parse_string("a time unit")?;
+            self.expect_token(&Token::Comma)?;
+            let column = self.parse_ident("partition column name")?;
+            self.expect_token(&Token::RParen)?;
+            (column, unit)
+        } else {
+            self.expect_word("TIME_SLICE")?;
+            self.expect_token(&Token::LParen)?;
+            let column = self.parse_ident("partition column name")?;
+            self.expect_token(&Token::Comma)?;
+            self.expect_word("INTERVAL")?;
+            let n = self.parse_u64("interval")?;
+            let Some(unit) = self.peek_word_upper(0) else {
+                return self.expected("a unit (HOUR, DAY, MONTH or YEAR)");
+            };
+            self.parser.advance_token();
+            if self.consume(&Token::Comma) && !self.parse_word("FLOOR") {
+                return self.expected("FLOOR (the only boundary of a partition expression)");
+            }
+            self.expect_token(&Token::RParen)?;
+            if n != 1 {
+                return Err(ParseError::unsupported(
+                    format!(
+                        "time_slice with INTERVAL {n} {unit} is not supported as a partition \
+                         expression: partition by INTERVAL 1 {unit}, or use \
+                         date_trunc('{}', {})",
+                        unit.to_ascii_lowercase(),
+                        column.value
+                    ),
+                    at,
+                ));
+            }
+            (column, unit)
+        };
+        let parsed = super::TimeUnit::parse(&unit).filter(|u| *u != super::TimeUnit::Week);
+        let Some(unit) = parsed else {
+            return Err(ParseError::at(
+                format!(
+                    "'{unit}' is not a partition time unit: use 'hour', 'day', 'month' or 'year'"
+                ),
+                at,
+            ));
+        };
+        if self.peek_is(&Token::LParen) {
+            return Err(ParseError::at(
+                "a table partitioned by an expression lists no partitions: loads create them",
+                self.here(),
+            ));
+        }
+        Ok(PartitionBy {
+            kind: PartitionKind::Range,
+            column,
+            partitions: Vec::new(),
+            auto: Some(unit),
+        })
+    }
+
     fn parse_partition_by(&mut self) -> Result<PartitionBy, ParseError> {
+        if self.peek_word("DATE_TRUNC") || self.peek_word("TIME_SLICE") {
+            return self.parse_expression_partitioning();
+        }
         let kind = match self.parse_one_of(&["RANGE", "LIST"]) {
             Some("RANGE") => PartitionKind::Range,
             Some(_) => PartitionKind::List,
             None => {
-                return self.expected("RANGE or LIST (expression partitioning is not supported)");
+                return self.expected(
+                    "RANGE, LIST, date_trunc(...) or time_slice(...) (column expressions are \
+                     not supported)",
+                );
             }
         };
         let columns_at = self.here();
@@ -1272,6 +1352,7 @@ impl BackstopParser<'_> {
             kind,
             column,
             partitions,
+            auto: None,
         })
     }
 

@@ -1055,8 +1055,17 @@ fn create_table_errors() {
         "START ('2024-02-01') END ('2024-01-01') creates no partition: START must be before END",
     );
     assert_err(
-        "CREATE TABLE t (a DATE) PARTITION BY date_trunc('day', a)",
-        "Expected: RANGE or LIST (expression partitioning is not supported), found: date_trunc",
+        "CREATE TABLE t (a DATE) PARTITION BY (a)",
+        "Expected: RANGE, LIST, date_trunc(...) or time_slice(...) (column expressions are not \
+         supported), found: (",
+    );
+    assert_err(
+        "CREATE TABLE t (a DATE) PARTITION BY date_trunc('minute', a)",
+        "'minute' is not a partition time unit: use 'hour', 'day', 'month' or 'year'",
+    );
+    assert_err(
+        "CREATE TABLE t (a DATETIME) PARTITION BY time_slice(a, INTERVAL 1 DAY, CEIL)",
+        "Expected: FLOOR (the only boundary of a partition expression), found: CEIL",
     );
     assert_err(
         "CREATE TABLE t (a INT) COMMENT 'x' COMMENT 'y'",
@@ -1680,6 +1689,7 @@ mod props {
                         .into_iter()
                         .map(|(name, values)| PartitionDef { name, values })
                         .collect(),
+                    auto: None,
                 })
         })
     }
@@ -2067,6 +2077,18 @@ fn create_table_as_select_keeps_its_clauses_and_query() {
     // A column list and AS together, or neither: what to do is said.
     assert!(parse_err("CREATE TABLE t").message.contains("AS SELECT"));
     assert!(parse_one("CREATE TABLE t (a INT) AS SELECT 1").is_err());
+}
+
+#[test]
+fn expression_partitioning() {
+    round_trip("CREATE TABLE t (a DATETIME) PARTITION BY date_trunc('hour', a)");
+    let Statement::CreateTable(t) =
+        round_trip("CREATE TABLE t (a DATE) PARTITION BY time_slice(a, INTERVAL 1 month, FLOOR)")
+    else {
+        panic!("CREATE TABLE");
+    };
+    let p = t.partition_by.unwrap();
+    assert_eq!((p.auto, p.partitions.len()), (Some(TimeUnit::Month), 0));
 }
 
 #[test]

@@ -136,7 +136,7 @@ impl Loader {
         };
         let partition_column = match &table.partitioning {
             Partitioning::None => None,
-            Partitioning::Range { column } | Partitioning::List { column } => position(column),
+            Partitioning::Range { column, .. } | Partitioning::List { column } => position(column),
         };
         let partitions: Vec<_> = tree
             .partitions

@@ -405,11 +405,13 @@ async fn format_v4_snapshots_list_verify_and_restore() {
 /// table (`sales`: SUM, MAX, MIN, REPLACE and REPLACE_IF_NOT_NULL columns, a NULL key,
 /// extremes, unicode) after two aggregating loads and a DELETE, an AGGREGATE KEY table of
 /// BITMAP_UNION and HLL_UNION columns (`visitors`: empty, small and 1,000-value sets) and a
-/// PRIMARY KEY table with BITMAP and HLL values (`tags`). The restored tables have the same rows
-/// and keep their model: the next load merges with them.
+/// PRIMARY KEY table with BITMAP and HLL values (`tags`) and a table partitioned by
+/// `date_trunc('month', at)` whose loads created three partitions (`logs`). The restored tables
+/// have the same rows and keep their model and partitioning: the next load merges with them,
+/// or creates its partition.
 #[tokio::test]
 async fn format_v5_snapshots_list_verify_and_restore() {
-    const TS: &str = "2026-12-06-18-01-33-010";
+    const TS: &str = "2026-12-06-18-15-13-357";
     let (_daemon, mut conn) = listed_and_verified(5, "snap_v5", TS).await;
     exec(
         &mut conn,
@@ -426,6 +428,7 @@ async fn format_v5_snapshots_list_verify_and_restore() {
             ("sales", "4722941485101297471"),
             ("visitors", "7451011017331443623"),
             ("tags", "11971899863673165992"),
+            ("logs", "14852780855206762177"),
         ],
     )
     .await;
@@ -465,6 +468,22 @@ async fn format_v5_snapshots_list_verify_and_restore() {
         .await,
         vec![text_row(&["1,2,7,18446744073709551615", "3"])]
     );
+    let partitions = "SELECT PARTITION_NAME, TABLE_ROWS FROM information_schema.partitions \
+                      WHERE table_schema = 'fx' AND table_name = 'logs' ORDER BY PARTITION_NAME";
+    assert_eq!(
+        rows(&mut conn, partitions).await,
+        vec![
+            text_row(&["p202601", "1"]),
+            text_row(&["p202602", "1"]),
+            text_row(&["p202612", "1"]),
+        ]
+    );
+    exec(
+        &mut conn,
+        "INSERT INTO fx.logs VALUES ('2027-03-04 05:06:07', 4, 'later')",
+    )
+    .await;
+    assert_eq!(rows(&mut conn, partitions).await.len(), 4);
     let all = "SELECT * FROM fx.sales ORDER BY shop";
     assert_eq!(
         rows(&mut conn, all).await,

@@ -55,6 +55,7 @@ slt_files!(
     slt_partitions_batch,
     slt_tasks,
     slt_aggregate,
+    slt_partitions_expression,
 );
 
 /// Set `SLT_COMPLETE=1` to rewrite each file's expected results and errors with the daemon's
