@@ -1050,3 +1050,54 @@ async fn added_columns_read_null_in_old_rows_and_survive_backup_and_restore() {
         [[Some("3".to_string())]]
     );
 }
+
+/// Four clients load rows of overlapping new days into a table partitioned by
+/// `date_trunc('day', d)` at once: each day gets one partition (whichever load created it, the
+/// others load into it), every row is there, and each partition holds exactly its day's rows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_loads_share_the_partitions_they_create() {
+    let daemon = TestDaemon::start();
+    let mut conn = daemon.conn().await;
+    exec(
+        &mut conn,
+        "CREATE DATABASE e; CREATE TABLE e.t (d DATE NOT NULL, c INT, i INT) DUPLICATE KEY(d) \
+         PARTITION BY date_trunc('day', d) DISTRIBUTED BY HASH(i) BUCKETS 2",
+    )
+    .await;
+    let mut clients = tokio::task::JoinSet::new();
+    for c in 0..4i64 {
+        let opts = daemon.opts();
+        clients.spawn(async move {
+            let mut conn = mysql_async::Conn::new(opts).await.unwrap();
+            for s in 0..10i64 {
+                // Days 1..=20 of January, three per statement, overlapping other clients'.
+                let rows: Vec<String> = (0..3)
+                    .map(|i| format!("('2026-01-{:02}', {c}, {s})", 1 + (c * 3 + s * 2 + i) % 20))
+                    .collect();
+                let sql = format!("INSERT INTO e.t VALUES {}", rows.join(", "));
+                conn.query_drop(&sql)
+                    .await
+                    .unwrap_or_else(|e| panic!("client {c}: {sql}: {e}"));
+            }
+        });
+    }
+    while let Some(done) = clients.join_next().await {
+        done.unwrap();
+    }
+    assert_eq!(
+        rows(&mut conn, "SELECT count(*), count(DISTINCT d) FROM e.t").await,
+        vec![vec![Some("120".to_string()), Some("20".to_string())]]
+    );
+    let partitions = rows(
+        &mut conn,
+        "SELECT PARTITION_NAME, TABLE_ROWS FROM information_schema.partitions \
+         WHERE table_schema = 'e' AND table_name = 't' ORDER BY PARTITION_NAME",
+    )
+    .await;
+    let per_day = rows(
+        &mut conn,
+        "SELECT concat('p', date_format(d, '%Y%m%d')), count(*) FROM e.t GROUP BY d ORDER BY d",
+    )
+    .await;
+    assert_eq!(partitions, per_day);
+}
