@@ -17,7 +17,7 @@
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, StringArray,
+    Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, LargeStringArray, StringArray,
 };
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
@@ -201,18 +201,18 @@ const FUNCTIONS: &[(&str, Kind)] = &[
     ("json_string", Kind::Text),
 ];
 
-/// The field metadata that marks a function's result as JSON text, so that `json_object` and
+/// The type that marks a function's result as JSON text, so that `json_object` and
 /// `json_array` embed it as a value rather than as a string (`json_array(json_array(1))` is
-/// `[[1]]`). A JSON column carries no mark: `parse_json(col)` embeds it.
-const JSON_MARK: &str = "backstop.json";
+/// `[[1]]`): LargeUtf8, which no column has (a JSON column is Utf8: `parse_json(col)` embeds
+/// it). A type, not field metadata: rows of one VALUES list may mix `parse_json(...)` and NULL
+/// or a string, which DataFusion refuses when their metadata differ, while types coerce.
+const JSON_TYPE: DataType = DataType::LargeUtf8;
 
-/// A Utf8 result field marked as JSON.
+/// A result field of JSON text.
 fn json_field(nullable: bool) -> datafusion::arrow::datatypes::FieldRef {
-    Arc::new(
-        datafusion::arrow::datatypes::Field::new("json", DataType::Utf8, nullable).with_metadata(
-            std::collections::HashMap::from([(JSON_MARK.to_string(), "true".to_string())]),
-        ),
-    )
+    Arc::new(datafusion::arrow::datatypes::Field::new(
+        "json", JSON_TYPE, nullable,
+    ))
 }
 
 /// `json_object(key, value, ...)` (`object` true) or `json_array(value, ...)`.
@@ -284,7 +284,7 @@ impl ScalarUDFImpl for JsonBuild {
     }
 
     fn return_type(&self, _args: &[DataType]) -> datafusion::error::Result<DataType> {
-        Ok(DataType::Utf8)
+        Ok(JSON_TYPE)
     }
 
     fn return_field_from_args(
@@ -314,7 +314,7 @@ impl ScalarUDFImpl for JsonBuild {
             .map(|i| {
                 args.arg_fields
                     .get(i)
-                    .is_some_and(|f| f.metadata().contains_key(JSON_MARK))
+                    .is_some_and(|f| f.data_type() == &JSON_TYPE)
             })
             .collect();
         let mut out = Vec::with_capacity(rows);
@@ -348,7 +348,7 @@ impl ScalarUDFImpl for JsonBuild {
             out.push(Some(canonical(&value)));
         }
         Ok(ColumnarValue::Array(Arc::new(
-            out.into_iter().collect::<StringArray>(),
+            out.into_iter().collect::<LargeStringArray>(),
         )))
     }
 }
@@ -410,6 +410,7 @@ impl ScalarUDFImpl for JsonFunction {
             Kind::Exists | Kind::GetBool => DataType::Boolean,
             Kind::GetInt | Kind::Length => DataType::Int64,
             Kind::GetDouble => DataType::Float64,
+            Kind::Parse | Kind::Query => JSON_TYPE,
             _ => DataType::Utf8,
         })
     }
@@ -483,7 +484,13 @@ impl ScalarUDFImpl for JsonFunction {
             results.push(target);
         }
         let array: ArrayRef = match self.kind {
-            Kind::Parse | Kind::Query | Kind::Text => Arc::new(
+            Kind::Parse | Kind::Query => Arc::new(
+                results
+                    .iter()
+                    .map(|v| v.as_ref().map(canonical))
+                    .collect::<LargeStringArray>(),
+            ),
+            Kind::Text => Arc::new(
                 results
                     .iter()
                     .map(|v| v.as_ref().map(canonical))
