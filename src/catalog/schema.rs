@@ -750,6 +750,10 @@ fn validate_expression_partitioning(
     Ok(())
 }
 
+/// The column a load's staged rows carry their position in (`command::aggregate`): no table
+/// may have a column of that name.
+pub const RESERVED_COLUMN: &str = "__backstop_pos";
+
 /// Checks a table definition: names, types, defaults, key, partitioning and distribution.
 /// Partition values are checked by [`place_partitions`].
 pub fn validate_table(table: &TableMeta) -> Result<(), CatalogError> {
@@ -759,6 +763,13 @@ pub fn validate_table(table: &TableMeta) -> Result<(), CatalogError> {
     }
     for (i, column) in table.columns.iter().enumerate() {
         validate_column(column)?;
+        if column.name.eq_ignore_ascii_case(RESERVED_COLUMN) {
+            return Err(invalid(format!(
+                "Column name '{}' is reserved: backstop numbers a load's rows with it; choose \
+                 another name",
+                column.name
+            )));
+        }
         if table
             .columns
             .iter()

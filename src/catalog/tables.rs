@@ -10,8 +10,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::schema::{
-    ColumnMeta, PartitionBounds, PartitionMeta, PartitionSpec, RowsetMeta, TableMeta, TableState,
-    TabletMeta, place_partitions, sort_partitions, validate_buckets, validate_table,
+    ColumnMeta, Datum, PartitionBounds, PartitionMeta, PartitionSpec, PartitionValuesSpec,
+    RangeBound, RowsetMeta, TableMeta, TableState, TabletMeta, place_partitions, sort_partitions,
+    validate_buckets, validate_table,
 };
 use super::{
     Catalog, CatalogError, DATABASES, DatabaseMeta, PARTITIONS, ROWSETS, TABLES, TABLETS, decode,
@@ -735,12 +736,29 @@ impl Catalog {
             }
             ensure_writable(&table)?;
             let existing: Vec<PartitionMeta> = children(&t.partitions, table.id)?;
+            let ty = table.partition_column().map(|c| c.data_type);
+            // A partition holds the spec's start already (a concurrent load's, one added by
+            // hand), or has its name: nothing to create.
+            let covered = |s: &PartitionSpec| {
+                let PartitionValuesSpec::Range { lower, .. } = &s.values else {
+                    return false;
+                };
+                let Some(v) = ty.and_then(|ty| Datum::parse(ty, lower).ok()) else {
+                    return false;
+                };
+                let v = RangeBound::Value(v);
+                existing.iter().any(|p| match &p.bounds {
+                    PartitionBounds::Range { lower, upper } => *lower <= v && v < *upper,
+                    _ => false,
+                })
+            };
             let missing: Vec<PartitionSpec> = specs
                 .into_iter()
                 .filter(|s| {
-                    !existing
-                        .iter()
-                        .any(|p| p.name.eq_ignore_ascii_case(&s.name))
+                    !covered(s)
+                        && !existing
+                            .iter()
+                            .any(|p| p.name.eq_ignore_ascii_case(&s.name))
                 })
                 .collect();
             let placed = place_partitions(&table, &existing, &missing)?;

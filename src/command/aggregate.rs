@@ -29,13 +29,13 @@ use datafusion::prelude::SessionContext;
 use futures::StreamExt;
 
 use crate::catalog::TableTree;
-use crate::catalog::schema::{AggregateType, TableMeta};
+use crate::catalog::schema::{AggregateType, ColumnType, TableMeta};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::store::load::LoadError;
 
 /// The column holding each new row's position in the load.
-const POSITION: &str = "__backstop_pos";
+const POSITION: &str = crate::catalog::schema::RESERVED_COLUMN;
 pub(crate) const NEW: &str = "__backstop_new";
 const OLD: &str = "__backstop_old";
 
@@ -198,7 +198,23 @@ fn merge_query(table: &TableMeta, overwrite: bool) -> String {
             let name = quoted(&c.name);
             match c.aggregate {
                 None => name,
-                Some(AggregateType::Sum) => format!("sum({name}) AS {name}"),
+                // Summed in a type wider than the column's, so that a sum the column cannot
+                // hold fails the load's cast back (1264) instead of wrapping around.
+                Some(AggregateType::Sum) => match c.data_type {
+                    ColumnType::LargeInt => {
+                        format!("sum(CAST({name} AS DECIMAL(76, 0))) AS {name}")
+                    }
+                    ColumnType::Decimal { scale, .. } => {
+                        format!("sum(CAST({name} AS DECIMAL(76, {scale}))) AS {name}")
+                    }
+                    ColumnType::TinyInt
+                    | ColumnType::SmallInt
+                    | ColumnType::Int
+                    | ColumnType::BigInt => {
+                        format!("sum(CAST({name} AS DECIMAL(38, 0))) AS {name}")
+                    }
+                    _ => format!("sum({name}) AS {name}"),
+                },
                 Some(AggregateType::Max) => format!("max({name}) AS {name}"),
                 Some(AggregateType::Min) => format!("min({name}) AS {name}"),
                 Some(AggregateType::BitmapUnion) => format!("bitmap_union({name}) AS {name}"),
@@ -220,9 +236,11 @@ fn merge_query(table: &TableMeta, overwrite: bool) -> String {
             .iter()
             .map(|k| format!("(o.{k} IS NOT DISTINCT FROM n.{k})"))
             .collect();
+        // The statement's distinct keys on the join's left, its build side: the hash table
+        // holds them, not the table's rows (each old row meets at most one of them).
         format!(
-            "{new_rows} UNION ALL SELECT {}, CAST(-1 AS BIGINT) FROM {OLD} o LEFT SEMI JOIN \
-             (SELECT DISTINCT {} FROM {NEW}) n ON {}",
+            "{new_rows} UNION ALL SELECT {}, CAST(-1 AS BIGINT) FROM \
+             (SELECT DISTINCT {} FROM {NEW}) n JOIN {OLD} o ON {}",
             old_columns.join(", "),
             keys.join(", "),
             on.join(" AND ")
@@ -238,7 +256,7 @@ fn merge_query(table: &TableMeta, overwrite: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::schema::{ColumnMeta, ColumnType, KeyDesc, KeyModel};
+    use crate::catalog::schema::{ColumnMeta, KeyDesc, KeyModel};
 
     #[test]
     fn the_merge_query_names_every_column_once() {
@@ -264,10 +282,13 @@ mod tests {
             columns: vec!["k".into()],
         };
         let q = merge_query(&table, false);
-        assert!(q.starts_with(
-            "SELECT \"k\", sum(\"s\"\"um\") AS \"s\"\"um\", last_value(\"r\" ORDER BY \
-             \"__backstop_pos\") IGNORE NULLS AS \"r\" FROM ("
-        ));
+        assert!(
+            q.starts_with(
+                "SELECT \"k\", sum(CAST(\"s\"\"um\" AS DECIMAL(38, 0))) AS \"s\"\"um\", \
+                 last_value(\"r\" ORDER BY \"__backstop_pos\") IGNORE NULLS AS \"r\" FROM ("
+            ),
+            "{q}"
+        );
         assert!(q.ends_with("GROUP BY \"k\""), "{q}");
         assert!(q.contains("(o.\"k\" IS NOT DISTINCT FROM n.\"k\")"), "{q}");
         assert!(!merge_query(&table, true).contains("UNION ALL"));

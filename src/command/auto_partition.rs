@@ -12,9 +12,9 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use chrono::NaiveDateTime;
+use chrono::{Datelike, NaiveDateTime};
 use datafusion::arrow::array::AsArray;
-use datafusion::arrow::datatypes::{DataType, TimeUnit as ArrowTimeUnit, TimestampMicrosecondType};
+use datafusion::arrow::datatypes::{DataType, Date32Type, Int64Type};
 use datafusion::execution::SendableRecordBatchStream;
 
 use super::aggregate::{NEW, Staged, quoted, stage};
@@ -54,28 +54,43 @@ pub async fn prepare(
     let staged = stage(engine, &tree.table, source, targets).await?;
     let ctx = staged.context(engine).await?;
     let name = quoted(&column);
-    let batches = ctx
-        .sql(&format!(
-            "SELECT DISTINCT date_trunc('{}', {name}) FROM {NEW}",
-            unit.as_str().to_ascii_lowercase()
-        ))
-        .await?
-        .collect()
-        .await?;
+    // The distinct days (hours for `hour`), floored to the unit below. Not DataFusion's
+    // date_trunc: it works in nanoseconds, which end in 2262 (and begin in 1677).
+    const HOUR_MICROS: i64 = 3_600_000_000;
+    let query = if unit == TimeUnit::Hour {
+        // The hour of each DATETIME, as microseconds (floored, below 1970 too).
+        format!(
+            "SELECT DISTINCT CAST({name} AS BIGINT) - (CAST({name} AS BIGINT) % {HOUR_MICROS} \
+             + {HOUR_MICROS}) % {HOUR_MICROS} FROM {NEW}"
+        )
+    } else {
+        format!("SELECT DISTINCT CAST({name} AS DATE) FROM {NEW}")
+    };
+    let batches = ctx.sql(&query).await?.collect().await?;
     let mut starts = BTreeSet::new();
     for batch in &batches {
         let Some(values) = batch.columns().first() else {
             continue;
         };
-        let micros = datafusion::arrow::compute::cast(
-            values,
-            &DataType::Timestamp(ArrowTimeUnit::Microsecond, None),
-        )
-        .map_err(|e| Error::Internal(format!("the partition times of the load: {e}")))?;
-        for v in micros.as_primitive::<TimestampMicrosecondType>().iter() {
-            match v.and_then(chrono::DateTime::from_timestamp_micros) {
+        let times: Vec<Option<NaiveDateTime>> = match values.data_type() {
+            DataType::Date32 => values
+                .as_primitive::<Date32Type>()
+                .iter()
+                .map(|d| d.and_then(Date32Type::to_naive_date_opt))
+                .map(|d| d.and_then(|d| d.and_hms_opt(0, 0, 0)))
+                .collect(),
+            _ => datafusion::arrow::compute::cast(values, &DataType::Int64)
+                .map_err(|e| Error::Internal(format!("the partition times of the load: {e}")))?
+                .as_primitive::<Int64Type>()
+                .iter()
+                .map(|v| v.and_then(chrono::DateTime::from_timestamp_micros))
+                .map(|t| t.map(|t| t.naive_utc()))
+                .collect(),
+        };
+        for v in times {
+            match v {
                 Some(t) => {
-                    starts.insert(unit.floor(t.naive_utc()));
+                    starts.insert(unit.floor(t));
                 }
                 // NULL sorts below every value: only a partition from the bottom holds it (as
                 // in any range-partitioned table); refused before any partition is created.
@@ -99,31 +114,32 @@ pub async fn prepare(
             }
         }
     }
-    if starts.len() > crate::sql::MAX_BATCH_PARTITIONS {
+    let with_time = ty == ColumnType::DateTime;
+    let specs: Vec<PartitionSpec> = starts
+        .into_iter()
+        .filter(|t| !covered(&tree, ty, with_time, *t))
+        .map(|t| {
+            // The last unit of year 9999 ends at MAXVALUE: DATE and DATETIME stop there.
+            let upper = unit.shift(t, 1).filter(|u| u.year() <= 9999);
+            PartitionSpec {
+                name: format!("p{}", unit.suffix(t)),
+                values: PartitionValuesSpec::Range {
+                    lower: crate::sql::bound_text(t, with_time),
+                    upper: upper.map(|u| crate::sql::bound_text(u, with_time)),
+                },
+            }
+        })
+        .collect();
+    if specs.len() > crate::sql::MAX_BATCH_PARTITIONS {
         return Err(Error::Common(format!(
-            "the rows of this load fall in {} {}s of column '{column}', more than the {} \
-             partitions one load may create; load fewer {}s at a time",
-            starts.len(),
+            "the rows of this load need {} new {} partitions of column '{column}', more than \
+             the {} one load may create; load fewer {}s at a time",
+            specs.len(),
             unit.as_str().to_ascii_lowercase(),
             crate::sql::MAX_BATCH_PARTITIONS,
             unit.as_str().to_ascii_lowercase()
         )));
     }
-    let with_time = ty == ColumnType::DateTime;
-    let specs: Vec<PartitionSpec> = starts
-        .into_iter()
-        .filter(|t| !covered(&tree, ty, with_time, *t))
-        .filter_map(|t| {
-            let upper = unit.shift(t, 1)?;
-            Some(PartitionSpec {
-                name: format!("p{}", unit.suffix(t)),
-                values: PartitionValuesSpec::Range {
-                    lower: crate::sql::bound_text(t, with_time),
-                    upper: Some(crate::sql::bound_text(upper, with_time)),
-                },
-            })
-        })
-        .collect();
     let tree = if specs.is_empty() {
         tree
     } else {

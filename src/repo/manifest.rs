@@ -459,7 +459,8 @@ pub fn parse(bytes: &[u8], label: &str, timestamp: &str) -> Result<Manifest, Str
         return Err(format!(
             "its manifest is format version {}, yet it holds what only version {needed} can \
              (version 2: keyed tables, delete files, JSON and VARBINARY columns; 3: views; 4: \
-             materialized views)",
+             materialized views; 5: AGGREGATE KEY tables, BITMAP and HLL columns, expression \
+             partitioning)",
             manifest.format_version
         ));
     }

@@ -154,9 +154,7 @@ impl Sketch {
             )
         };
         if kind != ColumnType::Hll {
-            return RoaringTreemap::deserialize_from(bytes)
-                .map(Sketch::Bitmap)
-                .map_err(|_| bad());
+            return read_bitmap(bytes).map(Sketch::Bitmap).ok_or_else(bad);
         }
         let mut hll = Hll::default();
         match bytes.split_first() {
@@ -183,9 +181,15 @@ impl Sketch {
     pub fn bytes(&self) -> Vec<u8> {
         match self {
             Sketch::Bitmap(b) => {
-                let mut out = Vec::with_capacity(b.serialized_size());
+                // Rebuilt from its values, each container is an array or a bitmap by its
+                // cardinality alone; `optimize` then picks runs where they are smaller. So the
+                // bytes depend on the set only, whatever representation it came in.
+                let mut canonical =
+                    RoaringTreemap::from_sorted_iter(b.iter()).unwrap_or_else(|_| b.clone());
+                canonical.optimize();
+                let mut out = Vec::with_capacity(canonical.serialized_size());
                 // Writing into a Vec cannot fail.
-                let _ = b.serialize_into(&mut out);
+                let _ = canonical.serialize_into(&mut out);
                 out
             }
             Sketch::Hll(h) => match &h.registers {
@@ -223,6 +227,35 @@ impl Sketch {
             Sketch::Hll(h) => h.cardinality(),
         }
     }
+}
+
+/// A serialized 64-bit roaring bitmap, read strictly: the count of 32-bit bitmaps, then each
+/// one's high 32 bits (strictly ascending, so none replaces another) and the bitmap, and nothing
+/// after. `None` when the bytes are anything else.
+fn read_bitmap(bytes: &[u8]) -> Option<RoaringTreemap> {
+    let mut cursor = std::io::Cursor::new(bytes);
+    let mut word = [0u8; 8];
+    std::io::Read::read_exact(&mut cursor, &mut word).ok()?;
+    let count = u64::from_le_bytes(word);
+    let mut parts = Vec::new();
+    let mut last: Option<u32> = None;
+    for _ in 0..count {
+        let mut key = [0u8; 4];
+        std::io::Read::read_exact(&mut cursor, &mut key).ok()?;
+        let key = u32::from_le_bytes(key);
+        if last.is_some_and(|l| l >= key) {
+            return None;
+        }
+        last = Some(key);
+        parts.push((
+            key,
+            roaring::RoaringBitmap::deserialize_from(&mut cursor).ok()?,
+        ));
+    }
+    if cursor.position() != bytes.len() as u64 {
+        return None;
+    }
+    Some(RoaringTreemap::from_bitmaps(parts))
 }
 
 /// A loaded column of a BITMAP or HLL column (`kind`) checked and in canonical form.
@@ -760,6 +793,44 @@ mod tests {
         let again = Sketch::read(ColumnType::Bitmap, &bytes).unwrap().bytes();
         assert_eq!(bytes, again);
         assert!(Sketch::read(ColumnType::Bitmap, b"not a bitmap").is_err());
+        // Trailing bytes, a repeated high half: refused.
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(Sketch::read(ColumnType::Bitmap, &longer).is_err());
+        let mut one = RoaringTreemap::new();
+        one.insert(7);
+        let single = Sketch::Bitmap(one).bytes();
+        let part = single.get(8..).unwrap().to_vec();
+        let mut twice = 2u64.to_le_bytes().to_vec();
+        twice.extend_from_slice(&part);
+        twice.extend_from_slice(&part);
+        assert!(Sketch::read(ColumnType::Bitmap, &twice).is_err());
+        // Runs, an empty inner bitmap: the same set gives the same bytes.
+        let mut runs = RoaringTreemap::from_sorted_iter(0..10_000u64).unwrap();
+        runs.optimize();
+        let mut raw = Vec::new();
+        runs.serialize_into(&mut raw).unwrap();
+        let plain = RoaringTreemap::from_sorted_iter(0..10_000u64).unwrap();
+        let mut raw_plain = Vec::new();
+        plain.serialize_into(&mut raw_plain).unwrap();
+        assert_ne!(raw, raw_plain);
+        assert_eq!(
+            Sketch::read(ColumnType::Bitmap, &raw).unwrap().bytes(),
+            Sketch::read(ColumnType::Bitmap, &raw_plain)
+                .unwrap()
+                .bytes()
+        );
+        let mut empty_inner = 1u64.to_le_bytes().to_vec();
+        empty_inner.extend_from_slice(&5u32.to_le_bytes());
+        roaring::RoaringBitmap::new()
+            .serialize_into(&mut empty_inner)
+            .unwrap();
+        assert_eq!(
+            Sketch::read(ColumnType::Bitmap, &empty_inner)
+                .unwrap()
+                .bytes(),
+            Sketch::empty(ColumnType::Bitmap).bytes()
+        );
         assert!(Sketch::read(ColumnType::Hll, &[1, 2, 3]).is_err());
         assert!(Sketch::read(ColumnType::Hll, &[7]).is_err());
         assert_eq!(Sketch::read(ColumnType::Hll, &[0]).unwrap().count(), 0);

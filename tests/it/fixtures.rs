@@ -411,7 +411,7 @@ async fn format_v4_snapshots_list_verify_and_restore() {
 /// or creates its partition.
 #[tokio::test]
 async fn format_v5_snapshots_list_verify_and_restore() {
-    const TS: &str = "2026-12-06-18-15-13-357";
+    const TS: &str = "2026-12-06-18-32-18-332";
     let (_daemon, mut conn) = listed_and_verified(5, "snap_v5", TS).await;
     exec(
         &mut conn,
@@ -426,7 +426,7 @@ async fn format_v5_snapshots_list_verify_and_restore() {
         &mut conn,
         &[
             ("sales", "4722941485101297471"),
-            ("visitors", "7451011017331443623"),
+            ("visitors", "201608308964540664"),
             ("tags", "11971899863673165992"),
             ("logs", "14852780855206762177"),
         ],
