@@ -737,10 +737,11 @@ fn validate_expression_partitioning(
             }
         )));
     }
-    if let Some(key) = table.properties.keys().find(|k| {
-        let k = k.to_ascii_lowercase();
-        k.starts_with("dynamic_partition.") || k == "partition_live_number"
-    }) {
+    if let Some(key) = table
+        .properties
+        .keys()
+        .find(|k| k.to_ascii_lowercase().starts_with("dynamic_partition."))
+    {
         return Err(invalid(format!(
             "property '{key}' does not apply to a table partitioned by an expression: its \
              loads create the partitions they need; drop old ones with ALTER TABLE ... DROP \
@@ -749,6 +750,38 @@ fn validate_expression_partitioning(
     }
     Ok(())
 }
+
+/// StarRocks' `partition_live_number` of a table partitioned by an expression: how many of its
+/// newest partitions up to now it keeps (later ones are kept too); the dynamic-partition rounds
+/// drop the older ones. `Ok(None)` without the property; `Err` when it is not a positive number
+/// or the table is not partitioned by an expression.
+pub fn partition_live_number(table: &TableMeta) -> Result<Option<usize>, CatalogError> {
+    let Some((key, value)) = table
+        .properties
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(PARTITION_LIVE_NUMBER))
+    else {
+        return Ok(None);
+    };
+    if !matches!(
+        table.partitioning,
+        Partitioning::Range { auto: Some(_), .. }
+    ) {
+        return Err(invalid(format!(
+            "property '{key}' applies to tables partitioned by date_trunc(...) or \
+             time_slice(...); use dynamic_partition.start on a RANGE table"
+        )));
+    }
+    match value.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(Some(n)),
+        _ => Err(invalid(format!(
+            "Invalid value '{value}' of property {key}: write a positive number of partitions"
+        ))),
+    }
+}
+
+/// The property of [`partition_live_number`].
+pub const PARTITION_LIVE_NUMBER: &str = "partition_live_number";
 
 /// The column a load's staged rows carry their position in (`command::aggregate`): no table
 /// may have a column of that name.
@@ -900,6 +933,8 @@ pub fn validate_table(table: &TableMeta) -> Result<(), CatalogError> {
             }
         }
     }
+
+    partition_live_number(table)?;
 
     // Distribution: bucket count in range; HASH columns exist, once each, not FLOAT/DOUBLE.
     validate_buckets(table.distribution.buckets())?;

@@ -14,7 +14,7 @@ use chrono::NaiveDateTime;
 use super::{Outcome, Session};
 use crate::catalog::dynamic::spec;
 use crate::catalog::schema::{
-    Datum, PartitionBounds, PartitionSpec, PartitionValuesSpec, RangeBound,
+    Datum, PartitionBounds, PartitionSpec, PartitionValuesSpec, RangeBound, partition_live_number,
 };
 use crate::engine::Engine;
 use crate::error::{Error, Result};
@@ -43,6 +43,9 @@ fn now() -> NaiveDateTime {
 /// partition already covers only skips that one) and drops the expired ones.
 pub async fn round(engine: &Engine, db: &str, table: &str) -> Result<()> {
     let meta = engine.catalog.table(db, table).await?;
+    if let Some(keep) = partition_live_number(&meta)? {
+        return live_round(engine, db, &meta, keep).await;
+    }
     let Some(spec) = spec(&meta).map_err(Error::Common)? else {
         return Ok(());
     };
@@ -110,6 +113,59 @@ pub async fn round(engine: &Engine, db: &str, table: &str) -> Result<()> {
     Ok(())
 }
 
+/// `partition_live_number` of a table partitioned by an expression (StarRocks' rule): keeps the
+/// `keep` newest partitions that start at or before now, and every later one; drops the others.
+async fn live_round(
+    engine: &Engine,
+    db: &str,
+    meta: &crate::catalog::TableMeta,
+    keep: usize,
+) -> Result<()> {
+    let tree = engine.catalog.table_tree(db, &meta.name).await?;
+    let now = now();
+    let start = |bounds: &PartitionBounds| match bounds {
+        PartitionBounds::Range { lower, .. } => match lower {
+            RangeBound::Value(Datum::Date(d)) => d.and_hms_opt(0, 0, 0),
+            RangeBound::Value(Datum::DateTime(t)) => Some(*t),
+            RangeBound::Min => Some(NaiveDateTime::MIN),
+            _ => None,
+        },
+        _ => None,
+    };
+    let mut past: Vec<(NaiveDateTime, &crate::catalog::PartitionTree)> = tree
+        .partitions
+        .iter()
+        .filter_map(|p| start(&p.partition.bounds).map(|s| (s, p)))
+        .filter(|(s, _)| *s <= now)
+        .collect();
+    past.sort_by_key(|p| std::cmp::Reverse(p.0));
+    let mut dropped = Vec::new();
+    for (_, p) in past.iter().skip(keep) {
+        if engine
+            .catalog
+            .drop_partition_by_id(db, &meta.name, meta.id, p.partition.id)
+            .await?
+        {
+            dropped.push(p.partition.name.clone());
+        }
+    }
+    if !dropped.is_empty() {
+        engine.pins.mark_dirty();
+        tracing::info!(database = db, table = %meta.name, dropped = ?dropped, "partitions past partition_live_number");
+    }
+    let mut all = rounds().lock().unwrap_or_else(|e| e.into_inner());
+    all.insert(
+        meta.id,
+        Round {
+            at_ms: crate::clock::now_ms(),
+            created: String::new(),
+            dropped: dropped.join(", "),
+            error: None,
+        },
+    );
+    Ok(())
+}
+
 /// Whether a range partition ends at or before `t` (a partition up to MAXVALUE never does).
 fn ends_by(bounds: &PartitionBounds, t: NaiveDateTime) -> bool {
     let PartitionBounds::Range {
@@ -154,7 +210,9 @@ pub fn start_loop(engine: &Arc<Engine>) {
                 continue;
             };
             for (db, t) in tables {
-                if !matches!(spec(&t), Ok(Some(_))) {
+                if !matches!(spec(&t), Ok(Some(_)))
+                    && !matches!(partition_live_number(&t), Ok(Some(_)))
+                {
                     continue;
                 }
                 if let Err(e) = round(&engine, &db, &t.name).await {

@@ -174,6 +174,15 @@ pub(crate) async fn load(
         engine.pins.mark_dirty();
     }
     crate::metrics::METRICS.load(rows);
+    // A table that keeps its newest partitions (`partition_live_number`) drops the older ones
+    // now rather than at the next round, as its loads create new ones.
+    if matches!(
+        crate::catalog::schema::partition_live_number(&tree.table),
+        Ok(Some(_))
+    ) && let Err(e) = super::dynamic::round(engine, &db, &table_name).await
+    {
+        tracing::warn!(database = %db, table = %table_name, error = %e, "partition_live_number round failed");
+    }
     Ok(Outcome::Done {
         affected_rows: rows,
     })

@@ -897,11 +897,13 @@ pub async fn set_properties(
             }
         } else if !lower.starts_with("dynamic_partition.")
             && lower != super::compaction::DISABLE_PROPERTY
+            && lower != crate::catalog::schema::PARTITION_LIVE_NUMBER
         {
             return Err(Error::NotSupported(format!(
                 "ALTER TABLE ... SET (\"{k}\") is not supported: SET takes dynamic_partition.*, \
-                 {} and replication_num",
-                super::compaction::DISABLE_PROPERTY
+                 {}, {} and replication_num",
+                super::compaction::DISABLE_PROPERTY,
+                crate::catalog::schema::PARTITION_LIVE_NUMBER
             )));
         }
     }
