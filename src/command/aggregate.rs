@@ -154,8 +154,19 @@ pub async fn merged(
     targets: &[usize],
     overwrite: bool,
 ) -> Result<(SendableRecordBatchStream, Staged)> {
+    let staged = stage(engine, &tree.table, source, targets).await?;
+    merge_staged(engine, tree, staged, overwrite).await
+}
+
+/// [`merged`] of rows already staged (an expression-partitioned table's load stages them to
+/// find their partitions).
+pub async fn merge_staged(
+    engine: &Arc<Engine>,
+    tree: &TableTree,
+    staged: Staged,
+    overwrite: bool,
+) -> Result<(SendableRecordBatchStream, Staged)> {
     let table = &tree.table;
-    let staged = stage(engine, table, source, targets).await?;
     let ctx = staged.context(engine).await?;
     if !overwrite {
         ctx.register_table(

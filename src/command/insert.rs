@@ -122,8 +122,15 @@ pub(crate) async fn load(
     // column, in order.
     let mut staged = None;
     if tree.table.key.model == crate::catalog::schema::KeyModel::Aggregate {
-        let (merged, rows) =
-            super::aggregate::merged(engine, &tree, stream, &targets, ins.overwrite).await?;
+        // Rows staged already (expression partitioning) merge from there, not staged twice.
+        let (merged, rows) = match auto_staged.take() {
+            Some(done) => {
+                super::aggregate::merge_staged(engine, &tree, done, ins.overwrite).await?
+            }
+            None => {
+                super::aggregate::merged(engine, &tree, stream, &targets, ins.overwrite).await?
+            }
+        };
         stream = merged;
         targets = (0..tree.table.columns.len()).collect();
         staged = Some(rows);

@@ -37,19 +37,27 @@ pub fn needed_version(tables: &[ManifestTable], views: &[ManifestView]) -> u32 {
                 .flat_map(|p| &p.tablets)
                 .any(|b| !b.deletes.is_empty())
     });
-    if tables.iter().any(|t| {
-        t.key.model == crate::catalog::KeyModel::Aggregate
-            || matches!(
-                t.partitioning,
-                crate::catalog::Partitioning::Range { auto: Some(_), .. }
-            )
-            || t.columns.iter().any(|c| {
-                matches!(
-                    c.data_type,
-                    crate::catalog::ColumnType::Bitmap | crate::catalog::ColumnType::Hll
+    let calls_sketches = crate::sql::calls_sketch_functions;
+    if views.iter().any(|v| calls_sketches(&v.definition))
+        || tables.iter().any(|t| {
+            t.materialized
+                .as_ref()
+                .is_some_and(|m| calls_sketches(&m.definition))
+        })
+        || tables.iter().any(|t| {
+            t.key.model == crate::catalog::KeyModel::Aggregate
+                || matches!(
+                    t.partitioning,
+                    crate::catalog::Partitioning::Range { auto: Some(_), .. }
                 )
-            })
-    }) {
+                || t.columns.iter().any(|c| {
+                    matches!(
+                        c.data_type,
+                        crate::catalog::ColumnType::Bitmap | crate::catalog::ColumnType::Hll
+                    )
+                })
+        })
+    {
         5
     } else if tables.iter().any(|t| t.materialized.is_some()) {
         4

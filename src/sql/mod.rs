@@ -360,6 +360,46 @@ pub fn parse(sql: &str) -> Result<Vec<Statement>, ParseError> {
     BackstopParser::new(sql)?.parse_statements()
 }
 
+/// The BITMAP and HLL functions backstop runs (`store::sketch` registers them): a view that
+/// calls one needs snapshot format version 5.
+pub const SKETCH_FUNCTIONS: &[&str] = &[
+    "to_bitmap",
+    "bitmap_hash",
+    "bitmap_from_string",
+    "bitmap_empty",
+    "bitmap_to_string",
+    "bitmap_count",
+    "bitmap_contains",
+    "bitmap_or",
+    "bitmap_and",
+    "hll_hash",
+    "hll_empty",
+    "hll_cardinality",
+    "bitmap_union",
+    "bitmap_union_count",
+    "bitmap_agg",
+    "bitmap_union_int",
+    "hll_union",
+    "hll_raw_agg",
+    "hll_union_agg",
+];
+
+/// Whether SQL text calls one of [`SKETCH_FUNCTIONS`] (a name followed by `(`, not part of a
+/// longer name).
+pub fn calls_sketch_functions(text: &str) -> bool {
+    let text = text.to_ascii_lowercase();
+    SKETCH_FUNCTIONS.iter().any(|name| {
+        text.match_indices(name).any(|(at, _)| {
+            let before = text.get(..at).and_then(|b| b.chars().next_back());
+            let after = text
+                .get(at + name.len()..)
+                .and_then(|a| a.trim_start().chars().next());
+            !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '`')
+                && after == Some('(')
+        })
+    })
+}
+
 /// Parse exactly one statement (a trailing `;` is fine).
 pub fn parse_one(sql: &str) -> Result<Statement, ParseError> {
     BackstopParser::new(sql)?.parse_one()

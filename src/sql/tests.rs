@@ -2080,6 +2080,19 @@ fn create_table_as_select_keeps_its_clauses_and_query() {
 }
 
 #[test]
+fn sketch_function_calls_are_found_in_sql_text() {
+    assert!(calls_sketch_functions(
+        "SELECT BITMAP_UNION_COUNT (u) FROM t"
+    ));
+    assert!(calls_sketch_functions(
+        "select d, hll_union_agg(h) from t group by d"
+    ));
+    assert!(!calls_sketch_functions(
+        "SELECT my_to_bitmap(x), `to_bitmap`(y), to_bitmap FROM t"
+    ));
+}
+
+#[test]
 fn expression_partitioning() {
     round_trip("CREATE TABLE t (a DATETIME) PARTITION BY date_trunc('hour', a)");
     let Statement::CreateTable(t) =

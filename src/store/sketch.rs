@@ -785,6 +785,19 @@ mod tests {
     }
 
     #[test]
+    fn sql_knows_every_function_registered_here() {
+        let mut here: Vec<&str> = SCALARS
+            .iter()
+            .map(|s| s.0)
+            .chain(AGGREGATES.iter().map(|a| a.0))
+            .collect();
+        let mut there = crate::sql::SKETCH_FUNCTIONS.to_vec();
+        here.sort_unstable();
+        there.sort_unstable();
+        assert_eq!(here, there);
+    }
+
+    #[test]
     fn stored_forms_are_canonical_and_checked() {
         let mut b = RoaringTreemap::new();
         b.insert(u64::MAX);
