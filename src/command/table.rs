@@ -180,17 +180,7 @@ pub(crate) async fn create_with(
     table.materialized = materialized;
     crate::catalog::dynamic::spec(&table).map_err(CatalogError::InvalidDefinition)?;
     super::compaction::check_property(&table.properties)?;
-    if let Some(n) = table.properties.get(REPLICATION_NUM)
-        && n.trim() != "1"
-    {
-        session.warnings.push(Warning {
-            level: "Warning",
-            code: 1105,
-            message: format!(
-                "replication_num = {n} is recorded, but a single backstop server keeps one replica"
-            ),
-        });
-    }
+    check_table_properties(&table.properties, session)?;
     let created = engine
         .catalog
         .create_table(&db, table, partitions, stmt.if_not_exists)
@@ -388,6 +378,94 @@ fn table_from_ast(name: &str, stmt: &sql::CreateTable) -> Result<(TableMeta, Vec
         materialized: None,
     };
     Ok((table, partitions))
+}
+
+/// StarRocks table properties about storage, caching, replicas and indexes that have no meaning
+/// on one backstop server: CREATE TABLE records them (SHOW CREATE TABLE prints them back, so a
+/// StarRocks DDL dump loads as it is) and answers a warning that they have no effect.
+const NO_EFFECT_PROPERTIES: &[&str] = &[
+    "storage_medium",
+    "storage_cooldown_time",
+    "storage_cooldown_ttl",
+    "in_memory",
+    "enable_persistent_index",
+    "persistent_index_type",
+    "primary_index_cache_expire_sec",
+    "replicated_storage",
+    "compression",
+    "fast_schema_evolution",
+    "bloom_filter_columns",
+    "colocate_with",
+    "storage_format",
+    "write_quorum",
+    "unique_constraints",
+    "foreign_key_constraints",
+    "datacache.enable",
+    "datacache.partition_duration",
+    "enable_async_write_back",
+    "storage_volume",
+    "bucket_size",
+    "mutable_bucket_num",
+    "enable_load_profile",
+    "base_compaction_forbidden_time_ranges",
+    "file_bundling",
+    "compaction_strategy",
+    "flat_json.enable",
+];
+
+/// CREATE TABLE's PROPERTIES: the ones backstop acts on are checked where they act
+/// (`dynamic_partition.*`, `partition_live_number`, `disable_auto_compaction`); `replication_num`
+/// other than 1 and StarRocks' storage properties ([`NO_EFFECT_PROPERTIES`]) are recorded with a
+/// warning; any other name is refused, so a typo is not stored and ignored.
+fn check_table_properties(
+    properties: &BTreeMap<String, String>,
+    session: &mut Session,
+) -> Result<()> {
+    for (key, value) in properties {
+        let lower = key.to_ascii_lowercase();
+        if lower == REPLICATION_NUM {
+            warn_replication(session, value);
+        } else if NO_EFFECT_PROPERTIES.contains(&lower.as_str()) {
+            session.warnings.push(Warning {
+                level: "Warning",
+                code: 1105,
+                message: format!(
+                    "property {key} = {value} is recorded but has no effect on backstop (one \
+                     server, its own storage and indexes)"
+                ),
+            });
+        } else if !acted_on(&lower) {
+            return Err(CatalogError::InvalidDefinition(format!(
+                "Unknown table property '{key}': backstop takes replication_num, \
+                 dynamic_partition.*, partition_live_number, disable_auto_compaction and \
+                 StarRocks' storage properties (storage_medium, in_memory, compression, ...)"
+            ))
+            .into());
+        }
+    }
+    Ok(())
+}
+
+/// Whether backstop acts on table property `lower` (besides replication_num): checked where it
+/// acts, settable with ALTER TABLE ... SET.
+fn acted_on(lower: &str) -> bool {
+    lower.starts_with("dynamic_partition.")
+        || lower == super::compaction::DISABLE_PROPERTY
+        || lower == crate::catalog::schema::PARTITION_LIVE_NUMBER
+}
+
+/// The warning for a `replication_num` other than 1.
+fn warn_replication(session: &mut Session, value: &str) {
+    if value.trim() != "1" {
+        session.warnings.push(Warning {
+            level: "Warning",
+            code: 1105,
+            message: format!(
+                "replication_num = {value} is recorded, but a single backstop server keeps one \
+                 replica"
+            ),
+        });
+    }
 }
 
 fn column_from_ast(c: &sql::ColumnDef) -> Result<ColumnMeta> {
@@ -885,20 +963,8 @@ pub async fn set_properties(
     for (k, v) in &properties {
         let lower = k.as_str();
         if lower == REPLICATION_NUM {
-            if v.trim() != "1" {
-                session.warnings.push(Warning {
-                    level: "Warning",
-                    code: 1105,
-                    message: format!(
-                        "replication_num = {v} is recorded, but a single backstop server keeps one \
-                         replica"
-                    ),
-                });
-            }
-        } else if !lower.starts_with("dynamic_partition.")
-            && lower != super::compaction::DISABLE_PROPERTY
-            && lower != crate::catalog::schema::PARTITION_LIVE_NUMBER
-        {
+            warn_replication(session, v);
+        } else if !acted_on(lower) {
             return Err(Error::NotSupported(format!(
                 "ALTER TABLE ... SET (\"{k}\") is not supported: SET takes dynamic_partition.*, \
                  {}, {} and replication_num",
