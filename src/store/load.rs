@@ -102,6 +102,8 @@ pub struct Loader {
     /// Partitions a `PARTITION (...)` clause allows (all when `None`).
     allowed: Option<Vec<bool>>,
     partition_names: Vec<String>,
+    /// Which partition holds a value of the partition column.
+    routes: Routes,
     bucket_columns: Vec<usize>,
     partition_column: Option<usize>,
     writers: HashMap<u64, (Target, u64, RowsetWriter)>,
@@ -154,6 +156,7 @@ impl Loader {
             .iter()
             .map(|p| p.partition.name.clone())
             .collect();
+        let routes = Routes::new(&partitions);
         let allowed = allowed.map(|names| {
             tree.partitions
                 .iter()
@@ -191,6 +194,7 @@ impl Loader {
             partitions,
             allowed,
             partition_names,
+            routes,
             bucket_columns,
             partition_column,
             writers: HashMap::new(),
@@ -500,20 +504,7 @@ impl Loader {
             Some(c) => {
                 let array = columns.get(c);
                 let datum = array.and_then(|a| datum(a.as_ref(), row));
-                self.partitions
-                    .iter()
-                    .position(|(_, bounds, _)| match (bounds, &datum) {
-                        (PartitionBounds::All, _) => true,
-                        // NULL sorts below every value: it belongs to the partition that starts at
-                        // the bottom, as in StarRocks.
-                        (PartitionBounds::Range { lower, .. }, None) => *lower == RangeBound::Min,
-                        (PartitionBounds::Range { lower, upper }, Some(d)) => {
-                            let v = RangeBound::Value(d.clone());
-                            *lower <= v && v < *upper
-                        }
-                        (PartitionBounds::List { values }, Some(d)) => values.contains(d),
-                        (PartitionBounds::List { .. }, None) => false,
-                    })
+                self.routes.route(datum)
             }
         };
         let allowed = |i: usize| {
@@ -542,6 +533,70 @@ impl Loader {
                 column: column_name,
                 value: value(),
             }),
+        }
+    }
+}
+
+/// The partitions of a load's table by the values they hold (by index in the load's partition
+/// list): ranges sorted by their lower ends, searched by halving (a table partitioned by the
+/// hour has thousands), and list values in a map.
+struct Routes {
+    /// The one partition of an unpartitioned table.
+    all: Option<usize>,
+    ranges: Vec<(RangeBound, RangeBound, usize)>,
+    lists: HashMap<Datum, usize>,
+}
+
+impl Routes {
+    fn new(partitions: &[(u64, PartitionBounds, Vec<u64>)]) -> Routes {
+        let mut routes = Routes {
+            all: None,
+            ranges: Vec::new(),
+            lists: HashMap::new(),
+        };
+        for (i, (_, bounds, _)) in partitions.iter().enumerate() {
+            match bounds {
+                PartitionBounds::All => routes.all = routes.all.or(Some(i)),
+                PartitionBounds::Range { lower, upper } => {
+                    routes.ranges.push((lower.clone(), upper.clone(), i));
+                }
+                PartitionBounds::List { values } => {
+                    for v in values {
+                        routes.lists.entry(v.clone()).or_insert(i);
+                    }
+                }
+            }
+        }
+        // Ranges do not overlap (the catalog checks): sorted by lower end, one search finds
+        // the only candidate.
+        routes.ranges.sort_by(|a, b| a.0.cmp(&b.0));
+        routes
+    }
+
+    fn route(&self, value: Option<Datum>) -> Option<usize> {
+        if self.all.is_some() {
+            return self.all;
+        }
+        match value {
+            // NULL sorts below every value: it belongs to the partition that starts at the
+            // bottom, as in StarRocks; a list holds no NULL.
+            None => self
+                .ranges
+                .first()
+                .filter(|(lower, _, _)| *lower == RangeBound::Min)
+                .map(|r| r.2),
+            Some(d) => {
+                if let Some(&i) = self.lists.get(&d) {
+                    return Some(i);
+                }
+                let v = RangeBound::Value(d);
+                let after = self.ranges.partition_point(|(lower, _, _)| *lower <= v);
+                after
+                    .checked_sub(1)
+                    .and_then(|i| self.ranges.get(i))
+                    .filter(|(_, upper, _)| v < *upper)
+                    .map(|r| r.2)
+            }
         }
     }
 }
@@ -593,4 +648,77 @@ pub(crate) fn datum(array: &dyn Array, row: usize) -> Option<Datum> {
         DataType::Utf8 => Datum::String(array.as_string::<i32>().value(row).to_string()),
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes_find_the_range_or_list_partition_of_a_value() {
+        let int = |n: i64| RangeBound::Value(Datum::Int(i128::from(n)));
+        let range = |lower, upper| PartitionBounds::Range { lower, upper };
+        // Out of order, with a gap [20, 30) and the bottom and top open.
+        let partitions = vec![
+            (1, range(int(30), RangeBound::Max), vec![]),
+            (2, range(RangeBound::Min, int(10)), vec![]),
+            (3, range(int(10), int(20)), vec![]),
+        ];
+        let routes = Routes::new(&partitions);
+        let at = |n: i64| routes.route(Some(Datum::Int(i128::from(n))));
+        assert_eq!(
+            (
+                at(-5),
+                at(9),
+                at(10),
+                at(19),
+                at(20),
+                at(29),
+                at(30),
+                at(i64::MAX)
+            ),
+            (
+                Some(1),
+                Some(1),
+                Some(2),
+                Some(2),
+                None,
+                None,
+                Some(0),
+                Some(0)
+            )
+        );
+        assert_eq!(routes.route(None), Some(1));
+        let upper_only = Routes::new(&[(1, range(int(0), int(5)), vec![])]);
+        assert_eq!(upper_only.route(None), None);
+        let lists = Routes::new(&[
+            (
+                1,
+                PartitionBounds::List {
+                    values: vec![Datum::Int(1), Datum::Int(2)],
+                },
+                vec![],
+            ),
+            (
+                2,
+                PartitionBounds::List {
+                    values: vec![Datum::Int(3)],
+                },
+                vec![],
+            ),
+        ]);
+        assert_eq!(
+            (
+                lists.route(Some(Datum::Int(2))),
+                lists.route(Some(Datum::Int(3)))
+            ),
+            (Some(0), Some(1))
+        );
+        assert_eq!(
+            (lists.route(Some(Datum::Int(4))), lists.route(None)),
+            (None, None)
+        );
+        let all = Routes::new(&[(1, PartitionBounds::All, vec![])]);
+        assert_eq!(all.route(None), Some(0));
+    }
 }
