@@ -72,10 +72,19 @@ pub fn start_loop(engine: &Arc<Engine>) {
                 continue;
             };
             let policy = Policy::default();
+            // The tablets seen this round: the idle marks of others (dropped tables and
+            // partitions, merged-away tablets' tables gone) are forgotten after it.
+            let mut seen = std::collections::HashSet::new();
             for (db, t) in tables.iter().filter(|(_, t)| !disabled(t)) {
                 let Ok(tree) = engine.catalog.table_tree(db, &t.name).await else {
                     continue;
                 };
+                seen.extend(
+                    tree.partitions
+                        .iter()
+                        .flat_map(|p| &p.tablets)
+                        .map(|tablet| tablet.tablet.id),
+                );
                 let due = tree
                     .partitions
                     .iter()
@@ -104,6 +113,11 @@ pub fn start_loop(engine: &Arc<Engine>) {
                 }
                 drop(locked);
             }
+            engine
+                .compaction_idle
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|id, _| seen.contains(id));
         }
     });
 }
