@@ -516,6 +516,15 @@ impl PartitionBounds {
         }
     }
 
+    /// Whether this range partition holds `value` (`[lower, upper)`; other kinds never do).
+    pub fn range_holds(&self, value: &Datum) -> bool {
+        let PartitionBounds::Range { lower, upper } = self else {
+            return false;
+        };
+        let v = RangeBound::Value(value.clone());
+        *lower <= v && v < *upper
+    }
+
     /// Order for listing: range partitions by their bounds, others keep their given order.
     pub fn sort_key(&self) -> Option<(&RangeBound, &RangeBound)> {
         match self {

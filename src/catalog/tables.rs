@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::schema::{
     ColumnMeta, Datum, PartitionBounds, PartitionMeta, PartitionSpec, PartitionValuesSpec,
-    RangeBound, RowsetMeta, TableMeta, TableState, TabletMeta, place_partitions, sort_partitions,
+    RowsetMeta, TableMeta, TableState, TabletMeta, place_partitions, sort_partitions,
     validate_buckets, validate_table,
 };
 use super::{
@@ -743,14 +743,8 @@ impl Catalog {
                 let PartitionValuesSpec::Range { lower, .. } = &s.values else {
                     return false;
                 };
-                let Some(v) = ty.and_then(|ty| Datum::parse(ty, lower).ok()) else {
-                    return false;
-                };
-                let v = RangeBound::Value(v);
-                existing.iter().any(|p| match &p.bounds {
-                    PartitionBounds::Range { lower, upper } => *lower <= v && v < *upper,
-                    _ => false,
-                })
+                ty.and_then(|ty| Datum::parse(ty, lower).ok())
+                    .is_some_and(|v| existing.iter().any(|p| p.bounds.range_holds(&v)))
             };
             let missing: Vec<PartitionSpec> = specs
                 .into_iter()

@@ -163,12 +163,9 @@ pub async fn prepare(
 
 /// Whether a partition of `tree` holds the time `t`.
 fn covered(tree: &TableTree, ty: ColumnType, with_time: bool, t: NaiveDateTime) -> bool {
-    let Ok(value) = Datum::parse(ty, &crate::sql::bound_text(t, with_time)) else {
-        return false;
-    };
-    let value = RangeBound::Value(value);
-    tree.partitions.iter().any(|p| match &p.partition.bounds {
-        PartitionBounds::Range { lower, upper } => *lower <= value && value < *upper,
-        _ => false,
+    Datum::parse(ty, &crate::sql::bound_text(t, with_time)).is_ok_and(|value| {
+        tree.partitions
+            .iter()
+            .any(|p| p.partition.bounds.range_holds(&value))
     })
 }

@@ -124,12 +124,14 @@ async fn live_round(
     let tree = engine.catalog.table_tree(db, &meta.name).await?;
     let now = now();
     let start = |bounds: &PartitionBounds| match bounds {
-        PartitionBounds::Range { lower, .. } => match lower {
-            RangeBound::Value(Datum::Date(d)) => d.and_hms_opt(0, 0, 0),
-            RangeBound::Value(Datum::DateTime(t)) => Some(*t),
-            RangeBound::Min => Some(NaiveDateTime::MIN),
-            _ => None,
-        },
+        PartitionBounds::Range {
+            lower: RangeBound::Value(v),
+            ..
+        } => time_of(v),
+        PartitionBounds::Range {
+            lower: RangeBound::Min,
+            ..
+        } => Some(NaiveDateTime::MIN),
         _ => None,
     };
     let mut past: Vec<(NaiveDateTime, &crate::catalog::PartitionTree)> = tree
@@ -175,10 +177,15 @@ fn ends_by(bounds: &PartitionBounds, t: NaiveDateTime) -> bool {
     else {
         return false;
     };
-    match upper {
-        Datum::Date(d) => d.and_hms_opt(0, 0, 0).is_some_and(|u| u <= t),
-        Datum::DateTime(u) => *u <= t,
-        _ => false,
+    time_of(upper).is_some_and(|u| u <= t)
+}
+
+/// A DATE (at midnight) or DATETIME partition value as a time; `None` for other types.
+fn time_of(value: &Datum) -> Option<NaiveDateTime> {
+    match value {
+        Datum::Date(d) => d.and_hms_opt(0, 0, 0),
+        Datum::DateTime(t) => Some(*t),
+        _ => None,
     }
 }
 

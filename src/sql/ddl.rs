@@ -116,7 +116,7 @@ pub type DataType = TypeWith<Option<u32>>;
 /// The column types backstop stores, with their lengths and precisions as `N`: as written in
 /// SQL ([`DataType`], `Option<u32>`) or resolved (the catalog's `ColumnType`, `u32`, also the
 /// catalog's and the manifest's serialized form, lower case).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TypeWith<N> {
     /// `BOOLEAN` (also `BOOL`)
@@ -159,7 +159,7 @@ pub enum TypeWith<N> {
 
 /// Which DECIMAL spelling (StarRocks maps them to different storage widths); also the
 /// catalog's and the manifest's, as lower-case text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DecimalKind {
     /// `DECIMAL` (also `NUMERIC`, `NUMBER`)

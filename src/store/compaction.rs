@@ -326,17 +326,7 @@ fn merge_into(
         }
         let file = writer.finish()?;
         written.push(id);
-        added.push(RowsetMeta {
-            id,
-            tablet_id,
-            start_version: files.iter().map(|r| r.start_version).min().unwrap_or(0),
-            end_version: files.iter().map(|r| r.end_version).max().unwrap_or(0),
-            rows: file.rows,
-            bytes: file.bytes,
-            sha256: file.sha256,
-            content_checksum: file.checksum,
-            kind: RowsetKind::Data,
-        });
+        added.push(file.meta(tablet_id, id, RowsetKind::Data, span(files.iter().copied())));
     }
     if !taken.is_empty() {
         let old_sum = taken
@@ -355,20 +345,22 @@ fn merge_into(
             let mut file = write_positions(data_dir, tablet_id, id, kept)?;
             written.push(id);
             file.checksum = old_sum.wrapping_sub(dropped_hashes);
-            added.push(RowsetMeta {
-                id,
+            added.push(file.meta(
                 tablet_id,
-                start_version: taken.iter().map(|r| r.start_version).min().unwrap_or(0),
-                end_version: taken.iter().map(|r| r.end_version).max().unwrap_or(0),
-                rows: file.rows,
-                bytes: file.bytes,
-                sha256: file.sha256,
-                content_checksum: file.checksum,
-                kind: RowsetKind::Deletes,
-            });
+                id,
+                RowsetKind::Deletes,
+                span(taken.iter().copied()),
+            ));
         }
     }
     Ok(Some(Merged { removed, added }))
+}
+
+/// The versions the merged `files` held together, from the first's start to the last's end.
+fn span<'a>(files: impl Iterator<Item = &'a RowsetMeta> + Clone) -> std::ops::RangeInclusive<u64> {
+    let start = files.clone().map(|r| r.start_version).min().unwrap_or(0);
+    let end = files.map(|r| r.end_version).max().unwrap_or(0);
+    start..=end
 }
 
 fn not_merged(tablet: u64, why: &str) -> RowsetError {

@@ -54,17 +54,29 @@ impl RowsetFile {
     ) -> crate::catalog::load::LoadedRowset {
         crate::catalog::load::LoadedRowset {
             partition_id,
-            rowset: crate::catalog::schema::RowsetMeta {
-                id,
-                tablet_id,
-                start_version: 0,
-                end_version: 0,
-                rows: self.rows,
-                bytes: self.bytes,
-                sha256: self.sha256,
-                content_checksum: self.checksum,
-                kind,
-            },
+            rowset: self.meta(tablet_id, id, kind, 0..=0),
+        }
+    }
+
+    /// The catalog record of this finished file as rowset `id` of tablet `tablet_id`, holding
+    /// the versions `versions`.
+    pub fn meta(
+        self,
+        tablet_id: u64,
+        id: u64,
+        kind: crate::catalog::schema::RowsetKind,
+        versions: std::ops::RangeInclusive<u64>,
+    ) -> crate::catalog::schema::RowsetMeta {
+        crate::catalog::schema::RowsetMeta {
+            id,
+            tablet_id,
+            start_version: *versions.start(),
+            end_version: *versions.end(),
+            rows: self.rows,
+            bytes: self.bytes,
+            sha256: self.sha256,
+            content_checksum: self.checksum,
+            kind,
         }
     }
 }

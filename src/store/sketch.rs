@@ -144,7 +144,7 @@ impl Sketch {
             format!(
                 "a value of {} bytes is not {} {name} value: load {name} columns with {}",
                 bytes.len(),
-                if kind == ColumnType::Hll { "an" } else { "a" },
+                article(kind),
                 if kind == ColumnType::Hll {
                     "hll_hash(), hll_empty() or hll_union()"
                 } else {
@@ -258,19 +258,21 @@ fn read_bitmap(bytes: &[u8]) -> Option<RoaringTreemap> {
     Some(RoaringTreemap::from_bitmaps(parts))
 }
 
+/// "an HLL", "a BITMAP".
+fn article(kind: ColumnType) -> &'static str {
+    if kind == ColumnType::Hll { "an" } else { "a" }
+}
+
 /// A loaded column of a BITMAP or HLL column (`kind`) checked and in canonical form.
 pub fn normalize_column(kind: ColumnType, array: &ArrayRef) -> Result<ArrayRef, String> {
     let source = match array.data_type() {
-        DataType::Binary | DataType::Null => {
-            cast(array, &DataType::Binary).map_err(|e| e.to_string())?
-        }
-        DataType::LargeBinary | DataType::BinaryView => {
+        DataType::Binary | DataType::Null | DataType::LargeBinary | DataType::BinaryView => {
             cast(array, &DataType::Binary).map_err(|e| e.to_string())?
         }
         other => {
             return Err(format!(
                 "a value of type {other} cannot be {} {} value: load it with {}",
-                if kind == ColumnType::Hll { "an" } else { "a" },
+                article(kind),
                 kind.base_name(),
                 if kind == ColumnType::Hll {
                     "hll_hash(v)"
@@ -552,42 +554,26 @@ impl ScalarUDFImpl for ScalarFunction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Aggregate {
     /// `bitmap_union(b)`, `hll_union(h)`: the union sketch.
-    Union(ColumnKind),
+    Union(ColumnType),
     /// `bitmap_union_count(b)`, `hll_union_agg(h)`: the union's count.
-    UnionCount(ColumnKind),
+    UnionCount(ColumnType),
     /// `bitmap_agg(n)`: the bitmap of the integers.
     BitmapOfIntegers,
     /// `bitmap_union_int(n)`: how many distinct integers.
     CountOfIntegers,
 }
 
-/// `ColumnType` is not `Hash`; the two sketch kinds are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum ColumnKind {
-    Bitmap,
-    Hll,
-}
-
-impl ColumnKind {
-    fn column_type(self) -> ColumnType {
-        match self {
-            ColumnKind::Bitmap => ColumnType::Bitmap,
-            ColumnKind::Hll => ColumnType::Hll,
-        }
-    }
-}
-
 const AGGREGATES: &[(&str, Aggregate)] = &[
-    ("bitmap_union", Aggregate::Union(ColumnKind::Bitmap)),
+    ("bitmap_union", Aggregate::Union(ColumnType::Bitmap)),
     (
         "bitmap_union_count",
-        Aggregate::UnionCount(ColumnKind::Bitmap),
+        Aggregate::UnionCount(ColumnType::Bitmap),
     ),
     ("bitmap_agg", Aggregate::BitmapOfIntegers),
     ("bitmap_union_int", Aggregate::CountOfIntegers),
-    ("hll_union", Aggregate::Union(ColumnKind::Hll)),
-    ("hll_raw_agg", Aggregate::Union(ColumnKind::Hll)),
-    ("hll_union_agg", Aggregate::UnionCount(ColumnKind::Hll)),
+    ("hll_union", Aggregate::Union(ColumnType::Hll)),
+    ("hll_raw_agg", Aggregate::Union(ColumnType::Hll)),
+    ("hll_union_agg", Aggregate::UnionCount(ColumnType::Hll)),
 ];
 
 #[derive(Debug, PartialEq, Eq, Hash)]
@@ -598,10 +584,10 @@ struct AggregateFunction {
 }
 
 impl AggregateFunction {
-    fn sketch_kind(&self) -> ColumnKind {
+    fn sketch_kind(&self) -> ColumnType {
         match self.kind {
             Aggregate::Union(k) | Aggregate::UnionCount(k) => k,
-            Aggregate::BitmapOfIntegers | Aggregate::CountOfIntegers => ColumnKind::Bitmap,
+            Aggregate::BitmapOfIntegers | Aggregate::CountOfIntegers => ColumnType::Bitmap,
         }
     }
 }
@@ -626,7 +612,7 @@ impl AggregateUDFImpl for AggregateFunction {
         Ok(Box::new(SketchAccumulator {
             kind: self.kind,
             sketch: None,
-            column: self.sketch_kind().column_type(),
+            column: self.sketch_kind(),
         }))
     }
 
