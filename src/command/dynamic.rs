@@ -81,24 +81,54 @@ pub async fn round(engine: &Engine, db: &str, table: &str) -> Result<()> {
             Err(e) => return Err(e.into()),
         }
     }
-    let mut dropped = Vec::new();
-    if let Some(keep_from) = spec.keep_from(now) {
-        for p in &tree.partitions {
-            if ends_by(&p.partition.bounds, keep_from)
-                && engine
-                    .catalog
-                    .drop_partition_by_id(db, table, meta.id, p.partition.id)
-                    .await?
-            {
-                dropped.push(p.partition.name.clone());
-            }
+    let dropped = match spec.keep_from(now) {
+        Some(keep_from) => {
+            let expired = tree
+                .partitions
+                .iter()
+                .filter(|p| ends_by(&p.partition.bounds, keep_from));
+            drop_partitions(engine, db, &meta, expired).await?
         }
-        if !dropped.is_empty() {
-            engine.pins.mark_dirty();
+        None => Vec::new(),
+    };
+    record(db, &meta, created, dropped, problems);
+    Ok(())
+}
+
+/// Drops `partitions` of table `meta` (those still there); returns the names dropped. Their
+/// files go once no backup or query holds them.
+async fn drop_partitions<'a>(
+    engine: &Engine,
+    db: &str,
+    meta: &crate::catalog::TableMeta,
+    partitions: impl Iterator<Item = &'a crate::catalog::PartitionTree>,
+) -> Result<Vec<String>> {
+    let mut dropped = Vec::new();
+    for p in partitions {
+        if engine
+            .catalog
+            .drop_partition_by_id(db, &meta.name, meta.id, p.partition.id)
+            .await?
+        {
+            dropped.push(p.partition.name.clone());
         }
     }
+    if !dropped.is_empty() {
+        engine.pins.mark_dirty();
+    }
+    Ok(dropped)
+}
+
+/// Logs what a round changed and keeps it for SHOW DYNAMIC PARTITION TABLES.
+fn record(
+    db: &str,
+    meta: &crate::catalog::TableMeta,
+    created: Vec<String>,
+    dropped: Vec<String>,
+    problems: Vec<String>,
+) {
     if !created.is_empty() || !dropped.is_empty() {
-        tracing::info!(database = db, table, created = ?created, dropped = ?dropped, "dynamic partitions");
+        tracing::info!(database = db, table = %meta.name, created = ?created, dropped = ?dropped, "dynamic partitions");
     }
     let mut all = rounds().lock().unwrap_or_else(|e| e.into_inner());
     all.insert(
@@ -110,7 +140,6 @@ pub async fn round(engine: &Engine, db: &str, table: &str) -> Result<()> {
             error: (!problems.is_empty()).then(|| problems.join("; ")),
         },
     );
-    Ok(())
 }
 
 /// `partition_live_number` of a table partitioned by an expression (StarRocks' rule): keeps the
@@ -141,30 +170,9 @@ async fn live_round(
         .filter(|(s, _)| *s <= now)
         .collect();
     past.sort_by_key(|p| std::cmp::Reverse(p.0));
-    let mut dropped = Vec::new();
-    for (_, p) in past.iter().skip(keep) {
-        if engine
-            .catalog
-            .drop_partition_by_id(db, &meta.name, meta.id, p.partition.id)
-            .await?
-        {
-            dropped.push(p.partition.name.clone());
-        }
-    }
-    if !dropped.is_empty() {
-        engine.pins.mark_dirty();
-        tracing::info!(database = db, table = %meta.name, dropped = ?dropped, "partitions past partition_live_number");
-    }
-    let mut all = rounds().lock().unwrap_or_else(|e| e.into_inner());
-    all.insert(
-        meta.id,
-        Round {
-            at_ms: crate::clock::now_ms(),
-            created: String::new(),
-            dropped: dropped.join(", "),
-            error: None,
-        },
-    );
+    let older = past.iter().skip(keep).map(|(_, p)| *p);
+    let dropped = drop_partitions(engine, db, meta, older).await?;
+    record(db, meta, Vec::new(), dropped, Vec::new());
     Ok(())
 }
 
